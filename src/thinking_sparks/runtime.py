@@ -1,0 +1,90 @@
+"""Process-wide settings: torch threads, device and dtype choice, cache location, logging.
+
+Every entry point (CLI, notebooks, tests) calls :func:`setup` once.  On the 2-core machines this
+project targets, an unpinned torch spawns one thread per core *per process*; with a Jupyter kernel
+beside it a forward pass gets ~30x slower, so threads are pinned by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("thinking_sparks")
+
+#: Environment variable that overrides the cache root (default: ``<repo>/.cache`` when run from a
+#: checkout, else ``~/.cache/thinking_sparks``).
+CACHE_ENV = "SPARKS_CACHE"
+
+
+def project_root() -> Path | None:
+    """The checkout this package was installed from in editable mode, if any."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "thinking_sparks").exists():
+            return parent
+    return None
+
+
+def cache_dir() -> Path:
+    """Root of every built artefact (dequantized weights, organism zoo, results cache)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        path = Path(env).expanduser()
+    else:
+        root = project_root()
+        path = root / ".cache" if root is not None else Path.home() / ".cache" / "thinking_sparks"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def setup(threads: int | None = None, offline: bool = True, level: int = logging.INFO) -> None:
+    """Pin torch threads, force offline Hugging Face, configure logging.
+
+    Args:
+        threads: torch intra-op threads; default ``SPARKS_THREADS`` or 1 on machines with
+            <= 2 cores, else all cores.
+        offline: set ``HF_HUB_OFFLINE=1`` unless the user already chose.
+        level: logging level for the ``thinking_sparks`` logger.
+    """
+    if offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if threads is None:
+        env = os.environ.get("SPARKS_THREADS")
+        ncpu = os.cpu_count() or 1
+        threads = int(env) if env else (1 if ncpu <= 2 else ncpu)
+    torch.set_num_threads(threads)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    log.setLevel(level)
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/"auto" -> cuda if available, else mps, else cpu."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None``/"auto" -> bfloat16 on CUDA, float32 elsewhere; strings like "float16" accepted."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        value = getattr(torch, str(dtype))
+    except AttributeError:
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16") from None
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    return value

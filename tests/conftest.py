@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny seeded models of three architectures, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thinking_sparks import runtime
+
+runtime.setup(threads=1)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BENCH = SHARED / "bench" / "induction-qwen2"
+
+
+def _tiny(tmp_path_factory, arch):
+    from thinking_sparks.models import load_model
+    from thinking_sparks.tiny import build_tiny
+
+    path = build_tiny(tmp_path_factory.mktemp(f"tiny-{arch}"), arch=arch, seed=0)
+    return load_model(str(path), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory):
+    return _tiny(tmp_path_factory, "qwen2")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory):
+    return _tiny(tmp_path_factory, "qwen3")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    return _tiny(tmp_path_factory, "llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    from thinking_sparks.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny-dir"), arch="qwen2", seed=0)
+
+
+@pytest.fixture(scope="session")
+def bench_dir():
+    if not BENCH.exists():
+        pytest.skip(f"reference bench data not found at {BENCH} (it lives in ../shared beside the checkout)")
+    return BENCH
