@@ -1,0 +1,132 @@
+"""Parameterized notebook runs: typed parameters per section, papermill execution, the book.
+
+Each notebook's parameters cell holds literals; its next cell validates them with the matching
+``*Params`` dataclass below, so a bad ``-p`` value fails at once with one clear message.
+``python -m thinking_sparks.runs book`` executes every section into ``book/pages/`` and builds the
+HTML with Jupyter Book 1.x (``execute_notebooks: off``: the book renders papermill's outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thinking_sparks import runtime
+
+log = logging.getLogger(__name__)
+
+KERNEL = "thinking-sparks"
+
+
+@dataclass
+class ModelsParams:
+    """Parameters of ``01_models``: the architecture and per-head write norms of one model.
+
+    Attributes:
+        model: a model spec (dir, hub name, ``smollm2-135m-instruct``, ``organism/<run>@<step>``).
+        prompts: user messages whose positions the head-write norms average over.
+        device: "auto", "cpu", "cuda", ...
+        threads: torch threads (0 = pinned default).
+    """
+
+    model: str = "smollm2-135m-instruct"
+    prompts: list[str] = field(default_factory=lambda: [
+        "What is 7 + 5?",
+        "A train travels 60 km in 1.5 hours. What is its average speed?",
+        "Let's think step by step: if x + 3 = 10, what is x?",
+    ])
+    device: str = "auto"
+    threads: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError("model must be a non-empty spec string")
+        if not self.prompts or not all(isinstance(p, str) and p for p in self.prompts):
+            raise ValueError("prompts must be a non-empty list of non-empty strings")
+
+
+#: notebook stem -> (params class, book title)
+SECTIONS: dict[str, tuple[type, str]] = {
+    "01_models": (ModelsParams, "The models under study"),
+}
+
+
+def validate(section: str, **values: Any):
+    """Build the section's params from notebook literals; also sets up threads/logging."""
+    cls = SECTIONS[section][0]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{section}: unknown parameters {sorted(unknown)}; known: {sorted(names)}")
+    params = cls(**values)
+    runtime.setup(threads=getattr(params, "threads", 0) or None)
+    return params
+
+
+def ensure_kernel() -> None:
+    """Register this interpreter as the Jupyter kernel ``thinking-sparks`` (inside its prefix)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL in KernelSpecManager().find_kernel_specs():
+        return
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
+                    "--display-name", "Python (thinking-sparks)"], check=True, capture_output=True)
+
+
+def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
+            cwd: Path | None = None) -> Path:
+    """Execute one notebook with papermill into ``out`` (written atomically)."""
+    import papermill as pm
+
+    ensure_kernel()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.ipynb")
+    t0 = time.time()
+    pm.execute_notebook(str(notebook), str(tmp), parameters=parameters or {}, kernel_name=KERNEL,
+                        cwd=str(cwd or notebook.parent), progress_bar=False)
+    tmp.replace(out)
+    log.info("executed %s in %.1f s -> %s", notebook.name, time.time() - t0, out)
+    return out
+
+
+def build_book(root: Path, parameters: dict[str, Any] | None = None,
+               sections: list[str] | None = None) -> Path:
+    """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
+    pages = root / "book" / "pages"
+    for stem in sections or list(SECTIONS):
+        execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
+    jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
+    t0 = time.time()
+    subprocess.run([jb, "build", str(root), "--path-output", str(root / "book"), "--quiet"], check=True)
+    index = root / "book" / "_build" / "html" / "index.html"
+    log.info("built the book in %.1f s: %s", time.time() - t0, index)
+    return index
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m thinking_sparks.runs")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    book = sub.add_parser("book", help="execute every section and build the HTML book")
+    book.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                      help="a parameter for every section (YAML literal), e.g. -p model organism/sft@final")
+    book.add_argument("--section", action="append", help="only these sections (default: all)")
+    args = parser.parse_args(argv)
+    runtime.setup()
+    import yaml
+
+    params = {name: yaml.safe_load(value) for name, value in args.p}
+    root = runtime.project_root() or Path.cwd()
+    print(build_book(root, params, args.section))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The whole path: library -> parameterized notebook -> papermill -> Jupyter Book -> a browser.
+
+The book is built in a scratch copy of the repo's book sources with a tiny local model, then opened
+in Debian's headless Chromium (driven by playwright, no browser download) with the network cut.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory, tiny_model_dir):
+    from thinking_sparks.runs import build_book
+
+    root = tmp_path_factory.mktemp("book-src")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    (root / "book").mkdir()
+    shutil.copy(REPO / "book" / "intro.md", root / "book" / "intro.md")
+    for sub in ("_static", "_ext"):
+        shutil.copytree(REPO / "book" / sub, root / "book" / sub)
+    index = build_book(root, {"model": str(tiny_model_dir), "prompts": ["what is 3 + 4 ?"]})
+    return root, index
+
+
+def test_source_notebooks_are_clean():
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{path.name} needs exactly one parameters cell"
+
+
+def test_papermill_page_has_outputs(built_book):
+    import nbformat
+
+    root, index = built_book
+    assert index.exists()
+    nb = nbformat.read(root / "book" / "pages" / "01_models.ipynb", as_version=4)
+    bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
+    assert len(charts) == 1 and "image/png" in charts[0]  # interactive chart + static fallback
+    assert "vega@" not in charts[0]["text/html"] and "cdn" not in charts[0]["text/html"].lower()
+
+
+def test_bad_parameter_fails_the_run(tmp_path, tiny_model_dir):
+    import papermill as pm
+
+    from thinking_sparks.runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="prompts must be a non-empty list"):
+        execute(REPO / "notebooks" / "01_models.ipynb", tmp_path / "out.ipynb",
+                {"model": str(tiny_model_dir), "prompts": []})
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it)")
+def test_chart_is_interactive_offline_in_chromium(built_book):
+    from playwright.sync_api import sync_playwright
+
+    _, index = built_book
+    page_path = index.parent / "book" / "pages" / "01_models.html"
+    errors, outside = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = browser.new_context(offline=True)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else outside.append(r.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_selector(".sparks-chart svg.marks", timeout=20_000)
+        assert page.locator(".sparks-chart img").count() == 0  # vegaEmbed replaced the PNG fallback
+        cell = page.locator('.sparks-chart svg.marks path[aria-roledescription="rect mark"]').nth(2)
+        cell.hover(force=True)
+        page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+        tooltip = page.locator("#vg-tooltip-element").inner_text()
+        browser.close()
+    assert "write_norm" in tooltip and "head" in tooltip
+    assert errors == []
+    assert outside == []
