@@ -16,7 +16,13 @@ def test_generate_on_a_local_dir(tiny_model_dir):
     result = _sparks("generate", "--model", str(tiny_model_dir), "--prompt", "what is 3 + 4 ?",
                      "--max-new-tokens", "5")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()  # a seeded random model babbles, but it answers
+    from thinking_sparks.models import load_model
+
+    lm = load_model(str(tiny_model_dir))
+    ids = lm.encode(lm.chat("what is 3 + 4 ?"))
+    out = lm.hf_model.generate(ids, max_new_tokens=5, do_sample=False, eos_token_id=lm.tokenizer.eos_token_id,
+                               pad_token_id=lm.tokenizer.pad_token_id)
+    assert result.stdout.strip() == lm.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
 
 
 def test_bad_spec_is_one_line_no_traceback(tmp_path):

@@ -283,7 +283,12 @@ def load_hf(spec: str, device: str | torch.device | None = None,
 
 
 def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str = "in-memory") -> Any:
-    """Wrap an in-memory HF causal LM in a ``TransformerBridge`` (modifies it in place)."""
+    """Wrap an in-memory HF causal LM in a ``TransformerBridge``.
+
+    The bridge replaces the model's submodules in place: the wrapped model still runs (and
+    ``generate`` fires the bridge's hooks) but can no longer be ``save_pretrained``-ed. Train and
+    save with :func:`load_hf`'s plain model.
+    """
     from transformer_lens.model_bridge import TransformerBridge
 
     config = hf_model.config
