@@ -68,8 +68,20 @@ def validate(section: str, **values: Any):
     if unknown:
         raise ValueError(f"{section}: unknown parameters {sorted(unknown)}; known: {sorted(names)}")
     params = cls(**values)
-    runtime.setup(threads=getattr(params, "threads", 0) or None)
+    runtime.setup(threads=getattr(params, "threads", 0) or None, level=logging.WARNING)
+    _quiet_notebook_output()
     return params
+
+
+def _quiet_notebook_output() -> None:
+    """Keep book pages free of weight-loading progress bars and widget warnings."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="IProgress not found")  # before tqdm.auto is imported
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def ensure_kernel() -> None:
