@@ -1,0 +1,76 @@
+"""``sparks eval``: sample a model on an eval set, grade, write samples.parquet + summary.json.
+
+Registered in :mod:`thinking_sparks.cli`; kept import-light (torch loads only when the verb runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def eval_command(
+    model: str = typer.Option(..., "--model", "-m",
+                              help="Model spec (dir, hub name, smollm2-135m-instruct, organism/<run>@<step>)."),
+    dataset: str = typer.Option(..., "--dataset", "-d",
+                                help="organism/easy|medium|hard or a .jsonl file with question/answer."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory for samples.parquet and summary.json."),
+    n: int = typer.Option(8, "--n", help="Samples per problem."),
+    temperature: float = typer.Option(0.6, "--temperature", "-t", help="0 = greedy."),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    top_k: int = typer.Option(0, "--top-k", help="0 = off."),
+    min_p: float = typer.Option(0.0, "--min-p", help="0 = off."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
+    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sequences decoded together."),
+    k: Optional[List[int]] = typer.Option(None, "--k",
+                                          help="k for pass@k/success@k (repeatable; default powers of 2 <= n)."),
+    stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop string (repeatable; default </answer>)."),
+    system: Optional[str] = typer.Option(None, "--system", help="System message for the chat template."),
+    think: Optional[bool] = typer.Option(None, "--think/--no-think",
+                                         help="enable_thinking for templates that know it."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="Text appended to every question."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached result exists."),
+) -> None:
+    """Evaluate a model: pass@1, pass@k, success@k with bootstrap CIs, by difficulty."""
+    from thinking_sparks.evaluation.harness import EvalParams, run_eval
+
+    if n < 1:
+        raise ValueError(f"--n must be >= 1, got {n}")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    params = EvalParams(
+        dataset=dataset, n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+        max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
+        stop=tuple(stop) if stop else EvalParams.__dataclass_fields__["stop"].default,
+        limit=limit, system=system, enable_thinking=think, instruction=instruction,
+        ks=tuple(k) if k else None,
+    )
+    from thinking_sparks.evaluation.datasets import load_eval_set
+    from thinking_sparks.models import load_model
+
+    load_eval_set(dataset, limit=limit)  # fail on a bad eval set before loading the model
+    lm = load_model(model, device=device, dtype=dtype)
+    result = run_eval(lm, params, out_dir=out, use_cache=not no_cache)
+    typer.echo(format_summary(result))
+    typer.echo(f"wrote {out / 'samples.parquet'} and {out / 'summary.json'}"
+               + (" (from cache)" if result.info.get("cached") else ""))
+
+
+def format_summary(result) -> str:
+    """A short plain-text table: one line per difficulty, pass@k and success@k with CIs."""
+    frame = result.summary.to_frame()
+    lines = []
+    for diff, g in frame.groupby("difficulty", sort=False):
+        parts = [f"{r.metric}@{r.k} {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" for r in g.itertuples()]
+        lines.append(f"{diff} (n_problems={g['n_problems'].iloc[0]}): " + "; ".join(parts))
+    timing = result.info.get("timing", {})
+    if timing:
+        lines.append(f"generation: {timing.get('new_tokens')} new tokens in {timing.get('seconds')} s "
+                     f"({timing.get('tokens_per_second')} tok/s)")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""pass@1, unbiased pass@k, success@k and bootstrap confidence intervals, by difficulty (§5.10).
+
+Input is the tidy samples table written by the harness: one row per (problem, sample) with
+columns ``problem_id``, ``difficulty``, ``sample_index`` (generation order) and ``correct``.
+
+- pass@k (Chen et al. 2021): per problem with n samples, c correct,
+  ``1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``; order-free.
+- success@k: per problem, 1 if a correct answer is among the first k samples in generation
+  order; order-dependent.
+- pass@1 is the mean correctness over the n samples (== pass@k at k=1).
+Each metric is the mean over problems, with a seeded percentile bootstrap CI over problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
+    "EvalSummary", "summarize",
+]
+
+ALL = "all"  #: the difficulty label of the pooled group
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem: ``1 - C(n-c, k) / C(n, k)`` (numerically stable)."""
+    if n < 1:
+        raise ValueError(f"pass@k needs n >= 1 samples, got n={n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"correct count c={c} must lie in [0, n={n}]")
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} must lie in [1, n={n}]")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=np.float64)))
+
+
+def success_at_k(correct_in_order: Sequence[bool], k: int) -> float:
+    """1.0 if any of the first ``k`` samples (generation order) is correct, else 0.0."""
+    if not 1 <= k <= len(correct_in_order):
+        raise ValueError(f"k={k} must lie in [1, n={len(correct_in_order)}]")
+    return float(any(bool(v) for v in list(correct_in_order)[:k]))
+
+
+def default_ks(n: int) -> list[int]:
+    """Powers of two up to ``n``: 1, 2, 4, ... <= n."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return [1 << e for e in range(n.bit_length())]
+
+
+def per_problem(samples: pd.DataFrame, ks: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per problem: ``problem_id, difficulty, n, c, pass@k..., success@k...``.
+
+    Args:
+        samples: tidy samples (``problem_id, difficulty, sample_index, correct``).
+        ks: the k values (default :func:`default_ks` of the smallest n); each must be <= every n.
+    """
+    missing = {"problem_id", "difficulty", "sample_index", "correct"} - set(samples.columns)
+    if missing:
+        raise ValueError(f"samples table lacks columns {sorted(missing)}")
+    if samples.empty:
+        raise ValueError("samples table is empty")
+    rows = []
+    ordered = samples.sort_values(["problem_id", "sample_index"], kind="stable")
+    groups = list(ordered.groupby("problem_id", sort=False))
+    n_min = min(len(g) for _, g in groups)
+    ks = list(ks) if ks is not None else default_ks(n_min)
+    for k in ks:
+        if not 1 <= k <= n_min:
+            raise ValueError(f"k={k} must lie in [1, n={n_min}] (the fewest samples of any problem)")
+    for pid, g in groups:
+        correct = g["correct"].astype(bool).tolist()
+        n, c = len(correct), int(sum(correct))
+        row = {"problem_id": pid, "difficulty": g["difficulty"].iloc[0], "n": n, "c": c}
+        row.update({f"pass@{k}": pass_at_k(n, c, k) for k in ks})
+        row.update({f"success@{k}": success_at_k(correct, k) for k in ks})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha: float = 0.05,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean, resampling ``values`` (one per problem) with replacement."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("bootstrap_ci needs at least one value")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if v.size == 1 or n_boot < 1:
+        return float(v.mean()), float(v.mean())
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric for one difficulty group: mean over problems and its bootstrap CI."""
+
+    difficulty: str
+    metric: str  # "pass" | "success"
+    k: int
+    value: float
+    ci_low: float
+    ci_high: float
+    n_problems: int
+
+
+@dataclass
+class EvalSummary:
+    """All metrics for every difficulty (and ``"all"``); ``to_frame`` gives the tidy table."""
+
+    values: list[MetricValue]
+    n_samples: int
+    ks: list[int]
+    alpha: float
+    extra: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(v) for v in self.values])
+
+    def get(self, metric: str, k: int, difficulty: str = ALL) -> MetricValue:
+        for v in self.values:
+            if v.metric == metric and v.k == k and v.difficulty == difficulty:
+                return v
+        raise KeyError(f"no {metric}@{k} for difficulty {difficulty!r}")
+
+    @property
+    def pass_at_1(self) -> float:
+        return self.get("pass", 1).value
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{difficulty: {"pass@1": {"value", "ci": [lo, hi]}, ...}, ...}``."""
+        out: dict = {}
+        for v in self.values:
+            group = out.setdefault(str(v.difficulty), {"n_problems": v.n_problems})
+            group[f"{v.metric}@{v.k}"] = {"value": v.value, "ci": [v.ci_low, v.ci_high]}
+        return out
+
+
+def summarize(samples: pd.DataFrame, ks: Sequence[int] | None = None, n_boot: int = 1000,
+              alpha: float = 0.05, seed: int = 0) -> EvalSummary:
+    """pass@k and success@k with bootstrap CIs, pooled (``"all"``) and per difficulty."""
+    table = per_problem(samples, ks)
+    ks = sorted(int(c.split("@")[1]) for c in table.columns if c.startswith("pass@"))
+    groups = [(ALL, table)]
+    if table["difficulty"].nunique() > 1:
+        groups += [(str(d), g) for d, g in table.groupby("difficulty", sort=True)]
+    elif str(table["difficulty"].iloc[0]) != ALL:
+        groups.append((str(table["difficulty"].iloc[0]), table))
+    values = []
+    for label, g in groups:
+        for metric in ("pass", "success"):
+            for k in ks:
+                col = g[f"{metric}@{k}"].to_numpy()
+                lo, hi = bootstrap_ci(col, n_boot=n_boot, alpha=alpha, seed=seed)
+                values.append(MetricValue(label, metric, k, float(col.mean()), lo, hi, len(g)))
+    return EvalSummary(values=values, n_samples=len(samples), ks=ks, alpha=alpha)

@@ -1,0 +1,180 @@
+"""The harness end to end: evaluate, cache, `sparks eval` on a tiny model dir and a small JSON-lines file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from thinking_sparks.evaluation.datasets import Problem
+from thinking_sparks.evaluation.grading import extract_answer, is_correct
+from thinking_sparks.evaluation.harness import SAMPLE_COLUMNS, EvalParams, evaluate, run_eval
+
+QUESTIONS = ["what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 )", "sum of 9 and 8", "7 times 6",
+             "the answer of 5 minus 2"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny seeded Qwen2 dir whose greedy outputs vary (init range 0.4) and contain digits."""
+    from transformers import AutoModelForCausalLM
+
+    from thinking_sparks.tiny import tiny_config, tiny_tokenizer
+
+    out = tmp_path_factory.mktemp("eval-qwen2")
+    tok = tiny_tokenizer()
+    config = tiny_config("qwen2", vocab_size=len(tok))
+    config.initializer_range = 0.4
+    config.eos_token_id, config.pad_token_id = tok.eos_token_id, tok.pad_token_id
+    torch.manual_seed(1)
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg_path.write_text(json.dumps(cfg))
+    return out
+
+
+@pytest.fixture(scope="module")
+def lm(model_dir):
+    from thinking_sparks.models import load_model
+
+    return load_model(str(model_dir), device="cpu")
+
+
+@pytest.fixture()
+def cache_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_evaluate_grades_every_sample(lm):
+    problems = [Problem(f"p{i}", q, str(i), "easy" if i < 3 else "hard") for i, q in enumerate(QUESTIONS)]
+    params = EvalParams(dataset="inline", n=4, temperature=1.0, top_p=0.9, max_new_tokens=10, stop=(), n_boot=50)
+    result = evaluate(lm, problems, params, progress=False)
+    s = result.samples
+    assert list(s.columns) == SAMPLE_COLUMNS and len(s) == 5 * 4
+    for row in s.itertuples():
+        extracted = None if pd.isna(row.extracted) else row.extracted  # missing answers are NA
+        assert extracted == extract_answer(row.completion)
+        assert row.correct == is_correct(extracted, row.gold)
+    assert set(result.summary.to_frame()["difficulty"]) == {"all", "easy", "hard"}
+    assert result.info["timing"]["new_tokens"] == int(s["n_tokens"].sum())
+
+    # gold = what greedy decoding answers -> every problem with an extracted number is correct
+    greedy = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=10, stop=(), n_boot=50)
+    first = evaluate(lm, problems, greedy, progress=False).samples
+    assert first["extracted"].notna().sum() >= 2, "tiny model should emit some digits"
+    gold = [a if not pd.isna(a) else "no-answer" for a in first["extracted"]]
+    again = evaluate(lm, [Problem(p.id, p.question, g, p.difficulty) for p, g in zip(problems, gold)], greedy,
+                     progress=False)
+    assert again.samples["correct"].tolist() == first["extracted"].notna().tolist()
+    assert again.pass_at_1 == pytest.approx(first["extracted"].notna().mean())
+
+
+def test_hooks_reach_the_harness(lm):
+    problems = [Problem(f"p{i}", q, "1") for i, q in enumerate(QUESTIONS)]
+    params = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=8, stop=(), n_boot=10)
+
+    def zero(z, hook):
+        return torch.zeros_like(z)
+
+    base = evaluate(lm, problems, params, progress=False).samples["completion"].tolist()
+    hooks = [(f"blocks.{layer}.attn.hook_z", zero) for layer in range(lm.n_layers)]
+    ablated = evaluate(lm, problems, params, hooks=hooks, progress=False).samples["completion"].tolist()
+    assert ablated != base
+
+
+def test_run_eval_caches_and_writes(lm, tmp_path, cache_root):
+    rows = [{"question": q, "answer": f"x\n#### {i}"} for i, q in enumerate(QUESTIONS)]
+    data = write_jsonl(tmp_path / "set.jsonl", rows)
+    params = EvalParams(dataset=str(data), n=2, temperature=0.8, max_new_tokens=6, n_boot=20)
+    first = run_eval(lm, params, out_dir=tmp_path / "out1", progress=False)
+    assert first.info["cached"] is False
+    second = run_eval(lm, params, out_dir=tmp_path / "out2", progress=False)
+    assert second.info["cached"] is True
+    pd.testing.assert_frame_equal(first.samples, second.samples)
+    assert (tmp_path / "out2" / "summary.json").read_text() == (tmp_path / "out1" / "summary.json").read_text()
+    # other params -> a new entry; hooks without a key are never cached
+    third = run_eval(lm, params.__class__(**{**params.__dict__, "seed": 1}), progress=False)
+    assert third.info["cached"] is False
+    hooked = run_eval(lm, params, hooks=[("blocks.0.attn.hook_z", lambda z, hook: z)], progress=False)
+    assert hooked.info["cached"] is False
+    keyed = [run_eval(lm, params, hooks=[("blocks.0.attn.hook_z", lambda z, hook: z)], hooks_key="noop",
+                      progress=False) for _ in range(2)]
+    assert [r.info["cached"] for r in keyed] == [False, True]
+    assert run_eval(lm, params, use_cache=False, progress=False).info["cached"] is False
+
+
+def run_cli(args: list[str]):
+    from thinking_sparks.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_cli_end_to_end(model_dir, tmp_path, cache_root):
+    data = write_jsonl(tmp_path / "mini.jsonl", [
+        {"question": q, "answer": str(i), "difficulty": "easy" if i % 2 else "hard"} for i, q in enumerate(QUESTIONS)
+    ])
+    out = tmp_path / "out"
+    args = ["eval", "--model", str(model_dir), "--dataset", str(data), "--n", "4", "--temperature", "0.6",
+            "--top-p", "0.95", "--top-k", "20", "--min-p", "0.05", "--max-new-tokens", "8", "--seed", "3",
+            "--limit", "4", "--out", str(out)]
+    res = run_cli(args)
+    assert res.exit_code == 0, res.output
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert len(samples) == 4 * 4
+    assert {"problem_id", "difficulty", "sample_index", "completion", "extracted", "correct"} <= set(samples.columns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ks"] == [1, 2, 4]
+    for key in ("pass@1", "metrics", "params", "versions", "timing", "model", "fingerprint"):
+        assert key in summary
+    assert set(summary["metrics"]) == {"all", "easy", "hard"}
+    assert {"pass@4", "success@2"} <= set(summary["metrics"]["all"])
+    assert summary["params"]["top_k"] == 20 and summary["params"]["limit"] == 4
+    res2 = run_cli(args)
+    assert res2.exit_code == 0 and "from cache" in res2.output
+    pd.testing.assert_frame_equal(samples, pd.read_parquet(out / "samples.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "content", "message"),
+    [
+        (["--n", "0"], None, "--n must be >= 1"),
+        (["--n", "2", "--k", "4"], None, "k=4 must lie in [1, n=2]"),
+        (["--temperature", "-1"], None, "temperature must be >= 0"),
+        ([], '{"question": "q", "answer": "1"}\n{oops\n', "invalid JSON"),
+        ([], None, "eval set not found"),
+    ],
+)
+def test_cli_bad_input(model_dir, tmp_path, cache_root, extra, content, message):
+    data = tmp_path / "d.jsonl"
+    if content is not None:
+        data.write_text(content)
+    elif message != "eval set not found":
+        write_jsonl(data, [{"question": "q", "answer": "1"}])
+    res = run_cli(["eval", "--model", str(model_dir), "--dataset", str(data), "--out", str(tmp_path / "o"), *extra])
+    assert res.exit_code == 2
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_cli_subprocess_reports_one_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "thinking_sparks.cli", "eval", "--model", "nope",
+                          "--dataset", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: eval set not found")
