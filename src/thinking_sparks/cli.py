@@ -87,6 +87,22 @@ def main() -> None:
 
 # ---- verbs registered by the rooms (keep one block per room) ------------------------------
 
+# evaluation: `sparks eval`
+from thinking_sparks.evaluation.cli import eval_command  # noqa: E402
+
+app.command("eval")(friendly_errors(eval_command))
+
+# circuits: `sparks circuit`
+from thinking_sparks.circuits.cli import circuit_command  # noqa: E402
+
+app.command("circuit")(friendly_errors(circuit_command))
+
+
+# organism room: sparks zoo build / list
+from thinking_sparks.organism.cli import zoo_app  # noqa: E402
+
+app.add_typer(zoo_app, name="zoo")
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,296 @@
+"""The organism's task: multi-step integer arithmetic with worked, step-by-step solutions.
+
+A problem is an expression tree over ``+ - *`` printed with the fewest parentheses that keep
+its shape (``( 12 + 7 ) * 3 - 45``). Its worked solution rewrites the expression one operation at
+a time, in the usual evaluation order (innermost parentheses first, ``*`` before ``+ -``, left to
+right), until one integer is left::
+
+    ( 12 + 7 ) * 3 - 45 = 19 * 3 - 45 = 57 - 45 = 12
+
+Every step is one *elementary operation* (a level-1 problem), so a model that has learned the
+elementary operations and writes the chain out (thinks) can solve long problems that it cannot
+solve in one go (no-think) — the property the paper's reasoning models rely on.
+
+Difficulty levels (:data:`LEVELS`): level 1 is one operation on small numbers; each higher level
+adds an operation and allows larger numbers; from level 3 up expressions may hold parentheses
+and negative intermediate results. Multiplications always have both operands in ``[-9, 9]``
+(times tables) and every intermediate value stays within ``[-99, 99]``.
+
+Splits are disjoint by construction: each canonical expression hashes to a bucket, and eval
+problems come only from the eval buckets (:func:`split_of`). Everything is deterministic by seed.
+
+Fixed eval sets play the paper's benchmarks: ``easy`` (GSM8K's role, levels 1-2), ``medium``
+(MATH-500's, level 3), ``hard`` (AIME/AMC's, levels 4-5); see :data:`EVAL_SETS`.
+
+Chat format (contract with :mod:`thinking_sparks.evaluation`): the user turn is the question
+(optionally followed by ``/think`` or ``/no_think``); the assistant replies
+``<think> <chain> </think> <answer> N </answer>`` when reasoning and
+``<think> </think> <answer> N </answer>`` when answering directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+__all__ = [
+    "EVAL_SETS",
+    "LEVELS",
+    "LevelSpec",
+    "Problem",
+    "direct_reply",
+    "eval_set",
+    "generate_problem",
+    "make_dataset",
+    "make_problems",
+    "messages",
+    "split_of",
+    "think_reply",
+]
+
+Split = Literal["train", "eval"]
+THINK_FLAG, NO_THINK_FLAG = "/think", "/no_think"
+_PREC = {"+": 1, "-": 1, "*": 2}
+_QUESTION_TEMPLATES = ("What is {e} ?", "Compute {e} .", "Calculate {e} .", "Evaluate {e} .")
+#: Percentage of hash buckets reserved for the eval split.
+EVAL_BUCKET_PERCENT = 10
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """How problems of one difficulty level are drawn.
+
+    Attributes:
+        n_ops: number of binary operations (= number of solution steps).
+        max_leaf: leaves are integers in ``[1, max_leaf]`` (multiplication leaves in ``[2, 9]``).
+        parens: whether parentheses may appear; if ``"required"``, at least one pair must.
+        negatives: whether intermediate and final values may be negative.
+    """
+
+    n_ops: int
+    max_leaf: int
+    parens: bool | str
+    negatives: bool
+
+
+#: Difficulty levels 1..5.
+LEVELS: dict[int, LevelSpec] = {
+    1: LevelSpec(n_ops=1, max_leaf=20, parens=False, negatives=False),
+    2: LevelSpec(n_ops=2, max_leaf=20, parens=False, negatives=False),
+    3: LevelSpec(n_ops=3, max_leaf=20, parens=True, negatives=True),
+    4: LevelSpec(n_ops=4, max_leaf=25, parens="required", negatives=True),
+    5: LevelSpec(n_ops=5, max_leaf=30, parens="required", negatives=True),
+}
+
+#: name -> (levels, size, seed): the fixed evaluation sets (benchmarks' roles in the paper).
+EVAL_SETS: dict[str, tuple[tuple[int, ...], int, int]] = {
+    "easy": ((1, 2), 100, 1001),     # GSM8K's role
+    "medium": ((3,), 100, 1002),     # MATH-500's role
+    "hard": ((4, 5), 100, 1003),     # AIME / AMC's role
+}
+MAX_ABS_VALUE = 99
+MAX_MUL_OPERAND = 9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One arithmetic problem with its worked solution.
+
+    Attributes:
+        id: stable identifier, ``"L{level}-{hash}"``.
+        level: difficulty level (key of :data:`LEVELS`).
+        expression: canonical expression, tokens separated by single spaces.
+        steps: the expression after each reduction; the last one is the answer.
+        answer: the final integer.
+        question: the user-facing question.
+    """
+
+    id: str
+    level: int
+    expression: str
+    steps: tuple[str, ...]
+    answer: int
+    question: str
+
+    @property
+    def solution(self) -> str:
+        """The worked chain ``expr = step1 = ... = answer``."""
+        return " = ".join((self.expression, *self.steps))
+
+
+# ------------------------------------------------------------------ expression trees
+# A node is an int (leaf) or a tuple (op, left, right).
+
+
+def _value(node) -> int:
+    if isinstance(node, int):
+        return node
+    op, a, b = node
+    x, y = _value(a), _value(b)
+    return x + y if op == "+" else x - y if op == "-" else x * y
+
+
+def _render(node, parent_prec: int = 0, right: bool = False) -> str:
+    if isinstance(node, int):
+        return str(node)
+    op, a, b = node
+    text = f"{_render(a, _PREC[op])} {op} {_render(b, _PREC[op], right=True)}"
+    if _PREC[op] < parent_prec or (right and _PREC[op] == parent_prec):
+        return f"( {text} )"
+    return text
+
+
+def _reduce_once(node):
+    """Evaluate the first operation in post-order (the usual evaluation order)."""
+    op, a, b = node
+    if not isinstance(a, int):
+        return (op, _reduce_once(a), b)
+    if not isinstance(b, int):
+        return (op, a, _reduce_once(b))
+    return _value(node)
+
+
+def _ok(node, spec: LevelSpec) -> bool:
+    """Value range, multiplication operand and sign constraints on every sub-expression."""
+    if isinstance(node, int):
+        return True
+    op, a, b = node
+    if not (_ok(a, spec) and _ok(b, spec)):
+        return False
+    x, y, v = _value(a), _value(b), _value(node)
+    if op == "*" and (abs(x) > MAX_MUL_OPERAND or abs(y) > MAX_MUL_OPERAND):
+        return False
+    if abs(v) > MAX_ABS_VALUE:
+        return False
+    return spec.negatives or v >= 0
+
+
+def _random_tree(rng: random.Random, n_ops: int, spec: LevelSpec):
+    if n_ops == 0:
+        return rng.randint(1, spec.max_leaf)
+    op = rng.choice("+-*")
+    n_left = rng.randint(0, n_ops - 1)
+    left = _random_tree(rng, n_left, spec)
+    right = _random_tree(rng, n_ops - 1 - n_left, spec)
+    if op == "*":  # keep times-table leaves small so that products stay learnable
+        left = rng.randint(2, MAX_MUL_OPERAND) if isinstance(left, int) else left
+        right = rng.randint(2, MAX_MUL_OPERAND) if isinstance(right, int) else right
+    return (op, left, right)
+
+
+def split_of(expression: str) -> Split:
+    """Which split a canonical expression belongs to (hash bucket; disjoint by construction)."""
+    bucket = int(hashlib.sha1(expression.encode()).hexdigest()[:8], 16) % 100
+    return "eval" if bucket < EVAL_BUCKET_PERCENT else "train"
+
+
+def _problem(tree, level: int, rng: random.Random) -> Problem:
+    expression = _render(tree)
+    steps, node = [], tree
+    while not isinstance(node, int):
+        node = _reduce_once(node)
+        steps.append(_render(node))
+    pid = f"L{level}-{hashlib.sha1(expression.encode()).hexdigest()[:10]}"
+    question = rng.choice(_QUESTION_TEMPLATES).format(e=expression)
+    return Problem(pid, level, expression, tuple(steps), int(node), question)
+
+
+def generate_problem(rng: random.Random, level: int, split: Split = "train", max_tries: int = 10_000) -> Problem:
+    """Draw one problem of ``level`` from ``split`` using ``rng`` (rejection sampling)."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown difficulty level {level}; choose one of {sorted(LEVELS)}")
+    if split not in ("train", "eval"):
+        raise ValueError(f"unknown split {split!r}; use 'train' or 'eval'")
+    spec = LEVELS[level]
+    for _ in range(max_tries):
+        tree = _random_tree(rng, spec.n_ops, spec)
+        if not _ok(tree, spec):
+            continue
+        text = _render(tree)
+        has_parens = "(" in text
+        if (spec.parens is False and has_parens) or (spec.parens == "required" and not has_parens):
+            continue
+        if split_of(text) != split:
+            continue
+        return _problem(tree, level, rng)
+    raise RuntimeError(f"could not draw a level-{level} problem in {max_tries} tries")  # pragma: no cover
+
+
+def make_problems(n: int, levels: tuple[int, ...] | list[int], seed: int, split: Split = "train",
+                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False) -> list[Problem]:
+    """``n`` problems with levels drawn from ``levels`` (uniformly or by ``weights``)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    levels = tuple(levels)
+    if not levels:
+        raise ValueError("levels must not be empty")
+    rng = random.Random(f"{seed}-{split}-{levels}")
+    out: list[Problem] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 50 * n + 1000:
+            raise ValueError(f"cannot draw {n} unique problems from levels {levels} ({split} split)")
+        level = rng.choices(levels, weights=weights)[0] if weights else levels[len(out) % len(levels)]
+        p = generate_problem(rng, level, split)
+        if unique and p.expression in seen:
+            continue
+        seen.add(p.expression)
+        out.append(p)
+    return out
+
+
+def to_record(p: Problem) -> dict:
+    """A flat row: id, level, difficulty, question, expression, solution, answer (str)."""
+    row = asdict(p)
+    row.pop("steps")
+    row["solution"] = p.solution
+    row["answer"] = str(p.answer)
+    row["difficulty"] = difficulty_of(p.level)
+    return row
+
+
+def difficulty_of(level: int) -> str:
+    for name, (levels, _, _) in EVAL_SETS.items():
+        if level in levels:
+            return name
+    raise ValueError(f"unknown difficulty level {level}")
+
+
+def make_dataset(n: int, levels: tuple[int, ...] | list[int], seed: int, split: Split = "train",
+                 weights: tuple[float, ...] | list[float] | None = None, unique: bool = False):
+    """:func:`make_problems` as a ``datasets.Dataset`` (columns of :func:`to_record`)."""
+    from datasets import Dataset
+
+    rows = [to_record(p) for p in make_problems(n, levels, seed, split, weights, unique)]
+    return Dataset.from_list(rows)
+
+
+def eval_set(name: str):
+    """One of the fixed eval sets (:data:`EVAL_SETS`) as a ``datasets.Dataset``."""
+    if name not in EVAL_SETS:
+        raise ValueError(f"unknown organism eval set {name!r}; choose one of {sorted(EVAL_SETS)}")
+    levels, size, seed = EVAL_SETS[name]
+    return make_dataset(size, levels, seed, split="eval", unique=True)
+
+
+# ------------------------------------------------------------------ chat format
+
+
+def think_reply(solution: str, answer: int | str) -> str:
+    """Assistant reply that reasons: ``<think> chain </think> <answer> N </answer>``."""
+    return f"<think> {solution} </think> <answer> {answer} </answer>"
+
+
+def direct_reply(answer: int | str) -> str:
+    """Assistant reply without reasoning: ``<think> </think> <answer> N </answer>``."""
+    return f"<think> </think> <answer> {answer} </answer>"
+
+
+def messages(question: str, system: str | None = None, think: bool | None = None) -> list[dict]:
+    """Chat prompt; ``think`` appends the Qwen3-style soft switch ``/think`` or ``/no_think``."""
+    user = question if think is None else f"{question} {THINK_FLAG if think else NO_THINK_FLAG}"
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
