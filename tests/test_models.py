@@ -7,8 +7,20 @@ import shutil
 import pytest
 import torch
 
-from thinking_sparks.heads import all_heads, head_name, head_write_norms, parse_head, sort_heads
-from thinking_sparks.models import ModelNotFound, fingerprint, load_hf, load_model, resolve_spec
+from thinking_sparks.heads import (
+    all_heads,
+    head_name,
+    head_write_norms,
+    parse_head,
+    sort_heads,
+)
+from thinking_sparks.models import (
+    ModelNotFound,
+    fingerprint,
+    load_hf,
+    load_model,
+    resolve_spec,
+)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_qwen2", "tiny_qwen3", "tiny_llama"])
@@ -84,8 +96,8 @@ def test_head_writes_sum_to_attention_output(tiny_qwen2):
 
 
 @pytest.mark.slow
-def test_smollm2_from_gguf_wheel_answers_arithmetic():
-    lm = load_model("smollm2-135m-instruct", device="cpu")
+def test_smollm2_from_gguf_wheel_answers_arithmetic(smollm2):
+    lm = smollm2
     assert (lm.n_layers, lm.n_heads, lm.n_kv_heads, lm.d_head) == (30, 9, 3, 64)
     ids = lm.encode(lm.chat("What is 7 + 5?"))
     start = lm.tokenizer.convert_tokens_to_ids("<|im_start|>")

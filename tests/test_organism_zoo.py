@@ -14,14 +14,12 @@ ALL_RUNS = list(config.profile("tiny"))
 
 
 @pytest.fixture(scope="module")
-def tiny_zoo(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("sparks-cache")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SPARKS_CACHE", str(cache))
-    mp.setenv(zoo.PROFILE_ENV, "tiny")
-    finals = zoo.build("tiny")
-    yield cache, finals
-    mp.undo()
+def tiny_zoo(tiny_zoo_cache):
+    cache, finals = tiny_zoo_cache
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARKS_CACHE", str(cache))
+        mp.setenv(zoo.PROFILE_ENV, "tiny")
+        yield cache, finals
 
 
 @pytest.mark.slow
@@ -122,3 +120,111 @@ def test_recipes_map_onto_trl_configs(tmp_path):
     g = config.GRPORecipe(prompts_per_step=4, num_generations=8).trl_config(str(tmp_path))
     assert g.per_device_train_batch_size == 32 and g.generation_batch_size % g.num_generations == 0
     assert g.use_vllm is False and g.bf16 is False
+
+
+def test_override_parses_to_field_types_and_rejects_unknown_fields():
+    base = config.DistillRecipe()
+    cfg = config.override(base, ["n_traces=12", "levels=4,5", "student.learning_rate=1e-6", "student.bf16=true",
+                                 "student.model=Qwen/Qwen2.5-Math-1.5B", "teacher.shape.n_heads=8"])
+    assert (cfg.n_traces, cfg.levels) == (12, (4, 5))
+    assert (cfg.student.learning_rate, cfg.student.bf16, cfg.student.model) == (1e-6, True, "Qwen/Qwen2.5-Math-1.5B")
+    assert cfg.teacher.shape.n_heads == 8
+    assert (base.n_traces, base.student.learning_rate, base.teacher.shape.n_heads) == (4000, 1e-3, 4)  # untouched
+    with pytest.raises(ValueError, match="no field 'lr'"):
+        config.override(base, ["student.lr=1"])
+    with pytest.raises(ValueError, match="expected a int"):
+        config.override(base, ["n_traces=many"])
+    with pytest.raises(ValueError, match="field=value"):
+        config.override(base, ["n_traces"])
+
+
+def _sparks(args):
+    from typer.testing import CliRunner
+
+    from thinking_sparks.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.slow
+def test_sparks_train_runs_a_recipe_on_any_model_dir(tiny_zoo, tmp_path):
+    _, finals = tiny_zoo
+    out = tmp_path / "my-grpo"
+    res = _sparks(["train", "grpo", "--model", str(finals["base"]), "--out", str(out), "--like", "grpo-easy",
+                   "--set", "max_steps=2", "--set", "n_checkpoints=2", "--set", "n_prompts=8",
+                   "--set", "prompts_per_step=2", "--set", "num_generations=2", "--set", "max_completion_length=8",
+                   "--set", "progress=false"])
+    assert res.exit_code == 0, res.output
+    assert zoo.checkpoint_steps(out) == [1, 2]
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["levels"] == [1, 2] and meta["config"]["max_steps"] == 2
+    assert meta["config"]["model"] == str(finals["base"])
+    assert len(pd.read_csv(out / "reward.csv")) == 2
+    again = _sparks(["train", "grpo", "--model", str(finals["base"]), "--out", str(out)])
+    assert again.exit_code == 2 and "not empty" in again.stderr
+    bad = _sparks(["train", "grpo", "--model", str(finals["base"]), "--out", str(tmp_path / "x"), "--set", "lr=1"])
+    assert bad.exit_code == 2 and "no field 'lr'" in bad.stderr and not (tmp_path / "x").exists()
+    shown = _sparks(["train", "sft", "--model", "m", "--out", str(tmp_path / "y"), "--show",
+                     "--set", "learning_rate=4e-5"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["learning_rate"] == 4e-5
+    nodistill = _sparks(["train", "distill", "--model", str(finals["base"]), "--out", str(tmp_path / "z")])
+    assert nodistill.exit_code == 2 and "--teacher" in nodistill.stderr
+
+
+@pytest.mark.slow
+def test_zoo_report_table(tiny_zoo, tmp_path):
+    out = tmp_path / "acc.csv"
+    res = _sparks(["zoo", "report", "--profile", "tiny", "--n", "2", "--limit", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    runs = list(config.profile("tiny"))
+    assert set(table["run"]) == set(runs)
+    assert len(table) == 3 * (len(runs) + 1)  # three sets per run; hybrid twice (think, no_think)
+    assert set(table[table.run == "hybrid"]["mode"]) == {"think", "no_think"}
+    assert table["pass@1"].between(0, 1).all() and (table["n_samples"] == 6).all()
+    assert "no_think" in res.stdout and "hard" in res.stdout
+
+
+@pytest.mark.slow
+def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
+    from thinking_sparks.organism import report
+
+    logs = report.training_log("tiny")
+    assert list(dict.fromkeys(logs.run)) == ALL_RUNS
+    assert set(logs[logs.kind != "grpo"].metric) >= {"loss"}
+    full = logs[(logs.run == "base") & (logs.metric == "loss")]
+    binned = report.loss_curves("tiny", points=2)
+    base = binned[binned.run == "base"]
+    assert len(base) == min(2, len(full)) and base.step.iloc[-1] == full.step.max()
+    first_half = full.sort_values("step").value.iloc[:(len(full) + 1) // 2]
+    assert base.value.iloc[0] == pytest.approx(first_half.mean())
+    curves = report.grpo_curves("tiny", window=2)
+    assert set(curves.run) == {"grpo-easy", "grpo-hard", "grpo-hard-lr"}
+    one = curves[(curves.run == "grpo-hard") & (curves.term == "accuracy")].sort_values("step")
+    assert len(one) == 3 and one.smoothed.iloc[1] == pytest.approx(one.value.iloc[:2].mean())
+    rewards = report.reward_summary("tiny", window=25)
+    row = rewards[(rewards.run == "grpo-hard") & (rewards.term == "accuracy")].iloc[0]
+    assert row.window == 1  # at most half of the 3 logged steps
+    assert row.first == pytest.approx(one.value.iloc[0], abs=1e-4) and row.last == pytest.approx(one.value.iloc[-1], abs=1e-4)
+    along = report.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
+    assert list(along.step) == [0, 1, 2, 3] and along["pass@1"].between(0, 1).all()
+    again = report.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
+    pd.testing.assert_frame_equal(along, again)  # cached cells, same numbers
+    with pytest.raises(FileNotFoundError, match="sparks zoo build --profile full"):
+        report.training_log("full", runs=["sft"])
+
+
+def test_claims_check_the_measured_numbers():
+    from thinking_sparks.organism import report
+
+    rows = [("base", "default", 0.10), ("sft", "default", 0.20), ("distill", "default", 0.05),
+            ("hybrid", "think", 0.30), ("hybrid", "no_think", 0.10), ("grpo-hard", "default", 0.10)]
+    table = pd.DataFrame([{"run": r, "mode": m, "difficulty": "hard", "pass@1": v} for r, m, v in rows])
+    rewards = pd.DataFrame([{"run": "grpo-hard", "term": "accuracy", "steps": 50, "window": 25,
+                             "first": 0.1, "last": 0.2, "change": 0.1}])
+    checks = report.claims(table, rewards).set_index("claim")["holds"]
+    assert checks["SFT raises hard-set pass@1 over base"]
+    assert not checks["distillation raises hard-set pass@1 over base"]
+    assert checks["thinking on beats thinking off on the hard set"]
+    assert checks["GRPO accuracy reward rises (grpo-hard)"]
+    assert not checks["grpo-hard raises hard-set pass@1 over base"]  # equal is not a rise

@@ -88,3 +88,45 @@ def head_heatmap(df: pd.DataFrame, value: str, title: str, layer: str = "layer",
         )
         .properties(width=cell * n_heads, height=max(8, min(18, 540 // max(n_layers, 1))) * n_layers)
     )
+
+
+def line_chart(df: pd.DataFrame, x: str, y: str, title: str, color: str | None = None,
+               facet: str | None = None, columns: int = 3, width: int = 220, height: int = 150,
+               independent: bool = True, points: bool = False, y_title: str | None = None) -> alt.Chart:
+    """Lines of ``y`` over ``x`` (one per ``color`` value), optionally one small panel per ``facet``
+    (with its own x and y scales when ``independent``)."""
+    missing = {c for c in (x, y, color, facet) if c} - set(df.columns)
+    if missing:
+        raise ValueError(f"line_chart: missing columns {sorted(missing)}")
+    tooltip = [alt.Tooltip(c) for c in (facet, color) if c]
+    tooltip += [alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".4g")]
+    enc = dict(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y_title or y), tooltip=tooltip)
+    if color:
+        enc["color"] = alt.Color(f"{color}:N", title=color)
+    chart = alt.Chart(df).mark_line(point=points).encode(**enc).properties(width=width, height=height)
+    if facet:
+        chart = chart.facet(facet=alt.Facet(f"{facet}:N", title=None), columns=columns, title=title)
+        return chart.resolve_scale(x="independent", y="independent") if independent else chart
+    return chart.properties(title=title)
+
+
+def grouped_bars(df: pd.DataFrame, group: str, bar: str, value: str, title: str,
+                 domain: tuple[float, float] | None = (0.0, 1.0)) -> alt.Chart:
+    """Bars of ``value`` per ``bar`` side by side within each ``group`` (e.g. eval set x run)."""
+    missing = {group, bar, value} - set(df.columns)
+    if missing:
+        raise ValueError(f"grouped_bars: missing columns {sorted(missing)}")
+    order = list(dict.fromkeys(df[bar]))
+    y = alt.Y(f"{value}:Q", title=value, scale=alt.Scale(domain=list(domain)) if domain else alt.Undefined)
+    return (
+        alt.Chart(df, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{bar}:N", title=None, sort=order, axis=alt.Axis(labels=False, ticks=False)),
+            y=y,
+            color=alt.Color(f"{bar}:N", title=bar, sort=order),
+            column=alt.Column(f"{group}:N", title=None, sort=list(dict.fromkeys(df[group]))),
+            tooltip=[alt.Tooltip(f"{group}:N"), alt.Tooltip(f"{bar}:N"), alt.Tooltip(f"{value}:Q", format=".3f")],
+        )
+        .properties(width=max(60, 18 * len(order)), height=180)
+    )

@@ -54,9 +54,57 @@ class ModelsParams:
             raise ValueError("prompts must be a non-empty list of non-empty strings")
 
 
+@dataclass
+class OrganismParams:
+    """Parameters of ``02_organism``: the model organism zoo, its training curves and accuracy.
+
+    Attributes:
+        profile: zoo profile (``full``: the book's; ``tiny``: seconds, for tests).
+        build: build missing runs first (``sparks zoo build``); False fails on an unbuilt run.
+        jobs: runs trained in parallel when building.
+        n: samples per problem for pass@1.
+        limit: first problems of each eval set (None: all 100).
+        temperature: sampling temperature (the paper's 0.6).
+        curve_runs: runs whose every checkpoint is evaluated on ``curve_difficulty``.
+        curve_difficulty: ``easy``, ``medium`` or ``hard``.
+        device, threads: as everywhere.
+    """
+
+    profile: str = "full"
+    build: bool = True
+    jobs: int = 2
+    n: int = 4
+    limit: int | None = None
+    temperature: float = 0.6
+    curve_runs: list[str] = field(default_factory=lambda: ["sft", "distill", "grpo-hard"])
+    curve_difficulty: str = "hard"
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        from thinking_sparks.organism.config import PROFILES, profile
+        from thinking_sparks.organism.report import SETS
+
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"n must be a positive integer, got {self.n!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+        if not 0 <= float(self.temperature) <= 2:
+            raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
+        unknown = [r for r in self.curve_runs if r not in profile(self.profile)]
+        if unknown:
+            raise ValueError(f"curve_runs {unknown} are not runs of profile {self.profile!r}: "
+                             f"{', '.join(profile(self.profile))}")
+        if self.curve_difficulty not in SETS:
+            raise ValueError(f"curve_difficulty must be one of {', '.join(SETS)}, got {self.curve_difficulty!r}")
+
+
 #: notebook stem -> (params class, book title)
 SECTIONS: dict[str, tuple[type, str]] = {
     "01_models": (ModelsParams, "The models under study"),
+    "02_organism": (OrganismParams, "A model organism of reasoning post-training"),
 }
 
 
@@ -67,9 +115,9 @@ def validate(section: str, **values: Any):
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"{section}: unknown parameters {sorted(unknown)}; known: {sorted(names)}")
+    _quiet_notebook_output()  # before a params class imports tqdm (through trl or datasets)
     params = cls(**values)
     runtime.setup(threads=getattr(params, "threads", 0) or None, level=logging.WARNING)
-    _quiet_notebook_output()
     return params
 
 

@@ -62,6 +62,11 @@ def setup(threads: int | None = None, offline: bool = True, level: int = logging
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     log.setLevel(level)
+    if level >= logging.WARNING:  # quiet: no weight-loading / shard-writing bars either
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:

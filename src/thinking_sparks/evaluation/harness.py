@@ -28,8 +28,17 @@ from typing import Any
 
 import pandas as pd
 
-from thinking_sparks.evaluation.datasets import Problem, fingerprint_problems, load_eval_set
-from thinking_sparks.evaluation.generation import GenerationStats, HookList, SamplingConfig, generate
+from thinking_sparks.evaluation.datasets import (
+    Problem,
+    fingerprint_problems,
+    load_eval_set,
+)
+from thinking_sparks.evaluation.generation import (
+    GenerationStats,
+    HookList,
+    SamplingConfig,
+    generate,
+)
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.metrics import EvalSummary, summarize
 
@@ -186,7 +195,8 @@ def read_result(directory: Path, params: EvalParams) -> EvalResult:
 
 
 def run_eval(model: Any, params: EvalParams, out_dir: Path | str | None = None, *, use_cache: bool = True,
-             hooks: HookList | None = None, hooks_key: Any = None, progress: bool = True) -> EvalResult:
+             hooks: HookList | None = None, hooks_key: Any = None, progress: bool = True,
+             problems: Sequence[Problem] | None = None) -> EvalResult:
     """Load the eval set, evaluate (or reuse the cached result), and copy the files to ``out_dir``.
 
     Args:
@@ -197,10 +207,12 @@ def run_eval(model: Any, params: EvalParams, out_dir: Path | str | None = None, 
             the result is recomputed (and the entry refreshed).
         hooks: forward hooks active during generation; results are cached only when ``hooks_key``
             (a JSON-able description of the intervention) is given too.
+        problems: evaluate these instead of ``params.dataset`` (e.g. questions with a ``/think`` flag);
+            their content enters the key as always.
     """
     from thinking_sparks.cache import ResultCache, cache_key
 
-    problems = load_eval_set(params.dataset, limit=params.limit)
+    problems = list(problems) if problems is not None else load_eval_set(params.dataset, limit=params.limit)
     cacheable = hooks is None or hooks_key is not None
     key = cache_key("eval", params, model=model,
                     extra={"problems": fingerprint_problems(problems), "hooks": hooks_key})

@@ -59,3 +59,89 @@ def list_command(
                        f"{took:>6s} steps={steps}")
 
     _run()
+
+
+@zoo_app.command("report")
+def report_command(
+    profile: str | None = typer.Option(None, "--profile", help="full or tiny (default: $SPARKS_ORGANISM_PROFILE or full)."),
+    n: int = typer.Option(4, "--n", min=1, help="Samples per problem (pass@1 is their mean)."),
+    temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems of each set."),
+    out: str | None = typer.Option(None, "--out", help="Also write the tidy table to this CSV file."),
+) -> None:
+    """pass@1 per eval set for the final checkpoint of every run (hybrid: think vs no_think)."""
+
+    @_friendly
+    def _run() -> None:
+        from pathlib import Path
+
+        from thinking_sparks.organism import report
+
+        t0 = time.perf_counter()
+        table = report.zoo_table(profile, n=n, limit=limit, temperature=temperature, progress=True)
+        if out:
+            path = Path(out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            table.to_csv(tmp, index=False)
+            tmp.replace(path)
+        typer.echo(report.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        typer.echo(f"{len(table)} evaluations, n={n}, T={temperature}, in {time.perf_counter() - t0:.0f} s")
+
+    _run()
+
+
+RECIPES = ("sft", "grpo", "distill", "hybrid")
+
+
+def train_command(
+    recipe: str = typer.Argument(..., help="sft | grpo | distill | hybrid"),
+    model: str = typer.Option(..., "--model", "-m", help="Start model spec (dir, hub name, organism/<run>@<step>)."),
+    out: str = typer.Option(..., "--out", help="Run directory (checkpoints, log.csv, run.json)."),
+    teacher: str | None = typer.Option(None, "--teacher", help="Teacher model spec (distill only)."),
+    like: str = typer.Option("grpo-hard", "--like", help="Zoo run (full profile) whose recipe is the starting "
+                             "point for grpo (grpo-easy, grpo-hard, grpo-hard-lr); other recipes use their run."),
+    sets: list[str] | None = typer.Option(None, "--set", help="Override a recipe field, e.g. --set learning_rate=1e-6 "
+                                          "--set device=cuda --set bf16=true (nested: --set student.max_steps=500)."),
+    show: bool = typer.Option(False, "--show", help="Print the resolved recipe as JSON and stop."),
+) -> None:
+    """Run one post-training recipe on any model: the zoo's recipe, with your overrides."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from thinking_sparks.organism import config, distill, grpo, hybrid, sft
+
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    table = config.profile("full")
+    run = like if recipe == "grpo" else recipe
+    if run not in table or table[run].kind != recipe:
+        raise ValueError(f"--like {like!r} is not a {recipe} run of the zoo")
+    cfg = config.override(table[run].config, list(sets or []))
+    if show:
+        typer.echo(json.dumps(dataclasses.asdict(cfg), indent=1, default=str))
+        return
+    if recipe == "distill" and teacher is None:
+        raise ValueError("distill needs --teacher SPEC (the model that writes the traces)")
+    out_dir = Path(out)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ValueError(f"--out {out_dir} is not empty; choose a new run directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if recipe == "sft":
+        cfg = dataclasses.replace(cfg, model=model)
+        final = sft.train_sft(cfg, model, out_dir, out_dir.name)
+    elif recipe == "grpo":
+        cfg = dataclasses.replace(cfg, model=model)
+        final = grpo.train_grpo(cfg, model, out_dir, out_dir.name)
+    elif recipe == "hybrid":
+        cfg = dataclasses.replace(cfg, sft=dataclasses.replace(cfg.sft, model=model))
+        final = hybrid.train_hybrid(cfg, model, out_dir, out_dir.name)
+    else:
+        cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, model=model))
+        final = distill.train_distill(cfg, model, teacher, out_dir, out_dir.name)
+    meta = {"recipe": recipe, "model": model, "teacher": teacher, "seconds": round(time.perf_counter() - t0, 2),
+            "config": dataclasses.asdict(cfg)}
+    (out_dir / "run.json").write_text(json.dumps(meta, indent=1, default=str))
+    typer.echo(f"{recipe} done in {meta['seconds']:.0f} s: final checkpoint {final}")

@@ -23,7 +23,11 @@ import pandas as pd
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import GRPORecipe
-from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback
+from thinking_sparks.organism.logs import (
+    CleanCheckpointCallback,
+    TidyLogCallback,
+    drop_printer,
+)
 from thinking_sparks.organism.sft import finalize, load_start
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,7 @@ def train_grpo(recipe: GRPORecipe, model: str | Path, run_dir: Path | str, run_n
     trainer = GRPOTrainer(model=hf, reward_funcs=[accuracy_reward, format_reward], args=recipe.trl_config(str(run_dir)),
                           train_dataset=data, processing_class=tok,
                           callbacks=[TidyLogCallback(run_dir / "log.csv", run_name), CleanCheckpointCallback(tok)])
+    drop_printer(trainer)
     trainer.train()
     final = finalize(trainer, run_dir, tok)
     reward_curve(run_dir / "log.csv").to_csv(run_dir / "reward.csv", index=False)

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +72,18 @@ def fix_tokenizer_class(directory: Path) -> None:
     if cfg.get("tokenizer_class") == "TokenizersBackend":
         cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
         path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+
+
+class BarOnlyProgress(ProgressCallback):
+    """transformers' progress bar, minus the raw log dict it writes under the bar at every log step."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return None
+
+
+def drop_printer(trainer) -> None:
+    """Keep raw log dicts off the console (the tidy log has them): no ``PrinterCallback``, and the
+    progress bar (when on) replaced by :class:`BarOnlyProgress`."""
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnlyProgress())

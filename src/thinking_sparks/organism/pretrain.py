@@ -23,7 +23,11 @@ import torch
 
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import PretrainConfig
-from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback
+from thinking_sparks.organism.logs import (
+    CleanCheckpointCallback,
+    TidyLogCallback,
+    drop_printer,
+)
 from thinking_sparks.organism.tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)
@@ -101,6 +105,7 @@ def pretrain(cfg: PretrainConfig, run_dir: Path | str, run_name: str = "base") -
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=PackedCollator(),
                       processing_class=tokenizer,
                       callbacks=[TidyLogCallback(run_dir / "log.csv", run_name), CleanCheckpointCallback(tokenizer)])
+    drop_printer(trainer)
     trainer.train()
     final = run_dir / f"checkpoint-{trainer.state.global_step}"
     if not (final / "model.safetensors").exists():

@@ -15,7 +15,11 @@ from typing import Any
 
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import SFTRecipe, TrainCommon
-from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback
+from thinking_sparks.organism.logs import (
+    CleanCheckpointCallback,
+    TidyLogCallback,
+    drop_printer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,5 +85,6 @@ def train_sft(recipe: SFTRecipe, model: str | Path, run_dir: Path | str, run_nam
     log.info("%s: SFT on %d examples for %d steps from %s", run_name, len(data), recipe.max_steps, model)
     trainer = SFTTrainer(model=hf, args=recipe.trl_config(str(run_dir)), train_dataset=data, processing_class=tok,
                          callbacks=[TidyLogCallback(run_dir / "log.csv", run_name), CleanCheckpointCallback(tok)])
+    drop_printer(trainer)
     trainer.train()
     return finalize(trainer, run_dir, tok)
