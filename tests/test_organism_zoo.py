@@ -228,3 +228,13 @@ def test_claims_check_the_measured_numbers():
     assert checks["thinking on beats thinking off on the hard set"]
     assert checks["GRPO accuracy reward rises (grpo-hard)"]
     assert not checks["grpo-hard raises hard-set pass@1 over base"]  # equal is not a rise
+
+
+@pytest.mark.slow
+def test_quiet_build_sends_console_output_to_log_files(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    finals = zoo.build("tiny", runs=["base"], quiet=True)
+    assert (finals["base"] / "model.safetensors").exists()
+    out, err = capfd.readouterr()
+    assert "built organism/tiny/base" not in out + err
+    assert "built organism/tiny/base" in zoo.build_log("tiny", "base").read_text()

@@ -100,7 +100,7 @@ def line_chart(df: pd.DataFrame, x: str, y: str, title: str, color: str | None =
         raise ValueError(f"line_chart: missing columns {sorted(missing)}")
     tooltip = [alt.Tooltip(c) for c in (facet, color) if c]
     tooltip += [alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".4g")]
-    enc = dict(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y_title or y), tooltip=tooltip)
+    enc = {"x": alt.X(f"{x}:Q", title=x), "y": alt.Y(f"{y}:Q", title=y_title or y), "tooltip": tooltip}
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=color)
     chart = alt.Chart(df).mark_line(point=points).encode(**enc).properties(width=width, height=height)

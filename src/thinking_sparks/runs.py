@@ -160,9 +160,20 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
 
 def build_book(root: Path, parameters: dict[str, Any] | None = None,
                sections: list[str] | None = None) -> Path:
-    """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
+    """Execute the sections into ``book/pages`` and build ``book/_build/html``.
+
+    The organism zoo the ``02_organism`` page reads is built first, here, so that its training
+    progress shows in the terminal rather than inside the page.
+    """
     pages = root / "book" / "pages"
-    for stem in sections or list(SECTIONS):
+    stems = sections or list(SECTIONS)
+    organism = OrganismParams(**{k: v for k, v in (parameters or {}).items()
+                                 if k in {f.name for f in dataclasses.fields(OrganismParams)}})
+    if "02_organism" in stems and organism.build:
+        from thinking_sparks.organism import zoo
+
+        zoo.build(organism.profile, jobs=organism.jobs)
+    for stem in stems:
         execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
     jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
     t0 = time.time()

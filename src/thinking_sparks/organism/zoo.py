@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,33 @@ def _worker_init() -> None:
     runtime.setup(threads=1)
 
 
+def build_log(profile_name: str, name: str) -> Path:
+    """Where a quiet build writes a run's console output (progress bars, logs, warnings)."""
+    return root(profile_name) / "logs" / f"{name}.log"
+
+
+def _train_run_quietly(profile_name: str, name: str) -> dict:
+    """:func:`train_run` with this process's stdout and stderr (file descriptors 1 and 2, so
+    tqdm, warnings and child output too) sent to :func:`build_log`; meant for worker processes."""
+    path = build_log(profile_name, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            return train_run(profile_name, name)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def _closure(table: dict[str, RunSpec], runs: list[str]) -> list[str]:
     """``runs`` plus everything they depend on, in the table's (topological) order."""
     need: set[str] = set()
@@ -161,7 +189,7 @@ def _closure(table: dict[str, RunSpec], runs: list[str]) -> list[str]:
 
 
 def build(profile_name: str = "full", runs: list[str] | None = None, force: bool = False,
-          jobs: int = 1) -> dict[str, Path]:
+          jobs: int = 1, quiet: bool = False) -> dict[str, Path]:
     """Build the runs (default: all) of a profile that are missing; returns run name -> final checkpoint.
 
     Args:
@@ -169,6 +197,8 @@ def build(profile_name: str = "full", runs: list[str] | None = None, force: bool
         runs: subset of run names (their dependencies are added).
         force: rebuild the named runs (and everything depending on them) even if built.
         jobs: runs trained in parallel processes (each pinned to one thread); 1 = in this process.
+        quiet: train in worker processes whose console output goes to :func:`build_log` files
+            (for notebooks: a kernel would otherwise capture every progress bar into the page).
     """
     table = profile(profile_name)
     order = _closure(table, list(runs) if runs else list(table))
@@ -178,15 +208,16 @@ def build(profile_name: str = "full", runs: list[str] | None = None, force: bool
     todo = [n for n in order if not is_built(profile_name, n, table)]
     log.info("organism/%s: %d runs built, %d to build: %s", profile_name, len(order) - len(todo), len(todo),
              ", ".join(todo) or "-")
-    if jobs <= 1:
+    if jobs <= 1 and not quiet:
         for name in todo:
             train_run(profile_name, name)
-    else:
-        _build_parallel(profile_name, table, todo, jobs)
+    elif todo:
+        _build_parallel(profile_name, table, todo, max(1, jobs), _train_run_quietly if quiet else train_run)
     return {n: _final_dir(profile_name, n) for n in order}
 
 
-def _build_parallel(profile_name: str, table: dict[str, RunSpec], todo: list[str], jobs: int) -> None:
+def _build_parallel(profile_name: str, table: dict[str, RunSpec], todo: list[str], jobs: int,
+                    task=train_run) -> None:
     pending, running = list(todo), {}
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
@@ -194,7 +225,7 @@ def _build_parallel(profile_name: str, table: dict[str, RunSpec], todo: list[str
             for name in list(pending):
                 deps = [d for d in (table[name].parent, table[name].teacher) if d]
                 if len(running) < jobs and all(d not in pending and d not in running.values() for d in deps):
-                    running[pool.submit(train_run, profile_name, name)] = name
+                    running[pool.submit(task, profile_name, name)] = name
                     pending.remove(name)
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in done:
