@@ -129,3 +129,13 @@ def test_chart_is_interactive_offline_in_chromium(built_book):
     assert "write_norm" in tooltip and "head" in tooltip
     assert errors == []
     assert outside == []
+
+
+def test_prepare_checks_parameters_before_any_page_runs(tmp_path, monkeypatch):
+    from thinking_sparks.runs import prepare
+
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match="profile must be one of full, tiny"):
+        prepare(["02_organism"], {"profile": "huge"})
+    prepare(["01_models", "02_organism"], {"model": "/no/such/model", "profile": "tiny", "build": False})
+    assert not any(tmp_path.iterdir())  # nothing to build: a local model, the zoo left alone

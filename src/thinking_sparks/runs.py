@@ -158,21 +158,34 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
     return out
 
 
+def _params(cls: type, parameters: dict[str, Any]):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in parameters.items() if k in names})
+
+
+def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
+    """Build, before any page runs, what the pages would otherwise build inside themselves: the
+    organism zoo (``02_organism``) and SmolLM2's dequantized weights (``01_models``' default), so
+    that their progress shows in the terminal and not in the pages."""
+    if "01_models" in stems:
+        from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
+
+        if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
+            smollm2_dir()
+    if "02_organism" in stems:
+        organism = _params(OrganismParams, parameters)
+        if organism.build:
+            from thinking_sparks.organism import zoo
+
+            zoo.build(organism.profile, jobs=organism.jobs)
+
+
 def build_book(root: Path, parameters: dict[str, Any] | None = None,
                sections: list[str] | None = None) -> Path:
-    """Execute the sections into ``book/pages`` and build ``book/_build/html``.
-
-    The organism zoo the ``02_organism`` page reads is built first, here, so that its training
-    progress shows in the terminal rather than inside the page.
-    """
+    """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
     pages = root / "book" / "pages"
     stems = sections or list(SECTIONS)
-    organism = OrganismParams(**{k: v for k, v in (parameters or {}).items()
-                                 if k in {f.name for f in dataclasses.fields(OrganismParams)}})
-    if "02_organism" in stems and organism.build:
-        from thinking_sparks.organism import zoo
-
-        zoo.build(organism.profile, jobs=organism.jobs)
+    prepare(stems, parameters or {})
     for stem in stems:
         execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
     jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
