@@ -125,8 +125,12 @@ def test_chart_is_interactive_offline_in_chromium(built_book):
         cell.hover(force=True)
         page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
         tooltip = page.locator("#vg-tooltip-element").inner_text()
+        page.goto((index.parent / "book" / "pages" / "02_organism.html").as_uri())
+        page.wait_for_function("document.querySelectorAll('.sparks-chart svg.marks').length == 4", timeout=30_000)
+        fallbacks = page.locator(".sparks-chart img").count()
         browser.close()
     assert "write_norm" in tooltip and "head" in tooltip
+    assert fallbacks == 0  # all four organism charts drawn by vega, offline
     assert errors == []
     assert outside == []
 
