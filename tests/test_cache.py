@@ -28,9 +28,10 @@ def test_entry_is_atomic(tmp_path):
     cache = ResultCache(tmp_path)
     key = cache_key("t", {"x": 1})
     assert cache.get(key) is None
-    with pytest.raises(RuntimeError), cache.write(key) as tmp:
-        (tmp / "half.txt").write_text("partial")
-        raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError):
+        with cache.write(key) as tmp:
+            (tmp / "half.txt").write_text("partial")
+            raise RuntimeError("interrupted")
     assert cache.get(key) is None
     assert not any(p.name != "." for p in (tmp_path / "t").iterdir())  # no leftovers
     with cache.write(key, meta={"note": "ok"}) as tmp:

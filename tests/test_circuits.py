@@ -9,13 +9,7 @@ import pytest
 import torch
 
 from thinking_sparks.circuits.attribute import attribute, riemann_alphas
-from thinking_sparks.circuits.circuit import (
-    Circuit,
-    head_importance,
-    prune,
-    threshold,
-    top_n,
-)
+from thinking_sparks.circuits.circuit import Circuit, head_importance, prune, threshold, top_n
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.circuits.forward import CircuitModel, rms_norm
 from thinking_sparks.circuits.graph import Graph, reference_name_to_ours

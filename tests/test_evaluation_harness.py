@@ -14,12 +14,7 @@ from typer.testing import CliRunner
 
 from thinking_sparks.evaluation.datasets import Problem
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
-from thinking_sparks.evaluation.harness import (
-    SAMPLE_COLUMNS,
-    EvalParams,
-    evaluate,
-    run_eval,
-)
+from thinking_sparks.evaluation.harness import SAMPLE_COLUMNS, EvalParams, evaluate, run_eval
 
 QUESTIONS = ["what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 )", "sum of 9 and 8", "7 times 6",
              "the answer of 5 minus 2"]

@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from thinking_sparks.evaluation.grading import (
-    extract_answer,
-    follows_format,
-    is_correct,
-    parse_number,
-)
+from thinking_sparks.evaluation.grading import extract_answer, follows_format, is_correct, parse_number
 
 GSM8K = Path("/work/shared/data/gsm8k/test.jsonl")
 

@@ -7,20 +7,8 @@ import shutil
 import pytest
 import torch
 
-from thinking_sparks.heads import (
-    all_heads,
-    head_name,
-    head_write_norms,
-    parse_head,
-    sort_heads,
-)
-from thinking_sparks.models import (
-    ModelNotFound,
-    fingerprint,
-    load_hf,
-    load_model,
-    resolve_spec,
-)
+from thinking_sparks.heads import all_heads, head_name, head_write_norms, parse_head, sort_heads
+from thinking_sparks.models import ModelNotFound, fingerprint, load_hf, load_model, resolve_spec
 
 
 @pytest.mark.parametrize("fixture", ["tiny_qwen2", "tiny_qwen3", "tiny_llama"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from typing import Callable, Optional
 
 import typer
 
@@ -42,7 +42,7 @@ def friendly_errors(fn: Callable) -> Callable:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
-    threads: int | None = typer.Option(None, "--threads", help="torch threads (default: pinned)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: pinned)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
 ) -> None:
     _DEBUG["on"] = debug
@@ -55,8 +55,8 @@ def generate(
     model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/<run>@<step>)."),
     prompt: str = typer.Option(..., "--prompt", "-p", help="User message; the chat template is applied when the tokenizer has one."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1),
-    system: str | None = typer.Option(None, "--system", help="Optional system message."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    system: Optional[str] = typer.Option(None, "--system", help="Optional system message."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
 ) -> None:
     """Greedy completion of one prompt, printed to stdout."""
     from thinking_sparks.models import load_model
@@ -73,7 +73,7 @@ def generate(
 
 @app.command("cache-clear")
 @friendly_errors
-def cache_clear(kind: str | None = typer.Argument(None, help="Only this kind (circuit, eval, ...).")) -> None:
+def cache_clear(kind: Optional[str] = typer.Argument(None, help="Only this kind (circuit, eval, ...).")) -> None:
     """Delete cached results (not models or the organism zoo)."""
     from thinking_sparks.cache import ResultCache
 
@@ -88,23 +88,23 @@ def main() -> None:
 # ---- verbs registered by the rooms (keep one block per room) ------------------------------
 
 # evaluation: `sparks eval`
-from thinking_sparks.evaluation.cli import eval_command
+from thinking_sparks.evaluation.cli import eval_command  # noqa: E402
 
 app.command("eval")(friendly_errors(eval_command))
 
 # circuits: `sparks circuit`
-from thinking_sparks.circuits.cli import circuit_command
+from thinking_sparks.circuits.cli import circuit_command  # noqa: E402
 
 app.command("circuit")(friendly_errors(circuit_command))
 
 
 # organism room: sparks zoo build / list
-from thinking_sparks.organism.cli import zoo_app
+from thinking_sparks.organism.cli import zoo_app  # noqa: E402
 
 app.add_typer(zoo_app, name="zoo")
 
 # organism room: sparks train RECIPE --model SPEC (the zoo's recipes on any model)
-from thinking_sparks.organism.cli import train_command
+from thinking_sparks.organism.cli import train_command  # noqa: E402
 
 app.command("train")(friendly_errors(train_command))
 

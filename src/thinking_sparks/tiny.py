@@ -13,7 +13,8 @@ import torch
 
 ARCHS = ("qwen2", "qwen3", "llama")
 _SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<answer>", "</answer>", "<unk>"]
-_WORDS = ["system", "user", "assistant", "what", "is", "the", "answer", "plus", "minus", "times", "of", "and", "a", "an", "to", "=", "+", "-", "*", "(", ")", "?", ".", ",", ":", "think", "step", "by", "let's", "solve", "problem", "final", "number", "sum", "product", "result", "so", "we", "get"]
+_WORDS = ("system user assistant what is the answer plus minus times of and a an to = + - * ( ) ? . , : "
+          "think step by let's solve problem final number sum product result so we get").split()
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -22,7 +23,7 @@ CHAT_TEMPLATE = (
 
 def tiny_tokenizer():
     """A word-level ``PreTrainedTokenizerFast``: specials, digits 0-9 and a few words."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(_SPECIALS + [str(d) for d in range(10)] + _WORDS + ["\n"])}

@@ -19,27 +19,11 @@ from thinking_sparks.circuits.attribute import (
     node_scores,
     riemann_alphas,
 )
-from thinking_sparks.circuits.circuit import (
-    Circuit,
-    head_effect,
-    head_importance,
-    prune,
-    threshold,
-    top_n,
-)
-from thinking_sparks.circuits.faithfulness import (
-    Faithfulness,
-    evaluate_circuit,
-    faithfulness_curve,
-)
+from thinking_sparks.circuits.circuit import Circuit, head_effect, head_importance, prune, threshold, top_n
+from thinking_sparks.circuits.faithfulness import Faithfulness, evaluate_circuit, faithfulness_curve
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.metrics import METRICS
-from thinking_sparks.circuits.pairs import (
-    Pair,
-    build_style_pairs,
-    load_pairs,
-    save_pairs,
-)
+from thinking_sparks.circuits.pairs import Pair, build_style_pairs, load_pairs, save_pairs
 
 __all__ = [
     "METHODS", "METRICS", "Attribution", "Circuit", "Faithfulness", "Graph", "Pair", "attribute",

@@ -13,6 +13,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -26,9 +27,9 @@ class CircuitParams:
     rule: str = "left"
     metric: str = "kl"
     gqa: str = "ungrouped"
-    top_n: int | None = None
+    top_n: Optional[int] = None
     aggregation: str = "mean"
-    batch_size: int | None = None
+    batch_size: Optional[int] = None
 
 
 def validate(params: CircuitParams) -> None:
@@ -121,11 +122,11 @@ def circuit_command(
     rule: str = typer.Option("left", "--rule", help="Riemann rule: left (k=0..m-1, reference default) | right | midpoint."),
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     gqa: str = typer.Option("ungrouped", "--gqa", help="ungrouped (k/v input per query head) | grouped (per KV group)."),
-    top_n: int | None = typer.Option(None, "--top-n", help="Also build the pruned top-n circuit and its faithfulness."),
+    top_n: Optional[int] = typer.Option(None, "--top-n", help="Also build the pruned top-n circuit and its faithfulness."),
     aggregation: str = typer.Option("mean", "--aggregation", help="Ranking for top-n: mean (|mean score|) | mean_abs."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch (default: memory planner)."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
-    dtype: str | None = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Examples per batch (default: memory planner)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached result exists."),
 ) -> None:
     """Edge attribution (EAP / EAP-IG) -> DIR/edges.parquet (src, dst, score, ...) + DIR/meta.json."""

@@ -9,10 +9,6 @@ Submodules (import the one you need; only :mod:`grading` is light enough for rew
 - :mod:`~thinking_sparks.evaluation.harness` — ``evaluate`` (generate + grade + summarise, cached).
 """
 
-from thinking_sparks.evaluation.grading import (
-    extract_answer,
-    follows_format,
-    is_correct,
-)
+from thinking_sparks.evaluation.grading import extract_answer, follows_format, is_correct
 
 __all__ = ["extract_answer", "follows_format", "is_correct"]

@@ -6,6 +6,7 @@ Registered in :mod:`thinking_sparks.cli`; kept import-light (torch loads only wh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List, Optional
 
 import typer
 
@@ -22,18 +23,18 @@ def eval_command(
     top_k: int = typer.Option(0, "--top-k", help="0 = off."),
     min_p: float = typer.Option(0.0, "--min-p", help="0 = off."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens"),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N problems."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
     seed: int = typer.Option(0, "--seed"),
     batch_size: int = typer.Option(16, "--batch-size", help="Sequences decoded together."),
-    k: list[int] | None = typer.Option(None, "--k",
+    k: Optional[List[int]] = typer.Option(None, "--k",
                                           help="k for pass@k/success@k (repeatable; default powers of 2 <= n)."),
-    stop: list[str] | None = typer.Option(None, "--stop", help="Stop string (repeatable; default </answer>)."),
-    system: str | None = typer.Option(None, "--system", help="System message for the chat template."),
-    think: bool | None = typer.Option(None, "--think/--no-think",
+    stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop string (repeatable; default </answer>)."),
+    system: Optional[str] = typer.Option(None, "--system", help="System message for the chat template."),
+    think: Optional[bool] = typer.Option(None, "--think/--no-think",
                                          help="enable_thinking for templates that know it."),
-    instruction: str | None = typer.Option(None, "--instruction", help="Text appended to every question."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
-    dtype: str | None = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="Text appended to every question."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached result exists."),
 ) -> None:
     """Evaluate a model: pass@1, pass@k, success@k with bootstrap CIs, by difficulty."""

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ORGANISM_SETS", "Problem", "fingerprint_problems", "load_eval_set", "load_jsonl", "organism_set"]
+__all__ = ["Problem", "load_eval_set", "load_jsonl", "organism_set", "fingerprint_problems", "ORGANISM_SETS"]
 
 ORGANISM_SETS = ("easy", "medium", "hard")
 NO_DIFFICULTY = "all"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-__all__ = ["extract_answer", "follows_format", "is_correct", "normalize_answer", "parse_number"]
+__all__ = ["extract_answer", "is_correct", "follows_format", "normalize_answer", "parse_number"]
 
 _ANSWER_OPEN = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)

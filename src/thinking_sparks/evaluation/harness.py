@@ -28,17 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from thinking_sparks.evaluation.datasets import (
-    Problem,
-    fingerprint_problems,
-    load_eval_set,
-)
-from thinking_sparks.evaluation.generation import (
-    GenerationStats,
-    HookList,
-    SamplingConfig,
-    generate,
-)
+from thinking_sparks.evaluation.datasets import Problem, fingerprint_problems, load_eval_set
+from thinking_sparks.evaluation.generation import GenerationStats, HookList, SamplingConfig, generate
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.metrics import EvalSummary, summarize
 

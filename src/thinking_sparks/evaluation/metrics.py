@@ -20,14 +20,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "EvalSummary",
-    "MetricValue",
-    "bootstrap_ci",
-    "default_ks",
-    "pass_at_k",
-    "per_problem",
-    "success_at_k",
-    "summarize",
+    "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
+    "EvalSummary", "summarize",
 ]
 
 ALL = "all"  #: the difficulty label of the pooled group

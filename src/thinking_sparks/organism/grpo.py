@@ -23,11 +23,7 @@ import pandas as pd
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import GRPORecipe
-from thinking_sparks.organism.logs import (
-    CleanCheckpointCallback,
-    TidyLogCallback,
-    drop_printer,
-)
+from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
 from thinking_sparks.organism.sft import finalize, load_start
 
 log = logging.getLogger(__name__)

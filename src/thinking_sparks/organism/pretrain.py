@@ -23,11 +23,7 @@ import torch
 
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import PretrainConfig
-from thinking_sparks.organism.logs import (
-    CleanCheckpointCallback,
-    TidyLogCallback,
-    drop_printer,
-)
+from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
 from thinking_sparks.organism.tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,7 @@ from typing import Any
 
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import SFTRecipe, TrainCommon
-from thinking_sparks.organism.logs import (
-    CleanCheckpointCallback,
-    TidyLogCallback,
-    drop_printer,
-)
+from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
 
 log = logging.getLogger(__name__)
 

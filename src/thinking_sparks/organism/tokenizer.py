@@ -60,14 +60,7 @@ def vocabulary() -> list[str]:
 
 def build_tokenizer():
     """The organism tokenizer as a ``transformers.PreTrainedTokenizerFast`` (deterministic)."""
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        pre_tokenizers,
-    )
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(vocabulary())}
