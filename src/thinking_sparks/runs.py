@@ -122,14 +122,14 @@ def validate(section: str, **values: Any):
 
 
 def _quiet_notebook_output() -> None:
-    """Keep book pages free of weight-loading progress bars and widget warnings."""
+    """Keep book pages free of widget warnings and transformers' advice (``runtime.setup`` at
+    WARNING level turns the progress bars off)."""
     import warnings
 
     warnings.filterwarnings("ignore", message="IProgress not found")  # before tqdm.auto is imported
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
 
 def ensure_kernel() -> None:

@@ -3,7 +3,8 @@
 :func:`accuracy_table` evaluates model specs (e.g. ``organism/sft@final``) on ``organism/easy``,
 ``organism/medium`` and ``organism/hard`` through the cached evaluation harness and returns a tidy
 frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples`` (95% bootstrap CI over
-problems); ``mode`` is ``default``, ``think`` (user turn ends in ``/think``) or ``no_think`` (``/no_think`` plus the template's empty think block).
+problems); ``mode`` is ``default``, ``think`` (user turn ends in ``/think``) or ``no_think``
+(``/no_think`` plus the template's empty think block).
 :func:`zoo_table` is that table for the final checkpoint of every run (the closing table of the
 organism), :func:`checkpoint_accuracy` follows one eval set along the checkpoints of some runs,
 :func:`training_log` gathers the tidy logs and :func:`reward_summary` says whether GRPO's reward rose.
@@ -11,6 +12,7 @@ organism), :func:`checkpoint_accuracy` follows one eval set along the checkpoint
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -20,7 +22,8 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 SETS = ("easy", "medium", "hard")
-MODES = {"default": (None, None), "think": ("/think", None), "no_think": ("/no_think", False)}
+#: mode -> (soft switch appended to the question: see ``task.flagged``, ``enable_thinking`` for the template)
+MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False)}
 
 
 def _profile_name(profile_name: str | None) -> str:
@@ -49,19 +52,19 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
+    from thinking_sparks.organism import task
 
     rows = []
     for spec in specs:
         lm = load_model(spec, device=device)
         for mode in modes:
-            flag, enable_thinking = MODES[mode]
+            think, enable_thinking = MODES[mode]
             for name in sets:
                 problems = load_eval_set(f"organism/{name}", limit=limit)
                 params = EvalParams(dataset=f"organism/{name}", n=n, temperature=temperature, top_p=1.0,
                                     max_new_tokens=max_new_tokens, batch_size=256, limit=limit,
                                     instruction=None, enable_thinking=enable_thinking)
-                if flag:
-                    problems = [type(p)(p.id, f"{p.question} {flag}", p.answer, p.difficulty) for p in problems]
+                problems = [dataclasses.replace(p, question=task.flagged(p.question, think)) for p in problems]
                 result = run_eval(lm, params, problems=problems, progress=progress)
                 p1 = result.summary.get("pass", 1)
                 rows.append({"model": spec, "mode": mode, "difficulty": name, "pass@1": round(p1.value, 4),
@@ -189,10 +192,11 @@ def example_completions(specs: Sequence[str], difficulty: str = "hard", index: i
     from thinking_sparks.evaluation.generation import SamplingConfig, generate
     from thinking_sparks.evaluation.grading import extract_answer, is_correct
     from thinking_sparks.models import load_model
+    from thinking_sparks.organism import task
 
     problem = load_eval_set(f"organism/{difficulty}", limit=index + 1)[index]
-    flag, enable_thinking = MODES[mode]
-    question = f"{problem.question} {flag}" if flag else problem.question
+    think, enable_thinking = MODES[mode]
+    question = task.flagged(problem.question, think)
     rows = []
     for spec in specs:
         lm = load_model(spec, device=device)

@@ -290,7 +290,13 @@ def direct_reply(answer: int | str) -> str:
     return f"<think> </think> <answer> {answer} </answer>"
 
 
+def flagged(question: str, think: bool | None) -> str:
+    """``question`` with the Qwen3-style soft switch appended: ``/think`` (True), ``/no_think``
+    (False) or nothing (None)."""
+    return question if think is None else f"{question} {THINK_FLAG if think else NO_THINK_FLAG}"
+
+
 def messages(question: str, system: str | None = None, think: bool | None = None) -> list[dict]:
-    """Chat prompt; ``think`` appends the Qwen3-style soft switch ``/think`` or ``/no_think``."""
-    user = question if think is None else f"{question} {THINK_FLAG if think else NO_THINK_FLAG}"
+    """Chat prompt; ``think`` appends the soft switch (see :func:`flagged`)."""
+    user = flagged(question, think)
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
