@@ -153,30 +153,24 @@ def test_eos_is_not_in_text(lm, prompts):
         assert "<|im_end|>" not in g.text  # the EOS token ends the sample and is dropped
 
 
-def zero_heads(heads: list[int]):
-    def hook(z, hook):  # z: [batch, pos, head, d_head]
-        z = z.clone()
-        z[:, :, heads] = 0.0
-        return z
+def test_interventions_act_during_generation(lm, prompts):
+    from thinking_sparks.interventions import output_projections, parse_edits
 
-    return hook
-
-
-def test_hooks_fire_during_generation(lm, prompts):
     base = generate(lm, prompts, GREEDY, progress=False)
     calls = []
-
-    def noop(z, hook):
-        calls.append(tuple(z.shape))
-        return z
-
+    proj = output_projections(lm)[1]
+    handle = proj.register_forward_pre_hook(lambda m, a: calls.append(tuple(a[0].shape)))
     stats = GenerationStats()
-    same = generate(lm, prompts, GREEDY, progress=False, hooks=[("blocks.1.attn.hook_z", noop)], stats=stats)
-    assert texts(same) == texts(base)
+    try:
+        same = generate(lm, prompts, GREEDY, progress=False, intervention=parse_edits(scale=["L1H0=1.0"]),
+                        stats=stats)
+    finally:
+        handle.remove()
+    assert texts(same) == texts(base)  # scale 1.0 is the identity
     assert len(calls) == stats.n_forward_steps > 1  # prefill + every decode step
-    assert calls[0][2] == lm.n_heads and calls[-1][1] == 1  # decode steps see one new position
-    hooks = [(f"blocks.{layer}.attn.hook_z", zero_heads([0, 1, 2, 3])) for layer in range(lm.n_layers)]
-    ablated = generate(lm, prompts, GREEDY, progress=False, hooks=hooks)
+    assert calls[0][-1] == lm.n_heads * lm.d_head and calls[-1][1] == 1  # decode steps: one new position
+    every = ",".join(f"L{layer}H{h}" for layer in range(lm.n_layers) for h in range(lm.n_heads))
+    ablated = generate(lm, prompts, GREEDY, progress=False, intervention=parse_edits(every))
     assert texts(ablated) != texts(base)
     # hooks are removed afterwards
     assert texts(generate(lm, prompts, GREEDY, progress=False)) == texts(base)
@@ -253,13 +247,14 @@ def test_next_tokens_follow_the_filtered_distribution():
 
 
 @pytest.mark.parametrize("fixture", ["tiny_qwen3", "tiny_llama"])
-def test_other_architectures_batch_and_hook(fixture, request):
+def test_other_architectures_batch_and_intervene(fixture, request):
+    from thinking_sparks.interventions import parse_edits
+
     model = request.getfixturevalue(fixture)
     prompts = [model.chat(p) for p in PROMPTS[:3]]
     cfg = dataclasses.replace(GREEDY, max_new_tokens=6)
     batched = generate(model, prompts, cfg, progress=False)
     assert texts(batched) == [generate(model, [p], cfg, progress=False)[0].text for p in prompts]
-    seen = []
-    generate(model, prompts[:1], cfg, progress=False,
-             hooks=[("blocks.0.attn.hook_z", lambda z, hook: seen.append(z.shape) or z)])
-    assert seen and seen[0][2] == model.n_heads
+    every = ",".join(f"L0H{h}" for h in range(model.n_heads))
+    ablated = generate(model, prompts, cfg, progress=False, intervention=parse_edits(every))
+    assert len(ablated) == len(prompts)

@@ -84,17 +84,15 @@ def test_evaluate_grades_every_sample(lm):
     assert again.pass_at_1 == pytest.approx(first["extracted"].notna().mean())
 
 
-def test_hooks_reach_the_harness(lm):
+def test_interventions_reach_the_harness(lm):
+    from thinking_sparks.interventions import parse_edits
+
     problems = [Problem(f"p{i}", q, "1") for i, q in enumerate(QUESTIONS)]
     params = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=8, stop=(), n_boot=10)
-
-    def zero(z, hook):
-        return torch.zeros_like(z)
-
+    every = ",".join(f"L{layer}H{h}" for layer in range(lm.n_layers) for h in range(lm.n_heads))
     base = evaluate(lm, problems, params, progress=False).samples["completion"].tolist()
-    hooks = [(f"blocks.{layer}.attn.hook_z", zero) for layer in range(lm.n_layers)]
-    ablated = evaluate(lm, problems, params, hooks=hooks, progress=False).samples["completion"].tolist()
-    assert ablated != base
+    ablated = evaluate(lm, problems, params, intervention=parse_edits(every), progress=False)
+    assert ablated.samples["completion"].tolist() != base
 
 
 def test_run_eval_caches_and_writes(lm, tmp_path, cache_root):
@@ -107,14 +105,15 @@ def test_run_eval_caches_and_writes(lm, tmp_path, cache_root):
     assert second.info["cached"] is True
     pd.testing.assert_frame_equal(first.samples, second.samples)
     assert (tmp_path / "out2" / "summary.json").read_text() == (tmp_path / "out1" / "summary.json").read_text()
-    # other params -> a new entry; hooks without a key are never cached
+    # other params -> a new entry; an intervention is cached under a key naming heads and factors
     third = run_eval(lm, params.__class__(**{**params.__dict__, "seed": 1}), progress=False)
     assert third.info["cached"] is False
-    hooked = run_eval(lm, params, hooks=[("blocks.0.attn.hook_z", lambda z, hook: z)], progress=False)
-    assert hooked.info["cached"] is False
-    keyed = [run_eval(lm, params, hooks=[("blocks.0.attn.hook_z", lambda z, hook: z)], hooks_key="noop",
-                      progress=False) for _ in range(2)]
+    from thinking_sparks.interventions import parse_edits
+
+    keyed = [run_eval(lm, params, intervention=parse_edits(scale=["L0H0=1.0"]), progress=False) for _ in range(2)]
     assert [r.info["cached"] for r in keyed] == [False, True]
+    other = run_eval(lm, params, intervention=parse_edits(scale=["L0H0=0.5"]), progress=False)
+    assert other.info["cached"] is False
     assert run_eval(lm, params, use_cache=False, progress=False).info["cached"] is False
 
 

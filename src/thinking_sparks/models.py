@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +52,37 @@ class ModelNotFound(FileNotFoundError):
 class LoadedModel:
     """A model ready for interpretability work.
 
+    Two views of one set of weights: ``hf_model`` is the plain Hugging Face model (generation with
+    a KV cache, head interventions as forward pre-hooks on ``o_proj``, weight edits), and
+    ``bridge`` is a TransformerLens ``TransformerBridge`` around a *twin* of it that shares every
+    parameter and buffer (analysis: hooks by TL names, circuits). The bridge replaces its model's
+    submodules in place and re-implements attention; generating through it couples our results to
+    how a given TransformerLens release handles the cache (transformers 5.24 renamed the
+    attention's ``past_key_values`` argument to ``cache`` and TransformerLens 4.3's bridge kept
+    reading the old name, so cached decoding silently attended to one token). Keeping generation
+    on the unwrapped model removes that coupling. The bridge is built on first use.
+
     Attributes:
         spec: the spec string it was loaded from.
-        bridge: the ``TransformerBridge`` (raw HF numerics, eager attention, TL hook names).
+        hf_model: the plain HF causal LM (eval mode).
         tokenizer: the HF tokenizer, or ``None`` for id-only models (e.g. the EAP-IG bench model).
         path: the local directory holding config and weights.
         fingerprint: SHA-256 over the config and weight files (first 16 hex digits).
     """
 
     spec: str
-    bridge: Any
+    hf_model: torch.nn.Module
     tokenizer: Any
     path: Path
     fingerprint: str
+    _bridge: Any = field(default=None, repr=False)
 
     @property
-    def hf_model(self) -> torch.nn.Module:
-        """The wrapped Hugging Face model (the bridge replaced its submodules in place)."""
-        return self.bridge.original_model
+    def bridge(self) -> Any:
+        """The ``TransformerBridge`` over a parameter-sharing twin of :attr:`hf_model` (lazy)."""
+        if self._bridge is None:
+            self._bridge = bridge_from_hf(_twin(self.hf_model), self.tokenizer, name=self.spec)
+        return self._bridge
 
     @property
     def config(self) -> Any:
@@ -301,6 +314,19 @@ def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str =
     return bridge
 
 
+def _twin(hf_model: torch.nn.Module) -> torch.nn.Module:
+    """A structural copy of ``hf_model`` whose parameters and buffers *are* the original's tensors.
+
+    Modules are copied, tensors are not (deepcopy with every parameter and buffer pre-seeded in
+    the memo), so a bridge may rewire the twin's modules while weight edits stay visible in both.
+    """
+    import copy
+
+    memo: dict[int, Any] = {id(t): t for t in hf_model.parameters()}
+    memo.update({id(t): t for t in hf_model.buffers()})
+    return copy.deepcopy(hf_model, memo)
+
+
 def load_model(spec: str, device: str | torch.device | None = None,
                dtype: str | torch.dtype | None = None) -> LoadedModel:
     """Load ``spec`` (see module docstring) into a :class:`LoadedModel`.
@@ -311,10 +337,9 @@ def load_model(spec: str, device: str | torch.device | None = None,
         dtype: default bfloat16 on CUDA, float32 on CPU.
     """
     hf_model, tokenizer, path = load_hf(spec, device, dtype)
-    bridge = bridge_from_hf(hf_model, tokenizer, name=spec)
     log.info("loaded %s: %d layers x %d heads (%d KV heads), d_model %d", spec,
              hf_model.config.num_hidden_layers, hf_model.config.num_attention_heads,
              getattr(hf_model.config, "num_key_value_heads", hf_model.config.num_attention_heads),
              hf_model.config.hidden_size)
-    return LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, path=path,
+    return LoadedModel(spec=spec, hf_model=hf_model, tokenizer=tokenizer, path=path,
                        fingerprint=fingerprint(path))

@@ -1,8 +1,10 @@
-"""Batched sampled generation with a KV cache, working under TransformerLens hooks.
+"""Batched sampled generation with a KV cache, with head interventions active.
 
-The loop calls the Hugging Face model under the bridge (``lm.hf_model``) directly: the bridge
-replaced its submodules in place, so hooks registered with ``lm.bridge.hooks(...)`` (e.g. zeroing
-``blocks.{l}.attn.hook_z`` for some heads) fire at every decoding step, prompt and new tokens alike.
+The loop runs the plain Hugging Face model (``lm.hf_model``, never the TransformerBridge): head
+interventions (:mod:`thinking_sparks.interventions`) are forward pre-hooks on each attention
+block's ``o_proj`` and fire at every decoding step, prompt and new tokens alike. The cache object
+is ours (a ``DynamicCache``) and is passed under whichever argument name the installed
+transformers release uses (``past_key_values`` up to 5.23, ``cache`` from 5.24).
 
 Determinism: sample ``j`` of prompt ``i`` draws from its own ``torch.Generator`` seeded from
 ``(seed, i, j)``, so a sample does not depend on the batch it ran in nor on the batch size (up to
@@ -16,6 +18,8 @@ after ``max_new_tokens``. Finished rows leave the batch (their KV-cache rows are
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -111,8 +115,6 @@ class GenerationStats:
     def tokens_per_second(self) -> float:
         return self.n_new_tokens / self.seconds if self.seconds > 0 else float("nan")
 
-
-HookList = Sequence[tuple[str | Callable[[str], bool], Callable]]
 
 
 def sample_seed(seed: int, prompt_index: int, sample_index: int) -> int:
@@ -216,13 +218,8 @@ def next_tokens(logits: torch.Tensor, cfg: SamplingConfig, generators: Sequence[
     return ids.gather(-1, picks).squeeze(-1)
 
 
-def _hook_context(model: Any, hooks: HookList | None, context: Any) -> contextlib.ExitStack:
+def _contexts(context: Any) -> contextlib.ExitStack:
     stack = contextlib.ExitStack()
-    if hooks:
-        bridge = getattr(model, "bridge", None)
-        if bridge is None:
-            raise ValueError("hooks given but the model has no TransformerLens bridge")
-        stack.enter_context(bridge.hooks(fwd_hooks=list(hooks)))
     contexts: Iterable[ContextManager] = context if isinstance(context, (list, tuple)) else [context]
     for ctx in contexts:
         if ctx is not None:
@@ -230,12 +227,20 @@ def _hook_context(model: Any, hooks: HookList | None, context: Any) -> contextli
     return stack
 
 
+@functools.lru_cache(maxsize=32)
+def _cache_arg(forward_cls: type) -> str:
+    """The keyword a model's forward takes its KV cache by: ``cache`` (transformers >= 5.24) or
+    ``past_key_values`` (earlier releases)."""
+    params = inspect.signature(forward_cls.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 def generate(
     model: Any,
     prompts: Sequence[str] | Sequence[Sequence[int]],
     cfg: SamplingConfig,
     *,
-    hooks: HookList | None = None,
+    intervention: Any = None,
     context: ContextManager | Sequence[ContextManager] | None = None,
     progress: bool = True,
     stats: GenerationStats | None = None,
@@ -244,13 +249,13 @@ def generate(
 
     Args:
         model: a :class:`~thinking_sparks.models.LoadedModel` (anything with ``hf_model``,
-            ``tokenizer`` and, when ``hooks`` are given, ``bridge``).
+            ``tokenizer``).
         prompts: prompt texts, already chat-templated (tokenized without adding special tokens,
             so no second BOS), or token-id lists.
         cfg: sampling settings.
-        hooks: TransformerLens forward hooks ``[(hook_name_or_filter, fn), ...]`` active during
-            generation, e.g. ``[("blocks.3.attn.hook_z", zero_heads)]``; removed afterwards.
-        context: extra context manager(s) entered around generation (e.g. a head-scaling patch).
+        intervention: an :class:`~thinking_sparks.interventions.Intervention` (heads zeroed, mean-
+            ablated or scaled) active for every batch; its hooks are removed afterwards.
+        context: extra context manager(s) entered around generation.
         progress: show a tqdm bar over sequences.
         stats: filled in with token counts and wall time when given.
     Returns:
@@ -278,7 +283,9 @@ def generate(
     bar = tqdm(total=len(work), desc="generate", unit="seq", disable=not progress, leave=False)
     try:
         hf_model.eval()
-        with _hook_context(model, hooks, context), torch.no_grad():
+        from thinking_sparks.interventions import apply
+
+        with _contexts(context), torch.no_grad():
             for b0 in range(0, len(work), cfg.batch_size):
                 batch = work[b0 : b0 + cfg.batch_size]
                 gens = []
@@ -293,7 +300,8 @@ def generate(
                         stats.seconds = seconds_before + time.perf_counter() - start
                         bar.set_postfix(step=step, live=n_live, tok_s=f"{stats.tokens_per_second:.1f}")
 
-                results = _generate_batch(hf_model, tok, rows, gens, cfg, stops, pad_id, device, stats, on_step)
+                with apply(hf_model, intervention):  # entered per batch: mean ablation counts positions
+                    results = _generate_batch(hf_model, tok, rows, gens, cfg, stops, pad_id, device, stats, on_step)
                 for (i, j), (ids, reason) in zip(batch, results):
                     out.append(Generation(i, j, _completion_text(tok, ids, reason, stops, cfg.stop),
                                           len(ids), reason))
@@ -338,9 +346,13 @@ def _generate_batch(
         mask[r, width - len(ids) :] = 1
     input_ids, mask = input_ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [batch, pos]; pads sit at 0
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=hf_model.config)
+    cache_kw = {_cache_arg(type(hf_model)): cache}
     outputs = hf_model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                       use_cache=True, logits_to_keep=1)
-    cache, logits = outputs.past_key_values, outputs.logits[:, -1, :]
+                       use_cache=True, logits_to_keep=1, **cache_kw)
+    logits = outputs.logits[:, -1, :]
     next_pos = positions[:, -1] + 1  # [batch]
     stats.n_forward_steps += 1
 
@@ -370,8 +382,8 @@ def _generate_batch(
             active = [active[k] for k in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         outputs = hf_model(input_ids=chosen[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                           past_key_values=cache, use_cache=True)
-        cache, logits = outputs.past_key_values, outputs.logits[:, -1, :]
+                           use_cache=True, **cache_kw)
+        logits = outputs.logits[:, -1, :]
         next_pos = next_pos + 1
         stats.n_forward_steps += 1
         if on_step is not None:

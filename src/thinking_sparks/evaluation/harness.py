@@ -1,17 +1,13 @@
 """Evaluate a model on an eval set: sample, grade, summarise; cached by parameters + model.
 
-``evaluate`` does the work (and accepts hooks, for head ablation/scaling during generation);
+``evaluate`` does the work (and accepts an intervention: heads zeroed or scaled during generation);
 ``run_eval`` adds the results cache and writes ``samples.parquet`` + ``summary.json``::
 
     lm = load_model("organism/sft@final")
     params = EvalParams(dataset="organism/hard", n=8, temperature=0.6, top_p=0.95)
     base = run_eval(lm, params)
 
-    def zero_heads(z, hook):  # z: [batch, pos, head, d_head]
-        z = z.clone(); z[:, :, [1, 4]] = 0.0; return z
-
-    ablated = run_eval(lm, params, hooks=[("blocks.5.attn.hook_z", zero_heads)],
-                       hooks_key={"zero": ["L5H1", "L5H4"]})  # the key makes it cacheable
+    ablated = run_eval(lm, params, intervention=parse_edits("L5H1,L5H4"))  # cached under its own key
     print(base.pass_at_1, ablated.pass_at_1, ablated.summary.to_frame())
 """
 
@@ -29,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from thinking_sparks.evaluation.datasets import Problem, fingerprint_problems, load_eval_set
-from thinking_sparks.evaluation.generation import GenerationStats, HookList, SamplingConfig, generate
+from thinking_sparks.evaluation.generation import GenerationStats, SamplingConfig, generate
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.metrics import EvalSummary, summarize
 
@@ -117,7 +113,7 @@ def build_prompt(model: Any, problem: Problem, params: EvalParams) -> str:
     return chat(question, system=params.system, enable_thinking=params.enable_thinking)
 
 
-def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, hooks: HookList | None = None,
+def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, intervention: Any = None,
              context: ContextManager | Sequence[ContextManager] | None = None,
              progress: bool = True) -> EvalResult:
     """Sample ``params.n`` completions per problem, grade them, and summarise (no caching).
@@ -125,13 +121,13 @@ def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, hoo
     Args:
         model: a :class:`~thinking_sparks.models.LoadedModel`.
         problems: from :func:`~thinking_sparks.evaluation.datasets.load_eval_set`.
-        hooks, context: active during generation (see :func:`generation.generate`).
+        intervention, context: active during generation (see :func:`generation.generate`).
     """
     if not problems:
         raise ValueError("no problems to evaluate")
     prompts = [build_prompt(model, p, params) for p in problems]
     stats = GenerationStats()
-    gens = generate(model, prompts, params.sampling(), hooks=hooks, context=context, progress=progress,
+    gens = generate(model, prompts, params.sampling(), intervention=intervention, context=context, progress=progress,
                     stats=stats)
     rows = []
     for g in gens:
@@ -186,7 +182,7 @@ def read_result(directory: Path, params: EvalParams) -> EvalResult:
 
 
 def run_eval(model: Any, params: EvalParams, out_dir: Path | str | None = None, *, use_cache: bool = True,
-             hooks: HookList | None = None, hooks_key: Any = None, progress: bool = True,
+             intervention: Any = None, progress: bool = True,
              problems: Sequence[Problem] | None = None) -> EvalResult:
     """Load the eval set, evaluate (or reuse the cached result), and copy the files to ``out_dir``.
 
@@ -196,30 +192,29 @@ def run_eval(model: Any, params: EvalParams, out_dir: Path | str | None = None, 
         out_dir: where ``samples.parquet`` and ``summary.json`` go (optional).
         use_cache: reuse a finished entry of :class:`~thinking_sparks.cache.ResultCache`; when False
             the result is recomputed (and the entry refreshed).
-        hooks: forward hooks active during generation; results are cached only when ``hooks_key``
-            (a JSON-able description of the intervention) is given too.
+        intervention: an :class:`~thinking_sparks.interventions.Intervention` active during
+            generation; its key (heads, modes, factors, mean source) enters the cache key.
         problems: evaluate these instead of ``params.dataset`` (e.g. questions with a ``/think`` flag);
             their content enters the key as always.
     """
     from thinking_sparks.cache import ResultCache, cache_key
 
     problems = list(problems) if problems is not None else load_eval_set(params.dataset, limit=params.limit)
-    cacheable = hooks is None or hooks_key is not None
     key = cache_key("eval", params, model=model,
-                    extra={"problems": fingerprint_problems(problems), "hooks": hooks_key})
+                    extra={"problems": fingerprint_problems(problems),
+                           "intervention": intervention.key() if intervention else None})
     cache = ResultCache()
-    entry = cache.get(key) if cacheable and use_cache else None
+    entry = cache.get(key) if use_cache else None
     if entry is not None:
         log.info("eval cache hit %s", key)
         result = read_result(entry, params)
         result.info["cached"] = True
     else:
-        result = evaluate(model, problems, params, hooks=hooks, progress=progress)
+        result = evaluate(model, problems, params, intervention=intervention, progress=progress)
         result.info["cache_key"] = key
-        if cacheable:
-            with cache.write(key, meta={"model": getattr(model, "spec", None), "dataset": params.dataset}) as tmp:
-                write_result(result, tmp, model, params)
-            entry = cache.get(key) or cache.path(key)
+        with cache.write(key, meta={"model": getattr(model, "spec", None), "dataset": params.dataset}) as tmp:
+            write_result(result, tmp, model, params)
+        entry = cache.get(key) or cache.path(key)
         result.info["cached"] = False
     if out_dir is not None:
         out = Path(out_dir)
