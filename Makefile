@@ -1,6 +1,7 @@
 # Two entry points on a fresh machine: `make book` (the main job) and `make test`.
-# Each creates .venv when missing, installs the project (CPU torch 2.13.0), registers the Jupyter
-# kernel inside the venv, and runs.
+# Each creates .venv when missing, installs the exact versions pinned in requirements.lock (CPU
+# torch 2.13.0), then the project itself without dependencies, registers the Jupyter kernel inside
+# the venv, and runs. `make lock` refreshes requirements.lock from pyproject.toml.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,14 +13,27 @@ BOOK_ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: book test browser clean-cache clean
+LOCK   := requirements.lock
+PIP_TOOLS := pip-tools==7.6.2
 
-$(STAMP): pyproject.toml
+.PHONY: book test browser lock clean-cache clean
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -c "from thinking_sparks.runs import ensure_kernel; ensure_kernel()"
 	touch $(STAMP)
+
+# Pin every dependency of pyproject.toml (extras book, test, dev) in requirements.lock: `make lock`
+# keeps the current pins and adds what pyproject.toml gained; `make lock UPGRADE=1` moves every pin
+# to the newest version the index serves. Run `make test` (and `sparks doctor`) before committing it.
+UPGRADE ?=
+lock:
+	test -x .lock-venv/bin/pip-compile || { $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet $(PIP_TOOLS); }
+	.lock-venv/bin/pip-compile --quiet $(if $(UPGRADE),--upgrade) --allow-unsafe --extra dev --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
+	sed -i -e '/^thinking-sparks @ /d' -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/' $(LOCK)
 
 book: $(STAMP)
 	$(PY) -m thinking_sparks.runs book $(BOOK_ARGS)
@@ -38,4 +52,4 @@ clean-cache:
 	rm -rf .cache/results
 
 clean:
-	rm -rf book/_build book/pages .cache
+	rm -rf book/_build book/pages .cache .lock-venv

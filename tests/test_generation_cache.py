@@ -9,8 +9,6 @@ so cached decoding through the bridge attended to one token only).
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
 import pytest
 import torch
@@ -24,24 +22,11 @@ GREEDY = SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=(), batch_
 
 def _lively(tmp_path_factory, arch: str):
     """A tiny seeded model with a large init, so greedy continuations are long and varied."""
-    from transformers import AutoModelForCausalLM
-
     from thinking_sparks.models import load_model
-    from thinking_sparks.tiny import tiny_config, tiny_tokenizer
+    from thinking_sparks.tiny import build_tiny
 
-    out = tmp_path_factory.mktemp(f"lively-{arch}")
-    tok = tiny_tokenizer()
-    config = tiny_config(arch, vocab_size=len(tok), n_layers=3)
-    config.initializer_range = 0.4
-    config.eos_token_id, config.pad_token_id = tok.eos_token_id, tok.pad_token_id
-    torch.manual_seed(1)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    cfg_path = out / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg_path.write_text(json.dumps(cfg))
-    return load_model(str(out), device="cpu")
+    path = build_tiny(tmp_path_factory.mktemp(f"lively-{arch}"), arch=arch, seed=1, init_range=0.4, n_layers=3)
+    return load_model(str(path), device="cpu")
 
 
 @pytest.fixture(scope="module", params=["qwen2", "qwen3", "llama"])

@@ -71,6 +71,18 @@ def generate(
     typer.echo(lm.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
 
 
+@app.command()
+@friendly_errors
+def doctor(device: str = typer.Option("cpu", "--device", help="Device for the self-checks.")) -> None:
+    """Versions, threads, devices, and a seconds-long self-check (KV cache, bridge, offline chart)."""
+    from thinking_sparks.doctor import report
+
+    text, ok = report(device=device)
+    typer.echo(text)
+    if not ok:
+        raise typer.Exit(1)
+
+
 @app.command("cache-clear")
 @friendly_errors
 def cache_clear(kind: Optional[str] = typer.Argument(None, help="Only this kind (circuit, eval, ...).")) -> None:

@@ -59,13 +59,20 @@ def tiny_config(arch: str = "qwen2", vocab_size: int = 128, n_layers: int = 2, n
     raise ValueError(f"unknown tiny architecture {arch!r}; choose one of {ARCHS}")
 
 
-def build_tiny(out_dir: Path | str, arch: str = "qwen2", seed: int = 0, **shape) -> Path:
-    """Write a seeded random model + tokenizer to ``out_dir`` and return it."""
+def build_tiny(out_dir: Path | str, arch: str = "qwen2", seed: int = 0, init_range: float | None = None,
+               **shape) -> Path:
+    """Write a seeded random model + tokenizer to ``out_dir`` and return it.
+
+    ``init_range`` overrides the config's ``initializer_range`` (0.02): a large one (0.4) gives
+    long, varied greedy continuations instead of an immediate EOS, which generation tests need.
+    """
     from transformers import AutoModelForCausalLM
 
     out = Path(out_dir)
     tok = tiny_tokenizer()
     config = tiny_config(arch, vocab_size=len(tok), **shape)
+    if init_range is not None:
+        config.initializer_range = init_range
     config.eos_token_id = tok.eos_token_id
     config.pad_token_id = tok.pad_token_id
     torch.manual_seed(seed)

@@ -2,9 +2,10 @@
 
 :func:`accuracy_table` evaluates model specs (e.g. ``organism/sft@final``) on ``organism/easy``,
 ``organism/medium`` and ``organism/hard`` through the cached evaluation harness and returns a tidy
-frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples`` (95% bootstrap CI over
-problems); ``mode`` is ``default``, ``think`` (user turn ends in ``/think``) or ``no_think``
-(``/no_think`` plus the template's empty think block).
+frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples, frac_cut`` (95% bootstrap CI
+over problems; ``frac_cut``: share of samples cut at the token budget); ``mode`` is ``default``,
+``think`` (user turn ends in ``/think``) or ``no_think`` (``/no_think`` plus the template's empty
+think block).
 :func:`zoo_table` is that table for the final checkpoint of every run (the closing table of the
 organism), :func:`checkpoint_accuracy` follows one eval set along the checkpoints of some runs,
 :func:`training_log` gathers the tidy logs and :func:`reward_summary` says whether GRPO's reward rose.
@@ -67,9 +68,10 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
                 problems = [dataclasses.replace(p, question=task.flagged(p.question, think)) for p in problems]
                 result = run_eval(lm, params, problems=problems, progress=progress)
                 p1 = result.summary.get("pass", 1)
+                cut = int(result.samples["finish_reason"].eq("length").sum())
                 rows.append({"model": spec, "mode": mode, "difficulty": name, "pass@1": round(p1.value, 4),
                              "ci_low": round(p1.ci_low, 4), "ci_high": round(p1.ci_high, 4),
-                             "n_samples": n * len(problems)})
+                             "n_samples": n * len(problems), "frac_cut": round(cut / max(1, len(result.samples)), 4)})
                 log.info("%s [%s] %s: pass@1 %.3f", spec, mode, name, result.pass_at_1)
     return pd.DataFrame(rows)
 
