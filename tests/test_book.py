@@ -81,6 +81,15 @@ def test_organism_page_measures_the_zoo(built_book):
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "02_organism.html").exists()
 
 
+def test_book_records_its_environment(built_book):
+    from importlib import metadata
+
+    root, index = built_book
+    page = (index.parent / "book" / "pages" / "environment.html").read_text()
+    assert f"<td>{metadata.version('transformers')}</td>" in page  # installed version, as built
+    assert "01_models" in page and "papermill wall time" in page
+
+
 def test_bad_parameter_fails_the_run(tmp_path, tiny_model_dir):
     import papermill as pm
 

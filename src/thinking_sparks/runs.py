@@ -180,14 +180,53 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
             zoo.build(organism.profile, jobs=organism.jobs)
 
 
+ENVIRONMENT_PAGE = "book/pages/environment.md"
+
+
+def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
+                           seconds: dict[str, float] | None = None) -> Path:
+    """``book/pages/environment.md``: the versions, machine and page times this book was built with."""
+    import datetime
+    import hashlib
+
+    from thinking_sparks import doctor
+
+    lock = root / doctor.LOCK_FILE
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "no lock file"
+    lines = ["# Build environment", "",
+             "The versions, machine and compute times this copy of the book was built with "
+             f"({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC). "
+             f"`requirements.lock` SHA-256 prefix: `{digest}`. Rebuild on the same versions with "
+             "`make book`; check a machine with `.venv/bin/sparks doctor`.", "",
+             "| package | installed | locked |", "|---|---|---|"]
+    lines += [f"| {r['package']} | {r['installed']} | {r['locked'] or '-'} |" for r in doctor.versions()]
+    lines += ["", "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in doctor.machine().items() if k != "cache"]
+    if parameters:
+        lines += ["", "Book parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in sorted(parameters.items()))]
+    if seconds:
+        lines += ["", "| page | papermill wall time (s) |", "|---|---|"]
+        lines += [f"| {stem} | {sec:.0f} |" for stem, sec in seconds.items()]
+    out = root / ENVIRONMENT_PAGE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out)
+    return out
+
+
 def build_book(root: Path, parameters: dict[str, Any] | None = None,
                sections: list[str] | None = None) -> Path:
     """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
     pages = root / "book" / "pages"
     stems = sections or list(SECTIONS)
     prepare(stems, parameters or {})
+    seconds = {}
     for stem in stems:
+        t0 = time.time()
         execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
+        seconds[stem] = time.time() - t0
+    write_environment_page(root, parameters, seconds)
     jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
     t0 = time.time()
     subprocess.run([jb, "build", str(root), "--path-output", str(root / "book"), "--quiet"], check=True)

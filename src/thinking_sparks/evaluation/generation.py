@@ -285,7 +285,7 @@ def generate(
         hf_model.eval()
         from thinking_sparks.interventions import apply
 
-        with _contexts(context), torch.no_grad():
+        with _contexts(context), torch.inference_mode():
             for b0 in range(0, len(work), cfg.batch_size):
                 batch = work[b0 : b0 + cfg.batch_size]
                 gens = []
