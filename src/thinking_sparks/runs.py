@@ -110,6 +110,8 @@ SECTIONS: dict[str, tuple[type, str]] = {
 
 def validate(section: str, **values: Any):
     """Build the section's params from notebook literals; also sets up threads/logging."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}; sections: {', '.join(SECTIONS)}")
     cls = SECTIONS[section][0]
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names

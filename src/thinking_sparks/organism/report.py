@@ -49,6 +49,9 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(SETS)}")
+    bad_modes = [m for m in modes if m not in MODES]
+    if bad_modes:
+        raise ValueError(f"unknown modes {bad_modes}; choose from {', '.join(MODES)}")
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
@@ -172,6 +175,9 @@ def checkpoint_accuracy(runs: Sequence[str], profile_name: str | None = None, di
 
     name = _profile_name(profile_name)
     table = config.profile(name)
+    unknown = [r for r in runs if r not in table]
+    if unknown:
+        raise ValueError(f"unknown runs {unknown} in profile {name!r}; runs: {', '.join(table)}")
     rows = []
     for run in runs:
         steps = zoo.checkpoint_steps(zoo.run_dir(name, run))
