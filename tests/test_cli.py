@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 def _sparks(*args):
     return subprocess.run([sys.executable, "-m", "thinking_sparks.cli", "--quiet", *args],
                           capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "SPARKS_THREADS": "1",
-                                                               "PATH": "/usr/bin:/bin"})
+                                                               "PATH": "/usr/bin:/bin",
+                                                               "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
 def test_generate_on_a_local_dir(tiny_model_dir):
