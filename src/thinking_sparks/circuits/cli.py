@@ -113,7 +113,7 @@ def _has_answers(pairs) -> bool:
 
 
 def circuit_command(
-    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/<run>@<step>)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/[<profile>/]<run>@<step|final>)."),
     pairs: Path = typer.Option(..., "--pairs", "-p", help="JSONL pairs (clean_ids/corrupted_ids or clean/corrupted text)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for edges.parquet and meta.json."),
     method: str = typer.Option("eap-ig-inputs", "--method",
