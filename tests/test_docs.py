@@ -222,3 +222,11 @@ def test_readme_cheap_commands_run(tiny_model_dir, tiny_zoo_cache, tmp_path):
     assert len(ran) >= 8
     shows = [r.stdout for c, r in ran if "--show" in c or "train grpo --model" in c]
     assert shows and all(json.loads(s)["learning_rate"] == 1e-6 for s in shows)
+
+
+def test_pyproject_license_is_an_spdx_string():
+    """The ``{text = ...}`` table is deprecated by setuptools (PEP 639): an SPDX expression."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
