@@ -51,3 +51,163 @@ def test_no_cache_env_forces_miss(tmp_path, monkeypatch):
         (tmp / "a").write_text("")
     monkeypatch.setenv("SPARKS_NO_CACHE", "1")
     assert cache.get(key) is None
+
+
+# ---------------------------------------------------------------- keys that cannot lie
+
+
+class _Opaque:
+    """An object whose repr names its memory address: it differs from run to run."""
+
+
+@pytest.mark.parametrize("value", [lambda: 0, _Opaque(), {1, 2}, b"raw"], ids=["function", "object", "set", "bytes"])
+def test_unserializable_values_raise_instead_of_repr(value):
+    with pytest.raises(TypeError, match="cache key"):
+        cache_key("t", {"x": value})
+    with pytest.raises(TypeError, match="cache key"):
+        cache_key("t", {}, extra=[value])
+
+
+def test_tensor_in_a_key_raises():
+    import torch
+
+    with pytest.raises(TypeError, match="Tensor"):
+        cache_key("t", {"means": torch.zeros(3)})
+
+
+def test_stable_scalars_are_accepted():
+    import enum
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    class Mode(enum.Enum):
+        ZERO = "zero"
+
+    a = cache_key("t", {"n": np.int64(3), "f": np.float32(0.5), "p": Path("a/b"), "m": Mode.ZERO,
+                        "d": torch.float16})
+    b = cache_key("t", {"n": 3, "f": 0.5, "p": "a/b", "m": "zero", "d": "torch.float16"})
+    assert a == b
+
+
+def test_model_dtype_and_device_enter_the_key(tiny_model_dir):
+    from thinking_sparks.models import load_model
+
+    f32 = load_model(str(tiny_model_dir), device="cpu", dtype="float32")
+    bf16 = load_model(str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    assert f32.fingerprint == bf16.fingerprint  # same files ...
+    assert cache_key("eval", P(), model=f32) != cache_key("eval", P(), model=bf16)  # ... different numbers
+    assert cache_key("eval", P(), model=f32) == cache_key("eval", P(), model=load_model(str(tiny_model_dir),
+                                                                                           device="cpu"))
+
+    class OnGPU:  # the key reads spec, fingerprint, dtype and device from the model
+        spec, fingerprint, dtype = f32.spec, f32.fingerprint, f32.dtype
+        device = __import__("torch").device("cuda", 0)
+
+    assert cache_key("circuit", P(), model=f32) != cache_key("circuit", P(), model=OnGPU())
+
+
+def test_eval_cache_misses_on_another_dtype(tiny_model_dir, tmp_path, monkeypatch):
+    from thinking_sparks.evaluation.datasets import Problem
+    from thinking_sparks.evaluation.harness import EvalParams, run_eval
+    from thinking_sparks.models import load_model
+
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    problems = [Problem("a", "what is 3 + 4 ?", "7")]
+    params = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=3)
+    first = run_eval(load_model(str(tiny_model_dir), dtype="float32"), params, problems=problems, progress=False)
+    again = run_eval(load_model(str(tiny_model_dir), dtype="float32"), params, problems=problems, progress=False)
+    other = run_eval(load_model(str(tiny_model_dir), dtype="bfloat16"), params, problems=problems, progress=False)
+    assert not first.info["cached"] and again.info["cached"] and not other.info["cached"]
+
+
+# ---------------------------------------------------------------- atomic under SIGKILL and races
+
+_WRITER = r"""
+import sys, time
+from pathlib import Path
+from thinking_sparks.cache import ResultCache
+root, key, mode, ready = sys.argv[1:5]
+cache = ResultCache(root)
+if mode == "hang":
+    with cache.write(key, meta={"writer": mode}) as tmp:
+        (tmp / "big.bin").write_bytes(b"x" * 1_000_000)
+        Path(ready).write_text("half written")
+        time.sleep(60)
+else:  # once released, write the same key again and again while the other writer does too
+    Path(ready).write_text("ready")
+    while not Path(ready + ".go").exists():
+        time.sleep(0.005)
+    for i in range(40):
+        with cache.write(key, meta={"writer": mode}) as tmp:
+            (tmp / "big.bin").write_bytes(b"x" * 100_000)
+            (tmp / "who.txt").write_text(mode)
+"""
+
+
+def _writer(tmp_path, key, mode, ready):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), key, mode, str(ready)], env=env)
+
+
+def _wait_for(path, proc, seconds=60.0):
+    import time
+
+    t0 = time.time()
+    while not path.exists():
+        assert proc.poll() is None, f"writer exited early with {proc.returncode}"
+        assert time.time() - t0 < seconds, "writer never got ready"
+        time.sleep(0.02)
+
+
+def test_sigkill_mid_write_leaves_no_entry_and_keeps_the_old_one(tmp_path):
+    import signal
+
+    cache = ResultCache(tmp_path)
+    key = cache_key("t", {"x": 2})
+    with cache.write(key) as tmp:
+        (tmp / "who.txt").write_text("old")
+    ready = tmp_path / "ready"
+    proc = _writer(tmp_path, key, "hang", ready)
+    _wait_for(ready, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    entry = cache.get(key)
+    assert entry is not None and (entry / "who.txt").read_text() == "old" and not (entry / "big.bin").exists()
+    # a fresh key killed mid-write: no entry at all, and the next writer succeeds
+    fresh = cache_key("t", {"x": 3})
+    ready2 = tmp_path / "ready2"
+    proc = _writer(tmp_path, fresh, "hang", ready2)
+    _wait_for(ready2, proc)
+    proc.kill()
+    proc.wait(30)
+    assert cache.get(fresh) is None and not cache.path(fresh).exists()
+    with cache.write(fresh) as tmp:
+        (tmp / "who.txt").write_text("new")
+    assert (cache.get(fresh) / "who.txt").read_text() == "new"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-key", "replacing"])
+def test_two_processes_writing_one_key(tmp_path, existing):
+    cache = ResultCache(tmp_path)
+    key = cache_key("t", {"x": 4})
+    if existing:
+        with cache.write(key) as tmp:
+            (tmp / "who.txt").write_text("old")
+    readies = [tmp_path / "a.ready", tmp_path / "b.ready"]
+    procs = [_writer(tmp_path, key, name, r) for name, r in zip("ab", readies, strict=True)]
+    for r, p in zip(readies, procs, strict=True):
+        _wait_for(r, p)
+    for r in readies:  # release both at once: their renames race
+        r.with_name(r.name + ".go").write_text("")
+    codes = [p.wait(60) for p in procs]
+    assert codes == [0, 0]
+    entry = cache.get(key)
+    assert entry is not None and (entry / "who.txt").read_text() in ("a", "b")
+    assert (entry / "big.bin").stat().st_size == 100_000
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [key.split("/")[1]]  # no leftovers

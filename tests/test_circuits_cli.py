@@ -22,7 +22,8 @@ def _inproc(tmp_path, monkeypatch, *args):
 
 def _sparks(tmp_path, *args):
     env = {"HF_HUB_OFFLINE": "1", "SPARKS_THREADS": "1", "PATH": "/usr/bin:/bin",
-           "SPARKS_CACHE": str(tmp_path / "cache"), "HOME": os.environ.get("HOME", str(tmp_path))}
+           "SPARKS_CACHE": str(tmp_path / "cache"), "HOME": os.environ.get("HOME", str(tmp_path)),
+           "PYTHONPATH": os.pathsep.join(sys.path)}  # the code under test, also from a worktree
     return subprocess.run([sys.executable, "-m", "thinking_sparks.cli", "--quiet", "circuit", *args],
                           check=False, capture_output=True, text=True, env=env)
 
@@ -89,6 +90,40 @@ def test_bad_input_is_one_line(tmp_path, tiny_model_dir, id_pairs, case, monkeyp
                 "--out", str(tmp_path / "o"), *extra)
     assert r.exit_code != 0
     assert r.stderr.startswith("error:") and r.stderr.strip().count("\n") == 0, r.stderr
-    assert "Traceback" not in r.stderr and r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     if case == "mismatch":
         assert "lengths differ" in r.stderr
+
+
+def test_help_names_both_riemann_rules_and_the_renamed_method(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from thinking_sparks.cli import app
+
+    r = CliRunner().invoke(app, ["circuit", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    text = " ".join(r.output.split())
+    assert "k=0..m-1" in text and "k=1..m" in text and "paper" in text
+    assert "eap-ig-joint-activations" in text and "mean over target positions" in text
+
+
+def test_paper_rule_is_a_parameter_and_enters_the_key(tmp_path, tiny_model_dir, id_pairs, monkeypatch):
+    args = ["--model", str(tiny_model_dir), "--pairs", str(id_pairs), "--steps", "2", "--metric", "logit-diff"]
+    left = _inproc(tmp_path, monkeypatch, *args, "--out", str(tmp_path / "left"))
+    right = _inproc(tmp_path, monkeypatch, *args, "--rule", "right", "--out", str(tmp_path / "right"))
+    assert left.exit_code == 0 and right.exit_code == 0, (left.output, right.output)
+    assert "(from cache)" not in right.stdout
+    ml = json.loads((tmp_path / "left" / "meta.json").read_text())
+    mr = json.loads((tmp_path / "right" / "meta.json").read_text())
+    assert (ml["params"]["rule"], mr["params"]["rule"]) == ("left", "right")
+    import pandas as pd
+
+    sl = pd.read_parquet(tmp_path / "left" / "edges.parquet").score
+    sr = pd.read_parquet(tmp_path / "right" / "edges.parquet").score
+    assert not sl.equals(sr)
+
+
+def test_old_method_name_is_one_line(tmp_path, tiny_model_dir, id_pairs, monkeypatch):
+    r = _inproc(tmp_path, monkeypatch, "--model", str(tiny_model_dir), "--pairs", str(id_pairs),
+                "--out", str(tmp_path / "o"), "--method", "eap-ig-activations")
+    assert r.exit_code == 2 and "eap-ig-joint-activations" in r.stderr and r.stderr.strip().count("\n") == 0

@@ -10,7 +10,7 @@ import pytest
 
 from thinking_sparks.evaluation.grading import extract_answer, follows_format, is_correct, parse_number
 
-GSM8K = Path("/work/shared/data/gsm8k/test.jsonl")
+GSM8K = Path(__file__).resolve().parents[1] / "data" / "gsm8k" / "test-250.jsonl"  # in the repo, MIT
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,8 @@ GSM8K = Path("/work/shared/data/gsm8k/test.jsonl")
         ("<answer>The answer is 9.</answer>", "9"),
         ("<answer> 1,234 </answer>", "1234"),
         ("<think> 5 + 2 = 7 </think> <answer> </answer>", None),  # empty tag: no fallback
+        ("<answer>5</answer><answer>", "5"),  # a new tag opened at the very end: the complete one counts
+        ("<answer>5</answer><answer> 6", "6"),  # ... unless the open one has content (truncated answer)
         # boxed
         (r"so the answer is \boxed{12}.", "12"),
         (r"\boxed{3} then \boxed{\frac{3}{4}}", r"\frac{3}{4}"),
@@ -47,6 +49,12 @@ GSM8K = Path("/work/shared/data/gsm8k/test.jsonl")
         ("temperature −12 degrees", "-12"),
         ("x = .5", ".5"),
         ("version2 has 10 apples", "10"),
+        ("the result is 12 - 7", "7"),  # a binary minus is not a sign
+        ("12-7", "7"),
+        ("so x = -7", "-7"),
+        ("a loss of - 3", "3"),  # a detached dash is not a sign
+        ("about 1.5e3 people", "1.5e3"),  # scientific notation is one number (graded as 1500)
+        ("it costs $ 5", "5"),
         # malformed / empty
         ("", None),
         ("no numbers at all", None),
@@ -111,6 +119,11 @@ def test_is_correct_accepts_numeric_gold():
     assert not is_correct("7", None)
 
 
+def test_scientific_notation_grades_as_its_value():
+    assert is_correct(extract_answer("about 1.5e3 people"), "1500")
+    assert is_correct(extract_answer("<answer> 2E-2 </answer>"), "0.02")
+
+
 def test_parse_number():
     assert parse_number("1,234.50") == parse_number("1234.5")
     assert parse_number("abc") is None
@@ -126,10 +139,9 @@ def test_grading_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.skipif(not GSM8K.exists(), reason="GSM8K test file not present")
 def test_gsm8k_solutions_grade_against_their_own_final_answer():
     lines = GSM8K.read_text().splitlines()
-    assert len(lines) > 1000
+    assert len(lines) == 250
     for line in lines:
         row = json.loads(line)
         gold = row["answer"].rsplit("####", 1)[1].strip()
@@ -153,3 +165,23 @@ def test_gsm8k_solutions_grade_against_their_own_final_answer():
 )
 def test_follows_format(text, ok):
     assert follows_format(text) is ok
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think> 3 + 4 = 7 </think> <answer> 7 </answer>",
+        "<think> </think> <answer>   </answer>",
+        "<think> x </think> <answer> a < b </answer>",
+        "<think> x </think> <answer> 7 </answer> <answer> 8 </answer>",
+        "<think> a </think> b </think> <answer> 1 </answer>",
+        "<think>\n1\n</think>\n<answer>\n1\n</answer>\n",
+        "<answer> 7 </answer>",
+    ],
+)
+def test_grpo_format_reward_is_follows_format(text):
+    """One definition of the organism format: the GRPO reward and the grader agree on every text."""
+    from thinking_sparks.organism.grpo import format_reward
+
+    assert format_reward([text]) == [float(follows_format(text))]
+    assert format_reward([[{"role": "assistant", "content": text}]]) == [float(follows_format(text))]

@@ -45,6 +45,33 @@ def test_fingerprint_tracks_weights(tiny_model_dir, tmp_path):
     assert fingerprint(copy) != fingerprint(tiny_model_dir)
 
 
+@pytest.mark.parametrize("change", ["chat-template", "tokenizer-config", "tokenizer-vocab", "generation-eos"])
+def test_fingerprint_tracks_tokenizer_template_and_eos(tiny_model_dir, tmp_path, change):
+    """Same weights, other tokens or stop ids: other results, so another fingerprint."""
+    import json
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, copy)
+    before = fingerprint(copy)
+    if change == "chat-template":
+        (copy / "chat_template.jinja").write_text((copy / "chat_template.jinja").read_text() + "{# edited #}")
+    elif change == "tokenizer-config":
+        cfg = json.loads((copy / "tokenizer_config.json").read_text())
+        cfg["eos_token"] = "<|im_start|>"
+        (copy / "tokenizer_config.json").write_text(json.dumps(cfg))
+    elif change == "tokenizer-vocab":
+        tok = json.loads((copy / "tokenizer.json").read_text())
+        vocab = tok["model"]["vocab"]
+        a, b = sorted(vocab)[-2:]
+        vocab[a], vocab[b] = vocab[b], vocab[a]
+        (copy / "tokenizer.json").write_text(json.dumps(tok))
+    else:
+        gen = json.loads((copy / "generation_config.json").read_text())
+        gen["eos_token_id"] = [gen.get("eos_token_id") or 0, 3]
+        (copy / "generation_config.json").write_text(json.dumps(gen))
+    assert fingerprint(copy) != before
+
+
 def test_bad_specs_fail_with_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFound, match="no such directory"):
@@ -56,6 +83,11 @@ def test_bad_specs_fail_with_one_clear_line(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFound, match="offline") as info:
         load_model("nobody-here/not-a-model-xyz")
     assert "\n" not in str(info.value)
+    # a relative path with one slash could be either: say that neither was found
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelNotFound, match="neither a local path nor a hub model found") as info:
+        load_model("runs/grp")
+    assert "runs/grp" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_head_names_round_trip():

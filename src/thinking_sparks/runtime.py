@@ -69,15 +69,45 @@ def setup(threads: int | None = None, offline: bool = True, level: int = logging
         hf_logging.disable_progress_bar()
 
 
+def available_devices() -> list[str]:
+    """Device names this torch build can use here: ``cpu``, then ``cuda:N`` / ``mps`` if present."""
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        out.append("mps")
+    return out
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> cuda if available, else mps, else cpu."""
+    """``None``/"auto" -> cuda if available, else mps, else cpu.
+
+    Raises:
+        ValueError: (one line, naming the devices that exist) for a name torch does not know
+            (``gpu``) or a device this machine or torch build lacks (``cuda`` on a CPU-only torch).
+    """
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    have = available_devices()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {str(device)!r}; available here: {', '.join(have)} (or auto)") from None
+    if dev.type == "cuda":
+        ok = torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count())
+    elif dev.type == "mps":
+        ok = "mps" in have
+    else:
+        ok = dev.type == "cpu"
+    if not ok:
+        why = "" if dev.type != "cuda" or torch.cuda.is_available() else " (this torch build has no CUDA)"
+        raise ValueError(f"device {str(device)!r} is not available{why}; available here: {', '.join(have)} "
+                         "(or auto)")
+    return dev
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:

@@ -6,11 +6,19 @@ runs, ``[pos, d_model]``) and ``g_v(run) = dL/d(input of destination v)``::
     eap                  <Delta_u, g_v(clean)>
     clean-corrupted      <Delta_u, (g_v(clean) + g_v(corrupted)) / 2>
     eap-ig-inputs        <Delta_u, mean_k g_v(embeddings = e_corr + a_k (e_clean - e_corr))>
-    eap-ig-activations   <Delta_u, mean_k g_v(every source output = z'_u + a_k (z_u - z'_u))>
+    eap-ig-joint-activations
+                         <Delta_u, mean_k g_v(every source output = z'_u + a_k (z_u - z'_u))>
                          (values replaced straight-through, gradients flow as in the model)
     exact                L(clean run, this one edge reading z_u(corrupted)) - L(clean run)
 
-``<.,.>`` sums over all positions and d_model; scores are averaged over examples.  Riemann rules
+``<.,.>`` sums over all positions and d_model; scores are averaged over examples.
+
+``eap-ig-joint-activations`` interpolates *every* source output at once along one path from the
+corrupted to the clean activations (so, unlike ``eap-ig-inputs``, its scores into ``logits`` sum
+to ``L(corrupted) - L(clean)``). It is not the reference library's ``ig-activations`` (EAP-IG's
+``get_scores_ig_activations``), which interpolates one layer's outputs at a time, with every other
+layer computed from the clean input, and averages over layers as well as steps; that method is
+not implemented here, and the old name ``eap-ig-activations`` is refused with this explanation.  Riemann rules
 for ``a_k``: ``left`` k/m, k=0..m-1 (the reference library's default: includes the corrupted
 point, excludes the clean one), ``right`` k/m, k=1..m (the papers' formula), ``midpoint``
 (k+1/2)/m.  Everything is accumulated in float32 whatever the model dtype.
@@ -34,7 +42,18 @@ from thinking_sparks.circuits.pairs import Pair, PairBatch, collate
 
 log = logging.getLogger(__name__)
 
-METHODS = ("eap", "eap-ig-inputs", "eap-ig-activations", "clean-corrupted", "exact")
+METHODS = ("eap", "eap-ig-inputs", "eap-ig-joint-activations", "clean-corrupted", "exact")
+#: names that are refused with a reason
+RENAMED = {"eap-ig-activations": "renamed 'eap-ig-joint-activations': it interpolates every source at once, "
+                                 "unlike the reference library's ig-activations (one layer at a time)"}
+
+
+def check_method(method: str) -> None:
+    """Raise ``ValueError`` for a method this engine does not compute."""
+    if method in RENAMED:
+        raise ValueError(f"method {method!r} was {RENAMED[method]}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 RULES = ("left", "right", "midpoint")
 
 
@@ -174,7 +193,7 @@ class _Runner:
         acc = DstGradAccumulator(self.cm)
         d = self.emb_clean - self.emb_corr
         for alpha, weight in self.points(method, steps, rule):
-            if method == "eap-ig-activations":
+            if method == "eap-ig-joint-activations":
                 self.grads(acc, self.emb_clean, weight, override=self._interp(alpha))
             elif alpha == 0.0:  # the corrupted run itself: also record its source outputs
                 self.grads(acc, self.emb_corr, weight, record=self.src_corr is None)
@@ -261,8 +280,7 @@ def attribute(
         keep_per_example: also return every example's scores (for per-example circuits and
             head importance, paper §A.6); ``n x n_src x n_dst`` float32 on the CPU.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_method(method)
     riemann_alphas(steps, rule)  # validates
     check_metric(metric)
     if not pairs:

@@ -34,13 +34,12 @@ class CircuitParams:
 
 def validate(params: CircuitParams) -> None:
     """Raise ValueError on any bad parameter (before a model is loaded)."""
-    from thinking_sparks.circuits.attribute import METHODS, riemann_alphas
+    from thinking_sparks.circuits.attribute import check_method, riemann_alphas
     from thinking_sparks.circuits.circuit import AGGREGATIONS
     from thinking_sparks.circuits.graph import GQA_MODES
     from thinking_sparks.circuits.metrics import check_metric
 
-    if params.method not in METHODS:
-        raise ValueError(f"unknown --method {params.method!r}; choose one of {', '.join(METHODS)}")
+    check_method(params.method)
     if params.gqa not in GQA_MODES:
         raise ValueError(f"unknown --gqa {params.gqa!r}; choose one of {', '.join(GQA_MODES)}")
     if params.aggregation not in AGGREGATIONS:
@@ -114,13 +113,17 @@ def _has_answers(pairs) -> bool:
 
 
 def circuit_command(
-    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/<run>@<step>)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, smollm2-135m-instruct, organism/[<profile>/]<run>@<step|final>)."),
     pairs: Path = typer.Option(..., "--pairs", "-p", help="JSONL pairs (clean_ids/corrupted_ids or clean/corrupted text)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for edges.parquet and meta.json."),
-    method: str = typer.Option("eap-ig-inputs", "--method", help="eap | eap-ig-inputs | eap-ig-activations | clean-corrupted | exact."),
+    method: str = typer.Option("eap-ig-inputs", "--method",
+                               help="eap | eap-ig-inputs | eap-ig-joint-activations | clean-corrupted | exact."),
     steps: int = typer.Option(5, "--steps", help="IG steps m."),
-    rule: str = typer.Option("left", "--rule", help="Riemann rule: left (k=0..m-1, reference default) | right | midpoint."),
-    metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
+    rule: str = typer.Option("left", "--rule",
+                             help="Riemann rule for a_k: left = k/m, k=0..m-1 (the reference library's and the "
+                                  "bench's; default) | right = k/m, k=1..m (the paper's Eq. 3) | midpoint."),
+    metric: str = typer.Option("kl", "--metric",
+                               help="kl | logit-diff | answer-logprob (each a mean over target positions)."),
     gqa: str = typer.Option("ungrouped", "--gqa", help="ungrouped (k/v input per query head) | grouped (per KV group)."),
     top_n: Optional[int] = typer.Option(None, "--top-n", help="Also build the pruned top-n circuit and its faithfulness."),
     aggregation: str = typer.Option("mean", "--aggregation", help="Ranking for top-n: mean (|mean score|) | mean_abs."),

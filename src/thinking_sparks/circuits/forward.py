@@ -8,8 +8,11 @@ the residual stream split per head.  So attention is recomputed here from the br
 eager causal softmax); embeddings, norms, MLPs and unembedding use the same weights.  The tests
 check that logits equal the bridge's to float tolerance.
 
-Supported: Llama-family decoders (Llama, Qwen2, Qwen3, SmolLM2, Mistral without sliding window)
-with RMSNorm.  Anything else raises ``ValueError``.
+Supported: Llama-family decoders (Llama, Qwen2, Qwen3, SmolLM2, Mistral) with RMSNorm.  Anything
+else raises ``ValueError``.  Attention here is full causal attention; a model with sliding-window
+attention (Mistral's configs set ``sliding_window`` without a ``use_sliding_window`` switch; Qwen2's
+set both) computes the same thing only on inputs that fit in the window, so longer inputs are
+refused (see :func:`sliding_window`).
 
 Three modes of :meth:`CircuitModel.run`:
 * ``record``: also return every source node's output ``[batch, pos, n_src, d_model]``.
@@ -142,6 +145,25 @@ class RunOutput:
     captured: dict[str, list[Tensor]] | None = None  # capture mode
 
 
+def sliding_window(cfg) -> int | None:
+    """The attention window of a config in tokens, or None for full causal attention.
+
+    A query attends to the last ``window`` positions (itself included), so inputs of at most
+    ``window`` positions see exactly full causal attention. Mistral-style configs carry
+    ``sliding_window`` with no ``use_sliding_window`` flag (the window is on); Qwen2-style configs
+    switch it with ``use_sliding_window`` and mark the windowed layers in ``layer_types``.
+    """
+    window = getattr(cfg, "sliding_window", None)
+    if not window:
+        return None
+    if getattr(cfg, "use_sliding_window", True) is False:
+        return None
+    types = getattr(cfg, "layer_types", None)
+    if types is not None and "sliding_attention" not in types:
+        return None
+    return int(window)
+
+
 class CircuitModel:
     """Weights of a Llama-family model held by a TransformerBridge, plus the functional forward."""
 
@@ -151,8 +173,7 @@ class CircuitModel:
         cfg = hf.config
         if not hasattr(hf, "model") or not hasattr(hf.model, "layers"):
             raise ValueError(f"unsupported architecture {type(hf).__name__}: expected model.layers")
-        if getattr(cfg, "use_sliding_window", False) and getattr(cfg, "sliding_window", None):
-            raise ValueError("sliding-window attention is not supported by the circuit engine")
+        self.window = sliding_window(cfg)
         inner = hf.model
         self.config = cfg
         self.n_layers = cfg.num_hidden_layers
@@ -302,6 +323,10 @@ class CircuitModel:
         """
         g = self.graph
         b, p, _ = emb.shape
+        if self.window is not None and p > self.window:
+            raise ValueError(f"input of {p} positions is longer than the model's sliding attention window "
+                             f"({self.window}); the circuit engine computes full causal attention, which equals "
+                             "the model's only within the window: use shorter pairs")
         H, G = self.n_heads, self.n_kv_heads
         cos, sin = self.rope(emb, p)
         need_sources = record or patch is not None or override is not None

@@ -1,12 +1,14 @@
 """Per-example losses L read at the target positions of a :class:`PairBatch`.
 
-Every metric is a *loss* (scores then estimate ``L(edge corrupted) - L(clean)``):
+Every metric is a *loss* (scores then estimate ``L(edge corrupted) - L(clean)``), and every one
+is a **mean over the target positions** of the example (one convention, so scores of different
+metrics and of answers of different lengths are on a per-position scale):
 
 * ``kl``: ``KL(P_clean || P) = sum_v P_clean(v) (log P_clean(v) - log P(v))``, natural log,
   summed over the vocabulary, averaged over target positions.  ``P_clean`` is fixed.
 * ``logit-diff``: ``-(logit[correct] - logit[wrong])`` (raw logits), averaged over target positions.
-* ``answer-logprob``: ``-sum_t log P(clean[t+1] | clean[<=t])`` over target positions ``t`` (the
-  clean continuation's log-probability; for answer spans).
+* ``answer-logprob``: ``-mean_t log P(clean[t+1] | clean[<=t])`` over target positions ``t`` (the
+  clean continuation's mean per-token log-probability; for answer spans).
 """
 
 from __future__ import annotations
@@ -61,5 +63,6 @@ def loss(metric: str, logits: Tensor, batch: PairBatch, clean_logprobs: Tensor |
         inside = cols + 1 < p
         nxt = batch.clean.to(logits.device)[:, (cols + 1).clamp(max=p - 1)]
         lp = logp.gather(2, nxt.unsqueeze(-1)).squeeze(-1)  # [b, n_cols]
-        return -(lp * (tgt & inside).float()).sum(1)
+        m = (tgt & inside).float()
+        return -(lp * m).sum(1) / m.sum(1).clamp(min=1)
     raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")

@@ -9,7 +9,7 @@ Extraction order in :func:`extract_answer`:
    tag yields ``None`` rather than falling back to numbers in the reasoning.
 2. the last ``\\boxed{..}`` (nested braces allowed; ``\\fbox`` and ``\\boxed 5`` too);
 3. the last ``#### N`` (GSM8K);
-4. the last number in the text (``1,234``, ``-3.5``, ``3/4``).
+4. the last number in the text (``1,234``, ``-3.5``, ``3/4``, ``1.5e3``; in ``12 - 7`` it is ``7``).
 
 :func:`is_correct` compares numerically when both sides parse as numbers (commas, ``$``, ``%``,
 spaces, trailing ``.0``, ``3/4`` vs ``0.75``, ``\\frac{3}{4}``), else as normalised strings.
@@ -20,30 +20,43 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-__all__ = ["extract_answer", "is_correct", "follows_format", "normalize_answer", "parse_number"]
+__all__ = ["FORMAT", "extract_answer", "is_correct", "follows_format", "normalize_answer", "parse_number"]
 
 _ANSWER_OPEN = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _HASHES = re.compile(r"####\s*([^\n]*)")
-# A number: comma-grouped thousands or plain digits, optional decimals, optional "/den".
+# A number: an optional sign glued to it (a dash after a word or number, or followed by a space, is
+# an operator: "12 - 7" ends in 7), comma-grouped thousands or plain digits, optional decimals,
+# optional exponent ("1.5e3"), optional "/den".
 _NUMBER = re.compile(
-    r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?/\s?\d+(?:\.\d+)?)?"
-    r"|(?<![\w.])[-−]?\.\d+"
+    r"(?<![\w.])(?:[-−](?=[$\d.]))?(?:\$\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+(?![\w.]))?"
+    r"(?:\s?/\s?\d+(?:\.\d+)?)?"
+    r"|(?<![\w.])(?:[-−](?=\.))?\.\d+"
 )
-_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>(?!.*<answer>).+?</answer>\s*$", re.DOTALL)
+#: The organism's output format, the one definition used by :func:`follows_format` and by GRPO's
+#: format reward: ``<think> .. </think> <answer> X </answer>``, nothing else around it but
+#: whitespace, the think block may be empty, the answer holds no ``<`` and is not blank.
+FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>([^<]*)</answer>\s*$", re.DOTALL)
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}$")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 
 
 def _last_answer_tag(text: str) -> str | None:
-    """Content of the last ``<answer>`` tag (closed, or unclosed at the end), else ``None``."""
+    """Content of the last ``<answer>`` tag (closed, or unclosed at the end), else ``None``.
+
+    A tag opened at the very end with nothing after it (``<answer>5</answer><answer>``) is a
+    started, not a given, answer: the complete tag before it counts.
+    """
     opens = list(_ANSWER_OPEN.finditer(text))
-    if not opens:
-        return None
-    start = opens[-1].end()
-    close = _ANSWER_CLOSE.search(text, start)
-    return text[start : close.start()] if close else text[start:]
+    for i in range(len(opens) - 1, -1, -1):
+        start = opens[i].end()
+        close = _ANSWER_CLOSE.search(text, start)
+        if close is not None:
+            return text[start : close.start()]
+        if text[start:].strip() or i == 0:
+            return text[start:]
+    return None
 
 
 def _last_boxed(text: str) -> str | None:
@@ -195,12 +208,13 @@ def is_correct(pred: str | None, gold: str | float | None) -> bool:
 
 
 def follows_format(text: str | None) -> bool:
-    """Whether ``text`` is exactly ``<think> .. </think> <answer> X </answer>`` (the organism format).
+    """Whether ``text`` is exactly ``<think> .. </think> <answer> X </answer>`` (the organism format,
+    :data:`FORMAT`); also GRPO's format reward.
 
-    The think block may be empty; the answer may not; one answer tag only; surrounding whitespace
-    is allowed (a GRPO format reward).
+    The think block may be empty; the answer may not (nor hold ``<``, so one answer tag only);
+    surrounding whitespace is allowed.
     """
     if not text:
         return False
-    m = _FORMAT.match(text)
-    return bool(m) and bool((_last_answer_tag(text) or "").strip())
+    m = FORMAT.match(text)
+    return bool(m) and bool(m.group(1).strip())

@@ -96,8 +96,10 @@ RECIPES = ("sft", "grpo", "distill", "hybrid")
 
 def train_command(
     recipe: str = typer.Argument(..., help="sft | grpo | distill | hybrid"),
-    model: str = typer.Option(..., "--model", "-m", help="Start model spec (dir, hub name, organism/<run>@<step>)."),
-    out: str = typer.Option(..., "--out", help="Run directory (checkpoints, log.csv, run.json)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Start model spec (dir, hub name, "
+                                     "organism/[<profile>/]<run>@<step|final>); required unless --show."),
+    out: str | None = typer.Option(None, "--out", help="Run directory (checkpoints, log.csv, run.json); "
+                                   "required unless --show."),
     teacher: str | None = typer.Option(None, "--teacher", help="Teacher model spec (distill only)."),
     like: str = typer.Option("grpo-hard", "--like", help="Zoo run (full profile) whose recipe is the starting "
                              "point for grpo (grpo-easy, grpo-hard, grpo-hard-lr); other recipes use their run."),
@@ -122,6 +124,9 @@ def train_command(
     if show:
         typer.echo(json.dumps(dataclasses.asdict(cfg), indent=1, default=str))
         return
+    missing = [flag for flag, value in (("--model", model), ("--out", out)) if not value]
+    if missing:
+        raise ValueError(f"sparks train {recipe} needs {' and '.join(missing)} (or --show to print the recipe)")
     if recipe == "distill" and teacher is None:
         raise ValueError("distill needs --teacher SPEC (the model that writes the traces)")
     out_dir = Path(out)

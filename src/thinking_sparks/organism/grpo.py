@@ -14,22 +14,18 @@ The per-step reward curve (the paper's Fig 3B) is written to ``<run_dir>/reward.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from thinking_sparks.evaluation.grading import extract_answer, is_correct
+from thinking_sparks.evaluation.grading import extract_answer, follows_format, is_correct
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import GRPORecipe
 from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
 from thinking_sparks.organism.sft import finalize, load_start
 
 log = logging.getLogger(__name__)
-
-_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>\s*[^<]+?\s*</answer>\s*$", re.DOTALL)
-
 
 def _text(completion: Any) -> str:
     """A completion as text (conversational completions are ``[{"role", "content"}]``)."""
@@ -44,8 +40,9 @@ def accuracy_reward(completions: list, answer: list[str], **kwargs) -> list[floa
 
 
 def format_reward(completions: list, **kwargs) -> list[float]:
-    """1.0 per completion of the form ``<think> ... </think> <answer> ... </answer>``, else 0.0."""
-    return [float(bool(_FORMAT.match(_text(c)))) for c in completions]
+    """1.0 per completion of the form ``<think> ... </think> <answer> ... </answer>``, else 0.0
+    (:func:`~thinking_sparks.evaluation.grading.follows_format`: one definition for reward and grader)."""
+    return [float(follows_format(_text(c))) for c in completions]
 
 
 def grpo_dataset(recipe: GRPORecipe):

@@ -8,13 +8,15 @@ over problems; ``frac_cut``: share of samples cut at the token budget); ``mode``
 think block).
 :func:`zoo_table` is that table for the final checkpoint of every run (the closing table of the
 organism), :func:`checkpoint_accuracy` follows one eval set along the checkpoints of some runs,
-:func:`training_log` gathers the tidy logs and :func:`reward_summary` says whether GRPO's reward rose.
+:func:`training_log` gathers the tidy logs, :func:`reward_summary` says whether GRPO's reward rose and
+:func:`claims` turns all of it into a verdict table (:mod:`thinking_sparks.verdicts`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Sequence
 
@@ -50,6 +52,9 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(SETS)}")
+    bad_modes = [m for m in modes if m not in MODES]
+    if bad_modes:
+        raise ValueError(f"unknown modes {bad_modes}; choose from {', '.join(MODES)}")
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
@@ -150,16 +155,22 @@ def loss_curves(profile_name: str | None = None, metric: str = "loss", points: i
 def reward_summary(profile_name: str | None = None, window: int = 25) -> pd.DataFrame:
     """Per GRPO run: mean reward terms over the first and the last ``window`` logged steps.
 
-    Returns one row per (run, term) with ``first``, ``last`` and ``change = last - first``.
+    Returns one row per (run, term) with ``first``, ``last``, ``change = last - first`` and
+    ``ci_low``/``ci_high``: a 95% normal-approximation interval of the change (the per-step values of
+    each window as independent draws; NaN when a window has a single step).
     """
     rows = []
     for run, curve in _grpo_runs(profile_name):
         w = max(1, min(window, len(curve) // 2))
         for term in ("reward", "accuracy", "format"):
             if term in curve:
-                first, last = curve[term].head(w).mean(), curve[term].tail(w).mean()
+                head, tail = curve[term].head(w), curve[term].tail(w)
+                first, last = head.mean(), tail.mean()
+                se = math.sqrt(head.var(ddof=1) / len(head) + tail.var(ddof=1) / len(tail)) if w > 1 else math.nan
                 rows.append({"run": run, "term": term, "steps": len(curve), "window": w,
-                             "first": round(first, 4), "last": round(last, 4), "change": round(last - first, 4)})
+                             "first": round(first, 4), "last": round(last, 4), "change": round(last - first, 4),
+                             "ci_low": round(last - first - 1.96 * se, 4),
+                             "ci_high": round(last - first + 1.96 * se, 4)})
     return pd.DataFrame(rows)
 
 
@@ -174,6 +185,9 @@ def checkpoint_accuracy(runs: Sequence[str], profile_name: str | None = None, di
 
     name = _profile_name(profile_name)
     table = config.profile(name)
+    unknown = [r for r in runs if r not in table]
+    if unknown:
+        raise ValueError(f"unknown runs {unknown} in profile {name!r}; runs: {', '.join(table)}")
     rows = []
     for run in runs:
         steps = zoo.checkpoint_steps(zoo.run_dir(name, run))
@@ -226,38 +240,57 @@ def grpo_curves(profile_name: str | None = None, window: int = 10) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)[["run", "step", "term", "value", "smoothed"]]
 
 
+def _difference(table: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], difficulty: str = "hard"):
+    """``pass@1(a) - pass@1(b)`` on one set and a conservative interval for it, or None.
+
+    The interval runs from ``ci_low(a) - ci_high(b)`` to ``ci_high(a) - ci_low(b)``: it lies above 0
+    exactly when the two 95% bootstrap intervals do not overlap (coverage >= 90% for independent
+    samples; wider than a paired bootstrap, so it errs towards "inconclusive").
+    """
+    rows = table.set_index(["run", "mode", "difficulty"])
+    if (*a, difficulty) not in rows.index or (*b, difficulty) not in rows.index:
+        return None
+    ra, rb = rows.loc[(*a, difficulty)], rows.loc[(*b, difficulty)]
+    return (float(ra["pass@1"] - rb["pass@1"]), float(ra["ci_low"] - rb["ci_high"]),
+            float(ra["ci_high"] - rb["ci_low"]))
+
+
 def claims(table: pd.DataFrame, rewards: pd.DataFrame) -> pd.DataFrame:
-    """The organism's checks against the paper's premises, measured: ``claim, observed, holds``.
+    """The organism's checks against the paper's premises as a verdict table
+    (:func:`thinking_sparks.verdicts.verdict_table`: ``claim, paper, statistic, value, ci_low,
+    ci_high, criterion, verdict``).
+
+    A check is ``reproduced`` only when its interval lies above 0, ``not reproduced`` when it lies
+    at or below 0, else ``inconclusive``: accuracy differences use :func:`_difference`'s interval,
+    the GRPO reward rise the normal-approximation interval of :func:`reward_summary`.
 
     Args:
-        table: :func:`zoo_table`'s frame.
-        rewards: :func:`reward_summary`'s frame.
+        table: :func:`zoo_table`'s frame (with ``ci_low``, ``ci_high``).
+        rewards: :func:`reward_summary`'s frame (with ``ci_low``, ``ci_high`` of ``change``).
     """
-    acc = table.set_index(["run", "mode", "difficulty"])["pass@1"]
-
-    def get(run: str, mode: str = "default", difficulty: str = "hard") -> float | None:
-        return float(acc[(run, mode, difficulty)]) if (run, mode, difficulty) in acc.index else None
+    from thinking_sparks.verdicts import Verdict, verdict_table
 
     rows = []
-    base = get("base")
+    ci_rule = "CI of the difference above 0 (the two 95% CIs do not overlap)"
     for run, what in (("sft", "SFT"), ("distill", "distillation")):
-        value = get(run)
-        if base is not None and value is not None:
-            rows.append({"claim": f"{what} raises hard-set pass@1 over base",
-                         "observed": f"{base:.3f} -> {value:.3f}", "holds": value > base})
-    think, no_think = get("hybrid", "think"), get("hybrid", "no_think")
-    if think is not None and no_think is not None:
-        rows.append({"claim": "thinking on beats thinking off on the hard set",
-                     "observed": f"on {think:.3f} vs off {no_think:.3f}", "holds": think > no_think})
+        diff = _difference(table, (run, "default"), ("base", "default"))
+        if diff is not None:
+            rows.append(Verdict(f"{what} raises hard-set pass@1 over base", "§2 premise; Table 1",
+                                f"hard pass@1, {run} minus base", *diff, criterion=ci_rule))
+    diff = _difference(table, ("hybrid", "think"), ("hybrid", "no_think"))
+    if diff is not None:
+        rows.append(Verdict("thinking on beats thinking off on the hard set", "§6, Table 2",
+                            "hard pass@1, hybrid think minus no_think", *diff, criterion=ci_rule))
     for row in rewards[rewards.term == "accuracy"].itertuples() if len(rewards) else []:
-        rows.append({"claim": f"GRPO accuracy reward rises ({row.run})",
-                     "observed": f"first {row.window} steps {row.first:.3f} -> last {row.window} {row.last:.3f}",
-                     "holds": row.change > 0})
+        rows.append(Verdict(f"GRPO accuracy reward rises ({row.run})", "§5.4, Fig 3B",
+                            f"mean accuracy reward, last {row.window} minus first {row.window} steps",
+                            row.change, row.ci_low, row.ci_high,
+                            criterion="95% CI of the change above 0 (normal approximation)"))
     for run in table.run.unique():
         if run in ("base", "teacher", "hybrid") or run.startswith(("sft", "distill")):
             continue
-        value = get(run)
-        if base is not None and value is not None:
-            rows.append({"claim": f"{run} raises hard-set pass@1 over base",
-                         "observed": f"{base:.3f} -> {value:.3f}", "holds": value > base})
-    return pd.DataFrame(rows, columns=["claim", "observed", "holds"])
+        diff = _difference(table, (run, "default"), ("base", "default"))
+        if diff is not None:
+            rows.append(Verdict(f"{run} raises hard-set pass@1 over base", "§2 premise; Fig 4",
+                                f"hard pass@1, {run} minus base", *diff, criterion=ci_rule))
+    return verdict_table(rows)

@@ -250,8 +250,8 @@ def resolve_checkpoint(spec: str) -> Path:
     """``organism/[<profile>/]<run>@<step|final>`` -> the checkpoint dir (raises if not built)."""
     m = _SPEC.match(spec.strip())
     if not m:
-        raise FileNotFoundError(f"bad organism spec {spec!r}; expected 'organism/<run>@<step|final>' "
-                                "(e.g. organism/sft@200, organism/grpo-hard@final)")
+        raise FileNotFoundError(f"bad organism spec {spec!r}; expected 'organism/[<profile>/]<run>@<step|final>' "
+                                "(e.g. organism/sft@200, organism/tiny/grpo-hard@final)")
     prof = m.group("profile") or os.environ.get(PROFILE_ENV, "full")
     table = profile(prof)
     run = m.group("run")
