@@ -36,3 +36,13 @@ def test_each_floor_alone():
     missing = sanity_problems(table(0.97, 0.0), SanityFloor(reference="organism/nope@final"))
     assert missing and "was not evaluated" in missing[0]
     assert sanity_problems(pd.DataFrame(columns=["model", "difficulty", "pass@1"]), FLOOR)
+
+
+def test_organism_floors_by_profile():
+    from thinking_sparks.organism.report import sanity_floor
+
+    full = sanity_floor("full")
+    assert full.reference == "organism/full/teacher@final" and full.min_accuracy > 0
+    broken = table(0.0, 1.0, others=0.0).replace({"organism/teacher@final": "organism/full/teacher@final"})
+    assert len(sanity_problems(broken, full)) == 3
+    assert sanity_problems(broken, sanity_floor("tiny")) == []  # a seconds-long zoo may loop and score 0

@@ -100,6 +100,22 @@ def zoo_table(profile_name: str | None = None, n: int = 4, limit: int | None = N
     return pd.concat(frames, ignore_index=True)
 
 
+def sanity_floor(profile_name: str | None = None):
+    """The floors a working evaluation of this profile's zoo clears (see ``evaluation.sanity``).
+
+    The full profile's teacher was measured at pass@1 ~0.97 on the easy set, so below 0.2 the
+    evaluation, not the teacher, is broken. The tiny profile trains for seconds and may score 0 and
+    loop: only the structural floors apply to it.
+    """
+    from thinking_sparks.evaluation.sanity import SanityFloor
+
+    name = _profile_name(profile_name)
+    reference = f"organism/{name}/teacher@final"
+    if name == "tiny":
+        return SanityFloor(reference=None, min_accuracy=0.0, max_cut=1.0, min_any=0.0)
+    return SanityFloor(reference=reference, difficulty="easy", min_accuracy=0.2, max_cut=0.9, min_any=0.05)
+
+
 def wide(table: pd.DataFrame, with_ci: bool = False) -> pd.DataFrame:
     """``zoo_table`` as one row per run and mode, one column per eval set (pass@1).
 
