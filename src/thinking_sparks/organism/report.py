@@ -2,8 +2,9 @@
 
 :func:`accuracy_table` evaluates model specs (e.g. ``organism/sft@final``) on ``organism/easy``,
 ``organism/medium`` and ``organism/hard`` through the cached evaluation harness and returns a tidy
-frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples, frac_cut`` (95% bootstrap CI
-over problems; ``frac_cut``: share of samples cut at the token budget); ``mode`` is ``default``,
+frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples, frac_cut, tok_s`` (95% CI
+over problems; ``frac_cut``: share of samples cut at the token budget; ``tok_s``: generation
+throughput when the cell was computed); ``mode`` is ``default``,
 ``think`` (user turn ends in ``/think``) or ``no_think`` (``/no_think`` plus the template's empty
 think block).
 :func:`zoo_table` is that table for the final checkpoint of every run (the closing table of the
@@ -76,7 +77,8 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
                 cut = int(result.samples["finish_reason"].eq("length").sum())
                 rows.append({"model": spec, "mode": mode, "difficulty": name, "pass@1": round(p1.value, 4),
                              "ci_low": round(p1.ci_low, 4), "ci_high": round(p1.ci_high, 4),
-                             "n_samples": n * len(problems), "frac_cut": round(cut / max(1, len(result.samples)), 4)})
+                             "n_samples": n * len(problems), "frac_cut": round(cut / max(1, len(result.samples)), 4),
+                             "tok_s": result.info.get("timing", {}).get("tokens_per_second")})
                 log.info("%s [%s] %s: pass@1 %.3f", spec, mode, name, result.pass_at_1)
     return pd.DataFrame(rows)
 
