@@ -62,7 +62,7 @@ def failed_grid(tmp_path_factory, two_models):
 def test_a_failing_job_leaves_the_others_done(failed_grid, two_models):
     import nbformat
 
-    grid, out, bad, result = failed_grid
+    _, out, bad, result = failed_grid
     assert result.exit_code == 1, result.output
     rows = status(out)
     assert [json.loads(r["parameters"])["model"] for r in rows] == [*two_models, bad]
@@ -79,6 +79,9 @@ def test_a_failing_job_leaves_the_others_done(failed_grid, two_models):
     assert (out / "failed" / rows[2]["output"]).exists()  # the partial notebook, traceback inside
     assert sorted(p.name for p in out.glob("*.ipynb")) == sorted(r["output"] for r in rows[:2])
     assert not list(out.glob(".*.tmp.ipynb"))
+    index = (out / "index.md").read_text()  # the chapter page for the book: links to finished pages only
+    assert f"]({rows[0]['output']})" in index and f"]({rows[1]['output']})" in index
+    assert f"]({rows[2]['output']})" not in index and f"| {rows[2]['job']} | {bad} | failed |" in index
 
 
 def test_rerun_skips_finished_jobs_and_retry_reruns_only_the_failed(failed_grid):
@@ -161,6 +164,34 @@ def test_grid_is_a_cartesian_product_with_stable_names(tmp_path):
     other = load_grid(write_grid(tmp_path / "other.yaml", fixed=fixed,
                                  parameters={"model": ["organism/tiny/sft@1", "m2"], "threads": [1, 2, 3]}))
     assert not {j.name for j in other.jobs} & {j.name for j in grid.jobs}
+
+
+@pytest.mark.parametrize("name", ["organism_checkpoints", "organism_tiny_checkpoints", "paper_gpu"])
+def test_example_grids_are_valid(name, monkeypatch):
+    from thinking_sparks.batch import load_grid
+
+    monkeypatch.chdir(REPO)
+    grid = load_grid(REPO / "examples" / "grids" / f"{name}.yaml")
+    assert grid.section == "01_models" and len(grid.jobs) > 3 and grid.varying == ["model"]
+    assert grid.resources == ({"GPU": 1} if name == "paper_gpu" else {})
+
+
+def test_unreachable_scheduler_is_one_error_line(tmp_path, monkeypatch):
+    import socket
+
+    from thinking_sparks.batch import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "2s")
+    with socket.socket() as s:  # a free port on which nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    grid = write_grid(tmp_path / "grid.yaml", parameters={"model": ["a", "b"]})
+    result = sparks("batch", grid, "--out", tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert [r["status"] for r in status(tmp_path / "out")] == ["pending", "pending"]  # nothing ran
+    missing = sparks("batch", tmp_path / "nope.yaml", "--out", tmp_path / "out2")
+    assert missing.exit_code == 2 and "no grid file" in missing.output
 
 
 def test_gpu_grid_without_gpus_is_refused(tmp_path, monkeypatch):

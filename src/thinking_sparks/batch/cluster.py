@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -13,9 +14,16 @@ from typing import Any
 from thinking_sparks import runs
 from thinking_sparks.batch.grid import Grid
 
+
+def one_line(err: BaseException | str, limit: int = 300) -> str:
+    """The first non-empty line of an error, without the ANSI colours of IPython tracebacks."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    return next((s.strip() for s in text.splitlines() if s.strip()), "")[:limit]
+
 log = logging.getLogger(__name__)
 
 GIB_PER_JOB = 4  # memory allowed per local job slot when sizing the LocalCluster
+CONNECT_TIMEOUT = "30s"  # to reach a running scheduler
 
 
 def local_slots(workers: int | None, n_jobs: int, gpus: int = 0) -> tuple[int, int]:
@@ -39,7 +47,13 @@ def dask_client(grid: Grid, n_jobs: int, workers: int | None = None,
 
     if scheduler:
         _dask_log_level()
-        with Client(scheduler, timeout="30s") as client:
+        if workers is not None:
+            log.warning("--workers applies to a local cluster; the scheduler's workers run the jobs")
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as err:
+            raise ValueError(f"cannot reach the Dask scheduler at {scheduler} ({one_line(err)})") from None
+        with client:
             _check_resources(client, grid.resources)
             _log_dashboard(client)
             yield client, 0

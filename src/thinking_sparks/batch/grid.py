@@ -33,6 +33,7 @@ class Grid:
         label: the notebook as the grid file names it (written to ``status.csv``).
         jobs: in grid order (the cartesian product varies the last parameter fastest).
         resources: Dask worker resources each job holds, e.g. ``{"GPU": 1}``.
+        varying: the parameters whose values differ between jobs (in grid order).
     """
 
     notebook: Path
@@ -40,7 +41,7 @@ class Grid:
     label: str
     jobs: list[Job]
     resources: dict[str, float] = field(default_factory=dict)
-
+    varying: list[str] = field(default_factory=list)
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -92,7 +93,7 @@ def load_grid(path: str | Path) -> Grid:
         if job.name in seen:
             raise ValueError(f"{path}: jobs {seen[job.name]} and {i} have the same parameters")
         seen[job.name] = i
-    return Grid(notebook, notebook.stem, str(label), jobs, _resources(spec.get("resources"), path))
+    return Grid(notebook, notebook.stem, str(label), jobs, _resources(spec.get("resources"), path), varying)
 
 
 def job_name(section: str, parameters: dict[str, Any], varying: list[str]) -> str:

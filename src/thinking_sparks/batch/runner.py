@@ -8,7 +8,6 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from thinking_sparks import runs
-from thinking_sparks.batch.cluster import dask_client
+from thinking_sparks.batch.cluster import dask_client, one_line
 from thinking_sparks.batch.grid import Grid, Job
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,28 @@ def write_status(out: Path, rows: list[Row]) -> None:
         writer.writeheader()
         writer.writerows({**dataclasses.asdict(r), "seconds": f"{r.seconds:.1f}"} for r in rows)
     tmp.replace(out / STATUS_FILE)
+
+
+def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
+    """Rewrite ``out/index.md``: a chapter page for the book linking every finished notebook
+    (README: a batch in the book); failed and pending jobs are listed without a link."""
+    from thinking_sparks.runs import SECTIONS
+
+    keys = grid.varying or ["parameters"]
+    title = SECTIONS[grid.section][1]
+    lines = [f"# Batch: {title}, over {', '.join(grid.varying) or 'one job'}", "",
+             f"`{grid.label}` run as {len(rows)} jobs by `sparks batch`; one page per finished job.", "",
+             "| " + " | ".join(["job", *keys, "status"]) + " |", "|" + "---|" * (len(keys) + 2)]
+    for row, job in zip(rows, grid.jobs):
+        link = f"[{row.job}]({row.output})" if row.status in ("done", "skipped") else row.job
+        values = [json.dumps(job.parameters.get(k), default=str).strip('"') for k in keys] \
+            if grid.varying else [row.parameters]
+        status = "done" if row.status == "skipped" else row.status  # skipped: done by an earlier run
+        cells = [link, *(v.replace("|", "\\|") for v in values), status]
+        lines.append("| " + " | ".join(cells) + " |")
+    tmp = out / f".index.md.{os.getpid()}.tmp"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out / "index.md")
 
 
 def _complete(path: Path) -> bool:
@@ -114,12 +135,6 @@ def run_job(notebook: str, out_dir: str, name: str, parameters: dict[str, Any],
     return "done", time.perf_counter() - t0, ""
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text))  # ANSI colours of IPython tracebacks
-    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
-    return line[:limit]
-
-
 def run_batch(grid: Grid, out: Path, workers: int | None = None, scheduler: str | None = None,
               retry_failed: bool = False) -> list[Row]:
     """Run the grid's pending jobs into ``out``; ``status.csv`` is rewritten after each one.
@@ -139,6 +154,7 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
 
     rows, todo = plan(grid, out, retry_failed)
     write_status(out, rows)
+    write_index(out, grid, rows)
     for job in todo:  # partial notebooks of a killed run (papermill's temporary names)
         for tmp in out.glob(f".{job.name}.*.tmp.ipynb"):
             tmp.unlink(missing_ok=True)
@@ -162,6 +178,7 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
                 except Exception as err:  # noqa: BLE001 — e.g. KilledWorker: that job failed
                     row.status, row.error = "failed", one_line(f"{type(err).__name__}: {err}")
                 write_status(out, rows)
+                write_index(out, grid, rows)
                 if row.status == "failed":
                     log.warning("%s failed: %s", row.job, row.error)
                 bar.update()
