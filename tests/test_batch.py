@@ -194,6 +194,17 @@ def test_unreachable_scheduler_is_one_error_line(tmp_path, monkeypatch):
     assert missing.exit_code == 2 and "no grid file" in missing.output
 
 
+def test_scheduler_without_the_grids_resources_is_refused(tmp_path):
+    from distributed import LocalCluster
+
+    grid = write_grid(tmp_path / "grid.yaml", parameters={"model": ["a", "b"]}, resources={"GPU": 1})
+    with LocalCluster(n_workers=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as running:
+        result = sparks("batch", grid, "--out", tmp_path / "out", "--scheduler", running.scheduler_address)
+    assert result.exit_code == 2
+    assert "no worker of the scheduler offers resources {'GPU': 1}" in result.output
+
+
 def test_gpu_grid_without_gpus_is_refused(tmp_path, monkeypatch):
     from thinking_sparks.batch import cluster, load_grid
 

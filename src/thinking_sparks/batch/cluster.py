@@ -83,7 +83,7 @@ def dask_client(grid: Grid, n_jobs: int, workers: int | None = None,
 @contextlib.contextmanager
 def _spawn_without_main() -> Iterator[None]:
     """Spawned worker processes re-import ``__main__``: for ``sparks`` that is the whole CLI, every
-    room (~10 s each on 2 busy cores). ``run_job`` lives here, so the workers need none of it."""
+    room (~10 s each on 2 busy cores). ``run_job`` lives in this package: workers need none of it."""
     main = sys.modules["__main__"]
     saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
     main.__dict__.pop("__file__", None)
