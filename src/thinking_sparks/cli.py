@@ -122,6 +122,11 @@ from thinking_sparks.organism.cli import train_command  # noqa: E402
 
 app.command("train")(friendly_errors(train_command))
 
+# batch room: sparks batch GRID.yaml --out DIR (a notebook over a parameter grid, on Dask)
+from thinking_sparks.batch.cli import batch_command  # noqa: E402
+
+app.command("batch")(friendly_errors(batch_command))
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

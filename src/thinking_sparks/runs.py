@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import time
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,17 +113,62 @@ SECTIONS: dict[str, tuple[type, str]] = {
 
 def validate(section: str, **values: Any):
     """Build the section's params from notebook literals; also sets up threads/logging."""
+    check_names(section, values)
+    _quiet_notebook_output()  # before a params class imports tqdm (through trl or datasets)
+    params = make_params(section, values)
+    runtime.setup(threads=getattr(params, "threads", 0) or None, level=logging.WARNING)
+    return params
+
+
+def check_names(section: str, values: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for a section without a params class or a parameter it does not have."""
     if section not in SECTIONS:
-        raise ValueError(f"unknown section {section!r}; sections: {', '.join(SECTIONS)}")
-    cls = SECTIONS[section][0]
-    names = {f.name for f in dataclasses.fields(cls)}
+        raise ValueError(f"no parameters class for notebook {section!r}; known: {', '.join(SECTIONS)}")
+    names = {f.name for f in dataclasses.fields(SECTIONS[section][0])}
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"{section}: unknown parameters {sorted(unknown)}; known: {sorted(names)}")
-    _quiet_notebook_output()  # before a params class imports tqdm (through trl or datasets)
-    params = cls(**_nulls(cls, values))
-    runtime.setup(threads=getattr(params, "threads", 0) or None, level=logging.WARNING)
-    return params
+
+
+def make_params(section: str, values: dict[str, Any]):
+    """The section's params from ``values`` (no side effects): names, literal types, then the
+    class's own checks; any mismatch is one ``ValueError`` line."""
+    check_names(section, values)
+    cls = SECTIONS[section][0]
+    values = _nulls(cls, values)
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if not _matches(value, hints.get(name, Any)):
+            raise ValueError(f"{section}: {name} must be {_type_name(hints[name])}, got {value!r}")
+    return cls(**values)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML/notebook literal fits a field annotation (unknown annotations pass)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and (not args or all(_matches(v, args[0]) for v in value))
+    if origin is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) if typing.get_origin(hint) is None else str(hint).replace("typing.", "")
 
 
 #: strings that mean "no value" for an optional parameter: papermill's ``-p NAME null`` passes the
@@ -157,16 +204,26 @@ def ensure_kernel() -> None:
 
 
 def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
-            cwd: Path | None = None) -> Path:
-    """Execute one notebook with papermill into ``out`` (written atomically)."""
+            cwd: Path | None = None, failed: Path | None = None) -> Path:
+    """Execute one notebook with papermill into ``out`` (written atomically: papermill writes a
+    temporary name beside it, renamed once the last cell ran). On an error the partial notebook
+    moves to ``failed`` when given (else it is removed) and the error propagates."""
     import papermill as pm
 
     ensure_kernel()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.ipynb")
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")  # per process: no two writers share it
     t0 = time.time()
-    pm.execute_notebook(str(notebook), str(tmp), parameters=parameters or {}, kernel_name=KERNEL,
-                        cwd=str(cwd or notebook.parent), progress_bar=False)
+    try:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters or {}, kernel_name=KERNEL,
+                            cwd=str(cwd or notebook.parent), progress_bar=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP-encryption notice
+    except BaseException:
+        if failed is not None and tmp.exists():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            tmp.replace(failed)
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     log.info("executed %s in %.1f s -> %s", notebook.name, time.time() - t0, out)
     return out
