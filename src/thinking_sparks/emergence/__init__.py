@@ -31,25 +31,22 @@ model's on clean = its own answer prefixes, corrupted = the base's, and the base
 pairs swapped.  Shapes are read from the models, never assumed.
 """
 
-from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, PairSet, Side, build_pairs, sample_prefixes
-from thinking_sparks.emergence.sets import HeadSets, cohorts, cross_method, first_heads, frequency_table
-from thinking_sparks.emergence.stats import (
-    bootstrap_counts,
-    effect,
-    ig_steps_check,
-    mean_effect,
-    noise_floor,
-    permutation_p,
-    reward_tracking,
-    spearman,
-    topn_scaling,
-)
-from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, circuit_for, run_checkpoints, scaled_top_n
-from thinking_sparks.emergence.trace import Comparison, Trace, compare, trace
+import importlib
 
-__all__ = [
-    "REASONING_SIDES", "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "PairParams", "PairSet", "Side",
-    "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts", "compare", "cross_method", "effect",
-    "first_heads", "frequency_table", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
-    "reward_tracking", "run_checkpoints", "sample_prefixes", "scaled_top_n", "spearman", "topn_scaling", "trace",
-]
+_WHERE = {
+    "pairs": ["REASONING_SIDES", "PairParams", "PairSet", "Side", "build_pairs", "sample_prefixes"],
+    "sets": ["HeadSets", "cohorts", "cross_method", "first_heads", "frequency_table"],
+    "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
+              "reward_tracking", "spearman", "topn_scaling"],
+    "sweep": ["CircuitResult", "CircuitSettings", "circuit_for", "run_checkpoints", "scaled_top_n"],
+    "trace": ["Comparison", "Trace", "compare", "trace"],
+}
+_LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
+__all__ = sorted(_LOOKUP)
+
+
+def __getattr__(name: str):
+    """Names are imported on first use (the CLI imports this package; torch loads only when needed)."""
+    if name in _LOOKUP:
+        return getattr(importlib.import_module(f"thinking_sparks.emergence.{_LOOKUP[name]}"), name)
+    raise AttributeError(f"module 'thinking_sparks.emergence' has no attribute {name!r}")

@@ -139,18 +139,20 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
     return counts / max(n_boot, 1)
 
 
-_MODELS: dict[str, object] = {}
+_MODELS: dict[tuple[str, str], object] = {}
 
 
 def _load(spec: str):
     """Models are kept loaded across a sweep (the base is used by every run)."""
-    from thinking_sparks.models import load_model
+    from thinking_sparks.models import fingerprint, load_model, resolve_spec
 
-    if spec not in _MODELS:
+    where = resolve_spec(spec)
+    key = (spec, fingerprint(where) if not isinstance(where, str) else where)
+    if key not in _MODELS:
         if len(_MODELS) >= 4:
             _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[spec] = load_model(spec, device="cpu")
-    return _MODELS[spec]
+        _MODELS[key] = load_model(spec, device="cpu")
+    return _MODELS[key]
 
 
 def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool = True) -> PairSet:
