@@ -26,8 +26,8 @@ def pairs_file(tmp_path):
     g = torch.Generator().manual_seed(0)
     rows = []
     for _ in range(6):
-        clean = torch.randint(10, 100, (9,), generator=g).tolist()
-        corr = clean[:4] + torch.randint(10, 100, (5,), generator=g).tolist()
+        clean = torch.randint(10, 55, (9,), generator=g).tolist()
+        corr = clean[:4] + torch.randint(10, 55, (5,), generator=g).tolist()
         rows.append({"clean_ids": clean, "corrupted_ids": corr, "target_pos": [3, 4, 5, 6, 7]})
     f = tmp_path / "pairs.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
