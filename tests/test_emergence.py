@@ -187,3 +187,18 @@ def test_bootstrap_counts_and_noise_floor_are_deterministic():
     assert f.shape == (8,) and np.array_equal(f, noise_floor(pe, g, 30, n_splits=8, seed=2))
     # identical examples -> both halves build the same circuit -> no noise
     assert noise_floor(pe[:1].repeat(8, 1, 1), g, 30, n_splits=4).max() == 0
+
+
+def test_verdicts_follow_the_ci():
+    from thinking_sparks.emergence.claims import COLUMNS, decide, verdict_frame, wilson
+
+    assert decide(5, 4, 6, lower=3) == "reproduced"
+    assert decide(5, 2, 6, lower=3) == "inconclusive"  # CI straddles the criterion
+    assert decide(1, 0, 2, lower=3) == "not reproduced"
+    assert decide(0.6, 0.55, 0.7, 0.5, 5 / 6) == "reproduced"
+    assert decide(0.9, 0.85, 0.95, 0.5, 5 / 6) == "not reproduced"
+    assert decide(0.6, 0.4, 0.9, 0.5, 5 / 6) == "inconclusive"
+    assert decide(-1, float("nan"), float("nan"), upper=0) == "reproduced"  # no CI: the point decides
+    lo, hi = wilson(8, 10)
+    assert 0.49 < lo < 0.8 < hi < 0.97
+    assert list(verdict_frame([{"claim": "c", "value": 1}]).columns) == COLUMNS
