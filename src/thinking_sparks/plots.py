@@ -251,3 +251,15 @@ def circuit_drawing(nodes: pd.DataFrame, edges: pd.DataFrame, title: str, width:
         tooltip=[alt.Tooltip("node:N"), alt.Tooltip("score:Q", format=".4g", title="node score")])
     labels = alt.Chart(nodes).mark_text(dy=-11, fontSize=9).encode(x="x:Q", y="y:Q", text="node:N")
     return alt.layer(lines, points, labels).properties(title=title, width=width, height=height)
+
+
+def scatter(df: pd.DataFrame, x: str, y: str, title: str, label: str | None = None, width: int = 320,
+            height: int = 240) -> alt.Chart:
+    """Points of ``y`` against ``x`` (hover shows ``label``, x and y)."""
+    missing = {c for c in (x, y, label) if c} - set(df.columns)
+    if missing:
+        raise ValueError(f"scatter: missing columns {sorted(missing)}")
+    tooltip = ([alt.Tooltip(f"{label}:N")] if label else []) + [alt.Tooltip(f"{x}:Q", format=".4g"),
+                                                               alt.Tooltip(f"{y}:Q", format=".4g")]
+    return alt.Chart(df, title=title).mark_circle(size=60).encode(
+        x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y), tooltip=tooltip).properties(width=width, height=height)
