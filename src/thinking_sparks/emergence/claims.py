@@ -61,7 +61,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def ever_emergent(tr: Trace) -> dict[str, list[bool]]:
     """Per head ever emergent along the run: its active flags from its first appearance on."""
     base = set(tr.base.heads)
-    seq = [set(r.heads) - base for r in tr.results]
+    seq = [set(r.heads) - base for r in tr.live()]
     out = {}
     for h in sorted(set().union(*seq)):
         first = next(i for i, s in enumerate(seq) if h in s)

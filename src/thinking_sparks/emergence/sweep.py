@@ -196,7 +196,7 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     t_pairs = time.perf_counter() - t0
     lm = _load(model)
     if len(ps.pairs) < 2:  # the model answers (almost) exactly as the other side: no signal, no circuit
-        log.warning("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
+        log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
                     corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)
         result, per_ex = _empty(lm, ps, settings)
     else:

@@ -58,7 +58,8 @@ def compare(model: str, base: str, params: PairParams | None = None, settings: C
 
 @dataclass
 class Trace:
-    """The sweep of one run (see module docstring)."""
+    """The sweep of one run (see module docstring); ``bands``, ``counts`` and ``frequency`` cover
+    the checkpoints with signal only (:meth:`live`)."""
 
     run: str
     base: CircuitResult
@@ -71,6 +72,11 @@ class Trace:
     frequency: pd.DataFrame
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+    def live(self) -> list[CircuitResult]:
+        """Checkpoint circuits with signal (checkpoints whose pairs were all dropped are left out of
+        cohorts, frequencies and persistence: they have no circuit, not an empty one)."""
+        return [r for r in self.results if r.has_signal]
 
     def sets(self, i: int = -1) -> HeadSets:
         """Head sets of checkpoint ``i`` (default: the final one) against the base."""
@@ -109,8 +115,9 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
     heads = _tidy(run, steps, checkpoints, results, b)
     summary = pd.DataFrame([_summary(run, s, c, r, base_heads) for s, c, r in zip(steps, checkpoints, results,
                                                                                    strict=True)])
-    bands, counts = cohorts(steps, [r.heads for r in results], base_heads)
-    freq = frequency_table([r.heads for r in results], base_heads, b.n_layers, b.n_heads)
+    live = [(s, r.heads) for s, r in zip(steps, results, strict=True) if r.has_signal]  # empty circuits skipped
+    bands, counts = cohorts([s for s, _ in live], [h for _, h in live], base_heads)
+    freq = frequency_table([h for _, h in live] or [[]], base_heads, b.n_layers, b.n_heads)
     log.info("%s: %d circuits in %.1f s (%d from cache)", run, len(results) + 1, seconds,
              int(summary.cached.sum()) + int(b.cached))
     return Trace(run, b, results, steps, heads, summary, bands, counts, freq, seconds)

@@ -126,7 +126,7 @@ def emergent_sets(traces: dict[str, Trace], which: str = "union") -> dict[str, s
     out = {}
     for run, tr in traces.items():
         base = set(tr.base.heads)
-        results = tr.results[-1:] if which == "final" else tr.results
+        results = tr.results[-1:] if which == "final" else tr.live()
         out[run] = set().union(*[set(r.heads) - base for r in results])
     return out
 
