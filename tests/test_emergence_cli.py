@@ -122,3 +122,19 @@ def test_trace_run_and_trl_folders_warm_rebuild_computes_nothing(tmp_path, monke
     # base circuit cached (same spec); checkpoints are new specs (paths), so computed once
     again = CliRunner().invoke(app, ["--quiet", "trace", "--run", "organism/sft", "--out", str(out), *args])
     assert again.exit_code == 0 and json.loads((out / "meta.json").read_text())["circuits_computed"] == 0
+
+
+def test_hybrid_think_circuits_and_compare_api(monkeypatch, tiny_zoo_cache):
+    from thinking_sparks.emergence import CircuitSettings, PairParams, compare, think_circuits
+
+    monkeypatch.setenv("SPARKS_CACHE", str(tiny_zoo_cache[0]))
+    params, settings = PairParams(n_questions=6), CircuitSettings(top_n=20, n_boot=5, steps=2)
+    c = think_circuits("organism/tiny/hybrid@final", params, settings)
+    assert c.model.clean.endswith("(no_think)") and c.base.clean.endswith("(think)")
+    assert set(c.sets.emergent) == set(c.model.heads) - set(c.base.heads)  # think-off only
+    assert set(c.sets.base_only) == set(c.base.heads) - set(c.model.heads)
+    cmp = compare("organism/tiny/sft@final", "organism/tiny/base@final", params, settings)
+    assert cmp.sets.model == set(cmp.model.heads) and cmp.sets.base == set(cmp.base.heads)
+    assert cmp.model.importance.shape == (2, 4) and cmp.model.clean == "organism/tiny/sft@final"
+    scores = [cmp.model.score[int(h[1]), int(h[3])] for h in cmp.sets.emergent]
+    assert scores == sorted(scores, reverse=True)  # emergent heads listed by score

@@ -26,6 +26,9 @@ API for other rooms (the interventions room consumes head sets)::
     sets.emergent[:5]               #   ordered by circuit score, highest first
     cmp.model.importance            # [n_layers, n_heads] I(l, h) of the model (paper §A.6)
 
+``think_circuits(hybrid)`` gives the hybrid model's think-off vs think-on circuits the same way
+(``sets.emergent`` = heads only in the think-off circuit).
+
 ``compare(model, base, params, settings)`` builds (or reads from the cache) both circuits: the
 model's on clean = its own answer prefixes, corrupted = the base's, and the base's on the same
 pairs swapped.  Shapes are read from the models, never assumed.
@@ -39,7 +42,7 @@ _WHERE = {
     "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
               "reward_tracking", "spearman", "topn_scaling"],
     "sweep": ["CircuitResult", "CircuitSettings", "circuit_for", "run_checkpoints", "scaled_top_n"],
-    "trace": ["Comparison", "Trace", "compare", "trace"],
+    "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
 __all__ = sorted(_LOOKUP)

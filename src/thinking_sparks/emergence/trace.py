@@ -56,6 +56,20 @@ def compare(model: str, base: str, params: PairParams | None = None, settings: C
     return Comparison(_sets(m, b), m, b)
 
 
+def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
+                   use_cache: bool = True) -> Comparison:
+    """The hybrid model's two circuits, built like any other pair of models from its two modes:
+    think-on (clean = its ``/think`` answers, corrupted = its ``/no_think`` answers) and think-off
+    (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
+    ``base`` the think-on one, so ``sets.emergent`` are the heads only in the think-off circuit
+    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit."""
+    params, settings = params or PairParams(), settings or CircuitSettings()
+    on, off = Side(model, "think"), Side(model, "no_think")
+    c_on = circuit_for(model, on, off, params, settings, use_cache)
+    c_off = circuit_for(model, off, on, params, settings, use_cache)
+    return Comparison(_sets(c_off, c_on), c_off, c_on)
+
+
 @dataclass
 class Trace:
     """The sweep of one run (see module docstring); ``bands``, ``counts`` and ``frequency`` cover
