@@ -45,7 +45,7 @@ _WHERE = {
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
-__all__ = sorted(_LOOKUP)
+__all__ = [*sorted(_LOOKUP)]
 
 
 def __getattr__(name: str):

@@ -132,7 +132,7 @@ def ig_steps_check(lm, pairs, steps: Sequence[int] = (5, 20, 100), threshold: fl
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.emergence.sweep import head_scores
 
-    steps = sorted(set(int(m) for m in steps))
+    steps = sorted({int(m) for m in steps})
     scores, secs = {}, {}
     for m in steps:
         t0 = time.perf_counter()
@@ -156,7 +156,7 @@ def topn_scaling(lm, pairs, attribution, sizes: Sequence[int], metric: str = "kl
 
     total = attribution.graph.n_edges
     rows = []
-    for n in sorted(set(int(s) for s in sizes)):
+    for n in sorted({int(s) for s in sizes}):
         c = top_n(attribution, n, aggregation)
         f = evaluate_circuit(lm, pairs, c, metric=metric, batch_size=attribution.batch_size or 8)
         rows.append({"top_n": n, "fraction": n / total, "edges": c.n_edges, "heads": len(c.heads()),
