@@ -45,7 +45,13 @@ _WHERE = {
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
-__all__ = [*sorted(_LOOKUP)]
+__all__ = [
+    "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "PairParams", "PairSet", "REASONING_SIDES",
+    "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts", "compare", "cross_method",
+    "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
+    "reward_tracking", "run_checkpoints", "sample_prefixes", "scaled_top_n", "spearman", "think_circuits",
+    "topn_scaling", "trace",
+]
 
 
 def __getattr__(name: str):
