@@ -55,12 +55,34 @@ def walkthrough(model: str, base: str, params: PairParams | None = None, setting
     """Build ``model``'s circuit against ``base``'s answer prefixes and every check of page 03.
 
     The IG-steps check and the scaling use the same pairs; the drawn circuit is the cached one
-    (:func:`~.sweep.circuit_for`) at ``settings.steps``.
+    (:func:`~.sweep.circuit_for`) at ``settings.steps``.  The whole walkthrough is cached (key:
+    both models' weights fingerprints and every parameter), so a warm book rebuild recomputes
+    nothing.
     """
+    import pickle
+    from dataclasses import asdict
+
+    from thinking_sparks.cache import ResultCache, cache_key
+    from thinking_sparks.emergence.pairs import side_fingerprint
+
+    params, settings = params or PairParams(), settings or CircuitSettings()
+    key = cache_key("walkthrough", {"pairs": asdict(params), "circuit": asdict(settings), "ig_steps": list(ig_steps),
+                                    "sizes": None if sizes is None else list(sizes), "threshold": threshold},
+                    extra={"model": side_fingerprint(Side(model)), "base": side_fingerprint(Side(base))})
+    cache = ResultCache()
+    hit = cache.get(key)
+    if hit is not None:
+        return pickle.loads((hit / "walkthrough.pkl").read_bytes())
+    w = _walkthrough(model, base, params, settings, ig_steps, sizes, threshold)
+    with cache.write(key, meta={"kind": "walkthrough", "model": model}) as tmp:
+        (tmp / "walkthrough.pkl").write_bytes(pickle.dumps(w))
+    return w
+
+
+def _walkthrough(model, base, params, settings, ig_steps, sizes, threshold) -> Walkthrough:
     from thinking_sparks.circuits.attribute import attribute, exact_node_scores, node_scores
     from thinking_sparks.emergence.zoo import circuit_graph
 
-    params, settings = params or PairParams(), settings or CircuitSettings()
     ps = pair_set(Side(model), Side(base), params)
     if len(ps.pairs) < 2:
         raise ValueError(f"{model} answers like {base} on all but {len(ps.pairs)} questions: no circuit to show")
