@@ -72,7 +72,8 @@ class PairParams:
         dataset: circuit question set: ``organism/hard`` (AIME'24's role) or a JSONL path.
         n_questions: first questions of the set used.
         answer_tokens: cap on answer-prefix tokens kept per pair (None: as many as both allow).
-        temperature, top_p, seed, max_new_tokens: how the prefixes are sampled (one per question).
+        temperature, top_p, seed, max_new_tokens: how the prefixes are sampled (one per question;
+            the paper's T 0.6, top-p 0.95; no more tokens than the cut can use are generated).
         reasoning_side: ``own`` or ``final`` (module docstring).
     """
 
@@ -82,7 +83,7 @@ class PairParams:
     temperature: float = 0.6
     top_p: float = 0.95
     seed: int = 0
-    max_new_tokens: int = 64
+    max_new_tokens: int = 32
     reasoning_side: str = "own"
 
     def __post_init__(self) -> None:
@@ -95,6 +96,8 @@ class PairParams:
                              f"got {self.reasoning_side!r}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.answer_tokens is not None and self.answer_tokens > self.max_new_tokens:
+            raise ValueError(f"answer_tokens ({self.answer_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
 
 
 @dataclass
