@@ -305,7 +305,7 @@ def emergence_settings(p):
     from thinking_sparks.emergence.sweep import CircuitSettings
 
     pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
-                       reasoning_side=getattr(p, "reasoning_side", "own"))
+                       max_new_tokens=max(32, p.answer_tokens or 0), reasoning_side=getattr(p, "reasoning_side", "own"))
     return pairs, CircuitSettings(steps=p.steps, top_n=p.top_n, n_boot=getattr(p, "n_boot", 100))
 
 

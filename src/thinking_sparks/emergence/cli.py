@@ -149,7 +149,7 @@ def trace_command(
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
     settings = _settings(method, steps, metric, top_n, n_boot)
     params = PairParams(dataset=dataset, n_questions=n_questions, answer_tokens=answer_tokens,
-                        reasoning_side=reasoning_side)
+                        max_new_tokens=max(32, answer_tokens or 0), reasoning_side=reasoning_side)
     if run:
         run_base, specs = run_checkpoints(run, profile)
         base = base or run_base
