@@ -230,8 +230,9 @@ def _method_colours(labels: list[str]) -> list[str]:
 
 def circuit_drawing(nodes: pd.DataFrame, edges: pd.DataFrame, title: str, width: int = 420,
                     height: int = 380) -> alt.Chart:
-    """Figs 15-16 style: nodes placed by layer (input at the bottom, logits at the top), edges as
-    lines whose width and opacity follow |score|; hover a node or an edge for its name and score.
+    """Figs 15-16 style: nodes placed by layer (input at the bottom left, logits at the top left,
+    each layer's heads in a row and its MLP on the right), edges as lines whose width and opacity
+    follow sqrt |score|; hover a node or an edge for its name and score.
 
     Args:
         nodes: ``node, x, y, kind, score``.
@@ -240,8 +241,8 @@ def circuit_drawing(nodes: pd.DataFrame, edges: pd.DataFrame, title: str, width:
     e = edges.assign(abs_score=edges.score.abs())
     lines = alt.Chart(e).mark_rule().encode(
         x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), x2="x2:Q", y2="y2:Q",
-        strokeWidth=alt.StrokeWidth("abs_score:Q", scale=alt.Scale(range=[0.5, 4]), legend=None),
-        opacity=alt.Opacity("abs_score:Q", scale=alt.Scale(range=[0.2, 0.9]), legend=None),
+        strokeWidth=alt.StrokeWidth("abs_score:Q", scale=alt.Scale(type="sqrt", range=[0.5, 4]), legend=None),
+        opacity=alt.Opacity("abs_score:Q", scale=alt.Scale(type="sqrt", range=[0.25, 0.9]), legend=None),
         color=alt.condition("datum.score > 0", alt.value("#1f5fbf"), alt.value("#d62728")),
         tooltip=[alt.Tooltip("src:N"), alt.Tooltip("dst:N"), alt.Tooltip("score:Q", format=".4g")])
     points = alt.Chart(nodes).mark_circle(size=180, opacity=1, stroke="black", strokeWidth=0.5).encode(

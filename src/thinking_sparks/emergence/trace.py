@@ -149,7 +149,7 @@ def _tidy(run: str, steps: list[int], ckpts: list[str], results: list[CircuitRes
     base_heads = set(b.heads)
     rows = []
     for step, ckpt, r in zip(steps, ckpts, results, strict=True):
-        e = effect(r.importance, b.importance)
+        e = effect(r.importance, b.importance) if r.has_signal else np.full(r.importance.shape, np.nan)
         sets = _sets(r, b)
         for layer in range(r.n_layers):
             for h in range(r.n_heads):

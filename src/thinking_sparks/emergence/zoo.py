@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from thinking_sparks.emergence.pairs import PairParams
-from thinking_sparks.emergence.sets import cross_method, first_heads
+from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
 from thinking_sparks.emergence.stats import bootstrap_counts, mean_effect, noise_floor, reward_tracking
 from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, run_checkpoints
 from thinking_sparks.emergence.trace import Trace, trace
@@ -78,7 +78,8 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
             floor = noise_floor(_pe(b), g, b.top_n, n_splits, seed, settings.aggregation)
             rows.append({"method": f"base ({b.model.rsplit('/', 1)[-1]})", "circuit_heads": len(b.heads),
                          "emergent": np.nan, "ci_low": np.nan, "ci_high": np.nan, "noise_mean": floor.mean(),
-                         "noise_q95": np.quantile(floor, 0.95), "first_heads": ", ".join(b.heads[:k]),
+                         "noise_q95": np.quantile(floor, 0.95),
+                         "first_heads": first_heads(HeadSets.from_sets(b.heads, (), score_dict(b.score)), k),
                          "faithfulness": b.faithfulness})
         sets = tr.sets()
         row = {"method": run, "circuit_heads": len(final.heads), "emergent": len(sets.emergent),
@@ -168,11 +169,11 @@ def circuit_graph(r: CircuitResult, settings: CircuitSettings) -> tuple[pd.DataF
         score = float(a.scores[g.src_index(s), g.dst_index(d)])
         for node in (g.dst_heads(d) or [g.dst_node(d)]):
             agg[(s, node)] = agg.get((s, node), 0.0) + score
-    pos = {"input": (0.5, 0.0), "logits": (0.5, 2 * g.n_layers + 1.0)}
+    pos = {"input": (0.0, 0.0), "logits": (0.0, 2 * g.n_layers + 1.0)}  # left column: input -> logits crosses no node
     for layer in range(g.n_layers):
         for h in range(g.n_heads):
-            pos[f"L{layer}H{h}"] = ((h + 0.5) / (g.n_heads + 1), 2 * layer + 1.0)
-        pos[f"MLP{layer}"] = ((g.n_heads + 0.5) / (g.n_heads + 1), 2 * layer + 2.0)
+            pos[f"L{layer}H{h}"] = ((h + 1) / (g.n_heads + 1), 2 * layer + 1.0)
+        pos[f"MLP{layer}"] = (1.0, 2 * layer + 2.0)
     names = sorted({n for e in agg for n in e}, key=lambda n: (pos[n][1], pos[n][0]))
     score = {n: sum(abs(v) for (s, d), v in agg.items() if n in (s, d)) for n in names}
     kind = {n: "input" if n == "input" else "logits" if n == "logits" else "mlp" if n.startswith("MLP") else "head"
