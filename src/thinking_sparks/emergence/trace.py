@@ -10,8 +10,10 @@ see :mod:`.sets` for the return rule) and ``frequency`` (activation frequency pe
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,7 +112,8 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
     order = np.argsort(steps, kind="stable")
     checkpoints, steps = [checkpoints[i] for i in order], [steps[i] for i in order]
     final = checkpoints[-1]
-    run = run or final.rsplit("@", 1)[0]
+    run = run or (final.rsplit("@", 1)[0] if "@" in final else Path(final).parent.name
+                  if re.fullmatch(r"checkpoint-\d+", Path(final).name) else final)
     t0 = time.perf_counter()
     bar = tqdm(total=len(checkpoints) + 1, desc=f"circuits {run}", unit="ckpt", disable=not progress)
     try:
