@@ -18,6 +18,7 @@ from thinking_sparks.interventions import (
     Intervention,
     HeadEdit,
     apply,
+    edit_weights,
     layer_counts,
     mean_ablation,
     output_projections,
@@ -135,6 +136,27 @@ def test_nested_contexts_compose(lm):
         undone = _logits(lm)  # the inner hook scales the outer-scaled output back
     torch.testing.assert_close(undone, _logits(lm), rtol=1e-5, atol=1e-5)
     assert _hooks(lm) == 0
+
+
+def test_weight_edits_reach_the_bridge_and_are_restored(lm):
+    iv = parse_edits("L0H1", scale=["L2H2=0.5"])
+    with apply(lm, iv):
+        hooked = _logits(lm)
+    before = [p.weight.detach().clone() for p in output_projections(lm)]
+    ids = lm.encode(lm.chat(PROMPTS[1]))
+    with torch.no_grad():
+        bridge_plain = lm.bridge(ids)
+    with pytest.raises(RuntimeError, match="boom"), edit_weights(lm, iv):
+        torch.testing.assert_close(_logits(lm), hooked, rtol=1e-5, atol=1e-5)
+        with torch.no_grad():  # the bridge's twin shares the edited tensors
+            torch.testing.assert_close(lm.bridge(ids)[0], hooked, rtol=1e-4, atol=1e-4)
+        raise RuntimeError("boom")
+    assert all(torch.equal(p.weight, w) for p, w in zip(output_projections(lm), before))
+    with torch.no_grad():
+        assert torch.equal(lm.bridge(ids), bridge_plain)
+    with pytest.raises(ValueError, match="cannot be written into weights"):
+        with edit_weights(lm, mean_ablation(lm, ["L0H0"], [lm.chat("7")])):
+            pass
 
 
 def test_out_of_range_heads_are_rejected(lm):

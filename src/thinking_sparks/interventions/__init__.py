@@ -6,6 +6,7 @@ from thinking_sparks.interventions.core import (
     Intervention,
     apply,
     check_heads,
+    edit_weights,
     output_projections,
     parse_edits,
     token_positions,
@@ -23,7 +24,7 @@ from thinking_sparks.interventions.headsets import (
 from thinking_sparks.interventions.means import mean_ablation, means_key, reference_means, reference_texts
 
 __all__ = [
-    "MODES", "HeadEdit", "Intervention", "apply", "check_heads", "output_projections", "parse_edits",
+    "MODES", "HeadEdit", "Intervention", "apply", "check_heads", "edit_weights", "output_projections", "parse_edits",
     "token_positions", "difference", "intersection", "layer_counts", "parse_heads", "random_matched",
     "random_matched_sets", "top_heads", "union", "mean_ablation", "means_key", "reference_means",
     "reference_texts",

@@ -284,3 +284,36 @@ def apply(model: Any, intervention: Intervention | None) -> Iterator[Interventio
     finally:
         for h in handles:
             h.remove()
+
+
+@contextlib.contextmanager
+def edit_weights(model: Any, intervention: Intervention | None) -> Iterator[Intervention | None]:
+    """Context manager: zero / scale edits written into ``o_proj``'s columns, restored after.
+
+    The same edits as :func:`apply`, for code that does not run the plain model's modules: the
+    ``TransformerBridge`` twin and the circuit engine's functional forward share these weight
+    tensors, so circuit attribution sees the intervened model. Mean ablation is position-dependent
+    and cannot be a weight edit (``ValueError``). The model's weights are restored exactly (a copy
+    of each edited layer's ``o_proj`` weight is kept), also after an exception.
+    """
+    if not intervention:
+        yield intervention
+        return
+    if any(e.mode == "mean" for e in intervention.edits):
+        raise ValueError("mean ablation cannot be written into weights; use apply() on the plain model")
+    hf = getattr(model, "hf_model", model)
+    check_heads(hf, intervention)
+    cfg = hf.config
+    d_head = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // int(cfg.num_attention_heads))
+    projs = output_projections(hf)
+    saved = {e.layer: projs[e.layer].weight.detach().clone() for e in intervention.edits}
+    try:
+        with torch.no_grad():
+            for e in intervention.edits:
+                cols = slice(e.head * d_head, (e.head + 1) * d_head)
+                projs[e.layer].weight[:, cols] *= 0.0 if e.mode == "zero" else e.factor
+        yield intervention
+    finally:
+        with torch.no_grad():
+            for layer, w in saved.items():
+                projs[layer].weight.copy_(w)
