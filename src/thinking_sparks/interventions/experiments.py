@@ -140,15 +140,18 @@ def random_summary(table: pd.DataFrame) -> pd.DataFrame:
                          "min": g.min(), "max": g.max()}).reset_index()
 
 
-def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, n_boot: int = 1000,
-                      alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
-    """Mean over problems of pass@1(a) - pass@1(b), with a paired bootstrap CI over problems.
+def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, metric: str = "pass@1",
+                      n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over problems of ``metric(a) - metric(b)``, with a paired bootstrap CI over problems.
 
     The decisive statistic for claims like "ablating emergent heads hurts more than random heads":
     both conditions saw the same problems, so the difference is taken problem by problem.
+    ``metric`` is ``pass@k`` or ``success@k`` (k at most the samples per problem). Problems that
+    appear in several rows of one side (e.g. random sets of several seeds) are averaged first.
     """
-    a = per_problem(samples_a, ks=[1]).set_index("problem_id")["pass@1"]
-    b = per_problem(samples_b, ks=[1]).set_index("problem_id")["pass@1"]
+    k = int(metric.split("@")[1])
+    a = per_problem(samples_a, ks=[k]).groupby("problem_id")[metric].mean()
+    b = per_problem(samples_b, ks=[k]).groupby("problem_id")[metric].mean()
     common = a.index.intersection(b.index)
     if common.empty:
         raise ValueError("the two sample tables share no problem")
@@ -215,14 +218,15 @@ def think_conditions(think_off_only: Sequence[str], scale: float = 0.5) -> list[
 
 
 def k_curves(model: Any, conditions: Sequence[Condition], params: EvalParams, dataset: str = "organism/hard",
-             progress: bool = False) -> pd.DataFrame:
+             progress: bool = False) -> ExperimentResult:
     """Fig 5: pass@k and success@k for k = 1..n with bootstrap CIs, per condition, on one set.
 
     ``params.n`` samples per problem (64 in the paper); every k from 1 to n is computed.
-    Returns a tidy frame: ``condition, metric, k, value, ci_low, ci_high, n_problems``.
+    Returns ``table``: ``condition, metric, k, value, ci_low, ci_high, n_problems`` (tidy), and
+    ``samples`` with a ``condition`` column.
     """
     ks = tuple(range(1, params.n + 1))
-    frames = []
+    frames, samples = [], []
     for cond in conditions:
         p = dataclasses.replace(params, dataset=dataset, ks=ks, enable_thinking=cond.enable_thinking
                                 if cond.enable_thinking is not None else params.enable_thinking)
@@ -230,8 +234,10 @@ def k_curves(model: Any, conditions: Sequence[Condition], params: EvalParams, da
         frame = res.summary.to_frame()
         frame = frame[frame["difficulty"] == "all"].drop(columns="difficulty")
         frames.append(frame.assign(condition=cond.label))
+        samples.append(res.samples.assign(condition=cond.label, set=_short(dataset)))
     out = pd.concat(frames, ignore_index=True)
-    return out[["condition", "metric", "k", "value", "ci_low", "ci_high", "n_problems"]]
+    return ExperimentResult(out[["condition", "metric", "k", "value", "ci_low", "ci_high", "n_problems"]],
+                            pd.concat(samples, ignore_index=True))
 
 
 def at_k(curves: pd.DataFrame, ks: Sequence[int] = (1, 2, 8, 64)) -> pd.DataFrame:
