@@ -20,7 +20,9 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 
 #: book parameters for a test build: a tiny local model and the organism's tiny profile
 TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit": 3,
-               "curve_runs": ["sft", "grpo-hard"]}
+               "curve_runs": ["sft", "grpo-hard"],
+               # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
+               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,53 @@ def test_organism_page_measures_the_zoo(built_book):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "02_organism.html").exists()
+
+
+def _outputs(root, stem):
+    import nbformat
+
+    nb = nbformat.read(root / "book" / "pages" / f"{stem}.ipynb", as_version=4)
+    outs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    bundles = [o.get("data", {}) for o in outs]
+    charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
+    text = "\n".join(b.get("text/html", "") + b.get("text/markdown", "") + b.get("text/plain", "") for b in bundles)
+    noise = [o for o in outs if o.output_type in ("error", "stream")]  # no tracebacks, warnings or bars
+    return charts, text, noise
+
+
+def test_circuits_page_measures_its_choices(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "03_circuits")
+    assert noise == []
+    assert len(charts) == 3  # faithfulness/heads vs top-n, the circuit, attribution vs exact patching
+    assert "The smallest step count whose head ranking agrees with m = 10" in text
+    assert "Spearman between attribution and exact patching over 8 heads" in text
+    assert "clean prefix" in text and "&lt;think&gt;" in text  # the pairs, as text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "03_circuits.html").exists()
+
+
+def test_emergence_page_ends_with_computed_verdicts(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "04_emergence")
+    assert noise == []
+    # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
+    assert len(charts) == 6 + 3
+    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
+        assert f"<th>{column}</th>" in text
+    assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
+    assert "building them took" in text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
+
+
+def test_bad_emergence_parameter_names_the_runs(tmp_path):
+    import papermill as pm
+
+    from thinking_sparks.runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="runs \\['teacher'\\] are not post-trained from a base"):
+        execute(REPO / "notebooks" / "04_emergence.ipynb", tmp_path / "out.ipynb",
+                {"profile": "tiny", "runs": ["teacher"], "build": False})
+    assert not (tmp_path / "out.ipynb").exists()
 
 
 def test_bad_parameter_fails_the_run(tmp_path, tiny_model_dir):

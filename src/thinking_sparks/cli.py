@@ -119,6 +119,11 @@ from thinking_sparks.circuits.cli import circuit_command  # noqa: E402
 
 app.command("circuit")(friendly_errors(circuit_command))
 
+# emergence: `sparks heads`, `sparks trace`
+from thinking_sparks.emergence.cli import heads_command, trace_command  # noqa: E402
+
+app.command("heads")(friendly_errors(heads_command))
+app.command("trace")(friendly_errors(trace_command))
 
 # organism room: sparks zoo build / list
 from thinking_sparks.organism.cli import zoo_app  # noqa: E402

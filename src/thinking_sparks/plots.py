@@ -130,3 +130,136 @@ def grouped_bars(df: pd.DataFrame, group: str, bar: str, value: str, title: str,
         )
         .properties(width=max(60, 18 * len(order)), height=180)
     )
+
+
+# ---------------------------------------------------------------- emergence (paper Figs 2-3, 13-16)
+
+def cohort_chart(bands: pd.DataFrame, counts: pd.DataFrame, title: str, width: int = 420, height: int = 200) -> alt.Chart:
+    """Panel A of Figs 2/3: emergent heads stacked by cohort (the checkpoint where they first
+    appeared), the new-head count (blue) and retained base heads (red dashed) per checkpoint."""
+    missing = ({"step", "cohort", "n_active"} - set(bands.columns)) | ({"step", "emergent", "retained"} - set(counts.columns))
+    if missing:
+        raise ValueError(f"cohort_chart: missing columns {sorted(missing)}")
+    area = alt.Chart(bands.assign(cohort=bands.cohort.astype(str))).mark_area(opacity=0.45).encode(
+        x=alt.X("step:Q", title="checkpoint (step)"), y=alt.Y("n_active:Q", stack="zero", title="heads"),
+        color=alt.Color("cohort:N", title="cohort (first step)", scale=alt.Scale(scheme="tableau20"),
+                        sort=sorted(bands.cohort.astype(str).unique(), key=int)),
+        order=alt.Order("cohort:Q"),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("cohort:N"), alt.Tooltip("n_active:Q", title="active")])
+    long = counts.melt(id_vars="step", value_vars=["emergent", "retained"], var_name="curve", value_name="heads")
+    lines = alt.Chart(long).mark_line(point=True, strokeWidth=2.5).encode(
+        x="step:Q", y="heads:Q",
+        stroke=alt.Stroke("curve:N", scale=alt.Scale(domain=["emergent", "retained"], range=["#1f5fbf", "#d62728"]),
+                          title="curve"),
+        strokeDash=alt.StrokeDash("curve:N", scale=alt.Scale(domain=["emergent", "retained"], range=[[1, 0], [6, 4]]),
+                                  legend=None),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("curve:N"), alt.Tooltip("heads:Q")])
+    return alt.layer(area, lines).resolve_scale(color="independent").properties(title=title, width=width, height=height)
+
+
+def frequency_heatmap(freq: pd.DataFrame, title: str) -> alt.Chart:
+    """Panel B/C: layer x head; base heads red (fading with how rarely they stay in the circuit),
+    emergent heads blue by activation frequency, black outline = active at the final checkpoint."""
+    df = freq.assign(signed=[(-f if b else f) for f, b in zip(freq.frequency, freq.in_base, strict=True)])
+    n_layers, n_heads = int(df.layer.max()) + 1, int(df["index"].max()) + 1
+    cell = max(10, min(26, 480 // n_heads))
+    return alt.Chart(df, title=title).mark_rect(strokeWidth=2).encode(
+        x=alt.X("index:O", title="head"), y=alt.Y("layer:O", title="layer"),
+        color=alt.Color("signed:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1]),
+                        title="base (red) / emergent (blue) frequency"),
+        stroke=alt.condition("datum.active_final", alt.value("black"), alt.value(None)),
+        tooltip=[alt.Tooltip("head:N"), alt.Tooltip("kind:N"), alt.Tooltip("frequency:Q", format=".2f"),
+                 alt.Tooltip("active_final:N", title="active at final")],
+    ).properties(width=cell * n_heads, height=cell * n_layers)
+
+
+def reward_chart(per_checkpoint: pd.DataFrame, title: str, width: int = 420, height: int = 180) -> alt.Chart:
+    """Fig 3B: new-head count (blue, left axis) beside the accuracy reward (orange, right axis)."""
+    base = alt.Chart(per_checkpoint).encode(x=alt.X("step:Q", title="checkpoint (step)"))
+    heads = base.mark_line(point=True, color="#1f5fbf").encode(
+        y=alt.Y("new_heads:Q", title="new heads", axis=alt.Axis(titleColor="#1f5fbf")),
+        tooltip=["step:Q", "new_heads:Q", alt.Tooltip("reward:Q", format=".3f")])
+    reward = base.mark_line(point=True, color="#ff7f0e", strokeDash=[4, 2]).encode(
+        y=alt.Y("reward:Q", title="accuracy reward", axis=alt.Axis(titleColor="#ff7f0e")),
+        tooltip=["step:Q", "new_heads:Q", alt.Tooltip("reward:Q", format=".3f")])
+    return alt.layer(heads, reward).resolve_scale(y="independent").properties(title=title, width=width, height=height)
+
+
+def effect_maps(df: pd.DataFrame, title: str, facet: str = "run", columns: int = 4) -> alt.Chart:
+    """Fig 13: one layer x head effect map per ``facet`` value; blue = gained importance, red = lost."""
+    n_heads = int(df["index"].max()) + 1
+    n_layers = int(df.layer.max()) + 1
+    cell = max(9, min(20, 260 // n_heads))
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("index:O", title="head"), y=alt.Y("layer:O", title="layer"),
+        color=alt.Color("effect:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1]), title="effect E"),
+        tooltip=[alt.Tooltip(f"{facet}:N"), alt.Tooltip("head:N"), alt.Tooltip("effect:Q", format=".3f")],
+    ).properties(width=cell * n_heads, height=cell * n_layers).facet(
+        facet=alt.Facet(f"{facet}:N", title=None), columns=columns, title=title)
+
+
+def method_map(df: pd.DataFrame, title: str) -> alt.Chart:
+    """Fig 14 (bottom): layer x head coloured by which methods' circuits hold the head as emergent."""
+    one = df.drop_duplicates("head")
+    n_heads, n_layers = int(one["index"].max()) + 1, int(one.layer.max()) + 1
+    cell = max(10, min(26, 480 // n_heads))
+    labels = sorted(one.methods.unique(), key=lambda s: (s == "none", s.count("+"), s))
+    return alt.Chart(one, title=title).mark_rect(stroke="white").encode(
+        x=alt.X("index:O", title="head"), y=alt.Y("layer:O", title="layer"),
+        color=alt.Color("methods:N", sort=labels, title="emergent in",
+                        scale=alt.Scale(domain=labels, range=_method_colours(labels))),
+        tooltip=[alt.Tooltip("head:N"), alt.Tooltip("methods:N"), alt.Tooltip("n_methods:Q")],
+    ).properties(width=cell * n_heads, height=cell * n_layers)
+
+
+def _method_colours(labels: list[str]) -> list[str]:
+    palette = ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+    shared = ["#ffd700", "#ff7f0e", "#7f3fbf", "#000000"]
+    out, i, j = [], 0, 0
+    for lab in labels:
+        if lab == "none":
+            out.append("#f2f2f2")
+        elif "+" in lab:
+            out.append(shared[min(j, len(shared) - 1)])
+            j += 1
+        else:
+            out.append(palette[i % len(palette)])
+            i += 1
+    return out
+
+
+def circuit_drawing(nodes: pd.DataFrame, edges: pd.DataFrame, title: str, width: int = 420,
+                    height: int = 380) -> alt.Chart:
+    """Figs 15-16 style: nodes placed by layer (input at the bottom, logits at the top), edges as
+    lines whose width and opacity follow |score|; hover a node or an edge for its name and score.
+
+    Args:
+        nodes: ``node, x, y, kind, score``.
+        edges: ``src, dst, x, y, x2, y2, score`` (``abs_score`` added here).
+    """
+    e = edges.assign(abs_score=edges.score.abs())
+    lines = alt.Chart(e).mark_rule().encode(
+        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), x2="x2:Q", y2="y2:Q",
+        strokeWidth=alt.StrokeWidth("abs_score:Q", scale=alt.Scale(range=[0.5, 4]), legend=None),
+        opacity=alt.Opacity("abs_score:Q", scale=alt.Scale(range=[0.2, 0.9]), legend=None),
+        color=alt.condition("datum.score > 0", alt.value("#1f5fbf"), alt.value("#d62728")),
+        tooltip=[alt.Tooltip("src:N"), alt.Tooltip("dst:N"), alt.Tooltip("score:Q", format=".4g")])
+    points = alt.Chart(nodes).mark_circle(size=180, opacity=1, stroke="black", strokeWidth=0.5).encode(
+        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["input", "head", "mlp", "logits"],
+                                                  range=["#7f7f7f", "#2ca02c", "#ff7f0e", "#000000"])),
+        tooltip=[alt.Tooltip("node:N"), alt.Tooltip("score:Q", format=".4g", title="node score")])
+    labels = alt.Chart(nodes).mark_text(dy=-11, fontSize=9).encode(x="x:Q", y="y:Q", text="node:N")
+    return alt.layer(lines, points, labels).properties(title=title, width=width, height=height)
+
+
+def scatter(df: pd.DataFrame, x: str, y: str, title: str, label: str | None = None, width: int = 320,
+            height: int = 240) -> alt.Chart:
+    """Points of ``y`` against ``x`` (hover shows ``label``, x and y)."""
+    missing = {c for c in (x, y, label) if c} - set(df.columns)
+    if missing:
+        raise ValueError(f"scatter: missing columns {sorted(missing)}")
+    tooltip = ([alt.Tooltip(f"{label}:N")] if label else []) + [alt.Tooltip(f"{x}:Q", format=".4g"),
+                                                               alt.Tooltip(f"{y}:Q", format=".4g")]
+    return alt.Chart(df, title=title).mark_circle(size=60).encode(
+        x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y), tooltip=tooltip).properties(width=width, height=height)

@@ -101,10 +101,116 @@ class OrganismParams:
             raise ValueError(f"curve_difficulty must be one of {', '.join(SETS)}, got {self.curve_difficulty!r}")
 
 
+def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
+    from thinking_sparks.organism.config import PROFILES, profile
+
+    if profile_name not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile_name!r}")
+    table = profile(profile_name)
+    unknown = [r for r in runs if r not in table]
+    if unknown:
+        raise ValueError(f"{what} {unknown} are not runs of profile {profile_name!r}: {', '.join(table)}")
+    no_parent = [r for r in runs if not table[r].parent]
+    if no_parent:
+        raise ValueError(f"{what} {no_parent} are not post-trained from a base; choose from "
+                         f"{', '.join(r for r in table if table[r].parent)}")
+
+
+def _check_circuit_fields(p) -> None:
+    if not isinstance(p.n_questions, int) or p.n_questions < 4:
+        raise ValueError(f"n_questions must be an integer >= 4, got {p.n_questions!r}")
+    if p.answer_tokens is not None and (not isinstance(p.answer_tokens, int) or p.answer_tokens < 1):
+        raise ValueError(f"answer_tokens must be a positive integer or None, got {p.answer_tokens!r}")
+    if not isinstance(p.steps, int) or p.steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {p.steps!r}")
+    if p.top_n is not None and (not isinstance(p.top_n, int) or p.top_n < 1):
+        raise ValueError(f"top_n must be a positive integer or None (the paper's fraction), got {p.top_n!r}")
+
+
+@dataclass
+class CircuitsParams:
+    """Parameters of ``03_circuits``: one circuit of the organism from the ground up.
+
+    Attributes:
+        profile: zoo profile (``full``; ``tiny`` for tests).
+        run, step: the analysed checkpoint (``organism/<profile>/<run>@<step>``); its base is the
+            run's parent at its final checkpoint.
+        dataset, n_questions, answer_tokens: circuit questions and answer-prefix cap (see
+            ``emergence.pairs``).
+        steps: IG steps of the circuit drawn; ig_steps: the step counts compared.
+        top_n: edges kept (None: the paper's 5000 / 183,555 of the graph).
+        build: build missing zoo runs first.
+        device, threads: as everywhere.
+    """
+
+    profile: str = "full"
+    run: str = "sft"
+    step: str = "final"
+    dataset: str = "organism/hard"
+    n_questions: int = 32
+    answer_tokens: int | None = 24
+    steps: int = 5
+    ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
+    top_n: int | None = None
+    build: bool = True
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        _check_profile_runs(self.profile, [self.run], "run")
+        _check_circuit_fields(self)
+        if not self.ig_steps or not all(isinstance(m, int) and m >= 1 for m in self.ig_steps):
+            raise ValueError(f"ig_steps must be a non-empty list of positive integers, got {self.ig_steps!r}")
+
+
+@dataclass
+class EmergenceParams:
+    """Parameters of ``04_emergence``: circuits at every checkpoint of every post-training run.
+
+    Attributes:
+        profile: zoo profile.
+        runs: post-training runs traced (each against its parent's final checkpoint).
+        dataset, n_questions, answer_tokens, reasoning_side: circuit inputs (``emergence.pairs``).
+        steps, top_n: EAP-IG steps and edges kept (None: the paper's fraction).
+        n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
+        build, device, threads: as everywhere.
+    """
+
+    profile: str = "full"
+    runs: list[str] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill",
+                                                     "hybrid"])
+    dataset: str = "organism/hard"
+    n_questions: int = 32
+    answer_tokens: int | None = 24
+    reasoning_side: str = "own"
+    steps: int = 5
+    top_n: int | None = None
+    n_boot: int = 200
+    n_splits: int = 50
+    build: bool = True
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        from thinking_sparks.emergence.pairs import REASONING_SIDES
+
+        if not self.runs:
+            raise ValueError("runs must name at least one post-training run")
+        _check_profile_runs(self.profile, list(self.runs), "runs")
+        _check_circuit_fields(self)
+        if self.reasoning_side not in REASONING_SIDES:
+            raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
+        for name in ("n_boot", "n_splits"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+
 #: notebook stem -> (params class, book title)
 SECTIONS: dict[str, tuple[type, str]] = {
     "01_models": (ModelsParams, "The models under study"),
     "02_organism": (OrganismParams, "A model organism of reasoning post-training"),
+    "03_circuits": (CircuitsParams, "One circuit from the ground up"),
+    "04_emergence": (EmergenceParams, "Emergent heads along post-training"),
 }
 
 
@@ -172,12 +278,35 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
 
         if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
+    builds = []
     if "02_organism" in stems:
         organism = _params(OrganismParams, parameters)
-        if organism.build:
-            from thinking_sparks.organism import zoo
+        builds += [(organism.profile, organism.jobs)] if organism.build else []
+    for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams)):
+        if stem in stems:
+            p = _params(cls, parameters)
+            builds += [(p.profile, 2)] if p.build else []
+    from thinking_sparks.organism import zoo
 
-            zoo.build(organism.profile, jobs=organism.jobs)
+    for name in dict.fromkeys(b[0] for b in builds):
+        zoo.build(name, jobs=max(j for n, j in builds if n == name))
+    if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
+        p = _params(EmergenceParams, parameters)
+        from thinking_sparks.emergence import zoo as emergence_zoo
+
+        t0 = time.time()
+        emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
+        log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
+
+
+def emergence_settings(p):
+    """``(PairParams, CircuitSettings)`` of a :class:`CircuitsParams` or :class:`EmergenceParams`."""
+    from thinking_sparks.emergence.pairs import PairParams
+    from thinking_sparks.emergence.sweep import CircuitSettings
+
+    pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
+                       reasoning_side=getattr(p, "reasoning_side", "own"))
+    return pairs, CircuitSettings(steps=p.steps, top_n=p.top_n, n_boot=getattr(p, "n_boot", 100))
 
 
 def build_book(root: Path, parameters: dict[str, Any] | None = None,

@@ -1,0 +1,183 @@
+"""The paper's §4 claims, decided from the organism's data: one verdict row per claim.
+
+Columns (STYLE.md's verdict schema): ``claim, paper, statistic, value, ci_low, ci_high, criterion,
+verdict``.  A verdict is ``reproduced`` when the whole 95% CI satisfies the criterion, ``not
+reproduced`` when the whole CI fails it, ``inconclusive`` when the CI straddles it; ``partly``
+marks a count whose CI clears the noise floor's mean but not its 95th percentile.  Without a CI
+the point value decides.
+
+:func:`verdict_frame` is a local stand-in for the project-wide verdict helper (issue 14's
+``thinking_sparks.verdicts``); swap it when that lands — the schema is the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from thinking_sparks.emergence.stats import spearman
+from thinking_sparks.emergence.trace import Trace
+
+COLUMNS = ["claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict"]
+
+
+def verdict_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows -> the verdict table (STYLE.md schema), values rounded for display."""
+    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    for c in ("value", "ci_low", "ci_high"):
+        df[c] = df[c].astype(float).round(3)
+    return df
+
+
+def decide(value: float, lo: float, hi: float, lower: float | None = None, upper: float | None = None) -> str:
+    """Verdict for a criterion ``lower < x < upper`` (either bound may be None)."""
+    def inside(x: float) -> bool:
+        return (lower is None or x > lower) and (upper is None or x < upper)
+
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        if value is None or math.isnan(value):
+            return "inconclusive"
+        return "reproduced" if inside(value) else "not reproduced"
+    if inside(lo) and inside(hi):
+        return "reproduced"
+    if (lower is not None and hi <= lower) or (upper is not None and lo >= upper):
+        return "not reproduced"
+    return "inconclusive"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``k / n`` (nan, nan when ``n == 0``)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return mid - half, mid + half
+
+
+def ever_emergent(tr: Trace) -> dict[str, list[bool]]:
+    """Per head ever emergent along the run: its active flags from its first appearance on."""
+    base = set(tr.base.heads)
+    seq = [set(r.heads) - base for r in tr.live()]
+    out = {}
+    for h in sorted(set().union(*seq)):
+        first = next(i for i, s in enumerate(seq) if h in s)
+        out[h] = [h in s for s in seq[first:]]
+    return out
+
+
+def _stable(tr: Trace) -> tuple[int, int]:
+    """(heads ever emergent that are active at the final checkpoint, heads ever emergent)."""
+    flags = ever_emergent(tr)
+    return sum(f[-1] for f in flags.values()), len(flags)
+
+
+def _switched(tr: Trace) -> tuple[int, int]:
+    """(heads ever emergent that left the circuit at least once after appearing, heads ever emergent)."""
+    flags = ever_emergent(tr)
+    return sum(not all(f) for f in flags.values()), len(flags)
+
+
+def _layer_boot(a: list[str], b: list[str], n_layers: int, n_boot: int = 2000, seed: int = 0):
+    """Mean relative layer (layer / (L - 1)) of heads ``a`` minus that of ``b``, with a bootstrap CI."""
+    from thinking_sparks.heads import parse_head
+
+    if not a or not b:
+        return float("nan"), float("nan"), float("nan")
+    la = np.array([parse_head(h)[0] for h in a]) / max(n_layers - 1, 1)
+    lb = np.array([parse_head(h)[0] for h in b]) / max(n_layers - 1, 1)
+    rng = np.random.default_rng(seed)
+    d = [rng.choice(la, la.size).mean() - rng.choice(lb, lb.size).mean() for _ in range(n_boot)]
+    return float(la.mean() - lb.mean()), float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))
+
+
+def _spearman_boot(x, y, n_boot: int = 2000, seed: int = 0):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        r = spearman(x[i], y[i])
+        if not math.isnan(r):
+            vals.append(r)
+    if len(vals) < n_boot // 2:
+        return float("nan"), float("nan")
+    return float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))
+
+
+def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: dict[str, dict],
+                      sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard") -> pd.DataFrame:
+    """The §4 claims on the organism (runs missing from ``traces`` are skipped).
+
+    Args:
+        traces: :func:`~.zoo.trace_runs`.
+        table: :func:`~.zoo.table3` (with its bootstrap draws in ``table.attrs["boot"]``).
+        rewards: :func:`~.zoo.reward_frames`.
+    """
+    t = table.set_index("method")
+    boots = table.attrs.get("boot", {})
+    rows = []
+    for run, what in ((sft, "SFT"), (distill, "Distillation")):
+        if run not in t.index or math.isnan(t.loc[run, "noise_q95"]):
+            continue
+        r = t.loc[run]
+        v = decide(r.emergent, r.ci_low, r.ci_high, lower=r.noise_q95)
+        if v != "reproduced" and decide(r.emergent, r.ci_low, r.ci_high, lower=r.noise_mean) == "reproduced":
+            v = "partly"
+        rows.append({"claim": f"{what} adds many emergent heads", "paper": "§4.1-4.2, Table 3, Figs 2A/14",
+                     "statistic": f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
+                     "value": r.emergent, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "criterion": f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})", "verdict": v})
+        if run in traces:
+            k, n = _stable(traces[run])
+            lo, hi = wilson(k, n)
+            rows.append({"claim": f"{what} heads persist to the end of training", "paper": "§4.1, Fig 2A/B",
+                         "statistic": f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n})",
+                         "value": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi,
+                         "criterion": "above 0.5", "verdict": decide(k / n if n else float("nan"), lo, hi, lower=0.5)})
+    if sft in t.index and distill in t.index and sft in traces:
+        ea, eb = traces[distill].sets().emergent, traces[sft].sets().emergent
+        v, lo, hi = _layer_boot(list(ea), list(eb), traces[sft].base.n_layers)
+        rows.append({"claim": "Distillation's emergent heads sit in earlier layers than SFT's", "paper": "§4.1, Fig 14",
+                     "statistic": "mean relative layer (layer / (L-1)) of emergent heads, distill minus sft",
+                     "value": v, "ci_low": lo, "ci_high": hi, "criterion": "below 0",
+                     "verdict": decide(v, lo, hi, upper=0.0)})
+    if grpo in boots and sft in boots:
+        d = boots[grpo].emergent.to_numpy() - boots[sft].emergent.to_numpy()
+        v = float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"])
+        lo, hi = float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))
+        rows.append({"claim": "GRPO adds fewer emergent heads than SFT", "paper": "§4.2, Table 3, Fig 3A",
+                     "statistic": f"emergent heads, {grpo} final minus {sft} final", "value": v, "ci_low": lo,
+                     "ci_high": hi, "criterion": "below 0", "verdict": decide(v, lo, hi, upper=0.0)})
+    if grpo in traces and sft in traces:
+        k, n = _switched(traces[grpo])
+        ks, ns = _switched(traces[sft])
+        ref = ks / ns if ns else float("nan")
+        lo, hi = wilson(k, n)
+        value = k / n if n else float("nan")
+        rows.append({"claim": "GRPO switches emergent heads on and off", "paper": "§4.2, Fig 3A/C",
+                     "statistic": f"share of ever-emergent {grpo} heads that leave the circuit at least once ({k}/{n})",
+                     "value": value, "ci_low": lo, "ci_high": hi,
+                     "criterion": f"above the same share for {sft} ({ref:.2f})",
+                     "verdict": decide(value, lo, hi, lower=ref) if not math.isnan(ref) else "inconclusive"})
+    if grpo in rewards:
+        r = rewards[grpo]
+        pc = r["per_checkpoint"].dropna()
+        lo, hi = _spearman_boot(pc.new_heads, pc.reward)
+        rows.append({"claim": "The number of new heads rises and falls with the accuracy reward",
+                     "paper": "§4.2, Fig 3B",
+                     "statistic": f"Spearman(new heads, reward) over {r['n']} {grpo} checkpoints "
+                                  f"(permutation p = {r['p']:.3g})",
+                     "value": r["spearman"], "ci_low": lo, "ci_high": hi, "criterion": "above 0",
+                     "verdict": decide(r["spearman"], lo, hi, lower=0.0)})
+    if distill in t.index:
+        r = t.loc[distill]
+        rows.append({"claim": "About two-thirds of base heads are retained after distillation", "paper": "§4.1, §7",
+                     "statistic": f"retained share of the base circuit's heads, {distill} final",
+                     "value": r.retained_share, "ci_low": r.retained_ci_low, "ci_high": r.retained_ci_high,
+                     "criterion": "within 2/3 ± 1/6 (0.5 to 0.83)",
+                     "verdict": decide(r.retained_share, r.retained_ci_low, r.retained_ci_high, 0.5, 5 / 6)})
+    return verdict_frame(rows)

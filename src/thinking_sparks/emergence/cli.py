@@ -1,0 +1,176 @@
+"""``sparks heads`` (one model vs a base on a pairs file) and ``sparks trace`` (a run's checkpoints).
+
+Registered in :mod:`thinking_sparks.cli`; import-light (torch loads only when a verb runs).
+
+``sparks heads`` builds both circuits on the given pairs — the base's on the same pairs with clean
+and corrupted swapped, unless ``--base-pairs`` is given (a model compared with itself on the same
+pairs has effect 0 everywhere) — and writes ``DIR/heads.csv`` (``head, layer, index, status,
+importance_model, importance_base, effect, score_model, score_base, inclusion_model,
+inclusion_base``) and ``DIR/meta.json``.
+
+``sparks trace`` sweeps checkpoints (organism specs, model dirs, or a directory of TRL
+``checkpoint-N`` folders) against one base and writes ``heads.parquet`` (tidy head x checkpoint),
+``summary.csv``, ``cohorts.csv`` (bands), ``counts.csv``, ``frequency.csv`` and ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def _atomic_dir(out: Path):
+    """A temporary sibling of ``out`` whose files are moved into ``out`` at the end."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for f in tmp.iterdir():
+        os.replace(f, out / f.name)
+    tmp.rmdir()
+
+
+def _settings(method, steps, metric, top_n, n_boot):
+    from thinking_sparks.circuits.attribute import METHODS
+    from thinking_sparks.circuits.metrics import METRICS
+    from thinking_sparks.emergence.sweep import CircuitSettings
+
+    if method not in METHODS or method == "exact":
+        raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(m for m in METHODS if m != 'exact')}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {steps}")
+    if top_n is not None and top_n < 1:
+        raise ValueError(f"--top-n must be >= 1, got {top_n}")
+    if n_boot < 0:
+        raise ValueError(f"--n-boot must be >= 0, got {n_boot}")
+    return CircuitSettings(method=method, steps=steps, metric=metric, top_n=top_n, n_boot=n_boot)
+
+
+def heads_command(
+    model: str = typer.Option(..., "--model", "-m", help="Model spec (dir, hub name, organism/<run>@<step>)."),
+    base: str = typer.Option(..., "--base", "-b", help="Base model spec."),
+    pairs: Path = typer.Option(..., "--pairs", "-p", help="JSONL pairs, clean = the model's style (see sparks circuit)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory for heads.csv and meta.json."),
+    base_pairs: Optional[Path] = typer.Option(None, "--base-pairs", help="Pairs for the base circuit (default: --pairs swapped)."),
+    method: str = typer.Option("eap-ig-inputs", "--method", help="eap | eap-ig-inputs | eap-ig-activations | clean-corrupted."),
+    steps: int = typer.Option(5, "--steps", help="IG steps m."),
+    metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
+    top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's 5000/183,555 of the graph)."),
+    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples for inclusion probabilities."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached."),
+) -> None:
+    """Emergent / base-only / retained heads of MODEL against BASE -> DIR/heads.csv + DIR/meta.json."""
+    from thinking_sparks.circuits.pairs import load_pairs
+
+    for f in (pairs, base_pairs):
+        if f is not None and not f.exists():
+            raise FileNotFoundError(f"pairs file not found: {f}")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    settings = _settings(method, steps, metric, top_n, n_boot)
+    from thinking_sparks.emergence.pairs import PairParams, PairSet, Side
+    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
+    from thinking_sparks.emergence.sweep import _load, circuit_for
+
+    lm, lb = _load(model), _load(base)
+    if (lm.n_layers, lm.n_heads) != (lb.n_layers, lb.n_heads):
+        raise ValueError(f"model ({lm.n_layers}x{lm.n_heads} heads) and base ({lb.n_layers}x{lb.n_heads}) differ in shape")
+    mp = load_pairs(pairs, lm.tokenizer)
+    m_set = PairSet(mp, list(range(len(mp))), 0, 0, Side(model), Side(base))
+    b_set = (PairSet(bp := load_pairs(base_pairs, lb.tokenizer), list(range(len(bp))), 0, 0, Side(base), Side(model))
+             if base_pairs is not None else m_set.swapped())
+    params = PairParams(dataset=str(pairs))
+    t0 = time.perf_counter()
+    rm = circuit_for(model, m_set.clean, m_set.corrupted, params, settings, not no_cache, pairs=m_set)
+    rb = circuit_for(base, b_set.clean, b_set.corrupted, params, settings, not no_cache, pairs=b_set)
+    sets = HeadSets.from_sets(rm.heads, rb.heads, score_dict(rm.score), score_dict(rb.score))
+    table = head_table(sets, rm.n_layers, rm.n_heads, rm.importance, rb.importance)
+    table["score_model"], table["score_base"] = rm.score.ravel(), rb.score.ravel()
+    table["inclusion_model"], table["inclusion_base"] = rm.inclusion.ravel(), rb.inclusion.ravel()
+    meta = {"model": model, "base": base, "pairs": str(pairs), "base_pairs": str(base_pairs) if base_pairs else "swapped",
+            "settings": asdict(settings), "counts": sets.counts(), "emergent": list(sets.emergent),
+            "base_only": list(sets.base_only), "retained": list(sets.retained),
+            "circuits": {"model": rm.meta(), "base": rb.meta()}, "seconds": round(time.perf_counter() - t0, 3)}
+    tmp = _atomic_dir(out)
+    table.to_csv(tmp / "heads.csv", index=False)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    _publish(tmp, out)
+    c = sets.counts()
+    typer.echo(f"{c['emergent']} emergent, {c['base_only']} base-only, {c['retained']} retained heads "
+               f"(model circuit faithfulness {rm.faithfulness:.3f}, base {rb.faithfulness:.3f})")
+    typer.echo(f"wrote {out / 'heads.csv'} and {out / 'meta.json'}")
+
+
+def _expand(values: list[str]) -> list[str]:
+    from thinking_sparks.emergence.sweep import checkpoint_dirs
+
+    specs = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    out = []
+    for s in specs:
+        p = Path(s).expanduser()
+        out += checkpoint_dirs(p) if p.is_dir() and not (p / "config.json").exists() else [s]
+    return out
+
+
+def trace_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model spec (default with --run: the run's parent)."),
+    checkpoints: Optional[List[str]] = typer.Option(None, "--checkpoints", "-c", help="Checkpoint specs (repeat or comma-separate); a directory of TRL checkpoint-N folders expands to them."),
+    run: Optional[str] = typer.Option(None, "--run", help="An organism run, e.g. organism/sft: all its checkpoints against its parent."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Organism profile for --run (default: $SPARKS_ORGANISM_PROFILE or full)."),
+    dataset: str = typer.Option("organism/hard", "--dataset", help="Circuit questions: organism/<set> or a JSONL file."),
+    n_questions: int = typer.Option(32, "--n-questions", help="First questions of the set."),
+    answer_tokens: Optional[int] = typer.Option(24, "--answer-tokens", help="Cap on answer-prefix tokens per pair."),
+    reasoning_side: str = typer.Option("own", "--reasoning-side", help="own | final: whose answers are a checkpoint's clean side."),
+    method: str = typer.Option("eap-ig-inputs", "--method"),
+    steps: int = typer.Option(5, "--steps", help="IG steps m."),
+    metric: str = typer.Option("kl", "--metric"),
+    top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's fraction)."),
+    n_boot: int = typer.Option(100, "--n-boot"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+) -> None:
+    """Circuits at every checkpoint against one base -> heads.parquet, cohorts.csv, summary.csv, ..."""
+    from thinking_sparks.emergence.pairs import PairParams
+    from thinking_sparks.emergence.sweep import run_checkpoints
+    from thinking_sparks.emergence.trace import trace
+
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    settings = _settings(method, steps, metric, top_n, n_boot)
+    params = PairParams(dataset=dataset, n_questions=n_questions, answer_tokens=answer_tokens,
+                        reasoning_side=reasoning_side)
+    if run:
+        run_base, specs = run_checkpoints(run, profile)
+        base = base or run_base
+        specs = specs + _expand(checkpoints or [])
+    else:
+        if not checkpoints or not base:
+            raise ValueError("give --base and --checkpoints, or --run organism/<run>")
+        specs = _expand(checkpoints)
+    name = run.removeprefix("organism/") if run else None
+    tr = trace(base, specs, params, settings, run=name, use_cache=not no_cache, progress=True)
+    tmp = _atomic_dir(out)
+    tr.heads.to_parquet(tmp / "heads.parquet", index=False)
+    tr.summary.to_csv(tmp / "summary.csv", index=False)
+    tr.bands.to_csv(tmp / "cohorts.csv", index=False)
+    tr.counts.to_csv(tmp / "counts.csv", index=False)
+    tr.frequency.to_csv(tmp / "frequency.csv", index=False)
+    meta = {"run": tr.run, "base": base, "checkpoints": specs, "params": asdict(params), "settings": asdict(settings),
+            "base_circuit": tr.base.meta(), "seconds": round(tr.seconds, 3),
+            "circuits_computed": int((~tr.summary.cached).sum()) + int(not tr.base.cached)}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    _publish(tmp, out)
+    typer.echo(tr.summary[["step", "heads", "emergent", "retained", "faithfulness", "pairs", "seconds",
+                           "cached"]].to_string(index=False))
+    typer.echo(f"{len(specs) + 1} circuits in {tr.seconds:.1f} s ({meta['circuits_computed']} computed); wrote {out}")

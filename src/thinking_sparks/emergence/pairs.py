@@ -1,0 +1,227 @@
+"""Circuit inputs as the paper builds them (§3, §A.5): a question in the chat template plus an
+*answer prefix* sampled from a model, clean in the analysed model's style, corrupted in the other's.
+
+A :class:`Side` is one writer of answer prefixes: a model spec and a mode (``default``, or the
+hybrid model's ``think`` / ``no_think``).  :func:`sample_prefixes` draws one seeded answer per
+question from a side (cached: key = the side's weights fingerprint + :class:`PairParams`);
+:func:`build_pairs` turns two sides' prefixes into equal-length clean / corrupted pairs.
+
+* **Circuit of a post-trained model or checkpoint M**: clean = M's own prefix, corrupted = the
+  base's prefix.  **Circuit of the base**: clean = the base's prefix, corrupted = the post-trained
+  side's (the same pairs with clean and corrupted swapped).
+* **Equal length** (EAP patches position by position): each pair is ``prompt + prefix`` on both
+  sides cut to the same total length ``T = min(len(clean), len(corrupted), P + answer_tokens)``
+  where ``P`` is the clean prompt's length (``answer_tokens=None``: as long as both prefixes
+  allow).  The metric is read on the answer span: every position from ``P - 1`` to ``T - 2``
+  (positions that predict a prefix token).  On the organism both prompts are identical, so this
+  is "both prefixes cut to the shorter one's length, capped at ``answer_tokens``".
+* **Coinciding prefixes** carry no signal (the clean and corrupted sequences are identical after
+  the cut): such pairs are dropped and counted (:attr:`PairSet.n_identical`); pairs whose cut
+  leaves no answer token are dropped too (:attr:`PairSet.n_short`).
+
+Which samples play the reasoning side of an *intermediate* checkpoint is not stated in the paper
+(:data:`REASONING_SIDES`, a parameter of the sweep):
+
+* ``own`` (default): checkpoint t's own answers, the paper's rule for every analysed model
+  ("clean = the model's own answer") applied to each checkpoint as a model in its own right.  A
+  checkpoint that still answers like the base yields identical pairs, which are dropped: the
+  dropped count itself shows how far the run has moved from the base.
+* ``final``: the run's final checkpoint's answers for every checkpoint (the inputs stay fixed
+  along the run, so differences between checkpoints come from the weights alone).
+
+The base circuit of a run uses the run's final checkpoint as its corrupted side under both
+choices: one fixed baseline circuit per run, as in the paper's cohort plots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from thinking_sparks.circuits.pairs import Pair
+
+log = logging.getLogger(__name__)
+
+REASONING_SIDES = ("own", "final")
+#: mode -> (soft switch appended to the question, ``enable_thinking`` for the template)
+MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False)}
+
+
+@dataclass(frozen=True)
+class Side:
+    """A writer of answer prefixes: a model spec and a chat mode (see :data:`MODES`)."""
+
+    spec: str
+    mode: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+
+    def label(self) -> str:
+        return self.spec if self.mode == "default" else f"{self.spec} ({self.mode})"
+
+
+@dataclass(frozen=True)
+class PairParams:
+    """How circuit inputs are built (everything here enters the cache keys).
+
+    Attributes:
+        dataset: circuit question set: ``organism/hard`` (AIME'24's role) or a JSONL path.
+        n_questions: first questions of the set used.
+        answer_tokens: cap on answer-prefix tokens kept per pair (None: as many as both allow).
+        temperature, top_p, seed, max_new_tokens: how the prefixes are sampled (one per question).
+        reasoning_side: ``own`` or ``final`` (module docstring).
+    """
+
+    dataset: str = "organism/hard"
+    n_questions: int = 32
+    answer_tokens: int | None = 24
+    temperature: float = 0.6
+    top_p: float = 0.95
+    seed: int = 0
+    max_new_tokens: int = 64
+    reasoning_side: str = "own"
+
+    def __post_init__(self) -> None:
+        if self.n_questions < 2:
+            raise ValueError(f"n_questions must be >= 2, got {self.n_questions}")
+        if self.answer_tokens is not None and self.answer_tokens < 1:
+            raise ValueError(f"answer_tokens must be >= 1 or None, got {self.answer_tokens}")
+        if self.reasoning_side not in REASONING_SIDES:
+            raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, "
+                             f"got {self.reasoning_side!r}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass
+class Prefixes:
+    """One side's prompts and sampled answer prefixes, one per question (same order)."""
+
+    side: Side
+    question_ids: list[str]
+    prompts: list[list[int]]
+    completions: list[list[int]]
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PairSet:
+    """Pairs of one circuit, with what was dropped.  ``question_index[i]``: the question of
+    ``pairs[i]`` (position in the question list), for bootstraps and disjoint halves."""
+
+    pairs: list[Pair]
+    question_index: list[int]
+    n_identical: int
+    n_short: int
+    clean: Side
+    corrupted: Side
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_identical + self.n_short
+
+    def swapped(self) -> PairSet:
+        """The same pairs with clean and corrupted exchanged (the other model's circuit)."""
+        return PairSet([swap(p) for p in self.pairs], list(self.question_index), self.n_identical,
+                       self.n_short, self.corrupted, self.clean)
+
+
+def swap(p: Pair) -> Pair:
+    """A pair with clean and corrupted exchanged (same target positions)."""
+    return Pair(p.corrupted_ids, p.clean_ids, p.wrong_id, p.correct_id, p.target_pos)
+
+
+def side_fingerprint(side: Side) -> dict[str, str]:
+    """What identifies a side's weights without loading it: spec, mode, weights fingerprint."""
+    from thinking_sparks.models import fingerprint, resolve_spec
+
+    where = resolve_spec(side.spec)
+    fp = fingerprint(where) if not isinstance(where, str) else where
+    return {"spec": side.spec, "mode": side.mode, "fingerprint": fp}
+
+
+def questions(params: PairParams):
+    """The circuit questions (``evaluation.datasets.Problem``)."""
+    from thinking_sparks.evaluation.datasets import load_eval_set
+
+    return load_eval_set(params.dataset, limit=params.n_questions)
+
+
+def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: bool = True) -> Prefixes:
+    """One seeded answer per circuit question from ``side`` (cached by weights + params)."""
+    from thinking_sparks.cache import ResultCache, cache_key
+    from thinking_sparks.evaluation.datasets import fingerprint_problems
+
+    probs = questions(params)
+    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
+    key = cache_key("prefixes", sampling, extra={"side": side_fingerprint(side), "questions": fingerprint_problems(probs)})
+    cache = ResultCache()
+    hit = cache.get(key) if use_cache else None
+    if hit is not None:
+        rec = json.loads((hit / "prefixes.json").read_text())
+        return Prefixes(side, rec["question_ids"], rec["prompts"], rec["completions"], rec["texts"])
+    from thinking_sparks.evaluation.generation import SamplingConfig, generate
+    from thinking_sparks.models import load_model
+
+    lm = lm if lm is not None else load_model(side.spec, device="cpu")
+    think, enable = MODES[side.mode]
+    texts = [lm.chat(_flagged(p.question, think), enable_thinking=enable) for p in probs]
+    prompts = [lm.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+    cfg = SamplingConfig(n=1, temperature=params.temperature, top_p=params.top_p, seed=params.seed,
+                         max_new_tokens=params.max_new_tokens, stop=("</answer>",))
+    gens = generate(lm, prompts, cfg, progress=False)
+    completions = [lm.tokenizer(g.text, add_special_tokens=False).input_ids for g in gens]
+    out = Prefixes(side, [p.id for p in probs], prompts, completions, [g.text for g in gens])
+    with cache.write(key, meta={"kind": "prefixes", "side": side.label()}) as tmp:
+        (tmp / "prefixes.json").write_text(json.dumps({"question_ids": out.question_ids, "prompts": out.prompts,
+                                                       "completions": out.completions, "texts": out.texts}))
+    return out
+
+
+def _flagged(question: str, think: bool | None) -> str:
+    return question if think is None else f"{question} {'/think' if think else '/no_think'}"
+
+
+def build_pairs(clean: Prefixes, corrupted: Prefixes, answer_tokens: int | None = None) -> PairSet:
+    """Equal-length pairs from two sides' prefixes on the same questions (module docstring)."""
+    if clean.question_ids != corrupted.question_ids:
+        raise ValueError("clean and corrupted prefixes were sampled on different questions")
+    pairs, index, n_identical, n_short = [], [], 0, 0
+    for i, (cp, cc, rp, rc) in enumerate(zip(clean.prompts, clean.completions, corrupted.prompts,
+                                             corrupted.completions, strict=True)):
+        c, r = list(cp) + list(cc), list(rp) + list(rc)
+        start = len(cp)
+        total = min(len(c), len(r))
+        if answer_tokens is not None:
+            total = min(total, start + answer_tokens)
+        if total - start < 1:
+            n_short += 1
+            continue
+        c, r = c[:total], r[:total]
+        if c == r:
+            n_identical += 1
+            continue
+        pairs.append(Pair(tuple(c), tuple(r), target_pos=tuple(range(start - 1, total - 1))))
+        index.append(i)
+    if n_identical or n_short:
+        log.info("%s vs %s: dropped %d identical and %d too-short pairs of %d", clean.side.label(),
+                 corrupted.side.label(), n_identical, n_short, len(clean.prompts))
+    return PairSet(pairs, index, n_identical, n_short, clean.side, corrupted.side)
+
+
+def pairs_frame(ps: PairSet, tokenizer: Any, limit: int = 5):
+    """The first ``limit`` pairs as text (clean, corrupted, answer tokens) for pages."""
+    import pandas as pd
+
+    rows = []
+    for p in ps.pairs[:limit]:
+        start = p.target_pos[0] + 1
+        rows.append({"prompt": tokenizer.decode(list(p.clean_ids[:start])),
+                     "clean prefix": tokenizer.decode(list(p.clean_ids[start:])),
+                     "corrupted prefix": tokenizer.decode(list(p.corrupted_ids[start:])),
+                     "answer tokens": len(p.target_pos)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,164 @@
+"""How sure: effects, rank agreement, bootstraps, the noise floor, and the two measured choices.
+
+* :func:`effect` — the paper's §A.6 ``E = (I_post - I_pre) / (I_post + I_pre + eps)``.
+* :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value
+  (the statistic the paper's reward-tracking claim lacks), deterministic by seed.
+* :func:`bootstrap_counts` — emergent / base-only / retained counts over resampled questions.
+* :func:`noise_floor` — heads in one circuit but not the other for two circuits of the *same*
+  model on disjoint random halves of its pairs: the count an "emergent" number must beat.
+* :func:`ig_steps_check` — head ranking at several IG step counts against the largest.
+* :func:`topn_scaling` — head counts and faithfulness as top-n moves around the paper's fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+EPS = 1e-6
+
+
+def effect(i_post, i_pre, eps: float = EPS):
+    """``(I_post - I_pre) / (I_post + I_pre + eps)`` elementwise (arrays or tensors), in [-1, 1]."""
+    return (i_post - i_pre) / (i_post + i_pre + eps)
+
+
+def mean_effect(i_posts: Sequence[np.ndarray], i_pre: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """``Ē = (1/|T|) Σ_t E^(t)``: the effect averaged over checkpoints (paper §A.6)."""
+    if not len(i_posts):
+        raise ValueError("no checkpoints to average")
+    return np.mean([effect(np.asarray(p), np.asarray(i_pre), eps) for p in i_posts], axis=0)
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation (average ranks for ties); nan when either side is constant."""
+    x, y = pd.Series(np.asarray(a, float)).rank(), pd.Series(np.asarray(b, float)).rank()
+    if len(x) != len(y):
+        raise ValueError("spearman: lengths differ")
+    if len(x) < 2 or x.nunique() < 2 or y.nunique() < 2:
+        return float("nan")
+    return float(x.corr(y))
+
+
+def permutation_p(a, b, n_perm: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value of :func:`spearman` under random pairings (``(1 + hits) / (1 + n_perm)``,
+    vectorized over permutations of ``b``'s ranks; deterministic by ``seed``)."""
+    rho = spearman(a, b)
+    if np.isnan(rho):
+        return float("nan")
+    ra = pd.Series(np.asarray(a, float)).rank().to_numpy()
+    rb = pd.Series(np.asarray(b, float)).rank().to_numpy()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    rng = np.random.default_rng(seed)
+    perms = rng.permuted(np.tile(rb, (n_perm, 1)), axis=1)  # [n_perm, n]
+    rhos = perms @ ra / (np.linalg.norm(ra) * np.linalg.norm(rb))
+    hits = int((np.abs(rhos) >= abs(rho) - 1e-12).sum())
+    return (1 + hits) / (1 + n_perm)
+
+
+def reward_tracking(counts: pd.DataFrame, rewards: pd.DataFrame, n_perm: int = 10_000, seed: int = 0) -> dict:
+    """Spearman between the new-head count and the accuracy reward across checkpoints.
+
+    Args:
+        counts: ``step, emergent`` (per checkpoint, from :func:`~.sets.cohorts`).
+        rewards: ``step, accuracy`` per training step (the GRPO log); each checkpoint takes the
+            mean accuracy over the steps since the previous checkpoint.
+    """
+    steps = sorted(counts.step)
+    r = rewards.sort_values("step")
+    vals, prev = [], -1
+    for s in steps:
+        win = r[(r.step > prev) & (r.step <= s)]["accuracy"]
+        vals.append(float(win.mean()) if len(win) else float("nan"))
+        prev = s
+    em = counts.set_index("step").loc[steps, "emergent"].to_numpy(float)
+    ok = ~np.isnan(vals)
+    a, b = em[ok], np.asarray(vals)[ok]
+    return {"n": int(ok.sum()), "spearman": spearman(a, b), "p": permutation_p(a, b, n_perm, seed),
+            "per_checkpoint": pd.DataFrame({"step": steps, "new_heads": em, "reward": vals})}
+
+
+def bootstrap_counts(model_pe: torch.Tensor, base_pe: torch.Tensor, graph, n: int, n_boot: int = 200,
+                     seed: int = 0, aggregation: str = "mean") -> pd.DataFrame:
+    """Emergent / base-only / retained counts on ``n_boot`` resamples (each circuit's pairs
+    resampled with replacement, independently; deterministic by ``seed``).
+
+    Args:
+        model_pe, base_pe: ``[n_pairs, n_src, n_dst]`` per-example scores of the two circuits.
+        n: top-n edges.
+    """
+    from thinking_sparks.emergence.sweep import circuit_heads
+
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n_boot):
+        rm = torch.randint(0, model_pe.shape[0], (model_pe.shape[0],), generator=g)
+        rb = torch.randint(0, base_pe.shape[0], (base_pe.shape[0],), generator=g)
+        m = circuit_heads(model_pe, graph, n, rm, aggregation)
+        b = circuit_heads(base_pe, graph, n, rb, aggregation)
+        rows.append({"emergent": len(m - b), "base_only": len(b - m), "retained": len(m & b)})
+    return pd.DataFrame(rows)
+
+
+def noise_floor(per_example: torch.Tensor, graph, n: int, n_splits: int = 50, seed: int = 0,
+                aggregation: str = "mean") -> np.ndarray:
+    """``[n_splits]`` counts of heads in one half's circuit and not the other's (both directions
+    averaged), for random disjoint halves of the pairs of one model (deterministic by ``seed``)."""
+    from thinking_sparks.emergence.sweep import circuit_heads
+
+    k = per_example.shape[0]
+    if k < 4:
+        raise ValueError(f"noise floor needs at least 4 pairs, got {k}")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_splits):
+        perm = torch.randperm(k, generator=g)
+        a = circuit_heads(per_example, graph, n, perm[: k // 2], aggregation)
+        b = circuit_heads(per_example, graph, n, perm[k // 2 : 2 * (k // 2)], aggregation)
+        out.append((len(a - b) + len(b - a)) / 2)
+    return np.asarray(out, dtype=float)
+
+
+def ig_steps_check(lm, pairs, steps: Sequence[int] = (5, 20, 100), threshold: float = 0.95, metric: str = "kl",
+                   rule: str = "left") -> pd.DataFrame:
+    """Head ranking (node score) at each IG step count vs the largest: ``m, spearman, seconds,
+    chosen`` where ``chosen`` marks the smallest ``m`` whose Spearman with the largest is at least
+    ``threshold``."""
+    import time
+
+    from thinking_sparks.circuits.attribute import attribute
+    from thinking_sparks.emergence.sweep import head_scores
+
+    steps = sorted({int(m) for m in steps})
+    scores, secs = {}, {}
+    for m in steps:
+        t0 = time.perf_counter()
+        a = attribute(lm, pairs, method="eap-ig-inputs", metric=metric, steps=m, rule=rule, progress=False)
+        secs[m] = time.perf_counter() - t0
+        scores[m] = head_scores(a.scores.abs(), a.graph).ravel()
+    ref = scores[steps[-1]]
+    rows = [{"m": m, "spearman": spearman(scores[m], ref), "seconds": round(secs[m], 3)} for m in steps]
+    df = pd.DataFrame(rows)
+    ok = df[df.spearman >= threshold]
+    chosen = int(ok.m.min()) if len(ok) else steps[-1]
+    df["chosen"] = df.m == chosen
+    return df
+
+
+def topn_scaling(lm, pairs, attribution, sizes: Sequence[int], metric: str = "kl",
+                 aggregation: str = "mean") -> pd.DataFrame:
+    """For each top-n: edge fraction, edges and heads kept after pruning, normalized faithfulness."""
+    from thinking_sparks.circuits.circuit import top_n
+    from thinking_sparks.circuits.faithfulness import evaluate_circuit
+
+    total = attribution.graph.n_edges
+    rows = []
+    for n in sorted({int(s) for s in sizes}):
+        c = top_n(attribution, n, aggregation)
+        f = evaluate_circuit(lm, pairs, c, metric=metric, batch_size=attribution.batch_size or 8)
+        rows.append({"top_n": n, "fraction": n / total, "edges": c.n_edges, "heads": len(c.heads()),
+                     "faithfulness": float(f.normalized)})
+    return pd.DataFrame(rows)

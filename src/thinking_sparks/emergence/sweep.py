@@ -1,0 +1,314 @@
+"""Circuits at every checkpoint: one cached EAP-IG circuit per (model, clean side, corrupted side).
+
+:func:`circuit_for` builds (or fetches) one circuit: pairs (:mod:`.pairs`), attribution with
+per-example scores kept, the pruned top-n circuit, its faithfulness, per-head maps and bootstrap
+inclusion probabilities.  The cache key holds the analysed model's weights fingerprint, both
+sides' fingerprints, :class:`~.pairs.PairParams` and :class:`CircuitSettings`, so a warm rebuild
+loads no model and recomputes nothing.  :func:`trace` runs it over the checkpoints of a run
+against one fixed base circuit (the cost shows as a progress bar and in the ``seconds`` column).
+
+Head maps are ``[n_layers, n_heads]`` float32 arrays:
+
+* ``score``: the head's node score, the sum of its outgoing edges' ranking keys ``|mean score|``;
+* ``importance``: the paper's §A.6 ``I(l, h)`` from per-example top-n circuits, summing to 1;
+* ``inclusion``: the share of bootstrap circuits (pairs resampled) that contain the head.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pairs, sample_prefixes, side_fingerprint
+
+log = logging.getLogger(__name__)
+
+#: the paper's top-n (§A.5) and the size of its graph (Qwen2.5-Math-1.5B: 28 x 12 heads, 2 KV
+#: heads, q/k/v inputs per query head), so the organism keeps the same *fraction* of edges
+PAPER_TOP_N = 5000
+PAPER_EDGES = 183_555
+
+
+@dataclass(frozen=True)
+class CircuitSettings:
+    """Circuit construction (the paper's EAP-IG choices and ours), part of every cache key.
+
+    Attributes:
+        method, steps, rule, metric, gqa, aggregation: as in :func:`thinking_sparks.circuits.attribute`.
+        top_n: edges kept (None: the paper's fraction ``5000 / 183,555`` of this model's graph).
+        n_boot: bootstrap resamples of the pairs for inclusion probabilities.
+        seed: bootstrap seed.
+    """
+
+    method: str = "eap-ig-inputs"
+    steps: int = 5
+    rule: str = "left"
+    metric: str = "kl"
+    gqa: str = "ungrouped"
+    aggregation: str = "mean"
+    top_n: int | None = None
+    n_boot: int = 100
+    seed: int = 0
+
+    def n_for(self, graph) -> int:
+        return self.top_n if self.top_n is not None else scaled_top_n(graph.n_edges)
+
+
+def scaled_top_n(n_edges: int, paper_n: int = PAPER_TOP_N, paper_edges: int = PAPER_EDGES) -> int:
+    """The paper's share of edges applied to a graph of ``n_edges`` edges (at least 1)."""
+    return max(1, round(n_edges * paper_n / paper_edges))
+
+
+@dataclass
+class CircuitResult:
+    """One circuit and what the head analyses need (maps ``[n_layers, n_heads]``)."""
+
+    model: str
+    clean: str
+    corrupted: str
+    n_layers: int
+    n_heads: int
+    top_n: int
+    heads: list[str]
+    score: np.ndarray
+    importance: np.ndarray
+    inclusion: np.ndarray
+    n_pairs: int
+    n_identical: int
+    n_short: int
+    faithfulness: float
+    circuit_kl: float
+    n_edges: int
+    seconds: dict = field(default_factory=dict)
+    cached: bool = False
+    question_index: list[int] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def has_signal(self) -> bool:
+        """False when fewer than 2 pairs differed (the circuit is empty by construction)."""
+        return self.n_pairs >= 2
+
+    def per_example(self) -> torch.Tensor:
+        """``[n_pairs, n_src, n_dst]`` per-example edge scores (from the cache entry)."""
+        return torch.load(self.path / "per_example.pt", weights_only=True)
+
+    def meta(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if not isinstance(v, np.ndarray) and k != "path"}
+        return d
+
+
+def head_scores(abs_scores: torch.Tensor, graph) -> np.ndarray:
+    """``[n_layers, n_heads]``: each head's sum of outgoing ranking keys."""
+    out = abs_scores.sum(1)
+    idx = [graph.head_src(layer, h) for layer in range(graph.n_layers) for h in range(graph.n_heads)]
+    return out[idx].reshape(graph.n_layers, graph.n_heads).numpy().astype(np.float32)
+
+
+def circuit_heads(per_example: torch.Tensor, graph, n: int, rows=None, aggregation: str = "mean") -> set[str]:
+    """Heads of the pruned top-``n`` circuit built from the mean of ``per_example[rows]`` (rows may
+    repeat: a bootstrap resample; computed as a weighted sum, without copying the rows)."""
+    from thinking_sparks.circuits.attribute import Attribution
+    from thinking_sparks.circuits.circuit import top_n
+
+    k = per_example.shape[0]
+    w = torch.full((k,), 1.0 / k) if rows is None else torch.bincount(torch.as_tensor(rows), minlength=k).float() / len(rows)
+    flat = per_example.reshape(k, -1)
+    mean = (w @ flat).reshape(per_example.shape[1:])
+    abs_mean = (w @ flat.abs()).reshape(per_example.shape[1:]) if aggregation == "mean_abs" else mean.abs()
+    a = Attribution(graph, mean, abs_mean, k, "bootstrap", "kl")
+    return top_n(a, n, aggregation).heads()
+
+
+def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int = 0,
+              aggregation: str = "mean") -> np.ndarray:
+    """``[n_layers, n_heads]`` share of ``n_boot`` circuits on resampled pairs holding each head
+    (deterministic by ``seed``)."""
+    from thinking_sparks.heads import parse_head
+
+    g = torch.Generator().manual_seed(seed)
+    counts = np.zeros((graph.n_layers, graph.n_heads), dtype=np.float32)
+    k = per_example.shape[0]
+    for _ in range(n_boot):
+        rows = torch.randint(0, k, (k,), generator=g)
+        for name in circuit_heads(per_example, graph, n, rows, aggregation):
+            layer, h = parse_head(name)
+            counts[layer, h] += 1
+    return counts / max(n_boot, 1)
+
+
+_MODELS: dict[tuple[str, str], object] = {}
+
+
+def _load(spec: str):
+    """Models are kept loaded across a sweep (the base is used by every run)."""
+    from thinking_sparks.models import fingerprint, load_model, resolve_spec
+
+    where = resolve_spec(spec)
+    key = (spec, fingerprint(where) if not isinstance(where, str) else where)
+    if key not in _MODELS:
+        if len(_MODELS) >= 4:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[key] = load_model(spec, device="cpu")
+    return _MODELS[key]
+
+
+def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool = True) -> PairSet:
+    """Pairs for a circuit whose clean side is ``clean``."""
+    c = sample_prefixes(clean, params, lm=None if _cached(clean, params) else _load(clean.spec), use_cache=use_cache)
+    r = sample_prefixes(corrupted, params, lm=None if _cached(corrupted, params) else _load(corrupted.spec),
+                        use_cache=use_cache)
+    return build_pairs(c, r, params.answer_tokens)
+
+
+def _cached(side: Side, params: PairParams) -> bool:
+    from thinking_sparks.cache import ResultCache, cache_key
+    from thinking_sparks.emergence.pairs import questions
+    from thinking_sparks.evaluation.datasets import fingerprint_problems
+
+    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
+    key = cache_key("prefixes", sampling, extra={"side": side_fingerprint(side),
+                                                 "questions": fingerprint_problems(questions(params))})
+    return ResultCache().get(key) is not None
+
+
+def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, settings: CircuitSettings,
+                use_cache: bool = True, pairs: PairSet | None = None) -> CircuitResult:
+    """The circuit of ``model`` on pairs clean = ``clean``'s prefixes, corrupted = ``corrupted``'s
+    (or on given ``pairs``); cached."""
+    from thinking_sparks.cache import ResultCache, cache_key, library_versions
+    from thinking_sparks.models import fingerprint, resolve_spec
+
+    where = resolve_spec(model)
+    extra = {"model": {"spec": model, "fingerprint": fingerprint(where) if not isinstance(where, str) else where},
+             "clean": side_fingerprint(clean), "corrupted": side_fingerprint(corrupted)}
+    if pairs is not None:
+        extra["pairs"] = [[list(p.clean_ids), list(p.corrupted_ids), list(p.target_pos or ())] for p in pairs.pairs]
+    key = cache_key("emergence-circuit", {"pairs": asdict(params), "circuit": asdict(settings)}, extra=extra)
+    cache = ResultCache()
+    hit = cache.get(key) if use_cache else None
+    if hit is not None:
+        return _read(hit)
+    t0 = time.perf_counter()
+    ps = pairs if pairs is not None else pair_set(clean, corrupted, params, use_cache)
+    t_pairs = time.perf_counter() - t0
+    lm = _load(model)
+    if len(ps.pairs) < 2:  # the model answers (almost) exactly as the other side: no signal, no circuit
+        log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
+                    corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)
+        result, per_ex = _empty(lm, ps, settings)
+    else:
+        result, per_ex = _compute(lm, ps, settings)
+    result.model, result.clean, result.corrupted = model, clean.label(), corrupted.label()
+    result.seconds["pairs_s"] = round(t_pairs, 3)
+    result.seconds["total_s"] = round(time.perf_counter() - t0, 3)
+    with cache.write(key, meta={"kind": "emergence-circuit", "model": model}) as tmp:
+        meta = result.meta() | {"versions": library_versions(), "params": asdict(params),
+                                "settings": asdict(settings)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        np.savez(tmp / "maps.npz", score=result.score, importance=result.importance, inclusion=result.inclusion)
+        torch.save(per_ex, tmp / "per_example.pt")
+    return _read(cache.get(key) or cache.path(key), cached=False)
+
+
+def _compute(lm, ps: PairSet, settings: CircuitSettings) -> tuple[CircuitResult, torch.Tensor]:
+    from thinking_sparks.circuits.attribute import attribute
+    from thinking_sparks.circuits.circuit import head_importance, top_n
+    from thinking_sparks.circuits.faithfulness import evaluate_circuit
+
+    t0 = time.perf_counter()
+    a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
+                  rule=settings.rule, gqa=settings.gqa, keep_per_example=True, progress=False)
+    t_attr = time.perf_counter() - t0
+    g = a.graph
+    n = settings.n_for(g)
+    c = top_n(a, n, settings.aggregation)
+    t1 = time.perf_counter()
+    f = evaluate_circuit(lm, ps.pairs, c, metric=settings.metric if settings.metric != "logit-diff" else "kl",
+                         batch_size=min(a.batch_size or 8, 8))  # patched runs: smaller batches are faster on CPU
+    t_faith = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    inc = inclusion(a.per_example, g, n, settings.n_boot, settings.seed, settings.aggregation)
+    t_boot = time.perf_counter() - t2
+    from thinking_sparks.heads import sort_heads
+
+    res = CircuitResult(
+        model="", clean="", corrupted="", n_layers=g.n_layers, n_heads=g.n_heads, top_n=n,
+        heads=sort_heads(c.heads()), score=head_scores(a.scores.abs(), g),
+        importance=head_importance(a.per_example, g, top_n=n).numpy().astype(np.float32), inclusion=inc,
+        n_pairs=len(ps.pairs), n_identical=ps.n_identical, n_short=ps.n_short, faithfulness=float(f.normalized),
+        circuit_kl=float(f.circuit_kl), n_edges=c.n_edges, question_index=list(ps.question_index),
+        seconds={"attribute_s": round(t_attr, 3), "faithfulness_s": round(t_faith, 3),
+                 "bootstrap_s": round(t_boot, 3)},
+    )
+    return res, a.per_example
+
+
+def _empty(lm, ps: PairSet, settings: CircuitSettings) -> tuple[CircuitResult, torch.Tensor]:
+    """A circuit without signal: no heads, zero maps, faithfulness nan (recorded, not raised, so a
+    sweep goes on past checkpoints that still answer like the base)."""
+    from thinking_sparks.circuits.graph import Graph
+
+    g = Graph(lm.n_layers, lm.n_heads, lm.n_kv_heads, settings.gqa)
+    zero = np.zeros((g.n_layers, g.n_heads), dtype=np.float32)
+    res = CircuitResult(model="", clean="", corrupted="", n_layers=g.n_layers, n_heads=g.n_heads,
+                        top_n=settings.n_for(g), heads=[], score=zero, importance=zero.copy(), inclusion=zero.copy(),
+                        n_pairs=len(ps.pairs), n_identical=ps.n_identical, n_short=ps.n_short,
+                        faithfulness=float("nan"), circuit_kl=float("nan"), n_edges=0,
+                        question_index=list(ps.question_index), seconds={})
+    return res, torch.zeros(0, g.n_src, g.n_dst)
+
+
+def _read(entry: Path, cached: bool = True) -> CircuitResult:
+    meta = json.loads((entry / "meta.json").read_text())
+    maps = np.load(entry / "maps.npz")
+    keep = {k: meta[k] for k in ("model", "clean", "corrupted", "n_layers", "n_heads", "top_n", "heads", "n_pairs",
+                                 "n_identical", "n_short", "faithfulness", "circuit_kl", "n_edges", "seconds",
+                                 "question_index")}
+    return CircuitResult(**keep, score=maps["score"], importance=maps["importance"], inclusion=maps["inclusion"],
+                         cached=cached, path=entry)
+
+
+# ------------------------------------------------------------------ checkpoints of a run
+
+def step_of(spec: str, default: int = 0) -> int:
+    """The training step a spec names (``...@200``, ``.../checkpoint-200``), else ``default``."""
+    m = re.search(r"(?:@|checkpoint-)(\d+)/?$", spec.strip())
+    return int(m.group(1)) if m else default
+
+
+def checkpoint_dirs(directory: str | Path) -> list[str]:
+    """TRL ``checkpoint-N`` folders of a training output directory, by step."""
+    d = Path(directory)
+    found = [p for p in d.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)] if d.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"no checkpoint-N folders in {directory}")
+    return [str(p) for p in sorted(found, key=lambda p: step_of(p.name))]
+
+
+def run_checkpoints(run: str, profile: str | None = None) -> tuple[str, list[str]]:
+    """``(base spec, checkpoint specs)`` of an organism run (``sft`` or ``organism/sft``)."""
+    import os
+
+    from thinking_sparks.organism import config, zoo
+
+    name = run.removeprefix("organism/")
+    prof = profile or os.environ.get(zoo.PROFILE_ENV, "full")
+    if "/" in name:
+        prof, name = name.split("/", 1)
+    table = config.profile(prof)
+    if name not in table:
+        raise ValueError(f"unknown organism run {name!r}; runs: {', '.join(table)}")
+    if not table[name].parent:
+        raise ValueError(f"organism run {name!r} is not post-trained from a base")
+    steps = zoo.checkpoint_steps(zoo.run_dir(prof, name))
+    if not steps:
+        raise FileNotFoundError(f"organism run {prof}/{name} is not built; run `sparks zoo build --profile {prof}`")
+    return f"organism/{prof}/{table[name].parent}@final", [f"organism/{prof}/{name}@{s}" for s in steps]

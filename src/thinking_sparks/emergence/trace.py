@@ -1,0 +1,160 @@
+"""Model vs base, and the sweep over a run's checkpoints, as tidy tables.
+
+:func:`compare` gives the :class:`~.sets.HeadSets` of one model against a base (both circuits
+cached).  :func:`trace` builds the base circuit once and a circuit at every checkpoint, and returns
+a :class:`Trace`: ``heads`` (tidy, one row per head and checkpoint), ``summary`` (one row per
+checkpoint: counts, faithfulness, pairs dropped, seconds, cached), ``bands`` / ``counts`` (cohorts,
+see :mod:`.sets` for the return rule) and ``frequency`` (activation frequency per head).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from thinking_sparks.emergence.pairs import PairParams, Side
+from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
+from thinking_sparks.emergence.stats import effect
+from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, circuit_for, step_of
+
+log = logging.getLogger(__name__)
+
+HEAD_COLUMNS = ["run", "step", "checkpoint", "head", "layer", "index", "active", "in_base", "status", "score",
+                "importance", "importance_base", "effect", "inclusion"]
+
+
+@dataclass
+class Comparison:
+    """A model circuit against a base circuit."""
+
+    sets: HeadSets
+    model: CircuitResult
+    base: CircuitResult
+
+
+def _sets(model: CircuitResult, base: CircuitResult) -> HeadSets:
+    return HeadSets.from_sets(model.heads, base.heads, score_dict(model.score), score_dict(base.score))
+
+
+def compare(model: str, base: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
+            final: str | None = None, use_cache: bool = True) -> Comparison:
+    """Head sets of ``model`` against ``base`` (pairs built as in :mod:`.pairs`).
+
+    ``final``: the run's final checkpoint, the base circuit's corrupted side and, with
+    ``reasoning_side="final"``, the model circuit's clean side (default: ``model`` itself).
+    """
+    params, settings = params or PairParams(), settings or CircuitSettings()
+    final = final or model
+    clean = Side(model) if params.reasoning_side == "own" else Side(final)
+    m = circuit_for(model, clean, Side(base), params, settings, use_cache)
+    b = circuit_for(base, Side(base), Side(final), params, settings, use_cache)
+    return Comparison(_sets(m, b), m, b)
+
+
+def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
+                   use_cache: bool = True) -> Comparison:
+    """The hybrid model's two circuits, built like any other pair of models from its two modes:
+    think-on (clean = its ``/think`` answers, corrupted = its ``/no_think`` answers) and think-off
+    (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
+    ``base`` the think-on one, so ``sets.emergent`` are the heads only in the think-off circuit
+    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit."""
+    params, settings = params or PairParams(), settings or CircuitSettings()
+    on, off = Side(model, "think"), Side(model, "no_think")
+    c_on = circuit_for(model, on, off, params, settings, use_cache)
+    c_off = circuit_for(model, off, on, params, settings, use_cache)
+    return Comparison(_sets(c_off, c_on), c_off, c_on)
+
+
+@dataclass
+class Trace:
+    """The sweep of one run (see module docstring); ``bands``, ``counts`` and ``frequency`` cover
+    the checkpoints with signal only (:meth:`live`)."""
+
+    run: str
+    base: CircuitResult
+    results: list[CircuitResult]
+    steps: list[int]
+    heads: pd.DataFrame
+    summary: pd.DataFrame
+    bands: pd.DataFrame
+    counts: pd.DataFrame
+    frequency: pd.DataFrame
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def live(self) -> list[CircuitResult]:
+        """Checkpoint circuits with signal (checkpoints whose pairs were all dropped are left out of
+        cohorts, frequencies and persistence: they have no circuit, not an empty one)."""
+        return [r for r in self.results if r.has_signal]
+
+    def sets(self, i: int = -1) -> HeadSets:
+        """Head sets of checkpoint ``i`` (default: the final one) against the base."""
+        return _sets(self.results[i], self.base)
+
+
+def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
+          settings: CircuitSettings | None = None, run: str | None = None, use_cache: bool = True,
+          progress: bool = True) -> Trace:
+    """Circuits of every checkpoint against one base circuit (the last checkpoint is the final)."""
+    params, settings = params or PairParams(), settings or CircuitSettings()
+    if not checkpoints:
+        raise ValueError("no checkpoints to trace")
+    steps = [step_of(c, i + 1) for i, c in enumerate(checkpoints)]
+    if len(set(steps)) != len(steps):
+        steps = list(range(1, len(checkpoints) + 1))
+    order = np.argsort(steps, kind="stable")
+    checkpoints, steps = [checkpoints[i] for i in order], [steps[i] for i in order]
+    final = checkpoints[-1]
+    run = run or final.rsplit("@", 1)[0]
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(checkpoints) + 1, desc=f"circuits {run}", unit="ckpt", disable=not progress)
+    try:
+        b = circuit_for(base, Side(base), Side(final), params, settings, use_cache)
+        bar.update(1)
+        results = []
+        for ckpt in checkpoints:
+            clean = Side(ckpt) if params.reasoning_side == "own" else Side(final)
+            results.append(circuit_for(ckpt, clean, Side(base), params, settings, use_cache))
+            bar.set_postfix(last_s=results[-1].seconds.get("total_s", 0.0), cached=results[-1].cached)
+            bar.update(1)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    base_heads = set(b.heads)
+    heads = _tidy(run, steps, checkpoints, results, b)
+    summary = pd.DataFrame([_summary(run, s, c, r, base_heads) for s, c, r in zip(steps, checkpoints, results,
+                                                                                   strict=True)])
+    live = [(s, r.heads) for s, r in zip(steps, results, strict=True) if r.has_signal]  # empty circuits skipped
+    bands, counts = cohorts([s for s, _ in live], [h for _, h in live], base_heads)
+    freq = frequency_table([h for _, h in live] or [[]], base_heads, b.n_layers, b.n_heads)
+    log.info("%s: %d circuits in %.1f s (%d from cache)", run, len(results) + 1, seconds,
+             int(summary.cached.sum()) + int(b.cached))
+    return Trace(run, b, results, steps, heads, summary, bands, counts, freq, seconds)
+
+
+def _summary(run: str, step: int, ckpt: str, r: CircuitResult, base_heads: set[str]) -> dict:
+    heads = set(r.heads)
+    return {"run": run, "step": step, "checkpoint": ckpt, "heads": len(heads), "emergent": len(heads - base_heads),
+            "retained": len(heads & base_heads), "base_only": len(base_heads - heads), "edges": r.n_edges,
+            "faithfulness": r.faithfulness, "pairs": r.n_pairs, "dropped_identical": r.n_identical,
+            "dropped_short": r.n_short, "signal": r.has_signal, "seconds": float(r.seconds.get("total_s", 0.0)), "cached": r.cached}
+
+
+def _tidy(run: str, steps: list[int], ckpts: list[str], results: list[CircuitResult], b: CircuitResult) -> pd.DataFrame:
+    base_heads = set(b.heads)
+    rows = []
+    for step, ckpt, r in zip(steps, ckpts, results, strict=True):
+        e = effect(r.importance, b.importance)
+        sets = _sets(r, b)
+        for layer in range(r.n_layers):
+            for h in range(r.n_heads):
+                name = f"L{layer}H{h}"
+                rows.append((run, step, ckpt, name, layer, h, name in r.heads, name in base_heads, sets.status(name),
+                             float(r.score[layer, h]), float(r.importance[layer, h]), float(b.importance[layer, h]),
+                             float(e[layer, h]), float(r.inclusion[layer, h])))
+    return pd.DataFrame(rows, columns=HEAD_COLUMNS)
