@@ -119,6 +119,30 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
 
 
+def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "05_interventions")
+    assert noise == []
+    assert len(charts) == 3  # Table 1 bars, Table 5 bars, Fig 4 (pass@1 | failures)
+    for row in ("no ablation", "ablate emergent", "ablate base", "ablate control", "no intervention"):
+        assert row in text
+    assert "arithmetic_slip" in text and "cutoff_or_loop" in text  # the taxonomy, counted
+    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
+        assert f"<th>{column}</th>" in text
+    assert "evaluations: **" in text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "05_interventions.html").exists()
+
+
+def test_bad_interventions_parameter_is_one_message(tmp_path):
+    import papermill as pm
+
+    from thinking_sparks.runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="model_run \\['base'\\] are not post-trained"):
+        execute(REPO / "notebooks" / "05_interventions.ipynb", tmp_path / "out.ipynb",
+                {"profile": "tiny", "model_run": "base", "build": False})
+
+
 def test_bad_emergence_parameter_names_the_runs(tmp_path):
     import papermill as pm
 
