@@ -22,7 +22,9 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit": 3,
                "curve_runs": ["sft", "grpo-hard"],
                # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
-               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10}
+               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10,
+               # thinking modes (06): a few samples for the k curves
+               "n_k": 8, "k_limit": 3}
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,17 @@ def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
         assert f"<th>{column}</th>" in text
     assert "evaluations: **" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "05_interventions.html").exists()
+
+
+def test_thinking_page_circuits_curves_and_verdicts(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "06_thinking_modes")
+    assert noise == []
+    assert len(charts) in (2, 3)  # [the two circuits,] Table 2 bars, pass@k / success@k curves
+    assert "Think-on circuit: **" in text and "think off" in text and "success" in text
+    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
+        assert f"<th>{column}</th>" in text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "06_thinking_modes.html").exists()
 
 
 def test_bad_interventions_parameter_is_one_message(tmp_path):

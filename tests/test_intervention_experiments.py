@@ -73,10 +73,14 @@ def test_scaling_and_think_modes(zoo):
 
     hybrid = load_model("organism/hybrid@final", device="cpu")
     think = ex.think_conditions(["L1H3"])
-    assert [c.enable_thinking for c in think] == [True, False, False, False]
+    assert [c.think for c in think] == [True, False, False, False]
+    assert [c.enable_thinking for c in think] == [None, False, False, False]
     k_res = ex.k_curves(hybrid, think, dataclasses.replace(PARAMS, n=4), dataset="organism/hard")
     curves = k_res.table
     assert k_res.samples.groupby("condition").size().eq(PARAMS.limit * 4).all()
+    on = k_res.samples[k_res.samples["condition"] == "think on"]["completion"]
+    off = k_res.samples[k_res.samples["condition"] == "think off"]["completion"]
+    assert list(on) != list(off)  # the modes reach the prompts
     assert set(curves["k"]) == {1, 2, 3, 4} and set(curves["metric"]) == {"pass", "success"}
     for _, g in curves[curves["metric"] == "pass"].groupby("condition"):
         assert g.sort_values("k")["value"].is_monotonic_increasing  # pass@k never falls with k

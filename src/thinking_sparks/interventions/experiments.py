@@ -51,6 +51,8 @@ class Condition:
         group: rows to pool ("random" for matched random sets; else the label).
         seed: the random set's seed (None otherwise).
         enable_thinking: think mode for templates that know it (None: the template's default).
+        think: the soft switch appended to each question (``/think`` True, ``/no_think`` False,
+            None: nothing), as the hybrid organism was trained (``organism.task.flagged``).
     """
 
     label: str
@@ -58,6 +60,7 @@ class Condition:
     group: str = ""
     seed: int | None = None
     enable_thinking: bool | None = None
+    think: bool | None = None
 
     @property
     def heads(self) -> list[str]:
@@ -118,7 +121,8 @@ def pass_at_1_table(model: Any, conditions: Sequence[Condition], params: EvalPar
         for name in sets:
             p = dataclasses.replace(params, dataset=name, enable_thinking=cond.enable_thinking
                                     if cond.enable_thinking is not None else params.enable_thinking)
-            res = run_eval(model, p, intervention=cond.intervention, progress=progress)
+            res = run_eval(model, p, intervention=cond.intervention, progress=progress,
+                           problems=_problems(name, p.limit, cond.think))
             results[(cond.label, name)] = res
             v = res.summary.get("pass", 1)
             rows.append({"condition": cond.label, "group": cond.group or cond.label, "seed": cond.seed,
@@ -206,14 +210,19 @@ def checkpoint_sweep(checkpoints: Sequence[tuple[int, str]], params: EvalParams,
 
 
 def think_conditions(think_off_only: Sequence[str], scale: float = 0.5) -> list[Condition]:
-    """Table 2's rows: think on, think off, think off + zeroed heads, think off + heads x``scale``."""
+    """Table 2's rows: think on, think off, think off + zeroed heads, think off + heads x``scale``.
+
+    Modes as the hybrid organism was trained and as the emergence room builds its circuits: think
+    on = ``/think`` after the question; think off = ``/no_think`` and the template's empty think
+    block (``enable_thinking=False``).
+    """
     heads = parse_heads(think_off_only)
-    conds = [Condition("think on", None, "think on", enable_thinking=True),
-             Condition("think off", None, "think off", enable_thinking=False)]
+    off = dict(enable_thinking=False, think=False)
+    conds = [Condition("think on", None, "think on", think=True), Condition("think off", None, "think off", **off)]
     if heads:
-        conds += [Condition("think off + ablation", parse_edits(heads), "think off + ablation", enable_thinking=False),
+        conds += [Condition("think off + ablation", parse_edits(heads), "think off + ablation", **off),
                   Condition(f"think off + x{scale:g}", parse_edits(scale=[f"{h}={scale:g}" for h in heads]),
-                            f"think off + x{scale:g}", enable_thinking=False)]
+                            f"think off + x{scale:g}", **off)]
     return conds
 
 
@@ -230,7 +239,8 @@ def k_curves(model: Any, conditions: Sequence[Condition], params: EvalParams, da
     for cond in conditions:
         p = dataclasses.replace(params, dataset=dataset, ks=ks, enable_thinking=cond.enable_thinking
                                 if cond.enable_thinking is not None else params.enable_thinking)
-        res = run_eval(model, p, intervention=cond.intervention, progress=progress)
+        res = run_eval(model, p, intervention=cond.intervention, progress=progress,
+                       problems=_problems(dataset, p.limit, cond.think))
         frame = res.summary.to_frame()
         frame = frame[frame["difficulty"] == "all"].drop(columns="difficulty")
         frames.append(frame.assign(condition=cond.label))
@@ -244,6 +254,15 @@ def at_k(curves: pd.DataFrame, ks: Sequence[int] = (1, 2, 8, 64)) -> pd.DataFram
     """The Fig 5 values at a few k (those present), one row per (condition, metric)."""
     sub = curves[curves["k"].isin(list(ks))]
     return sub.pivot_table(index=["condition", "metric"], columns="k", values="value", sort=False).reset_index()
+
+
+def _problems(name: str, limit: int | None, think: bool | None):
+    """The eval set's problems, with the soft switch appended when ``think`` is not None."""
+    if think is None:
+        return None
+    from thinking_sparks.organism.task import flagged
+
+    return [dataclasses.replace(p, question=flagged(p.question, think)) for p in load_eval_set(name, limit=limit)]
 
 
 def _short(name: str) -> str:

@@ -169,3 +169,31 @@ def pass_table(table: pd.DataFrame) -> pd.DataFrame:
                                zip(table["pass@1"], table["ci_low"], table["ci_high"])])
     wide = cells.pivot_table(index="condition", columns="set", values="cell", aggfunc="first", sort=False)
     return wide.reindex(columns=[c for c in ("easy", "medium", "hard") if c in wide.columns]).rename_axis(None, axis=1)
+
+
+# ---------------------------------------------------------------- page 06_thinking_modes
+
+
+def think_heads(profile: str, hybrid_run: str, pairs: Any, settings: Any, k: int) -> dict[str, Any]:
+    """The hybrid model's think-on and think-off circuits (:func:`thinking_sparks.emergence.think_circuits`):
+    both head lists, their overlap and the think-off-only heads (top ``k`` by the think-off score)."""
+    from thinking_sparks.emergence import think_circuits
+
+    cmp = think_circuits(f"organism/{profile}/{hybrid_run}@final", pairs, settings)
+    on, off = list(cmp.base.heads), list(cmp.model.heads)
+    return {"comparison": cmp, "on": on, "off": off, "overlap": ex.head_overlap(on, off),
+            "off_only": list(cmp.sets.emergent[:k]), "n_off_only": len(cmp.sets.emergent),
+            "on_only": list(cmp.sets.base_only)}
+
+
+def run_thinking(profile: str, hybrid_run: str, off_only: list[str], params: EvalParams, k_params: EvalParams,
+                 k_dataset: str = "organism/hard") -> dict[str, Any]:
+    """Table 2 (pass@1 per set under each mode / intervention) and Fig 5 (pass@k, success@k curves)."""
+    from thinking_sparks.models import load_model
+
+    model = load_model(f"organism/{profile}/{hybrid_run}@final")
+    conds = ex.think_conditions(off_only, scale=0.5)
+    table2 = ex.pass_at_1_table(model, conds, params)
+    curves = ex.k_curves(model, [c for c in conds if c.label != "think on"], k_params, dataset=k_dataset)
+    classified, failures = ex.taxonomy(table2.samples, by=["condition"])
+    return {"table2": table2, "curves": curves, "classified": classified, "failures": failures}
