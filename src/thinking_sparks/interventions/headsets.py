@@ -14,8 +14,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from thinking_sparks.heads import head_name, parse_head, sort_heads
 
-__all__ = ["parse_heads", "check_heads_fit", "layer_counts", "random_matched", "random_matched_sets",
-           "difference", "intersection", "union", "top_heads"]
+__all__ = [
+    "check_heads_fit",
+    "difference",
+    "intersection",
+    "layer_counts",
+    "parse_heads",
+    "random_matched",
+    "random_matched_sets",
+    "top_heads",
+    "union",
+]
 
 
 def parse_heads(spec: str | Iterable[str] | None) -> list[str]:

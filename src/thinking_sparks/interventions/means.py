@@ -32,7 +32,7 @@ from thinking_sparks.interventions.core import HeadEdit, Intervention, output_pr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["reference_means", "means_key", "mean_ablation", "reference_texts"]
+__all__ = ["mean_ablation", "means_key", "reference_means", "reference_texts"]
 
 
 def _encode(model: Any, prompts: Sequence[str] | Sequence[Sequence[int]]) -> list[list[int]]:

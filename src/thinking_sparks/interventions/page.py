@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,7 +78,7 @@ def choose_heads(profile: str, model_run: str, base_run: str, sft_run: str, grpo
     from thinking_sparks.emergence import compare
     from thinking_sparks.organism.zoo import checkpoint_steps, run_dir
 
-    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"  # noqa: E731
+    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
     base = spec(base_run)
     main = compare(spec(model_run), base, pairs, settings)
     ctl = compare(spec(model_run), base, dataclasses.replace(pairs, dataset=control_dataset()), settings)
@@ -109,7 +108,7 @@ def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str,
     from thinking_sparks.models import load_model
     from thinking_sparks.organism.zoo import checkpoint_steps, run_dir
 
-    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"  # noqa: E731
+    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
     model, base = load_model(spec(model_run)), load_model(spec(base_run))
     named = {k: heads.sets[k] for k in ("emergent", "base", "control")}
     conds = ex.ablation_conditions(named, model.n_layers, model.n_heads,

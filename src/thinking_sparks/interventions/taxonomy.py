@@ -41,7 +41,7 @@ LOOP_REPEATS = 3
 _TOKEN = re.compile(r"\d+|[-+*()]")
 _QUESTION = re.compile(r"^\s*(?:What is|Compute|Calculate|Evaluate)\s+(.*?)\s*[?.]\s*$")
 _ANSWER = re.compile(r"<answer>\s*(-?\d+)\s*</answer>")
-_THINK = re.compile(r"<think>(.*?)</think>", re.S)
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _HOLE = "?"  # a leaf that matches any integer
 
 
