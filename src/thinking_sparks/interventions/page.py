@@ -110,7 +110,7 @@ def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str,
 
     spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
     model, base = load_model(spec(model_run)), load_model(spec(base_run))
-    named = {k: heads.sets[k] for k in ("emergent", "base", "control")}
+    named = {k: heads.sets[k] for k in ("emergent", "base", "control") if heads.sets[k]}  # empty sets: no row
     conds = ex.ablation_conditions(named, model.n_layers, model.n_heads,
                                    random_like="emergent" if heads.sets["emergent"] else None, seeds=range(seeds))
     table1 = ex.pass_at_1_table(model, conds, params)
