@@ -332,6 +332,14 @@ def test_cli_generate_equals_weight_edits(lively_dir):
     assert len(set(outs.values())) == 3
 
 
+def _invoke(*args):
+    from typer.testing import CliRunner
+
+    from thinking_sparks.cli import app
+
+    return CliRunner().invoke(app, ["--quiet", *args])
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--ablate", "L0X1"], "not a head name"),
     (["--scale", "L0H1=lots"], "not a number"),
@@ -340,9 +348,17 @@ def test_cli_generate_equals_weight_edits(lively_dir):
     (["--ablate", "L7H0"], "not in this model"),
 ])
 def test_cli_bad_heads_are_one_line(lively_dir, flags, message):
-    result = _sparks("generate", "--model", str(lively_dir), "--prompt", "7", *flags)
-    assert result.returncode != 0
-    assert result.stderr.startswith("error:") and message in result.stderr
+    for verb in (["generate", "--prompt", "7"], ["eval", "--dataset", "organism/easy", "--out", "unused"]):
+        result = _invoke(*verb, "--model", str(lively_dir), *flags)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error:") and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_cli_bad_head_in_a_fresh_process_is_one_line(lively_dir):
+    result = _sparks("generate", "--model", str(lively_dir), "--prompt", "7", "--ablate", "L0H1,L3H9")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "L3H9 not in this model" in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
 
 
@@ -359,10 +375,10 @@ def test_cli_generate_without_tokenizer(tmp_path, lively_dir):
     assert "has no tokenizer" in result.stderr and result.stderr.strip().count("\n") == 0
 
 
-def test_cli_eval_mean_ablation_is_cached_by_intervention(lively_dir, tmp_path):
+def test_cli_eval_mean_ablation_is_cached_by_intervention(lively_dir, tmp_path, monkeypatch):
     data = tmp_path / "set.jsonl"
     data.write_text("".join(json.dumps({"question": q, "answer": "1"}) + "\n" for q in PROMPTS))
-    env = {"SPARKS_CACHE": str(tmp_path / "cache")}
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path / "cache"))
     common = ["eval", "--model", str(lively_dir), "--dataset", str(data), "--n", "1", "--temperature", "0",
               "--max-new-tokens", "6", "--stop", "</answer>"]
     runs = {}
@@ -370,8 +386,8 @@ def test_cli_eval_mean_ablation_is_cached_by_intervention(lively_dir, tmp_path):
                         ("zero", ["--ablate", "L1H1,L2H0"]), ("mean-again", ["--ablate", "L1H1,L2H0",
                                                                              "--ablate-mode", "mean"])]:
         out = tmp_path / name
-        result = _sparks(*common, "--out", str(out), *flags, env=env)
-        assert result.returncode == 0, result.stderr
+        result = _invoke(*common, "--out", str(out), *flags)
+        assert result.exit_code == 0, result.output
         runs[name] = (result.stdout, json.loads((out / "summary.json").read_text()))
     assert "(from cache)" not in runs["mean"][0] and "(from cache)" not in runs["zero"][0]
     assert "(from cache)" in runs["mean-again"][0]
