@@ -22,7 +22,9 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit": 3,
                "curve_runs": ["sft", "grpo-hard"],
                # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
-               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10}
+               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10,
+               # thinking modes (06): a few samples for the k curves
+               "n_k": 8, "k_limit": 3}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +128,41 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
     assert "building them took" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
+
+
+def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "05_interventions")
+    assert noise == []
+    assert len(charts) == 3  # Table 1 bars, Table 5 bars, Fig 4 (pass@1 | failures)
+    for row in ("no ablation", "ablate emergent", "ablate base", "ablate control", "no intervention"):
+        assert row in text
+    assert "arithmetic_slip" in text and "cutoff_or_loop" in text  # the taxonomy, counted
+    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
+        assert f"<th>{column}</th>" in text
+    assert "evaluations: **" in text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "05_interventions.html").exists()
+
+
+def test_thinking_page_circuits_curves_and_verdicts(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "06_thinking_modes")
+    assert noise == []
+    assert len(charts) in (2, 3)  # [the two circuits,] Table 2 bars, pass@k / success@k curves
+    assert "Think-on circuit: **" in text and "think off" in text and "success" in text
+    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
+        assert f"<th>{column}</th>" in text
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "06_thinking_modes.html").exists()
+
+
+def test_bad_interventions_parameter_is_one_message(tmp_path):
+    import papermill as pm
+
+    from thinking_sparks.runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="model_run \\['base'\\] are not post-trained"):
+        execute(REPO / "notebooks" / "05_interventions.ipynb", tmp_path / "out.ipynb",
+                {"profile": "tiny", "model_run": "base", "build": False})
 
 
 def test_bad_emergence_parameter_names_the_runs(tmp_path):

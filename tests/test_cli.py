@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"  # this checkout's code, also in the subprocess
 
 
 def _sparks(*args):
     return subprocess.run([sys.executable, "-m", "thinking_sparks.cli", "--quiet", *args],
                           capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "SPARKS_THREADS": "1",
                                                                "PATH": "/usr/bin:/bin",
-                                                               "PYTHONPATH": os.pathsep.join(sys.path)})
+                                                               "PYTHONPATH": str(SRC)})
 
 
 def test_generate_on_a_local_dir(tiny_model_dir):

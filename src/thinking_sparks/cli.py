@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import typer
 
 from thinking_sparks import runtime
+from thinking_sparks.interventions import cli as iv_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Thinking Sparks companion: circuits, heads, interventions, evaluation, organism.")
@@ -58,19 +59,40 @@ def generate(
     prompt: str = typer.Option(..., "--prompt", "-p", help="User message; the chat template is applied when the tokenizer has one."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1),
     system: Optional[str] = typer.Option(None, "--system", help="Optional system message."),
+    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="enable_thinking for templates that know it."),
+    stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop string, kept in the output (repeatable; default: none)."),
+    ablate: Optional[List[str]] = typer.Option(None, "--ablate", help=iv_cli.ABLATE_HELP),
+    ablate_mode: str = typer.Option("zero", "--ablate-mode", help=iv_cli.MODE_HELP),
+    scale: Optional[List[str]] = typer.Option(None, "--scale", help=iv_cli.SCALE_HELP),
+    reference: str = typer.Option("organism/easy", "--reference", help="Eval set whose prompts (+ greedy completions) give the means of --ablate-mode mean."),
+    reference_limit: int = typer.Option(32, "--reference-limit", min=1, help=iv_cli.REFERENCE_LIMIT_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: bfloat16 on CUDA, float32 on CPU)."),
 ) -> None:
-    """Greedy completion of one prompt, printed to stdout."""
+    """Greedy completion of one prompt (temperature 0, KV cache), printed to stdout.
+
+    Stops at an end-of-turn token, a --stop string or --max-new-tokens. With --ablate / --scale the
+    heads are edited at every position: --ablate H gives the same text as the model with H's
+    o_proj columns zeroed, --scale H=0.5 as those columns halved.
+    """
+    from thinking_sparks.evaluation.generation import SamplingConfig
+    from thinking_sparks.evaluation.generation import generate as run_generate
+    from thinking_sparks.interventions.means import reference_texts
     from thinking_sparks.models import load_model
 
-    lm = load_model(model, device=device)
-    ids = lm.encode(lm.chat(prompt, system=system))
-    eos = [t for t in {lm.tokenizer.eos_token_id, lm.tokenizer.convert_tokens_to_ids("<|im_end|>")}
-           if isinstance(t, int) and t >= 0]
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else eos[0] if eos else 0
-    out = lm.hf_model.generate(ids, attention_mask=ids.new_ones(ids.shape), max_new_tokens=max_new_tokens,
-                               do_sample=False, eos_token_id=eos or None, pad_token_id=pad)
-    typer.echo(lm.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
+    iv_cli.check_options(ablate, ablate_mode, scale)
+    lm = load_model(model, device=device, dtype=dtype)
+    if lm.tokenizer is None:
+        raise ValueError(f"model {model!r} has no tokenizer (no tokenizer files in {lm.path}); "
+                         "sparks generate needs one to encode the prompt")
+    intervention = iv_cli.build_intervention(
+        lm, ablate, ablate_mode, scale,
+        reference=lambda: reference_texts(lm, reference, limit=reference_limit, max_new_tokens=max_new_tokens,
+                                          system=system, enable_thinking=think))
+    cfg = SamplingConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, stop=tuple(stop or ()), batch_size=1)
+    text = lm.chat(prompt, system=system, enable_thinking=think)
+    (gen,) = run_generate(lm, [text], cfg, intervention=intervention, progress=False)
+    typer.echo(gen.text.strip())
 
 
 @app.command()

@@ -208,12 +208,126 @@ class EmergenceParams:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
 
 
+@dataclass
+class InterventionsParams:
+    """Parameters of ``05_interventions``: heads ablated and scaled during generation (Tables 1, 4, 5; Fig 4).
+
+    Attributes:
+        profile, build, device, threads: as everywhere.
+        model_run, base_run: the post-trained model whose heads are ablated (Table 1) and its base.
+        sft_run, grpo_run: runs whose emergent heads are scaled in the base (Table 5); the GRPO
+            run's first checkpoint gives its early circuit, and its checkpoints make Fig 4.
+        dataset, n_questions, answer_tokens, steps, top_n: circuit inputs (``emergence``).
+        k: heads per set (the paper ablates about 5).
+        seeds: random layer-matched head sets (Table 1's added control).
+        n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``
+            problems of each set).
+        n_boot: bootstrap resamples for CIs and verdicts.
+    """
+
+    profile: str = "full"
+    model_run: str = "distill"
+    base_run: str = "base"
+    sft_run: str = "sft"
+    grpo_run: str = "grpo-easy"
+    dataset: str = "organism/hard"
+    n_questions: int = 32
+    answer_tokens: int | None = 24
+    steps: int = 5
+    top_n: int | None = None
+    k: int = 5
+    seeds: int = 5
+    n: int = 4
+    limit: int | None = 50
+    temperature: float = 0.6
+    max_new_tokens: int = 128
+    n_boot: int = 1000
+    build: bool = True
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        for name in ("model_run", "sft_run", "grpo_run"):
+            _check_profile_runs(self.profile, [getattr(self, name)], name)
+        from thinking_sparks.organism.config import profile
+
+        if self.base_run not in profile(self.profile):
+            raise ValueError(f"base_run {self.base_run!r} is not a run of profile {self.profile!r}: "
+                             f"{', '.join(profile(self.profile))}")
+        _check_circuit_fields(self)
+        for name in ("k", "seeds", "n", "max_new_tokens", "n_boot"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+
+    def eval_params(self):
+        from thinking_sparks.evaluation.harness import EvalParams
+
+        return EvalParams(dataset="organism/easy", n=self.n, temperature=self.temperature,
+                          max_new_tokens=self.max_new_tokens, limit=self.limit, n_boot=self.n_boot,
+                          batch_size=64)
+
+
+@dataclass
+class ThinkingParams:
+    """Parameters of ``06_thinking_modes``: the hybrid's think-on / think-off circuits and interventions
+    (Table 2; Figs 5, 17).
+
+    Attributes:
+        profile, build, device, threads: as everywhere.
+        hybrid_run: the hybrid thinker (Qwen3's role).
+        dataset, n_questions, answer_tokens, steps, top_n: circuit inputs (``emergence``).
+        k: think-off-only heads intervened on (top ``k`` by score; the paper uses 5-10).
+        n, limit, temperature, max_new_tokens: sampling for Table 2's pass@1.
+        n_k, k_limit: samples per problem and problems (first of the hard set) for Fig 5's curves.
+        n_boot: bootstrap resamples for CIs and verdicts.
+    """
+
+    profile: str = "full"
+    hybrid_run: str = "hybrid"
+    dataset: str = "organism/hard"
+    n_questions: int = 32
+    answer_tokens: int | None = 24
+    steps: int = 5
+    top_n: int | None = None
+    k: int = 5
+    n: int = 4
+    limit: int | None = 50
+    temperature: float = 0.6
+    max_new_tokens: int = 128
+    n_k: int = 64
+    k_limit: int = 30
+    n_boot: int = 1000
+    build: bool = True
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self):
+        _check_profile_runs(self.profile, [self.hybrid_run], "hybrid_run")
+        _check_circuit_fields(self)
+        for name in ("k", "n", "max_new_tokens", "n_k", "k_limit", "n_boot"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+
+    def eval_params(self, k_curves: bool = False):
+        from thinking_sparks.evaluation.harness import EvalParams
+
+        return EvalParams(dataset="organism/hard", n=self.n_k if k_curves else self.n, temperature=self.temperature,
+                          max_new_tokens=self.max_new_tokens, limit=self.k_limit if k_curves else self.limit,
+                          n_boot=self.n_boot, batch_size=64)
+
+
 #: notebook stem -> (params class, book title)
 SECTIONS: dict[str, tuple[type, str]] = {
     "01_models": (ModelsParams, "The models under study"),
     "02_organism": (OrganismParams, "A model organism of reasoning post-training"),
     "03_circuits": (CircuitsParams, "One circuit from the ground up"),
     "04_emergence": (EmergenceParams, "Emergent heads along post-training"),
+    "05_interventions": (InterventionsParams, "Ablating and scaling heads"),
+    "06_thinking_modes": (ThinkingParams, "Thinking on and off"),
 }
 
 
@@ -353,7 +467,8 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     if "02_organism" in stems:
         organism = _params(OrganismParams, parameters)
         builds += [(organism.profile, organism.jobs)] if organism.build else []
-    for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams)):
+    for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams),
+                      ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
         if stem in stems:
             p = _params(cls, parameters)
             builds += [(p.profile, 2)] if p.build else []

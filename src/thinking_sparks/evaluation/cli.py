@@ -10,6 +10,8 @@ from typing import List, Optional
 
 import typer
 
+from thinking_sparks.interventions import cli as iv_cli
+
 
 def eval_command(
     model: str = typer.Option(..., "--model", "-m",
@@ -36,12 +38,19 @@ def eval_command(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16, ... (default: auto)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached result exists."),
+    ablate: Optional[List[str]] = typer.Option(None, "--ablate", help=iv_cli.ABLATE_HELP),
+    ablate_mode: str = typer.Option("zero", "--ablate-mode", help=iv_cli.MODE_HELP),
+    scale: Optional[List[str]] = typer.Option(None, "--scale", help=iv_cli.SCALE_HELP),
+    reference: Optional[str] = typer.Option(None, "--reference",
+                                            help="Eval set for --ablate-mode mean (default: --dataset)."),
+    reference_limit: int = typer.Option(32, "--reference-limit", min=1, help=iv_cli.REFERENCE_LIMIT_HELP),
 ) -> None:
     """Evaluate a model: pass@1, pass@k, success@k with bootstrap CIs, by difficulty."""
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
 
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
+    iv_cli.check_options(ablate, ablate_mode, scale)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
     params = EvalParams(
@@ -56,7 +65,16 @@ def eval_command(
 
     load_eval_set(dataset, limit=limit)  # fail on a bad eval set before loading the model
     lm = load_model(model, device=device, dtype=dtype)
-    result = run_eval(lm, params, out_dir=out, use_cache=not no_cache)
+    from thinking_sparks.interventions.means import reference_texts
+
+    intervention = iv_cli.build_intervention(
+        lm, ablate, ablate_mode, scale,
+        reference=lambda: reference_texts(lm, reference or dataset, limit=reference_limit,
+                                          max_new_tokens=max_new_tokens, system=system, enable_thinking=think,
+                                          batch_size=batch_size))
+    if intervention:
+        typer.echo(f"intervention: {intervention.describe()}")
+    result = run_eval(lm, params, out_dir=out, use_cache=not no_cache, intervention=intervention)
     typer.echo(format_summary(result))
     typer.echo(f"wrote {out / 'samples.parquet'} and {out / 'summary.json'}"
                + (" (from cache)" if result.info.get("cached") else ""))

@@ -300,7 +300,7 @@ def generate(
                         stats.seconds = seconds_before + time.perf_counter() - start
                         bar.set_postfix(step=step, live=n_live, tok_s=f"{stats.tokens_per_second:.1f}")
 
-                with apply(hf_model, intervention):  # entered per batch: mean ablation counts positions
+                with apply(hf_model, intervention):  # hooks live for this batch only
                     results = _generate_batch(hf_model, tok, rows, gens, cfg, stops, pad_id, device, stats, on_step)
                 for (i, j), (ids, reason) in zip(batch, results):
                     out.append(Generation(i, j, _completion_text(tok, ids, reason, stops, cfg.stop),

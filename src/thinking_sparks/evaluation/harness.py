@@ -144,6 +144,7 @@ def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, int
                    "tokens_per_second": round(stats.tokens_per_second, 2), "sequences": stats.n_sequences},
         "finish_reasons": samples["finish_reason"].value_counts().to_dict(),
         "n_problems": len(problems),
+        "intervention": intervention.key() if intervention else None,
     }
     log.info("pass@1 %.3f on %d problems x %d samples (%.1f new tok/s)", summary.pass_at_1, len(problems),
              params.n, stats.tokens_per_second)

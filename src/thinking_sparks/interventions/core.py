@@ -162,7 +162,8 @@ def output_projections(model: Any) -> list[torch.nn.Module]:
     return projs
 
 
-def _layer_hook(edits: Sequence[HeadEdit], d_head: int, means: dict[str, torch.Tensor] | None):
+def _layer_hook(edits: Sequence[HeadEdit], d_head: int, means: dict[str, torch.Tensor] | None,
+                state: dict[str, Any]):
     spans = [(e, slice(e.head * d_head, (e.head + 1) * d_head)) for e in edits]
 
     def hook(module: torch.nn.Module, args: tuple) -> tuple:
@@ -174,23 +175,74 @@ def _layer_hook(edits: Sequence[HeadEdit], d_head: int, means: dict[str, torch.T
                 x[..., span] = x[..., span] * edit.factor
             else:
                 ref = means[edit.name].to(device=x.device, dtype=x.dtype)  # [n_pos, d_head]
-                x[..., span] = _mean_rows(ref, x.shape[-2], module)
+                x[..., span] = mean_rows(ref, _current_positions(state, x))
         return (x, *args[1:])
 
     return hook
 
 
-def _mean_rows(ref: torch.Tensor, n: int, module: torch.nn.Module) -> torch.Tensor:
-    """Reference means for the positions this forward computes (``[n, d_head]``).
+def mean_rows(ref: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Reference mean rows for token positions: ``ref[min(p, n_pos - 1)]``.
 
-    A forward over ``n`` positions after ``cached`` earlier ones covers absolute positions
-    ``cached .. cached + n - 1``; the position counter lives on the module between forwards.
-    Positions past the reference length use its last row.
+    Args:
+        ref: ``[n_pos, d_head]`` means by position (the last row also serves every later position).
+        positions: ``[batch, pos]`` real token positions (0 = first token of the sequence).
+    Returns:
+        ``[batch, pos, d_head]``.
     """
-    start = getattr(module, "_sparks_pos", 0)
-    idx = torch.arange(start, start + n, device=ref.device).clamp(max=ref.shape[0] - 1)
-    module._sparks_pos = start + n
+    idx = positions.to(ref.device).long().clamp(min=0, max=ref.shape[0] - 1)
     return ref[idx]
+
+
+def token_positions(args: tuple, kwargs: dict[str, Any]) -> torch.Tensor:
+    """The real position of every token a decoder forward computes, ``[batch, pos]``.
+
+    Read from the forward's arguments, in this order: ``position_ids`` (what generation passes;
+    left padding does not shift them); else a 2-D ``attention_mask`` (positions count real tokens
+    only: ``cumsum - 1``, its last ``pos`` columns); else the KV cache's length plus ``0..pos-1``.
+    Pad tokens get position 0 (they are masked out of every real token's attention).
+    """
+    ids = kwargs.get("input_ids", args[0] if args else None)
+    embeds = kwargs.get("inputs_embeds")
+    batch, n = (ids.shape[0], ids.shape[1]) if ids is not None else (embeds.shape[0], embeds.shape[1])
+    device = ids.device if ids is not None else embeds.device
+    pos = kwargs.get("position_ids")
+    if pos is not None:
+        pos = pos.reshape(-1, pos.shape[-1])  # [batch or 1, pos]
+        return pos.expand(batch, n) if pos.shape[0] == 1 else pos
+    mask = kwargs.get("attention_mask")
+    if isinstance(mask, torch.Tensor) and mask.dim() == 2:
+        return (mask.long().cumsum(-1) - 1).clamp(min=0)[:, -n:]
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    past = int(cache.get_seq_length()) if cache is not None and hasattr(cache, "get_seq_length") else 0
+    return torch.arange(past, past + n, device=device).expand(batch, n)
+
+
+def _current_positions(state: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    positions = state.get("positions")
+    if positions is None or tuple(positions.shape) != tuple(x.shape[:2]):
+        raise RuntimeError("mean ablation needs token positions: run the whole model (its decoder forward "
+                           "records them), not a single attention block")
+    return positions
+
+
+def _decoder(hf: torch.nn.Module) -> torch.nn.Module:
+    inner = getattr(hf, "model", None)
+    if inner is None or getattr(inner, "layers", None) is None:
+        raise ValueError(f"unsupported architecture {type(hf).__name__}: expected a decoder at .model")
+    return inner
+
+
+def check_heads(model: Any, intervention: Intervention | None) -> None:
+    """Raise one ValueError line if an edited head is not in the model (layer or head out of range)."""
+    if not intervention:
+        return
+    hf = getattr(model, "hf_model", model)
+    n_layers, n_heads = int(hf.config.num_hidden_layers), int(hf.config.num_attention_heads)
+    bad = [e.name for e in intervention.edits if e.layer >= n_layers or e.head >= n_heads]
+    if bad:
+        raise ValueError(f"head(s) {', '.join(bad)} not in this model ({n_layers} layers x {n_heads} heads: "
+                         f"L0H0..L{n_layers - 1}H{n_heads - 1})")
 
 
 @contextlib.contextmanager
@@ -200,31 +252,68 @@ def apply(model: Any, intervention: Intervention | None) -> Iterator[Interventio
     Interventions compose: nested ``apply`` calls stack their hooks (inner edits act on the
     outer-edited output). ``None`` or an empty intervention is a no-op.
 
-    Mean ablation counts positions per forward: enter the context once per sequence batch
-    (``generate`` does, per batch) so position 0 is the first prompt token.
+    Mean ablation indexes the reference means by each token's real position, read at every
+    decoder forward from its ``position_ids`` / ``attention_mask`` / KV-cache length (see
+    :func:`token_positions`), so left-padded batches, KV-cached decoding and batch size do not
+    change which mean a token gets.
     """
     if not intervention:
         yield intervention
         return
     hf = getattr(model, "hf_model", model)
     cfg = hf.config
-    n_layers, n_heads = int(cfg.num_hidden_layers), int(cfg.num_attention_heads)
+    check_heads(hf, intervention)
+    n_heads = int(cfg.num_attention_heads)
     d_head = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads)
-    bad = [e.name for e in intervention.edits if e.layer >= n_layers or e.head >= n_heads]
-    if bad:
-        raise ValueError(f"head(s) {', '.join(bad)} not in this model ({n_layers} layers x {n_heads} heads)")
     projs = output_projections(hf)
+    state: dict[str, Any] = {"positions": None}
     handles = []
     try:
+        if any(e.mode == "mean" for e in intervention.edits):
+            def record(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+                state["positions"] = token_positions(args, kwargs)
+
+            handles.append(_decoder(hf).register_forward_pre_hook(record, with_kwargs=True))
         by_layer: dict[int, list[HeadEdit]] = {}
         for e in intervention.edits:
             by_layer.setdefault(e.layer, []).append(e)
         for layer, edits in by_layer.items():
-            projs[layer]._sparks_pos = 0
-            handles.append(projs[layer].register_forward_pre_hook(_layer_hook(edits, d_head, intervention.means)))
+            hook = _layer_hook(edits, d_head, intervention.means, state)
+            handles.append(projs[layer].register_forward_pre_hook(hook))
         yield intervention
     finally:
         for h in handles:
             h.remove()
-        for layer in {e.layer for e in intervention.edits}:
-            projs[layer].__dict__.pop("_sparks_pos", None)
+
+
+@contextlib.contextmanager
+def edit_weights(model: Any, intervention: Intervention | None) -> Iterator[Intervention | None]:
+    """Context manager: zero / scale edits written into ``o_proj``'s columns, restored after.
+
+    The same edits as :func:`apply`, for code that does not run the plain model's modules: the
+    ``TransformerBridge`` twin and the circuit engine's functional forward share these weight
+    tensors, so circuit attribution sees the intervened model. Mean ablation is position-dependent
+    and cannot be a weight edit (``ValueError``). The model's weights are restored exactly (a copy
+    of each edited layer's ``o_proj`` weight is kept), also after an exception.
+    """
+    if not intervention:
+        yield intervention
+        return
+    if any(e.mode == "mean" for e in intervention.edits):
+        raise ValueError("mean ablation cannot be written into weights; use apply() on the plain model")
+    hf = getattr(model, "hf_model", model)
+    check_heads(hf, intervention)
+    cfg = hf.config
+    d_head = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // int(cfg.num_attention_heads))
+    projs = output_projections(hf)
+    saved = {e.layer: projs[e.layer].weight.detach().clone() for e in intervention.edits}
+    try:
+        with torch.no_grad():
+            for e in intervention.edits:
+                cols = slice(e.head * d_head, (e.head + 1) * d_head)
+                projs[e.layer].weight[:, cols] *= 0.0 if e.mode == "zero" else e.factor
+        yield intervention
+    finally:
+        with torch.no_grad():
+            for layer, w in saved.items():
+                projs[layer].weight.copy_(w)

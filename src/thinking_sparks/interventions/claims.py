@@ -1,0 +1,135 @@
+"""The paper's intervention claims (§5.8–§5.10, §6), decided from the organism's samples.
+
+One verdict row per claim, STYLE.md's schema: ``claim, paper, statistic, value, ci_low, ci_high,
+criterion, verdict``. Statistics are paired differences over problems with a bootstrap CI
+(:func:`~thinking_sparks.interventions.experiments.paired_difference`): ``reproduced`` when the
+whole 95% interval meets the criterion, ``not reproduced`` when the whole interval misses it,
+``inconclusive`` when it straddles it; a statistic without a CI is decided by its value.
+
+:func:`verdict_frame` and :func:`decide` are local stand-ins for the project-wide verdict helper
+(issue 14); the schema is the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from thinking_sparks.interventions.experiments import ExperimentResult, paired_difference
+from thinking_sparks.interventions.headsets import parse_heads
+
+COLUMNS = ["claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict"]
+
+
+def decide(value: float, lo: float | None, hi: float | None, lower: float | None = None,
+           upper: float | None = None) -> str:
+    """Verdict for the criterion ``lower < x < upper`` (either bound may be None)."""
+    def inside(x: float) -> bool:
+        return (lower is None or x > lower) and (upper is None or x < upper)
+
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "inconclusive" if value is None or math.isnan(value) else (
+            "reproduced" if inside(value) else "not reproduced")
+    if inside(lo) and inside(hi):
+        return "reproduced"
+    if (lower is not None and hi <= lower) or (upper is not None and lo >= upper):
+        return "not reproduced"
+    return "inconclusive"
+
+
+def verdict_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    for c in ("value", "ci_low", "ci_high"):
+        df[c] = df[c].astype(float).round(3)
+    return df
+
+
+def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
+         lower: float | None = None, upper: float | None = None) -> dict:
+    value, lo, hi = stat
+    return {"claim": claim, "paper": paper, "statistic": statistic, "value": value, "ci_low": lo, "ci_high": hi,
+            "criterion": criterion, "verdict": decide(value, lo, hi, lower, upper)}
+
+
+def _of(result: ExperimentResult, label: str, sets: Sequence[str] | None = None) -> pd.DataFrame:
+    s = result.samples
+    out = s[(s["condition"] == label) if label != "random" else s["condition"].str.startswith("random #")]
+    if sets is not None:
+        out = out[out["set"].isin(list(sets))]
+    if out.empty:
+        raise ValueError(f"no samples for condition {label!r}" + (f" on {list(sets)}" if sets else ""))
+    return out
+
+
+def ablation_verdicts(result: ExperimentResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Table 1's claims from :func:`~.experiments.ablation_conditions` rows (all sets pooled).
+
+    Needs conditions ``no ablation``, ``ablate emergent``, and optionally ``ablate control`` and
+    ``random #<seed>`` rows.
+    """
+    kw = dict(n_boot=n_boot, seed=seed)
+    none, emergent = _of(result, "no ablation"), _of(result, "ablate emergent")
+    rows = [_row("Zero-ablating the emergent heads lowers pass@1", "Table 1 (§A.7)",
+                 "pass@1 no ablation − emergent ablated, paired over problems",
+                 paired_difference(none, emergent, **kw), "CI above 0", lower=0.0)]
+    if (result.samples["condition"].str.startswith("random #")).any():
+        rows.append(_row("Ablating emergent heads hurts more than ablating as many random heads (layer-matched)",
+                         "Table 1 (added control)",
+                         "pass@1 random sets (mean over seeds) − emergent ablated, paired over problems",
+                         paired_difference(_of(result, "random"), emergent, **kw), "CI above 0", lower=0.0))
+    if (result.samples["condition"] == "ablate control").any():
+        control = _of(result, "ablate control")
+        base_p1 = float(none["correct"].mean())
+        rows.append(_row("Ablating the control (no-reasoning) circuit's heads collapses accuracy",
+                         "Table 1, TriviaQA row", "pass@1 no ablation − control ablated, paired over problems",
+                         paired_difference(none, control, **kw),
+                         f"CI above half the unablated pass@1 ({base_p1 / 2:.3f})", lower=base_p1 / 2))
+    return verdict_frame(rows)
+
+
+def scaling_verdicts(result: ExperimentResult, label: str = "x1.3 sft", baseline: str = "no intervention",
+                     hard: Sequence[str] = ("hard",), easy: Sequence[str] = ("easy",), n_boot: int = 1000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Table 5's reading: scaling up SFT's heads in the base model helps hard problems, hurts easy ones."""
+    kw = dict(n_boot=n_boot, seed=seed)
+    rows = [
+        _row("Scaling up SFT's emergent heads in the base model helps hard problems", "Table 5 (§5.9)",
+             f"pass@1 {label} − {baseline} on {', '.join(hard)}",
+             paired_difference(_of(result, label, hard), _of(result, baseline, hard), **kw), "CI above 0", lower=0.0),
+        _row("... and hurts easy ones", "Table 5 (§5.9)", f"pass@1 {label} − {baseline} on {', '.join(easy)}",
+             paired_difference(_of(result, label, easy), _of(result, baseline, easy), **kw), "CI below 0", upper=0.0),
+    ]
+    return verdict_frame(rows)
+
+
+def think_verdicts(think_on_heads: Sequence[str], think_off_heads: Sequence[str], k_samples: pd.DataFrame,
+                   ablated: str = "think off + ablation", off: str = "think off", low_k: int = 1,
+                   high_k: int | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """§6's claims: more heads without thinking; no think-only heads; ablating think-off-only heads
+    raises low-k success@k but lowers high-k pass@k.
+
+    Args:
+        k_samples: samples of the k-curve runs with a ``condition`` column (many samples per problem).
+        high_k: default: the samples per problem.
+    """
+    on, offh = set(parse_heads(think_on_heads)), set(parse_heads(think_off_heads))
+    nan = float("nan")
+    a = k_samples[k_samples["condition"] == ablated]
+    b = k_samples[k_samples["condition"] == off]
+    high_k = high_k or int(b.groupby("problem_id").size().min())
+    kw = dict(n_boot=n_boot, seed=seed)
+    rows = [
+        _row("Think-off circuits recruit more heads than think-on circuits", "§6, Fig 17",
+             "heads in think-off circuit − heads in think-on circuit", (len(offh) - len(on), nan, nan), "> 0",
+             lower=0.0),
+        _row("Think-on heads are (almost) all in the think-off circuit: no think-only heads", "§6",
+             "think-on heads missing from the think-off circuit", (len(on - offh), nan, nan), "= 0", upper=0.5),
+        _row(f"Ablating think-off-only heads raises success@{low_k} in think-off mode", "Fig 5",
+             f"success@{low_k} ablated − think off, paired over problems",
+             paired_difference(a, b, f"success@{low_k}", **kw), "CI above 0", lower=0.0),
+        _row(f"... but lowers pass@{high_k}", "Fig 5", f"pass@{high_k} ablated − think off, paired over problems",
+             paired_difference(a, b, f"pass@{high_k}", **kw), "CI below 0", upper=0.0),
+    ]
+    return verdict_frame(rows)
