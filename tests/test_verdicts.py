@@ -130,3 +130,30 @@ def test_show_marks_the_table_and_collect_reads_it_back(tmp_path):
         show(t.drop(columns="verdict"))
     nb = nbformat.read(str(tmp_path / "page.ipynb"), as_version=4)
     assert MIME in nb.cells[1].outputs[0].data and "<table" in nb.cells[1].outputs[0].data["text/html"]
+
+
+def test_the_book_collects_every_pages_table(tmp_path):
+    from thinking_sparks.runs import SECTIONS, VERDICTS_PAGE, write_verdicts_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    organism = verdict_table([Verdict("SFT raises | accuracy", "§2", "pass@1", 0.2, 0.1, 0.3),
+                              Verdict("hybrid thinks", "§6", "pass@1", -0.1, -0.2, 0.05)])
+    emergence = verdict_table([Verdict("heads emerge", "Table 3", "emergent", 7, 5, 9, above=10, partly_above=4),
+                               Verdict("fewer heads", "§4.2", "d", -2, nan, nan, below=0, point_decides=True)])
+    executed(pages / "02_organism.ipynb", organism)
+    executed(pages / "04_emergence.ipynb", emergence)
+    executed(pages / "03_circuits.ipynb")  # a page without a verdict table
+    out = write_verdicts_page(tmp_path)
+    assert out == tmp_path / VERDICTS_PAGE and not list(pages.glob(".*tmp"))
+    text = out.read_text()
+    assert text.startswith("# Verdicts")
+    first, second = SECTIONS["02_organism"][1], SECTIONS["04_emergence"][1]
+    assert f"## {first}" in text and f"## {second}" in text and text.index(first) < text.index(second)
+    assert "## " + SECTIONS["03_circuits"][1] not in text and "[03_circuits](03_circuits.ipynb)" in text
+    assert "SFT raises \\| accuracy" in text  # a pipe in a cell does not break the table
+    assert "| [02_organism](02_organism.ipynb) | 1 | 0 | 0 | 1 | 2 |" in text  # reproduced, partly, not, inconclusive
+    assert "| [04_emergence](04_emergence.ipynb) | 1 | 1 | 0 | 0 | 2 |" in text
+    assert "| **all pages** | **2** | **1** | **0** | **1** | **4** |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| fewer heads"))
+    assert "| – | – |" in row and row.endswith("| reproduced |")

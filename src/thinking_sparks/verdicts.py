@@ -120,7 +120,7 @@ class Verdict:
     def __post_init__(self) -> None:
         if self.above is None and self.below is None:
             object.__setattr__(self, "above", 0.0)
-        kw = dict(above=self.above, below=self.below, point_decides=self.point_decides)
+        kw = {"above": self.above, "below": self.below, "point_decides": self.point_decides}
         v = decide(self.value, self.ci_low, self.ci_high, **kw)
         if (v != "reproduced" and self.partly_above is not None
                 and decide(self.value, self.ci_low, self.ci_high, self.partly_above, None,
@@ -179,7 +179,7 @@ def show(table: pd.DataFrame) -> None:
     if missing:
         raise ValueError(f"not a verdict table: missing columns {missing}")
     records = json.loads(table[list(COLUMNS)].to_json(orient="records"))  # NaN -> null
-    display({"text/html": table.to_html(), "text/plain": repr(table), MIME: records}, raw=True)
+    display({"text/html": table._repr_html_() or table.to_html(), "text/plain": repr(table), MIME: records}, raw=True)
 
 
 def collect(notebook: Path) -> pd.DataFrame | None:
