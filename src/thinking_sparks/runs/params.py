@@ -66,26 +66,18 @@ class OrganismParams:
     threads: int = 0
 
     def __post_init__(self):
-        from thinking_sparks.organism.config import PROFILES, profile
         from thinking_sparks.organism.report import SETS
 
-        if self.profile not in PROFILES:
-            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
-        if not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"n must be a positive integer, got {self.n!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+        _check_runs(self.profile, list(self.curve_runs), "curve_runs")
+        _check_positive(self, "n", optional=("limit",))
         if not 0 <= float(self.temperature) <= 2:
             raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
-        unknown = [r for r in self.curve_runs if r not in profile(self.profile)]
-        if unknown:
-            raise ValueError(f"curve_runs {unknown} are not runs of profile {self.profile!r}: "
-                             f"{', '.join(profile(self.profile))}")
         if self.curve_difficulty not in SETS:
             raise ValueError(f"curve_difficulty must be one of {', '.join(SETS)}, got {self.curve_difficulty!r}")
 
 
-def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
+def _check_runs(profile_name: str, runs: list[str], what: str) -> dict:
+    """The profile's run table, once ``profile_name`` is a profile and every one of ``runs`` its run."""
     from thinking_sparks.organism.config import PROFILES, profile
 
     if profile_name not in PROFILES:
@@ -94,6 +86,12 @@ def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
     unknown = [r for r in runs if r not in table]
     if unknown:
         raise ValueError(f"{what} {unknown} are not runs of profile {profile_name!r}: {', '.join(table)}")
+    return table
+
+
+def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
+    """:func:`_check_runs`, and each run post-trained from a base (it has a parent)."""
+    table = _check_runs(profile_name, runs, what)
     no_parent = [r for r in runs if not table[r].parent]
     if no_parent:
         raise ValueError(f"{what} {no_parent} are not post-trained from a base; choose from "
@@ -103,12 +101,18 @@ def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
 def _check_circuit_fields(p) -> None:
     if not isinstance(p.n_questions, int) or p.n_questions < 4:
         raise ValueError(f"n_questions must be an integer >= 4, got {p.n_questions!r}")
-    if p.answer_tokens is not None and (not isinstance(p.answer_tokens, int) or p.answer_tokens < 1):
-        raise ValueError(f"answer_tokens must be a positive integer or None, got {p.answer_tokens!r}")
-    if not isinstance(p.steps, int) or p.steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {p.steps!r}")
-    if p.top_n is not None and (not isinstance(p.top_n, int) or p.top_n < 1):
-        raise ValueError(f"top_n must be a positive integer or None (the paper's fraction), got {p.top_n!r}")
+    _check_positive(p, "steps", optional=("answer_tokens", "top_n"))
+
+
+def _check_positive(p, *names: str, optional: tuple[str, ...] = ()) -> None:
+    """Each field in ``names`` must be a positive integer, each in ``optional`` one or None."""
+    for name in names + optional:
+        value = getattr(p, name)
+        if name in optional and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer{' or None' if name in optional else ''}, "
+                             f"got {value!r}")
 
 
 @dataclass
@@ -184,9 +188,7 @@ class EmergenceParams:
         _check_circuit_fields(self)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
-        for name in ("n_boot", "n_splits"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        _check_positive(self, "n_boot", "n_splits")
 
 
 @dataclass
@@ -230,17 +232,9 @@ class InterventionsParams:
     def __post_init__(self):
         for name in ("model_run", "sft_run", "grpo_run"):
             _check_profile_runs(self.profile, [getattr(self, name)], name)
-        from thinking_sparks.organism.config import profile
-
-        if self.base_run not in profile(self.profile):
-            raise ValueError(f"base_run {self.base_run!r} is not a run of profile {self.profile!r}: "
-                             f"{', '.join(profile(self.profile))}")
+        _check_runs(self.profile, [self.base_run], "base_run")
         _check_circuit_fields(self)
-        for name in ("k", "seeds", "n", "max_new_tokens", "n_boot"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+        _check_positive(self, "k", "seeds", "n", "max_new_tokens", "n_boot", optional=("limit",))
 
     def eval_params(self):
         from thinking_sparks.evaluation.harness import EvalParams
@@ -287,11 +281,7 @@ class ThinkingParams:
     def __post_init__(self):
         _check_profile_runs(self.profile, [self.hybrid_run], "hybrid_run")
         _check_circuit_fields(self)
-        for name in ("k", "n", "max_new_tokens", "n_k", "k_limit", "n_boot"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise ValueError(f"limit must be a positive integer or None, got {self.limit!r}")
+        _check_positive(self, "k", "n", "max_new_tokens", "n_k", "k_limit", "n_boot", optional=("limit",))
 
     def eval_params(self, k_curves: bool = False):
         from thinking_sparks.evaluation.harness import EvalParams
