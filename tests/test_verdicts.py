@@ -157,3 +157,14 @@ def test_the_book_collects_every_pages_table(tmp_path):
     assert "| **all pages** | **2** | **1** | **0** | **1** | **4** |" in text
     row = next(line for line in text.splitlines() if line.startswith("| fewer heads"))
     assert "| – | – |" in row and row.endswith("| reproduced |")
+
+
+def test_a_page_with_an_empty_table_says_so(tmp_path):
+    from thinking_sparks.runs import write_verdicts_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    executed(pages / "06_thinking_modes.ipynb", verdict_table([]))
+    text = write_verdicts_page(tmp_path).read_text()
+    assert "No claim could be checked on this run." in text and "| claim |" not in text
+    assert "| **all pages** | **0** | **0** | **0** | **0** | **0** |" in text

@@ -147,7 +147,7 @@ def write_verdicts_page(root: Path) -> Path:
     verdicts by kind, per page and in all. Written atomically."""
     import pandas as pd
 
-    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect
+    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
 
     pages = root / "book" / "pages"
     tables = {stem: collect(pages / f"{stem}.ipynb") for stem in SECTIONS if (pages / f"{stem}.ipynb").exists()}
@@ -168,8 +168,10 @@ def write_verdicts_page(root: Path) -> Path:
     else:
         lines += ["No page of this build shows a verdict table.", ""]
     for stem, t in found.items():
-        lines += [f"## {SECTIONS[stem][1]}", "", f"From [{stem}]({stem}.ipynb).", "",
-                  "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+        lines += [f"## {SECTIONS[stem][1]}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
+        if t.empty:
+            continue
+        lines += ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
         lines += ["| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for r in t.to_dict("records")]
         lines += [""]
     none = [stem for stem in tables if stem not in found]
