@@ -192,34 +192,25 @@ class EmergenceParams:
 
 
 @dataclass
-class InterventionsParams:
-    """Parameters of ``05_interventions``: heads ablated and scaled during generation (Tables 1, 4, 5; Fig 4).
+class HeadPageParams:
+    """What the pages that intervene on heads (05, 06) share: circuit inputs, head sets, sampling.
 
     Attributes:
         profile, build, device, threads: as everywhere.
-        model_run, base_run: the post-trained model whose heads are ablated (Table 1) and its base.
-        sft_run, grpo_run: runs whose emergent heads are scaled in the base (Table 5); the GRPO
-            run's first checkpoint gives its early circuit, and its checkpoints make Fig 4.
         dataset, n_questions, answer_tokens, steps, top_n: circuit inputs (``emergence``).
-        k: heads per set (the paper ablates about 5).
-        seeds: random layer-matched head sets (Table 1's added control).
+        k: heads per set intervened on (the paper uses about 5-10).
         n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``
             problems of each set).
         n_boot: bootstrap resamples for CIs and verdicts.
     """
 
     profile: str = "full"
-    model_run: str = "distill"
-    base_run: str = "base"
-    sft_run: str = "sft"
-    grpo_run: str = "grpo-easy"
     dataset: str = "organism/hard"
     n_questions: int = 32
     answer_tokens: int | None = 24
     steps: int = 5
     top_n: int | None = None
     k: int = 5
-    seeds: int = 5
     n: int = 4
     limit: int | None = 50
     temperature: float = 0.6
@@ -228,64 +219,66 @@ class InterventionsParams:
     build: bool = True
     device: str = "cpu"
     threads: int = 0
+
+    def __post_init__(self):
+        _check_circuit_fields(self)
+        _check_positive(self, "k", "n", "max_new_tokens", "n_boot", optional=("limit",))
+
+    def _eval_params(self, dataset: str, n: int, limit: int | None):
+        from thinking_sparks.evaluation.harness import EvalParams
+
+        return EvalParams(dataset=dataset, n=n, temperature=self.temperature, max_new_tokens=self.max_new_tokens,
+                          limit=limit, n_boot=self.n_boot, batch_size=64)
+
+
+@dataclass
+class InterventionsParams(HeadPageParams):
+    """Parameters of ``05_interventions``: heads ablated and scaled during generation (Tables 1, 4, 5; Fig 4).
+
+    Attributes (besides :class:`HeadPageParams`'):
+        model_run, base_run: the post-trained model whose heads are ablated (Table 1) and its base.
+        sft_run, grpo_run: runs whose emergent heads are scaled in the base (Table 5); the GRPO
+            run's first checkpoint gives its early circuit, and its checkpoints make Fig 4.
+        seeds: random layer-matched head sets (Table 1's added control).
+    """
+
+    model_run: str = "distill"
+    base_run: str = "base"
+    sft_run: str = "sft"
+    grpo_run: str = "grpo-easy"
+    seeds: int = 5
 
     def __post_init__(self):
         for name in ("model_run", "sft_run", "grpo_run"):
             _check_profile_runs(self.profile, [getattr(self, name)], name)
         _check_runs(self.profile, [self.base_run], "base_run")
-        _check_circuit_fields(self)
-        _check_positive(self, "k", "seeds", "n", "max_new_tokens", "n_boot", optional=("limit",))
+        super().__post_init__()
+        _check_positive(self, "seeds")
 
     def eval_params(self):
-        from thinking_sparks.evaluation.harness import EvalParams
-
-        return EvalParams(dataset="organism/easy", n=self.n, temperature=self.temperature,
-                          max_new_tokens=self.max_new_tokens, limit=self.limit, n_boot=self.n_boot,
-                          batch_size=64)
+        return self._eval_params("organism/easy", self.n, self.limit)
 
 
 @dataclass
-class ThinkingParams:
+class ThinkingParams(HeadPageParams):
     """Parameters of ``06_thinking_modes``: the hybrid's think-on / think-off circuits and interventions
     (Table 2; Figs 5, 17).
 
-    Attributes:
-        profile, build, device, threads: as everywhere.
+    Attributes (besides :class:`HeadPageParams`'; ``k`` think-off-only heads, top by score, and ``n``,
+    ``limit`` for Table 2's pass@1):
         hybrid_run: the hybrid thinker (Qwen3's role).
-        dataset, n_questions, answer_tokens, steps, top_n: circuit inputs (``emergence``).
-        k: think-off-only heads intervened on (top ``k`` by score; the paper uses 5-10).
-        n, limit, temperature, max_new_tokens: sampling for Table 2's pass@1.
         n_k, k_limit: samples per problem and problems (first of the hard set) for Fig 5's curves.
-        n_boot: bootstrap resamples for CIs and verdicts.
     """
 
-    profile: str = "full"
     hybrid_run: str = "hybrid"
-    dataset: str = "organism/hard"
-    n_questions: int = 32
-    answer_tokens: int | None = 24
-    steps: int = 5
-    top_n: int | None = None
-    k: int = 5
-    n: int = 4
-    limit: int | None = 50
-    temperature: float = 0.6
-    max_new_tokens: int = 128
     n_k: int = 64
     k_limit: int = 30
-    n_boot: int = 1000
-    build: bool = True
-    device: str = "cpu"
-    threads: int = 0
 
     def __post_init__(self):
         _check_profile_runs(self.profile, [self.hybrid_run], "hybrid_run")
-        _check_circuit_fields(self)
-        _check_positive(self, "k", "n", "max_new_tokens", "n_k", "k_limit", "n_boot", optional=("limit",))
+        super().__post_init__()
+        _check_positive(self, "n_k", "k_limit")
 
     def eval_params(self, k_curves: bool = False):
-        from thinking_sparks.evaluation.harness import EvalParams
-
-        return EvalParams(dataset="organism/hard", n=self.n_k if k_curves else self.n, temperature=self.temperature,
-                          max_new_tokens=self.max_new_tokens, limit=self.k_limit if k_curves else self.limit,
-                          n_boot=self.n_boot, batch_size=64)
+        return self._eval_params("organism/hard", self.n_k if k_curves else self.n,
+                                 self.k_limit if k_curves else self.limit)
