@@ -74,3 +74,15 @@ def tiny_zoo_cache(tmp_path_factory):
         mp.setenv("SPARKS_CACHE", str(cache))
         finals = zoo.build("tiny")
     return cache, finals
+
+
+@pytest.fixture(scope="module")
+def tiny_zoo(tiny_zoo_cache):
+    """``tiny_zoo_cache`` with ``SPARKS_CACHE`` and the zoo profile set for the module: (cache, finals)."""
+    from thinking_sparks.organism import zoo
+
+    cache, finals = tiny_zoo_cache
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARKS_CACHE", str(cache))
+        mp.setenv(zoo.PROFILE_ENV, "tiny")
+        yield cache, finals

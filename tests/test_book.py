@@ -96,6 +96,30 @@ def test_book_records_its_environment(built_book):
     assert "01_models" in page and "papermill wall time" in page
 
 
+def test_book_collects_every_pages_verdicts(built_book):
+    from thinking_sparks.runs import SECTIONS
+
+    root, index = built_book
+    text = (root / "book" / "pages" / "verdicts.md").read_text()
+    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes"):
+        assert f"## {SECTIONS[stem][1]}" in text, stem
+    assert "GRPO adds fewer emergent heads than SFT" in text and "thinking on beats thinking off" in text
+    assert "| **all pages** |" in text and "[03_circuits](03_circuits.ipynb)" in text
+    assert (index.parent / "book" / "pages" / "verdicts.html").exists()
+
+
+def _verdicts(root, stem, text):
+    """The page's verdict table, shown (as HTML) and marked for the book's verdicts page."""
+    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect
+
+    for column in COLUMNS:
+        assert f"<th>{column}</th>" in text
+    table = collect(root / "book" / "pages" / f"{stem}.ipynb")
+    assert table is not None, f"{stem} shows no verdict table"
+    assert set(table.verdict) <= set(VERDICTS)
+    return table
+
+
 def _outputs(root, stem):
     import nbformat
 
@@ -125,8 +149,7 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     assert noise == []
     # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
     assert len(charts) == 6 + 3
-    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
-        assert f"<th>{column}</th>" in text
+    _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
     assert "building them took" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
@@ -140,8 +163,7 @@ def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
     for row in ("no ablation", "ablate emergent", "ablate base", "ablate control", "no intervention"):
         assert row in text
     assert "arithmetic_slip" in text and "cutoff_or_loop" in text  # the taxonomy, counted
-    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
-        assert f"<th>{column}</th>" in text
+    _verdicts(root, "05_interventions", text)
     assert "evaluations: **" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "05_interventions.html").exists()
 
@@ -152,8 +174,7 @@ def test_thinking_page_circuits_curves_and_verdicts(built_book):
     assert noise == []
     assert len(charts) in (2, 3)  # [the two circuits,] Table 2 bars, pass@k / success@k curves
     assert "Think-on circuit: **" in text and "think off" in text and "success" in text
-    for column in ("claim", "paper", "statistic", "ci_low", "ci_high", "criterion", "verdict"):
-        assert f"<th>{column}</th>" in text
+    _verdicts(root, "06_thinking_modes", text)
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "06_thinking_modes.html").exists()
 
 

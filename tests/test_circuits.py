@@ -11,7 +11,8 @@ import torch
 from thinking_sparks.circuits.attribute import attribute, riemann_alphas
 from thinking_sparks.circuits.circuit import Circuit, head_importance, prune, threshold, top_n
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
-from thinking_sparks.circuits.forward import CircuitModel, rms_norm
+from thinking_sparks.circuits.forward import CircuitModel
+from thinking_sparks.circuits.weights import rms_norm
 from thinking_sparks.circuits.graph import Graph, reference_name_to_ours
 from thinking_sparks.circuits.memory import estimate_bytes, plan_batch_size
 from thinking_sparks.circuits.pairs import Pair, collate, load_pairs, save_pairs
@@ -315,7 +316,7 @@ def test_sliding_window_models_refuse_inputs_longer_than_the_window():
     """Mistral-style configs set ``sliding_window`` without ``use_sliding_window``."""
     from transformers import MistralConfig, MistralForCausalLM
 
-    from thinking_sparks.circuits.forward import sliding_window
+    from thinking_sparks.circuits.weights import sliding_window
 
     torch.manual_seed(0)
     cfg = MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

@@ -190,15 +190,30 @@ def test_bootstrap_counts_and_noise_floor_are_deterministic():
 
 
 def test_verdicts_follow_the_ci():
-    from thinking_sparks.emergence.claims import COLUMNS, decide, verdict_frame, wilson
+    import pandas as pd
 
-    assert decide(5, 4, 6, lower=3) == "reproduced"
-    assert decide(5, 2, 6, lower=3) == "inconclusive"  # CI straddles the criterion
-    assert decide(1, 0, 2, lower=3) == "not reproduced"
-    assert decide(0.6, 0.55, 0.7, 0.5, 5 / 6) == "reproduced"
-    assert decide(0.9, 0.85, 0.95, 0.5, 5 / 6) == "not reproduced"
-    assert decide(0.6, 0.4, 0.9, 0.5, 5 / 6) == "inconclusive"
-    assert decide(-1, float("nan"), float("nan"), upper=0) == "reproduced"  # no CI: the point decides
+    from thinking_sparks.emergence.claims import section4_verdicts, wilson
+    from thinking_sparks.verdicts import COLUMNS
+
     lo, hi = wilson(8, 10)
     assert 0.49 < lo < 0.8 < hi < 0.97
-    assert list(verdict_frame([{"claim": "c", "value": 1}]).columns) == COLUMNS
+    nan = float("nan")
+
+    def table(sft_ci, retained):
+        rows = [{"method": "sft", "emergent": 8, "ci_low": sft_ci[0], "ci_high": sft_ci[1], "noise_mean": 4.0,
+                 "noise_q95": 10.0, "retained_share": nan, "retained_ci_low": nan, "retained_ci_high": nan},
+                {"method": "distill", "emergent": 20, "ci_low": nan, "ci_high": nan, "noise_mean": 4.0,
+                 "noise_q95": 10.0, "retained_share": retained[0], "retained_ci_low": retained[1],
+                 "retained_ci_high": retained[2]}]
+        return pd.DataFrame(rows)
+
+    v = section4_verdicts({}, table((5, 9), (0.6, 0.55, 0.7)), {})
+    assert list(v.columns) == list(COLUMNS)
+    got = v.set_index("statistic")["verdict"].tolist()
+    # sft: CI clears the noise mean, not its 95th percentile -> partly; distill: no CI, 20 > 10 decides;
+    # retained share inside (0.5, 5/6)
+    assert got == ["partly", "reproduced", "reproduced"]
+    v = section4_verdicts({}, table((11, 14), (0.9, 0.85, 0.95)), {})
+    assert v.verdict.tolist() == ["reproduced", "reproduced", "not reproduced"]
+    v = section4_verdicts({}, table((2, 12), (0.6, 0.4, 0.9)), {})
+    assert v.verdict.tolist() == ["inconclusive", "reproduced", "inconclusive"]  # straddles

@@ -16,14 +16,8 @@ PARAMS = EvalParams(dataset="organism/easy", n=2, temperature=0.6, max_new_token
 
 
 @pytest.fixture(scope="module")
-def zoo(tiny_zoo_cache):
-    from thinking_sparks.organism import zoo
-
-    cache, finals = tiny_zoo_cache
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SPARKS_CACHE", str(cache))
-        mp.setenv(zoo.PROFILE_ENV, "tiny")
-        yield finals
+def zoo(tiny_zoo):
+    return tiny_zoo[1]
 
 
 @pytest.fixture(scope="module")

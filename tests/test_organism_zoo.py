@@ -13,15 +13,6 @@ from thinking_sparks.organism import config, grpo, zoo
 ALL_RUNS = list(config.profile("tiny"))
 
 
-@pytest.fixture(scope="module")
-def tiny_zoo(tiny_zoo_cache):
-    cache, finals = tiny_zoo_cache
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SPARKS_CACHE", str(cache))
-        mp.setenv(zoo.PROFILE_ENV, "tiny")
-        yield cache, finals
-
-
 @pytest.mark.slow
 def test_tiny_profile_builds_every_run(tiny_zoo):
     _, finals = tiny_zoo

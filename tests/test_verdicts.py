@@ -1,47 +1,80 @@
-"""Verdict tables: computed verdicts, one schema, sentences that never overclaim."""
+"""Verdict tables: computed verdicts, one schema, sentences that never overclaim, the book's collection."""
 
 from __future__ import annotations
 
 import math
 
+import nbformat
 import pytest
 
-from thinking_sparks.verdicts import COLUMNS, Verdict, combine, decide, summary, verdict_table
+from thinking_sparks.verdicts import (COLUMNS, MIME, Verdict, collect, combine, decide, summary,
+                                      verdict_table)
+
+nan = math.nan
 
 
 @pytest.mark.parametrize(
-    ("lo", "hi", "threshold", "direction", "expected"),
+    ("value", "lo", "hi", "above", "below", "expected"),
     [
-        (0.05, 0.2, 0.0, "above", "reproduced"),
-        (-0.05, 0.2, 0.0, "above", "inconclusive"),  # straddles
-        (-0.3, -0.1, 0.0, "above", "not reproduced"),
-        (-0.3, 0.0, 0.0, "above", "not reproduced"),  # touching from below is not above
-        (0.0, 0.3, 0.0, "above", "inconclusive"),
-        (0.2, 0.4, 0.5, "below", "reproduced"),
-        (0.4, 0.6, 0.5, "below", "inconclusive"),
-        (0.5, 0.6, 0.5, "below", "not reproduced"),
-        (math.nan, math.nan, 0.0, "above", "inconclusive"),
+        (0.1, 0.05, 0.2, 0.0, None, "reproduced"),
+        (0.1, -0.05, 0.2, 0.0, None, "inconclusive"),  # straddles
+        (-0.2, -0.3, -0.1, 0.0, None, "not reproduced"),
+        (-0.1, -0.3, 0.0, 0.0, None, "not reproduced"),  # touching from below is not above
+        (0.1, 0.0, 0.3, 0.0, None, "inconclusive"),
+        (0.3, 0.2, 0.4, None, 0.5, "reproduced"),
+        (0.5, 0.4, 0.6, None, 0.5, "inconclusive"),
+        (0.55, 0.5, 0.6, None, 0.5, "not reproduced"),
+        (0.6, 0.55, 0.7, 0.5, 5 / 6, "reproduced"),  # an interval criterion
+        (0.9, 0.85, 0.95, 0.5, 5 / 6, "not reproduced"),
+        (0.6, 0.4, 0.9, 0.5, 5 / 6, "inconclusive"),
+        (0.6, 0.3, 0.95, 0.5, 5 / 6, "inconclusive"),  # an interval wider than the criterion's
+        (1.0, nan, nan, 0.0, None, "inconclusive"),  # no CI, no point_decides
+        (0.2, 0.1, 0.3, nan, None, "inconclusive"),  # a bound that could not be measured
     ],
 )
-def test_decide(lo, hi, threshold, direction, expected):
-    assert decide(lo, hi, threshold, direction) == expected
+def test_decide(value, lo, hi, above, below, expected):
+    assert decide(value, lo, hi, above, below) == expected
+
+
+def test_point_decides_without_an_interval():
+    assert decide(3, nan, nan, above=0, point_decides=True) == "reproduced"
+    assert decide(-1, nan, nan, below=0, point_decides=True) == "reproduced"
+    assert decide(0, nan, nan, below=0, point_decides=True) == "not reproduced"  # strict
+    assert decide(nan, nan, nan, above=0, point_decides=True) == "inconclusive"
+    assert decide(5, 2, 6, above=3, point_decides=True) == "inconclusive"  # an interval still rules
+    assert decide(1, nan, nan, above=nan, point_decides=True) == "inconclusive"
+    v = Verdict("c", "§6", "heads", 2, nan, nan, above=0.0, point_decides=True)
+    assert (v.verdict, v.criterion) == ("reproduced", "value above 0")
+
+
+def test_partly_above_a_weaker_bound():
+    row = lambda lo, hi: Verdict("heads emerge", "Table 3", "emergent", (lo + hi) / 2, lo, hi, above=10,
+                                 partly_above=4).verdict
+    assert row(11, 15) == "reproduced"
+    assert row(5, 12) == "partly"  # clears the mean (4), straddles the 95th percentile (10)
+    assert row(5, 9) == "partly"  # clears the mean, below the 95th percentile
+    assert row(3, 12) == "inconclusive"  # straddles both
+    assert row(1, 3) == "not reproduced"
 
 
 def test_bad_input_raises():
-    with pytest.raises(ValueError, match="direction"):
-        decide(0, 1, direction="sideways")
+    with pytest.raises(ValueError, match="bound"):
+        decide(0.5, 0, 1)
     with pytest.raises(ValueError, match="ci_low"):
         Verdict("c", "§1", "s", 0.5, 0.6, 0.4)
 
 
 def test_table_schema_and_default_criterion():
-    rows = [Verdict("SFT raises accuracy", "§5.1", "pass@1 sft - base", 0.1, 0.02, 0.18),
-            Verdict("heads emerge", "Table 3", "emergent heads vs noise floor", 12, 3, 20, threshold=5,
-                    criterion="CI above the noise floor (5)")]
+    rows = [Verdict("SFT raises accuracy", "§5.1", "pass@1 sft - base", 0.1234567, 0.02, 0.18),
+            Verdict("heads emerge", "Table 3", "emergent heads vs noise floor", 12, 3, 20, above=5,
+                    criterion="CI above the noise floor (5)"),
+            Verdict("fewer", "§4.2", "d", -1, -2, -0.5, below=0),
+            Verdict("two-thirds", "§7", "share", 0.6, 0.55, 0.7, above=0.5, below=0.8)]
     t = verdict_table(rows)
     assert list(t.columns) == list(COLUMNS)
-    assert t.verdict.tolist() == ["reproduced", "inconclusive"]
-    assert t.criterion.tolist() == ["CI above 0", "CI above the noise floor (5)"]
+    assert t.verdict.tolist() == ["reproduced", "inconclusive", "reproduced", "reproduced"]
+    assert t.criterion.tolist() == ["CI above 0", "CI above the noise floor (5)", "CI below 0", "CI within (0.5, 0.8)"]
+    assert t.value.iloc[0] == 0.123 and verdict_table(rows, digits=None).value.iloc[0] == 0.1234567
     assert verdict_table([]).columns.tolist() == list(COLUMNS)
 
 
@@ -56,3 +89,82 @@ def test_combine_and_summary():
     assert summary(ok).startswith("All 1 checks hold")
     assert "All" not in summary(mixed) and "1 reproduced" in summary(mixed) and "1 inconclusive" in summary(mixed)
     assert "hold" not in summary(verdict_table([]))
+
+
+def executed(path, *tables):
+    """A hand-made executed notebook: a chart-like output, then each table as :func:`show` emits it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: published.append(data)
+    try:
+        from thinking_sparks.verdicts import show
+
+        for t in tables:
+            show(t)
+    finally:
+        InteractiveShell.clear_instance()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("chart", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": "<div>chart</div>"})])]
+    nb.cells += [nbformat.v4.new_code_cell("show(table)", outputs=[nbformat.v4.new_output("display_data", data=d)])
+                 for d in published]
+    nbformat.validate(nb)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_show_marks_the_table_and_collect_reads_it_back(tmp_path):
+    t = verdict_table([Verdict("a", "§1", "s", 1.0, 0.5, 1.5), Verdict("b", "§2", "n", 2, nan, nan)])
+    got = collect(executed(tmp_path / "page.ipynb", t))
+    assert got.columns.tolist() == list(COLUMNS)
+    assert got.verdict.tolist() == ["reproduced", "inconclusive"] and got.claim.tolist() == ["a", "b"]
+    assert math.isnan(got.ci_low.iloc[1])  # NaN survives the JSON copy (as null)
+    two = collect(executed(tmp_path / "two.ipynb", t, t.iloc[:1]))
+    assert len(two) == 3
+    assert collect(executed(tmp_path / "none.ipynb")) is None
+    with pytest.raises(ValueError, match="verdict"):
+        from thinking_sparks.verdicts import show
+
+        show(t.drop(columns="verdict"))
+    nb = nbformat.read(str(tmp_path / "page.ipynb"), as_version=4)
+    assert MIME in nb.cells[1].outputs[0].data and "<table" in nb.cells[1].outputs[0].data["text/html"]
+
+
+def test_the_book_collects_every_pages_table(tmp_path):
+    from thinking_sparks.runs import SECTIONS, VERDICTS_PAGE, write_verdicts_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    organism = verdict_table([Verdict("SFT raises | accuracy", "§2", "pass@1", 0.2, 0.1, 0.3),
+                              Verdict("hybrid thinks", "§6", "pass@1", -0.1, -0.2, 0.05)])
+    emergence = verdict_table([Verdict("heads emerge", "Table 3", "emergent", 7, 5, 9, above=10, partly_above=4),
+                               Verdict("fewer heads", "§4.2", "d", -2, nan, nan, below=0, point_decides=True)])
+    executed(pages / "02_organism.ipynb", organism)
+    executed(pages / "04_emergence.ipynb", emergence)
+    executed(pages / "03_circuits.ipynb")  # a page without a verdict table
+    out = write_verdicts_page(tmp_path)
+    assert out == tmp_path / VERDICTS_PAGE and not list(pages.glob(".*tmp"))
+    text = out.read_text()
+    assert text.startswith("# Verdicts")
+    first, second = SECTIONS["02_organism"][1], SECTIONS["04_emergence"][1]
+    assert f"## {first}" in text and f"## {second}" in text and text.index(first) < text.index(second)
+    assert "## " + SECTIONS["03_circuits"][1] not in text and "[03_circuits](03_circuits.ipynb)" in text
+    assert "SFT raises \\| accuracy" in text  # a pipe in a cell does not break the table
+    assert "| [02_organism](02_organism.ipynb) | 1 | 0 | 0 | 1 | 2 |" in text  # reproduced, partly, not, inconclusive
+    assert "| [04_emergence](04_emergence.ipynb) | 1 | 1 | 0 | 0 | 2 |" in text
+    assert "| **all pages** | **2** | **1** | **0** | **1** | **4** |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| fewer heads"))
+    assert "| – | – |" in row and row.endswith("| reproduced |")
+
+
+def test_a_page_with_an_empty_table_says_so(tmp_path):
+    from thinking_sparks.runs import write_verdicts_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    executed(pages / "06_thinking_modes.ipynb", verdict_table([]))
+    text = write_verdicts_page(tmp_path).read_text()
+    assert "No claim could be checked on this run." in text and "| claim |" not in text
+    assert "| **all pages** | **0** | **0** | **0** | **0** | **0** |" in text

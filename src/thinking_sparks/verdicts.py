@@ -1,6 +1,6 @@
 """Verdict tables: one schema for every page that tests a claim of the paper.
 
-A page ends with ``verdict_table([Verdict(...), ...])``, a DataFrame with the columns of
+A page ends with ``show(verdict_table([Verdict(...), ...]))``: a DataFrame with the columns of
 :data:`COLUMNS`::
 
     claim       one sentence, the paper's wording shortened
@@ -12,11 +12,20 @@ A page ends with ``verdict_table([Verdict(...), ...])``, a DataFrame with the co
     criterion   the rule, in words, e.g. "CI above 0"
     verdict     reproduced | partly | not reproduced | inconclusive
 
-The verdict is computed, never typed in: with ``threshold`` t and ``direction`` "above", the claim
-is ``reproduced`` when the whole interval lies above t (``ci_low > t``), ``not reproduced`` when
-it lies at or below t (``ci_high <= t``), and ``inconclusive`` when the interval straddles t or
-is missing (NaN). "below" mirrors this. ``partly`` is for a claim checked on several parts
-(e.g. per run): :func:`combine` gives it when some parts are reproduced and the others are not.
+The verdict is computed, never typed in. The criterion is ``above < x < below`` (either bound may be
+None; with neither, ``x > 0``): the claim is ``reproduced`` when the whole interval meets it,
+``not reproduced`` when the whole interval lies at or beyond one bound (``ci_high <= above`` or
+``ci_low >= below``), and ``inconclusive`` when the interval straddles a bound or is missing (NaN).
+Two documented options:
+
+- ``point_decides``: a statistic without an interval (an exact count) is decided by its value.
+- ``partly_above``: a weaker lower bound (e.g. a noise floor's mean when ``above`` is its 95th
+  percentile): an interval that does not meet the criterion but lies wholly above ``partly_above``
+  gives ``partly``.
+
+:func:`combine` gives ``partly`` for a claim checked in parts, some reproduced and the others not.
+:func:`show` displays a page's table and marks it for the book's verdicts page
+(:func:`collect` reads it back from an executed notebook).
 
 Example::
 
@@ -26,29 +35,60 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 COLUMNS = ("claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict")
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
-DIRECTIONS = ("above", "below")
+#: the MIME type of the JSON copy of a page's verdict table (see :func:`show`)
+MIME = "application/vnd.thinking-sparks.verdicts+json"
 
 
-def decide(ci_low: float, ci_high: float, threshold: float = 0.0, direction: str = "above") -> str:
-    """``reproduced`` / ``not reproduced`` / ``inconclusive`` for one interval against ``threshold``."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+def _nan(x: float | None) -> bool:
+    return x is None or math.isnan(float(x))
+
+
+def decide(value: float, ci_low: float, ci_high: float, above: float | None = None, below: float | None = None,
+           point_decides: bool = False) -> str:
+    """``reproduced`` / ``not reproduced`` / ``inconclusive`` for the criterion ``above < x < below``.
+
+    Args:
+        value, ci_low, ci_high: the estimate and its interval (NaN or None: no interval).
+        above, below: the bounds (at least one).
+        point_decides: without an interval, decide by ``value`` (else: ``inconclusive``).
+    """
+    if above is None and below is None:
+        raise ValueError("decide needs a bound: above, below or both")
+    if any(b is not None and math.isnan(b) for b in (above, below)):
+        return "inconclusive"  # a criterion that could not be measured decides nothing
+
+    def inside(x: float) -> bool:
+        return (above is None or x > above) and (below is None or x < below)
+
+    if _nan(ci_low) or _nan(ci_high):
+        if not point_decides or _nan(value):
+            return "inconclusive"
+        return "reproduced" if inside(float(value)) else "not reproduced"
     lo, hi = float(ci_low), float(ci_high)
-    if math.isnan(lo) or math.isnan(hi):
-        return "inconclusive"
     if lo > hi:
         raise ValueError(f"ci_low {lo} is above ci_high {hi}")
-    if direction == "above":
-        return "reproduced" if lo > threshold else "not reproduced" if hi <= threshold else "inconclusive"
-    return "reproduced" if hi < threshold else "not reproduced" if lo >= threshold else "inconclusive"
+    if inside(lo) and inside(hi):
+        return "reproduced"
+    if (above is not None and hi <= above) or (below is not None and lo >= below):
+        return "not reproduced"
+    return "inconclusive"
+
+
+def _criterion(above: float | None, below: float | None, point: bool) -> str:
+    what = "value" if point else "CI"
+    if above is not None and below is not None:
+        return f"{what} within ({above:g}, {below:g})"
+    return f"{what} above {above:g}" if above is not None else f"{what} below {below:g}"
 
 
 @dataclass(frozen=True)
@@ -58,9 +98,10 @@ class Verdict:
     Attributes:
         claim, paper, statistic: see the module docstring.
         value, ci_low, ci_high: the estimate and its confidence interval (NaN: no interval).
-        threshold, direction: the claim holds when the interval lies entirely ``above`` (or
-            ``below``) ``threshold``.
-        criterion: the rule in words; default ``"CI above <threshold>"``.
+        above, below: the criterion ``above < x < below``; with neither given, ``x > 0``.
+        criterion: the rule in words; default e.g. ``"CI above 0"``.
+        point_decides: a row without an interval is decided by its value (exact counts).
+        partly_above: ``partly`` when the interval misses the criterion but lies above this.
     """
 
     claim: str
@@ -69,15 +110,26 @@ class Verdict:
     value: float
     ci_low: float
     ci_high: float
-    threshold: float = 0.0
-    direction: str = "above"
+    above: float | None = None
+    below: float | None = None
     criterion: str = ""
+    point_decides: bool = False
+    partly_above: float | None = None
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "verdict", decide(self.ci_low, self.ci_high, self.threshold, self.direction))
+        if self.above is None and self.below is None:
+            object.__setattr__(self, "above", 0.0)
+        kw = {"above": self.above, "below": self.below, "point_decides": self.point_decides}
+        v = decide(self.value, self.ci_low, self.ci_high, **kw)
+        if (v != "reproduced" and self.partly_above is not None
+                and decide(self.value, self.ci_low, self.ci_high, self.partly_above, None,
+                           self.point_decides) == "reproduced"):
+            v = "partly"
+        object.__setattr__(self, "verdict", v)
         if not self.criterion:
-            object.__setattr__(self, "criterion", f"CI {self.direction} {self.threshold:g}")
+            point = self.point_decides and (_nan(self.ci_low) or _nan(self.ci_high))
+            object.__setattr__(self, "criterion", _criterion(self.above, self.below, point))
 
     def row(self) -> dict:
         return {c: getattr(self, c) for c in COLUMNS}
@@ -96,9 +148,15 @@ def combine(verdicts: Sequence[str]) -> str:
     return "not reproduced"
 
 
-def verdict_table(rows: Iterable[Verdict]) -> pd.DataFrame:
-    """The page's closing table: one row per :class:`Verdict`, columns :data:`COLUMNS`."""
-    return pd.DataFrame([r.row() for r in rows], columns=list(COLUMNS))
+def verdict_table(rows: Iterable[Verdict], digits: int | None = 3) -> pd.DataFrame:
+    """The page's closing table: one row per :class:`Verdict`, columns :data:`COLUMNS`, numbers
+    rounded to ``digits`` for display (None: as computed)."""
+    df = pd.DataFrame([r.row() for r in rows], columns=list(COLUMNS))
+    for c in ("value", "ci_low", "ci_high"):
+        df[c] = df[c].astype(float)
+        if digits is not None:
+            df[c] = df[c].round(digits)
+    return df
 
 
 def summary(table: pd.DataFrame) -> str:
@@ -110,3 +168,27 @@ def summary(table: pd.DataFrame) -> str:
         return f"All {len(table)} checks hold: every confidence interval supports its claim."
     parts = [f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0)]
     return f"Of {len(table)} checks: " + ", ".join(parts) + "."
+
+
+def show(table: pd.DataFrame) -> None:
+    """Display a page's verdict table (HTML, as a DataFrame shows) with a JSON copy under
+    :data:`MIME`, which marks it as the page's verdicts for :func:`collect`."""
+    from IPython.display import display
+
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"not a verdict table: missing columns {missing}")
+    records = json.loads(table[list(COLUMNS)].to_json(orient="records"))  # NaN -> null
+    display({"text/html": table._repr_html_() or table.to_html(), "text/plain": repr(table), MIME: records}, raw=True)
+
+
+def collect(notebook: Path) -> pd.DataFrame | None:
+    """The verdict table(s) an executed notebook shows with :func:`show`, concatenated (None: none)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    found = [o["data"][MIME] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if MIME in o.get("data", {})]
+    if not found:
+        return None
+    return pd.DataFrame([r for rows in found for r in rows], columns=list(COLUMNS))

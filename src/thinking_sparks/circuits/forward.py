@@ -33,81 +33,8 @@ from torch import Tensor
 from transformers.activations import ACT2FN
 
 from thinking_sparks.circuits.graph import Graph
-
-
-def _orig(module):
-    """The wrapped HF module of a bridge component (or the module itself)."""
-    return getattr(module, "_original_component", module)
-
-
-def _weight(module) -> Tensor:
-    return _orig(module).weight.detach()
-
-
-def _bias(module) -> Tensor | None:
-    b = getattr(_orig(module), "bias", None)
-    return None if b is None else b.detach()
-
-
-def _eps(norm) -> float:
-    norm = _orig(norm)
-    for name in ("variance_epsilon", "eps"):
-        if hasattr(norm, name):
-            return float(getattr(norm, name))
-    raise ValueError(f"unsupported norm module {type(norm).__name__}: no eps attribute")
-
-
-def rms_norm(x: Tensor, w: Tensor, eps: float) -> Tensor:
-    """HF RMSNorm over the last dim (computed in float32, cast back)."""
-    dtype = x.dtype
-    h = x.float()
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return w * h.to(dtype)
-
-
-def rms_norm_vjp(x: Tensor, g: Tensor, w: Tensor, eps: float) -> Tensor:
-    """Vector-Jacobian product of :func:`rms_norm` at ``x``, float32.
-
-    Args:
-        x: ``[..., D]`` norm input; broadcast against ``g``.
-        g: ``[..., D]`` gradient w.r.t. the norm output (may carry extra head dims).
-    Returns:
-        ``[..., D]`` gradient w.r.t. the norm input.
-    """
-    x = x.float()
-    gw = g.float() * w.float()
-    r = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
-    dot = (gw * x).sum(-1, keepdim=True)
-    return r * gw - (r.pow(3) / x.shape[-1]) * x * dot
-
-
-def _rotate_half(x: Tensor) -> Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-@dataclass
-class LayerWeights:
-    """One decoder layer's weights, heads split out. Shapes use H query heads, G KV heads."""
-
-    ln1: Tensor  # [D]
-    ln1_eps: float
-    wq: Tensor  # [H, dh, D]
-    bq: Tensor | None  # [H, dh]
-    wk: Tensor  # [G, dh, D]
-    bk: Tensor | None
-    wv: Tensor  # [G, dh, D]
-    bv: Tensor | None
-    wo: Tensor  # [H, D, dh]
-    bo: Tensor | None  # [D]
-    q_norm: tuple[Tensor, float] | None
-    k_norm: tuple[Tensor, float] | None
-    ln2: Tensor
-    ln2_eps: float
-    mlp: torch.nn.Module  # the HF MLP (gate/up/down) - called on [..., D]
-    wo_flat: Tensor  # o_proj weight [D, H * dh]
-    w_qkv: Tensor | None = None  # fused [(H + 2G) * dh, D]
-    b_qkv: Tensor | None = None
+from thinking_sparks.circuits.weights import (LayerWeights, bias_of, eps_of, orig, rms_norm, rotate_half,
+                                            sliding_window, weight_of)
 
 
 @dataclass
@@ -145,25 +72,6 @@ class RunOutput:
     captured: dict[str, list[Tensor]] | None = None  # capture mode
 
 
-def sliding_window(cfg) -> int | None:
-    """The attention window of a config in tokens, or None for full causal attention.
-
-    A query attends to the last ``window`` positions (itself included), so inputs of at most
-    ``window`` positions see exactly full causal attention. Mistral-style configs carry
-    ``sliding_window`` with no ``use_sliding_window`` flag (the window is on); Qwen2-style configs
-    switch it with ``use_sliding_window`` and mark the windowed layers in ``layer_types``.
-    """
-    window = getattr(cfg, "sliding_window", None)
-    if not window:
-        return None
-    if getattr(cfg, "use_sliding_window", True) is False:
-        return None
-    types = getattr(cfg, "layer_types", None)
-    if types is not None and "sliding_attention" not in types:
-        return None
-    return int(window)
-
-
 class CircuitModel:
     """Weights of a Llama-family model held by a TransformerBridge, plus the functional forward."""
 
@@ -183,22 +91,22 @@ class CircuitModel:
         self.d_head = getattr(cfg, "head_dim", None) or self.d_model // self.n_heads
         self.vocab = cfg.vocab_size
         self.graph = Graph(self.n_layers, self.n_heads, self.n_kv_heads, gqa)
-        self.embed_w = _weight(inner.embed_tokens)
+        self.embed_w = weight_of(inner.embed_tokens)
         self.device = self.embed_w.device
         self.dtype = self.embed_w.dtype
         self.rotary = inner.rotary_emb
-        self.final_norm = _weight(inner.norm)
-        self.final_eps = _eps(inner.norm)
-        self.lm_head = _weight(hf.lm_head)
-        self.lm_bias = _bias(hf.lm_head)
+        self.final_norm = weight_of(inner.norm)
+        self.final_eps = eps_of(inner.norm)
+        self.lm_head = weight_of(hf.lm_head)
+        self.lm_bias = bias_of(hf.lm_head)
         H, G, dh, D = self.n_heads, self.n_kv_heads, self.d_head, self.d_model
         self.layers: list[LayerWeights] = []
         for layer in inner.layers:
-            layer = _orig(layer)
-            attn = _orig(layer.self_attn)
+            layer = orig(layer)
+            attn = orig(layer.self_attn)
             for name in ("input_layernorm", "post_attention_layernorm"):
-                if "RMSNorm" not in type(_orig(getattr(layer, name))).__name__:
-                    raise ValueError(f"unsupported norm {type(_orig(getattr(layer, name))).__name__}")
+                if "RMSNorm" not in type(orig(getattr(layer, name))).__name__:
+                    raise ValueError(f"unsupported norm {type(orig(getattr(layer, name))).__name__}")
             if hasattr(layer, "pre_feedforward_layernorm"):
                 raise ValueError("sandwich-norm architectures (Gemma) are not supported")
 
@@ -209,22 +117,22 @@ class CircuitModel:
             kn = getattr(attn, "k_norm", None)
             self.layers.append(
                 LayerWeights(
-                    ln1=_weight(layer.input_layernorm),
-                    ln1_eps=_eps(layer.input_layernorm),
-                    wq=split(_weight(attn.q_proj), H),
-                    bq=split(_bias(attn.q_proj), H),
-                    wk=split(_weight(attn.k_proj), G),
-                    bk=split(_bias(attn.k_proj), G),
-                    wv=split(_weight(attn.v_proj), G),
-                    bv=split(_bias(attn.v_proj), G),
-                    wo=_weight(attn.o_proj).reshape(D, H, dh).permute(1, 0, 2).contiguous(),
-                    bo=_bias(attn.o_proj),
-                    q_norm=None if qn is None else (_weight(qn), _eps(qn)),
-                    k_norm=None if kn is None else (_weight(kn), _eps(kn)),
-                    ln2=_weight(layer.post_attention_layernorm),
-                    ln2_eps=_eps(layer.post_attention_layernorm),
-                    mlp=_orig(layer.mlp),
-                    wo_flat=_weight(attn.o_proj),
+                    ln1=weight_of(layer.input_layernorm),
+                    ln1_eps=eps_of(layer.input_layernorm),
+                    wq=split(weight_of(attn.q_proj), H),
+                    bq=split(bias_of(attn.q_proj), H),
+                    wk=split(weight_of(attn.k_proj), G),
+                    bk=split(bias_of(attn.k_proj), G),
+                    wv=split(weight_of(attn.v_proj), G),
+                    bv=split(bias_of(attn.v_proj), G),
+                    wo=weight_of(attn.o_proj).reshape(D, H, dh).permute(1, 0, 2).contiguous(),
+                    bo=bias_of(attn.o_proj),
+                    q_norm=None if qn is None else (weight_of(qn), eps_of(qn)),
+                    k_norm=None if kn is None else (weight_of(kn), eps_of(kn)),
+                    ln2=weight_of(layer.post_attention_layernorm),
+                    ln2_eps=eps_of(layer.post_attention_layernorm),
+                    mlp=orig(layer.mlp),
+                    wo_flat=weight_of(attn.o_proj),
                 )
             )
         for lw in self.layers:
@@ -235,13 +143,13 @@ class CircuitModel:
                 sizes = [H_, G_, G_]
                 lw.b_qkv = torch.cat([torch.zeros(n * dh, dtype=self.dtype, device=self.device) if t is None
                                       else t.reshape(-1) for t, n in zip(parts, sizes, strict=True)])
-        self.scaling = float(getattr(_orig(_orig(inner.layers[0]).self_attn), "scaling", dh**-0.5))
+        self.scaling = float(getattr(orig(orig(inner.layers[0]).self_attn), "scaling", dh**-0.5))
         self._mlp_fns = [self._make_mlp(lw.mlp) for lw in self.layers]
 
     def _make_mlp(self, mlp):
         """Plain-tensor MLP (skips bridge hook overhead); falls back to calling the module."""
         try:
-            gate, up, down = (_orig(getattr(mlp, n)) for n in ("gate_proj", "up_proj", "down_proj"))
+            gate, up, down = (orig(getattr(mlp, n)) for n in ("gate_proj", "up_proj", "down_proj"))
             act = ACT2FN[self.config.hidden_act]
         except (AttributeError, KeyError):
             return mlp
@@ -278,8 +186,8 @@ class CircuitModel:
             q = rms_norm(q, *lw.q_norm)
         if lw.k_norm is not None:
             k = rms_norm(k, *lw.k_norm)
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [b, H, p, dh]
         scores = torch.matmul(q, k.transpose(-1, -2)) * self.scaling
         p = scores.shape[-1]

@@ -1,13 +1,10 @@
 """The paper's §4 claims, decided from the organism's data: one verdict row per claim.
 
 Columns (STYLE.md's verdict schema): ``claim, paper, statistic, value, ci_low, ci_high, criterion,
-verdict``.  A verdict is ``reproduced`` when the whole 95% CI satisfies the criterion, ``not
-reproduced`` when the whole CI fails it, ``inconclusive`` when the CI straddles it; ``partly``
-marks a count whose CI clears the noise floor's mean but not its 95th percentile.  Without a CI
-the point value decides.
-
-:func:`verdict_frame` is a local stand-in for the project-wide verdict helper (issue 14's
-``thinking_sparks.verdicts``); swap it when that lands — the schema is the same.
+verdict``, built by :mod:`thinking_sparks.verdicts`.  A verdict is ``reproduced`` when the whole
+95% CI satisfies the criterion, ``not reproduced`` when the whole CI fails it, ``inconclusive`` when
+the CI straddles it; ``partly`` marks a count whose CI clears the noise floor's mean but not its
+95th percentile (``partly_above``).  Without a CI the point value decides (``point_decides``).
 """
 
 from __future__ import annotations
@@ -19,33 +16,7 @@ import pandas as pd
 
 from thinking_sparks.emergence.stats import spearman
 from thinking_sparks.emergence.trace import Trace
-
-COLUMNS = ["claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict"]
-
-
-def verdict_frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows -> the verdict table (STYLE.md schema), values rounded for display."""
-    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for c in ("value", "ci_low", "ci_high"):
-        df[c] = df[c].astype(float).round(3)
-    return df
-
-
-def decide(value: float, lo: float, hi: float, lower: float | None = None, upper: float | None = None) -> str:
-    """Verdict for a criterion ``lower < x < upper`` (either bound may be None)."""
-    def inside(x: float) -> bool:
-        return (lower is None or x > lower) and (upper is None or x < upper)
-
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        if value is None or math.isnan(value):
-            return "inconclusive"
-        return "reproduced" if inside(value) else "not reproduced"
-    if inside(lo) and inside(hi):
-        return "reproduced"
-    if (lower is not None and hi <= lower) or (upper is not None and lo >= upper):
-        return "not reproduced"
-    return "inconclusive"
-
+from thinking_sparks.verdicts import Verdict, verdict_table
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a proportion ``k / n`` (nan, nan when ``n == 0``)."""
@@ -120,64 +91,55 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
     t = table.set_index("method")
     boots = table.attrs.get("boot", {})
     rows = []
+    nan = float("nan")
     for run, what in ((sft, "SFT"), (distill, "Distillation")):
         if run not in t.index or math.isnan(t.loc[run, "noise_q95"]):
             continue
         r = t.loc[run]
-        v = decide(r.emergent, r.ci_low, r.ci_high, lower=r.noise_q95)
-        if v != "reproduced" and decide(r.emergent, r.ci_low, r.ci_high, lower=r.noise_mean) == "reproduced":
-            v = "partly"
-        rows.append({"claim": f"{what} adds many emergent heads", "paper": "§4.1-4.2, Table 3, Figs 2A/14",
-                     "statistic": f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
-                     "value": r.emergent, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                     "criterion": f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})", "verdict": v})
+        rows.append(Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
+                            f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
+                            r.emergent, r.ci_low, r.ci_high, above=r.noise_q95, partly_above=r.noise_mean,
+                            criterion=f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})",
+                            point_decides=True))
         if run in traces:
             k, n = _stable(traces[run])
-            lo, hi = wilson(k, n)
-            rows.append({"claim": f"{what} heads persist to the end of training", "paper": "§4.1, Fig 2A/B",
-                         "statistic": f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n})",
-                         "value": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi,
-                         "criterion": "above 0.5", "verdict": decide(k / n if n else float("nan"), lo, hi, lower=0.5)})
+            rows.append(Verdict(f"{what} heads persist to the end of training", "§4.1, Fig 2A/B",
+                                f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n})",
+                                k / n if n else nan, *wilson(k, n), above=0.5, criterion="above 0.5",
+                                point_decides=True))
     if sft in t.index and distill in t.index and sft in traces:
         ea, eb = traces[distill].sets().emergent, traces[sft].sets().emergent
-        v, lo, hi = _layer_boot(list(ea), list(eb), traces[sft].base.n_layers)
-        rows.append({"claim": "Distillation's emergent heads sit in earlier layers than SFT's", "paper": "§4.1, Fig 14",
-                     "statistic": "mean relative layer (layer / (L-1)) of emergent heads, distill minus sft",
-                     "value": v, "ci_low": lo, "ci_high": hi, "criterion": "below 0",
-                     "verdict": decide(v, lo, hi, upper=0.0)})
+        rows.append(Verdict("Distillation's emergent heads sit in earlier layers than SFT's", "§4.1, Fig 14",
+                            "mean relative layer (layer / (L-1)) of emergent heads, distill minus sft",
+                            *_layer_boot(list(ea), list(eb), traces[sft].base.n_layers), below=0.0,
+                            criterion="below 0", point_decides=True))
     if grpo in boots and sft in boots:
         d = boots[grpo].emergent.to_numpy() - boots[sft].emergent.to_numpy()
-        v = float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"])
-        lo, hi = float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))
-        rows.append({"claim": "GRPO adds fewer emergent heads than SFT", "paper": "§4.2, Table 3, Fig 3A",
-                     "statistic": f"emergent heads, {grpo} final minus {sft} final", "value": v, "ci_low": lo,
-                     "ci_high": hi, "criterion": "below 0", "verdict": decide(v, lo, hi, upper=0.0)})
+        rows.append(Verdict("GRPO adds fewer emergent heads than SFT", "§4.2, Table 3, Fig 3A",
+                            f"emergent heads, {grpo} final minus {sft} final",
+                            float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"]),
+                            float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975)), below=0.0,
+                            criterion="below 0", point_decides=True))
     if grpo in traces and sft in traces:
         k, n = _switched(traces[grpo])
         ks, ns = _switched(traces[sft])
-        ref = ks / ns if ns else float("nan")
-        lo, hi = wilson(k, n)
-        value = k / n if n else float("nan")
-        rows.append({"claim": "GRPO switches emergent heads on and off", "paper": "§4.2, Fig 3A/C",
-                     "statistic": f"share of ever-emergent {grpo} heads that leave the circuit at least once ({k}/{n})",
-                     "value": value, "ci_low": lo, "ci_high": hi,
-                     "criterion": f"above the same share for {sft} ({ref:.2f})",
-                     "verdict": decide(value, lo, hi, lower=ref) if not math.isnan(ref) else "inconclusive"})
+        ref = ks / ns if ns else nan  # no sft heads to compare with: the criterion is NaN, inconclusive
+        rows.append(Verdict("GRPO switches emergent heads on and off", "§4.2, Fig 3A/C",
+                            f"share of ever-emergent {grpo} heads that leave the circuit at least once ({k}/{n})",
+                            k / n if n else nan, *wilson(k, n), above=ref,
+                            criterion=f"above the same share for {sft} ({ref:.2f})", point_decides=True))
     if grpo in rewards:
         r = rewards[grpo]
         pc = r["per_checkpoint"].dropna()
-        lo, hi = _spearman_boot(pc.new_heads, pc.reward)
-        rows.append({"claim": "The number of new heads rises and falls with the accuracy reward",
-                     "paper": "§4.2, Fig 3B",
-                     "statistic": f"Spearman(new heads, reward) over {r['n']} {grpo} checkpoints "
-                                  f"(permutation p = {r['p']:.3g})",
-                     "value": r["spearman"], "ci_low": lo, "ci_high": hi, "criterion": "above 0",
-                     "verdict": decide(r["spearman"], lo, hi, lower=0.0)})
+        rows.append(Verdict("The number of new heads rises and falls with the accuracy reward", "§4.2, Fig 3B",
+                            f"Spearman(new heads, reward) over {r['n']} {grpo} checkpoints "
+                            f"(permutation p = {r['p']:.3g})",
+                            r["spearman"], *_spearman_boot(pc.new_heads, pc.reward), above=0.0,
+                            criterion="above 0", point_decides=True))
     if distill in t.index:
         r = t.loc[distill]
-        rows.append({"claim": "About two-thirds of base heads are retained after distillation", "paper": "§4.1, §7",
-                     "statistic": f"retained share of the base circuit's heads, {distill} final",
-                     "value": r.retained_share, "ci_low": r.retained_ci_low, "ci_high": r.retained_ci_high,
-                     "criterion": "within 2/3 ± 1/6 (0.5 to 0.83)",
-                     "verdict": decide(r.retained_share, r.retained_ci_low, r.retained_ci_high, 0.5, 5 / 6)})
-    return verdict_frame(rows)
+        rows.append(Verdict("About two-thirds of base heads are retained after distillation", "§4.1, §7",
+                            f"retained share of the base circuit's heads, {distill} final",
+                            r.retained_share, r.retained_ci_low, r.retained_ci_high, above=0.5, below=5 / 6,
+                            criterion="within 2/3 ± 1/6 (0.5 to 0.83)", point_decides=True))
+    return verdict_table(rows)

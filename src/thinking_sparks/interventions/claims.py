@@ -4,53 +4,25 @@ One verdict row per claim, STYLE.md's schema: ``claim, paper, statistic, value, 
 criterion, verdict``. Statistics are paired differences over problems with a bootstrap CI
 (:func:`~thinking_sparks.interventions.experiments.paired_difference`): ``reproduced`` when the
 whole 95% interval meets the criterion, ``not reproduced`` when the whole interval misses it,
-``inconclusive`` when it straddles it; a statistic without a CI is decided by its value.
-
-:func:`verdict_frame` and :func:`decide` are local stand-ins for the project-wide verdict helper
-(issue 14); the schema is the same.
+``inconclusive`` when it straddles it; a statistic without a CI is decided by its value
+(rows built by :class:`thinking_sparks.verdicts.Verdict`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pandas as pd
 
 from thinking_sparks.interventions.experiments import ExperimentResult, paired_difference
 from thinking_sparks.interventions.headsets import parse_heads
-
-COLUMNS = ["claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict"]
-
-
-def decide(value: float, lo: float | None, hi: float | None, lower: float | None = None,
-           upper: float | None = None) -> str:
-    """Verdict for the criterion ``lower < x < upper`` (either bound may be None)."""
-    def inside(x: float) -> bool:
-        return (lower is None or x > lower) and (upper is None or x < upper)
-
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        return "inconclusive" if value is None or math.isnan(value) else (
-            "reproduced" if inside(value) else "not reproduced")
-    if inside(lo) and inside(hi):
-        return "reproduced"
-    if (lower is not None and hi <= lower) or (upper is not None and lo >= upper):
-        return "not reproduced"
-    return "inconclusive"
-
-
-def verdict_frame(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for c in ("value", "ci_low", "ci_high"):
-        df[c] = df[c].astype(float).round(3)
-    return df
-
+from thinking_sparks.verdicts import Verdict, verdict_table
 
 def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
-         lower: float | None = None, upper: float | None = None) -> dict:
-    value, lo, hi = stat
-    return {"claim": claim, "paper": paper, "statistic": statistic, "value": value, "ci_low": lo, "ci_high": hi,
-            "criterion": criterion, "verdict": decide(value, lo, hi, lower, upper)}
+         lower: float | None = None, upper: float | None = None) -> Verdict:
+    """A row for the criterion ``lower < x < upper``; a statistic without a CI is decided by its value."""
+    return Verdict(claim, paper, statistic, *stat, above=lower, below=upper, criterion=criterion,
+                   point_decides=True)
 
 
 def _of(result: ExperimentResult, label: str, sets: Sequence[str] | None = None) -> pd.DataFrame:
@@ -86,7 +58,7 @@ def ablation_verdicts(result: ExperimentResult, n_boot: int = 1000, seed: int = 
                          "Table 1, TriviaQA row", "pass@1 no ablation − control ablated, paired over problems",
                          paired_difference(none, control, **kw),
                          f"CI above half the unablated pass@1 ({base_p1 / 2:.3f})", lower=base_p1 / 2))
-    return verdict_frame(rows)
+    return verdict_table(rows)
 
 
 def scaling_verdicts(result: ExperimentResult, label: str = "x1.3 sft", baseline: str = "no intervention",
@@ -101,7 +73,7 @@ def scaling_verdicts(result: ExperimentResult, label: str = "x1.3 sft", baseline
         _row("... and hurts easy ones", "Table 5 (§5.9)", f"pass@1 {label} − {baseline} on {', '.join(easy)}",
              paired_difference(_of(result, label, easy), _of(result, baseline, easy), **kw), "CI below 0", upper=0.0),
     ]
-    return verdict_frame(rows)
+    return verdict_table(rows)
 
 
 def think_verdicts(think_on_heads: Sequence[str], think_off_heads: Sequence[str], k_samples: pd.DataFrame,
@@ -132,4 +104,4 @@ def think_verdicts(think_on_heads: Sequence[str], think_off_heads: Sequence[str]
         _row(f"... but lowers pass@{high_k}", "Fig 5", f"pass@{high_k} ablated − think off, paired over problems",
              paired_difference(a, b, f"pass@{high_k}", **kw), "CI below 0", upper=0.0),
     ]
-    return verdict_frame(rows)
+    return verdict_table(rows)

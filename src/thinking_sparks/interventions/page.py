@@ -25,8 +25,9 @@ import pandas as pd
 
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.interventions import experiments as ex
-from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts, verdict_frame
+from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.interventions.headsets import top_heads
+from thinking_sparks.verdicts import verdict_table
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +123,10 @@ def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str,
     sweep = ex.checkpoint_sweep([(0, spec(base_run))] + [(s, spec(grpo_run, s)) for s in steps], params)
     classified, failures = ex.taxonomy(pd.concat([table1.samples.assign(model=model_run),
                                                   table5.samples.assign(model=base_run)]), by=["model", "condition"])
-    rows = []
-    if heads.sets["emergent"]:
-        rows += ablation_verdicts(table1, n_boot=n_boot).to_dict("records")
-    if "sft" in scaled:
-        rows += scaling_verdicts(table5, label="x1.3 sft", n_boot=n_boot).to_dict("records")
+    tables = [ablation_verdicts(table1, n_boot=n_boot)] if heads.sets["emergent"] else []
+    tables += [scaling_verdicts(table5, label="x1.3 sft", n_boot=n_boot)] if "sft" in scaled else []
     return {"table1": table1, "random": ex.random_summary(table1.table), "table5": table5, "sweep": sweep,
-            "classified": classified, "failures": failures, "verdicts": verdict_frame(rows)}
+            "classified": classified, "failures": failures, "verdicts": pd.concat(tables, ignore_index=True) if tables else verdict_table([])}
 
 
 def examples(classified: pd.DataFrame, conditions: list[str], n_problems: int = 3, seed: int = 0) -> pd.DataFrame:

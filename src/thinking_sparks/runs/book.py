@@ -1,0 +1,225 @@
+"""Executing notebooks with papermill and building the book.
+
+``python -m thinking_sparks.runs book`` executes every section into ``book/pages/``, writes the
+environment page and the verdicts page (every page's verdict table, collected from the executed
+notebooks), and builds the HTML with Jupyter Book 1.x (``execute_notebooks: off``: the book renders
+papermill's outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from thinking_sparks import runtime
+from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
+                                         OrganismParams, ThinkingParams)
+from thinking_sparks.runs.sections import SECTIONS, _params, emergence_settings
+
+log = logging.getLogger(__name__)
+
+KERNEL = "thinking-sparks"
+
+
+def ensure_kernel() -> None:
+    """Register this interpreter as the Jupyter kernel ``thinking-sparks`` (inside its prefix)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL in KernelSpecManager().find_kernel_specs():
+        return
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
+                    "--display-name", "Python (thinking-sparks)"], check=True, capture_output=True)
+
+
+def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
+            cwd: Path | None = None, failed: Path | None = None) -> Path:
+    """Execute one notebook with papermill into ``out`` (written atomically: papermill writes a
+    temporary name beside it, renamed once the last cell ran). On an error the partial notebook
+    moves to ``failed`` when given (else it is removed) and the error propagates."""
+    import papermill as pm
+
+    ensure_kernel()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")  # per process: no two writers share it
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters or {}, kernel_name=KERNEL,
+                            cwd=str(cwd or notebook.parent), progress_bar=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP-encryption notice
+    except BaseException:
+        if failed is not None and tmp.exists():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            tmp.replace(failed)
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out)
+    log.info("executed %s in %.1f s -> %s", notebook.name, time.time() - t0, out)
+    return out
+
+
+def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
+    """Build, before any page runs, what the pages would otherwise build inside themselves: the
+    organism zoo (``02_organism``) and SmolLM2's dequantized weights (``01_models``' default), so
+    that their progress shows in the terminal and not in the pages."""
+    if "01_models" in stems:
+        from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
+
+        if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
+            smollm2_dir()
+    builds = []
+    if "02_organism" in stems:
+        organism = _params(OrganismParams, parameters)
+        builds += [(organism.profile, organism.jobs)] if organism.build else []
+    for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams),
+                      ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
+        if stem in stems:
+            p = _params(cls, parameters)
+            builds += [(p.profile, 2)] if p.build else []
+    from thinking_sparks.organism import zoo
+
+    for name in dict.fromkeys(b[0] for b in builds):
+        zoo.build(name, jobs=max(j for n, j in builds if n == name))
+    if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
+        p = _params(EmergenceParams, parameters)
+        from thinking_sparks.emergence import zoo as emergence_zoo
+
+        t0 = time.time()
+        emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
+        log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
+
+
+ENVIRONMENT_PAGE = "book/pages/environment.md"
+
+
+def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
+                           seconds: dict[str, float] | None = None) -> Path:
+    """``book/pages/environment.md``: the versions, machine and page times this book was built with."""
+    import datetime
+    import hashlib
+
+    from thinking_sparks import doctor
+
+    lock = root / doctor.LOCK_FILE
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "no lock file"
+    lines = ["# Build environment", "",
+             "The versions, machine and compute times this copy of the book was built with "
+             f"({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC). "
+             f"`requirements.lock` SHA-256 prefix: `{digest}`. Rebuild on the same versions with "
+             "`make book`; check a machine with `.venv/bin/sparks doctor`.", "",
+             "| package | installed | locked |", "|---|---|---|"]
+    lines += [f"| {r['package']} | {r['installed']} | {r['locked'] or '-'} |" for r in doctor.versions()]
+    lines += ["", "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in doctor.machine().items() if k != "cache"]
+    if parameters:
+        lines += ["", "Book parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in sorted(parameters.items()))]
+    if seconds:
+        lines += ["", "| page | papermill wall time (s) |", "|---|---|"]
+        lines += [f"| {stem} | {sec:.0f} |" for stem, sec in seconds.items()]
+    out = root / ENVIRONMENT_PAGE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out)
+    return out
+
+
+VERDICTS_PAGE = "book/pages/verdicts.md"
+
+
+def _cell(x: Any) -> str:
+    """A verdict-table value as a Markdown table cell."""
+    if isinstance(x, float):
+        return "–" if math.isnan(x) else f"{x:.3g}"
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def write_verdicts_page(root: Path) -> Path:
+    """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
+    :func:`thinking_sparks.verdicts.show`), one section per page in book order, and the count of
+    verdicts by kind, per page and in all. Written atomically."""
+    import pandas as pd
+
+    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
+
+    pages = root / "book" / "pages"
+    tables = {stem: collect(pages / f"{stem}.ipynb") for stem in SECTIONS if (pages / f"{stem}.ipynb").exists()}
+    found = {stem: t for stem, t in tables.items() if t is not None}
+    lines = ["# Verdicts", "",
+             "Every claim of the paper that a page of this book tests, with the verdict computed on that page "
+             "from its data: *reproduced* when the whole 95% interval meets the criterion, *not reproduced* "
+             "when it misses it, *inconclusive* when it straddles it (or was not measured), *partly* as the "
+             "page's criterion says. Each section is the table at the end of its page.", ""]
+    if found:
+        counts = pd.DataFrame({stem: t["verdict"].value_counts() for stem, t in found.items()}).T
+        counts = counts.reindex(columns=list(VERDICTS)).fillna(0).astype(int)
+        lines += ["| page | " + " | ".join(VERDICTS) + " | checks |", "|---" * (len(VERDICTS) + 2) + "|"]
+        lines += [f"| [{stem}]({stem}.ipynb) | " + " | ".join(str(n) for n in row) + f" | {sum(row)} |"
+                  for stem, row in zip(counts.index, counts.to_numpy().tolist())]
+        total = counts.sum().tolist()
+        lines += ["| **all pages** | " + " | ".join(f"**{n}**" for n in total) + f" | **{sum(total)}** |", ""]
+    else:
+        lines += ["No page of this build shows a verdict table.", ""]
+    for stem, t in found.items():
+        lines += [f"## {SECTIONS[stem][1]}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
+        if t.empty:
+            continue
+        lines += ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+        lines += ["| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for r in t.to_dict("records")]
+        lines += [""]
+    none = [stem for stem in tables if stem not in found]
+    if none:
+        lines += ["Pages without a verdict table in this build (they set up the models and methods, or their "
+                  "data failed a sanity check): "
+                  + ", ".join(f"[{stem}]({stem}.ipynb)" for stem in none) + ".", ""]
+    out = root / VERDICTS_PAGE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out)
+    return out
+
+
+def build_book(root: Path, parameters: dict[str, Any] | None = None,
+               sections: list[str] | None = None) -> Path:
+    """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
+    pages = root / "book" / "pages"
+    stems = sections or list(SECTIONS)
+    prepare(stems, parameters or {})
+    seconds = {}
+    for stem in stems:
+        t0 = time.time()
+        execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
+        seconds[stem] = time.time() - t0
+    write_environment_page(root, parameters, seconds)
+    write_verdicts_page(root)
+    jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
+    t0 = time.time()
+    subprocess.run([jb, "build", str(root), "--path-output", str(root / "book"), "--quiet"], check=True)
+    index = root / "book" / "_build" / "html" / "index.html"
+    log.info("built the book in %.1f s: %s", time.time() - t0, index)
+    return index
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m thinking_sparks.runs")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    book = sub.add_parser("book", help="execute every section and build the HTML book")
+    book.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                      help="a parameter for every section (YAML literal), e.g. -p model organism/sft@final")
+    book.add_argument("--section", action="append", help="only these sections (default: all)")
+    args = parser.parse_args(argv)
+    runtime.setup()
+    import yaml
+
+    params = {name: yaml.safe_load(value) for name, value in args.p}
+    root = runtime.project_root() or Path.cwd()
+    print(build_book(root, params, args.section))
+
