@@ -140,6 +140,8 @@ EXPENSIVE = {
     r"^make book$": "builds the whole book (about 25 min)",
     r"^make test$": "runs this suite",
     r"^make book BOOK_ARGS=": "the whole book on a real model and a GPU",
+    r"^\.venv/bin/sparks trace --base Qwen/": "a real model's checkpoints and data set",
+    r"^\.venv/bin/sparks batch ": "nine notebook runs (minutes); tests/test_batch.py runs grids",
 }
 #: cheap commands: how each is run here (tiny model for SPEC / hub paths, tiny organism profile,
 #: small limits where the README's sizes would take minutes); None = exactly as written
@@ -150,6 +152,9 @@ CHEAP = {
     r"^\.venv/bin/sparks circuit ": "tiny model, a small pairs file",
     r"^\.venv/bin/sparks eval ": "tiny model, + --limit 2 --max-new-tokens 8",
     r"^\.venv/bin/sparks zoo (build|list)$": "+ --profile tiny",
+    r"^\.venv/bin/sparks zoo build --profile tiny$": None,
+    r"^\.venv/bin/sparks heads ": "tiny model as model and base, a small pairs file",
+    r"^\.venv/bin/sparks trace --run organism/": "the tiny profile (SPARKS_ORGANISM_PROFILE=tiny)",
     r"^\.venv/bin/sparks zoo report ": "+ --profile tiny --limit 2",
     r"^\.venv/bin/sparks train \w+ --show": None,
     r"^\.venv/bin/sparks train \w+ --model ": "+ --show (training a real model needs the model and a GPU)",
@@ -174,7 +179,10 @@ def test_every_readme_command_is_classified():
 
 def _adapt(cmd: str, kind: str, tiny: Path, tmp: Path) -> list[str]:
     args = shlex.split(cmd)
-    subs = {"SPEC": str(tiny), "smollm2-135m-instruct": str(tiny), "/path/to/Qwen2.5-Math-1.5B": str(tiny),
+    subs = {"SPEC": str(tiny), "BASE": str(tiny), "smollm2-135m-instruct": str(tiny),
+            "/path/to/Qwen2.5-Math-1.5B": str(tiny),
+            # the tiny model has 2 layers x 4 heads: the README's heads renamed to exist there
+            "L3H1,L5H0": "L1H1,L0H0", "L3H1": "L1H1", "L2H0=1.3": "L0H2=1.3",
             "DIR": str(tmp / "DIR"), "out.ipynb": str(tmp / "out.ipynb"), "pairs.jsonl": str(tmp / "pairs.jsonl"),
             "runs/grpo": str(tmp / "runs-grpo")}
     args = [subs.get(a, a) for a in args]
@@ -199,7 +207,7 @@ def test_readme_cheap_commands_run(tiny_model_dir, tiny_zoo_cache, tmp_path):
     (tmp_path / "pairs.jsonl").write_text(json.dumps({"clean": "what is 2 plus 3 =", "corrupted": "what is 7 plus 3 =",
                                                       "correct": "5", "wrong": "0"}) + "\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SPARKS_CACHE": str(tiny_zoo_cache[0]),
-           "HF_HUB_OFFLINE": "1", "SPARKS_THREADS": "1"}
+           "HF_HUB_OFFLINE": "1", "SPARKS_THREADS": "1", "SPARKS_ORGANISM_PROFILE": "tiny"}
     ran = []
     for cmd in readme_commands():
         kind = _kind(cmd)
