@@ -5,7 +5,10 @@ and T 0.6 / top-p 0.95), it times:
 
 - ``hf``: ``AutoModelForCausalLM.generate`` with left padding (the reference);
 - ``ours``: :func:`thinking_sparks.evaluation.generation.generate` on the same model;
-- ``ours+iv``: the same under head interventions (3 heads zeroed and 2 scaled by 1.3).
+- ``fixed`` and ``fixed+iv``: ours decoding exactly ``--new-tokens`` per row (EOS ignored), without
+  and with head interventions (3 heads zeroed and 2 scaled by 1.3): equal work, so their time ratio
+  is the interventions' overhead alone (with natural stopping, an intervention changes where rows
+  stop and so the work itself).
 
 Throughput is new tokens per second, counting each row's tokens up to and including its EOS (HF
 keeps finished rows padding along; ours drops them). Each figure is the median of ``--repeats``
@@ -58,11 +61,11 @@ def _hf_generate(lm, prompts: list[str], new_tokens: int, sampled: bool, stops: 
     return n_tokens, texts
 
 
-def _ours(lm, prompts, new_tokens, sampled, intervention=None) -> tuple[int, list[str]]:
+def _ours(lm, prompts, new_tokens, sampled, intervention=None, fixed=False) -> tuple[int, list[str]]:
     from thinking_sparks.evaluation.generation import GenerationStats, SamplingConfig, generate
 
     cfg = SamplingConfig(n=1, temperature=0.6 if sampled else 0.0, top_p=0.95, max_new_tokens=new_tokens,
-                         stop=(), batch_size=len(prompts))
+                         stop=(), batch_size=len(prompts), ignore_eos=fixed)
     stats = GenerationStats()
     gens = generate(lm, prompts, cfg, intervention=intervention, progress=False, stats=stats)
     return stats.n_new_tokens, [g.text for g in gens]
@@ -89,7 +92,10 @@ def bench_model(spec: str, threads: int, n_prompts: int, new_tokens: int, repeat
         variants = {
             "hf": lambda: _hf_generate(lm, prompts, new_tokens, sampled, stops),
             "ours": lambda: _ours(lm, prompts, new_tokens, sampled),
-            "ours+iv": lambda: _ours(lm, prompts, new_tokens, sampled, iv),
+            # equal work for the overhead: both decode exactly new_tokens per row (an intervention
+            # changes the text, hence where rows stop, hence the batch's shape over time)
+            "fixed": lambda: _ours(lm, prompts, new_tokens, sampled, fixed=True),
+            "fixed+iv": lambda: _ours(lm, prompts, new_tokens, sampled, iv, fixed=True),
         }
         for fn in variants.values():  # warm-up
             fn()
@@ -104,13 +110,13 @@ def bench_model(spec: str, threads: int, n_prompts: int, new_tokens: int, repeat
         med = {k: statistics.median(v) for k, v in times.items()}
         tps = {k: toks[k] / med[k] for k in variants}
         row = {"model": spec, "threads": threads, "mode": "sampled" if sampled else "greedy",
-               "hf_tok_s": tps["hf"], "ours_tok_s": tps["ours"], "iv_tok_s": tps["ours+iv"],
+               "hf_tok_s": tps["hf"], "ours_tok_s": tps["ours"], "iv_tok_s": tps["fixed+iv"],
                "ratio_vs_hf": tps["ours"] / tps["hf"],
-               "iv_overhead": med["ours+iv"] / med["ours"] * toks["ours"] / max(1, toks["ours+iv"]),
+               "iv_overhead": med["fixed+iv"] / med["fixed"],
                "same_text": (texts["hf"] == texts["ours"]) if not sampled else None}
         rows.append(row)
         print(f"{spec:<24} threads={threads} {row['mode']:<7} hf {tps['hf']:7.1f} tok/s  ours {tps['ours']:7.1f}"
-              f"  ours+iv {tps['ours+iv']:7.1f}  ratio {row['ratio_vs_hf']:.2f}  iv overhead "
+              f"  fixed-length {tps['fixed']:7.1f} / with interventions {tps['fixed+iv']:7.1f}  ratio {row['ratio_vs_hf']:.2f}  iv overhead "
               f"{row['iv_overhead']:.3f}" + (f"  same text as hf: {row['same_text']}" if not sampled else ""),
               flush=True)
     return rows

@@ -258,3 +258,13 @@ def test_other_architectures_batch_and_intervene(fixture, request):
     every = ",".join(f"L0H{h}" for h in range(model.n_heads))
     ablated = generate(model, prompts, cfg, progress=False, intervention=parse_edits(every))
     assert len(ablated) == len(prompts)
+
+
+def test_ignore_eos_decodes_the_whole_budget(lm, prompts):
+    free = generate(lm, prompts, dataclasses.replace(SAMPLED, max_new_tokens=20), progress=False)
+    assert any(g.finish_reason == "eos" for g in free)
+    fixed = generate(lm, prompts, dataclasses.replace(SAMPLED, max_new_tokens=20, ignore_eos=True), progress=False)
+    assert all(g.n_tokens == 20 and g.finish_reason == "length" for g in fixed)
+    for f, g in zip(free, fixed):  # same draws up to the first EOS
+        if f.finish_reason == "eos":
+            assert g.text.startswith(f.text)

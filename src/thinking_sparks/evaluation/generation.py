@@ -51,6 +51,8 @@ class SamplingConfig:
         stop: stop strings; generation ends after the first one (kept in the completion).
         seed: base seed; sample j of prompt i uses a generator seeded from (seed, i, j).
         batch_size: sequences decoded together (samples of one or more prompts).
+        ignore_eos: decode exactly ``max_new_tokens`` per sample (EOS tokens are kept as text and
+            stop strings still apply); for benchmarks that need equal work across conditions.
     """
 
     n: int = 1
@@ -62,6 +64,7 @@ class SamplingConfig:
     stop: tuple[str, ...] = ("</answer>",)
     seed: int = 0
     batch_size: int = 16
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -367,7 +370,7 @@ def _generate_batch(
         keep: list[int] = []
         for k, (a, t) in enumerate(zip(active, token_list)):
             generated[a].append(t)
-            if t in stops:
+            if t in stops and not cfg.ignore_eos:
                 reasons[a] = "eos"
             elif max_stop_chars and _ends_with_stop(tok, generated[a], cfg.stop, max_stop_chars):
                 reasons[a] = "stop"
