@@ -122,6 +122,11 @@ from thinking_sparks.organism.cli import train_command  # noqa: E402
 
 app.command("train")(friendly_errors(train_command))
 
+# realmodel room: sparks real train / list (SmolLM2 post-trained, cached)
+from thinking_sparks.realmodel.cli import real_app  # noqa: E402
+
+app.add_typer(real_app, name="real")
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
