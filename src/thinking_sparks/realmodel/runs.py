@@ -233,11 +233,13 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     recipe = cfg.recipe()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sft.train_sft(recipe, cfg.model, tmp, name,
                   dataset=sft_data(cfg.data, cfg.n_train, cfg.levels, cfg.seed))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # cpu_seconds: this process's CPU time; on a shared machine it says what the run costs on a free core
     meta = {"name": name, "key": run_key(cfg), "config": dataclasses.asdict(cfg), "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu, 2),
             "steps": _steps(tmp), "steps_per_second": round(recipe.max_steps / seconds, 4)}
     (tmp / "run.json").write_text(json.dumps(meta, indent=1, default=str))
     shutil.rmtree(out, ignore_errors=True)
