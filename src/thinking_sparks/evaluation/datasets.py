@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Problem", "load_eval_set", "load_jsonl", "organism_set", "fingerprint_problems", "ORGANISM_SETS",
-           "SET_PROVIDERS"]
+__all__ = ["ORGANISM_SETS", "SET_PROVIDERS", "Problem", "fingerprint_problems", "load_eval_set", "load_jsonl",
+           "organism_set"]
 
 ORGANISM_SETS = ("easy", "medium", "hard")
 NO_DIFFICULTY = "all"

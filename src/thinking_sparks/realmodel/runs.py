@@ -29,6 +29,7 @@ The prompting styles (:data:`STYLES`: reason step by step, or answer at once) ar
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import re
@@ -92,7 +93,7 @@ def words_solution(p: task.Problem) -> str:
     57 - 45.`` / ``Then, 57 - 45 = 12.`` / ``The answer is 12.``
     """
     chain = [_spaced(s) for s in (p.expression, *p.steps)]
-    lines = [f"{'First' if i == 0 else 'Then'}, {a} = {b}." for i, (a, b) in enumerate(zip(chain, chain[1:]))]
+    lines = [f"{'First' if i == 0 else 'Then'}, {a} = {b}." for i, (a, b) in enumerate(itertools.pairwise(chain))]
     return "\n".join(lines + [f"The answer is {p.answer}."])
 
 
