@@ -182,7 +182,10 @@ class RealSFT:
                          seed=self.seed, device=self.device, bf16=gpu, progress=False)
 
 
-#: named runs (spec ``real/<name>@<step>``)
+#: named runs (spec ``real/<name>@<step>``). Measured on words/easy (first 40 problems, n 4, T 0.6,
+#: top-p 0.95): SmolLM2 pass@1 0.169 [0.100, 0.250] -> 0.625 [0.487, 0.756] after smollm2-sft's 24
+#: steps (paired change +0.456 [+0.344, +0.575]); at step 4 both data kinds are still at the base's
+#: level (words 0.113, gsm8k 0.200). A step costs ~12 CPU-s (words, batch 8) and ~2.5x that on GSM8K.
 RUNS: dict[str, RealSFT] = {
     "smollm2-sft": RealSFT(data="words"),
     "smollm2-sft-gsm8k": RealSFT(data="gsm8k", n_train=400, max_length=384),
