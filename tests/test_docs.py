@@ -142,6 +142,7 @@ EXPENSIVE = {
     r"^make book BOOK_ARGS=": "the whole book on a real model and a GPU",
     r"^\.venv/bin/sparks trace --base Qwen/": "a real model's checkpoints and data set",
     r"^\.venv/bin/sparks batch ": "nine notebook runs (minutes); tests/test_batch.py runs grids",
+    r"^\.venv/bin/sparks real train ": "fine-tunes SmolLM2 (minutes)",
 }
 #: cheap commands: how each is run here (tiny model for SPEC / hub paths, tiny organism profile,
 #: small limits where the README's sizes would take minutes); None = exactly as written
@@ -157,6 +158,7 @@ CHEAP = {
     r"^\.venv/bin/sparks trace --run organism/": "the tiny profile (SPARKS_ORGANISM_PROFILE=tiny)",
     r"^\.venv/bin/sparks zoo report ": "+ --profile tiny --limit 2",
     r"^\.venv/bin/sparks train \w+ --show": None,
+    r"^\.venv/bin/sparks real list$": None,
     r"^\.venv/bin/sparks train \w+ --model ": "+ --show (training a real model needs the model and a GPU)",
 }
 
@@ -238,3 +240,15 @@ def test_pyproject_license_is_an_spdx_string():
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT"
+
+
+def test_readme_memory_table_is_the_planner_script_output():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("memory_plan", REPO / "benchmarks" / "memory_plan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (REPO / "README.md").read_text()
+    start, end = module.MARKERS
+    assert readme.split(start, 1)[1].split(end, 1)[0].strip() == module.table()
+    assert "| Qwen3-8B | 8.19 B |" in module.table()  # the meta-device count of Qwen3-8B's config

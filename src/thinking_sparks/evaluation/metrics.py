@@ -21,7 +21,7 @@ import pandas as pd
 
 __all__ = [
     "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
-    "EvalSummary", "summarize",
+    "EvalSummary", "summarize", "paired_change",
 ]
 
 ALL = "all"  #: the difficulty label of the pooled group
@@ -98,6 +98,22 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha
     means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
+
+
+def paired_change(before: pd.DataFrame, after: pd.DataFrame, k: int = 1, n_boot: int = 1000, alpha: float = 0.05,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """Mean change of pass@k from ``before`` to ``after`` samples of the same problems, with a paired
+    percentile bootstrap CI (problems resampled, each keeping its own before/after difference).
+
+    Returns ``(change, ci_low, ci_high)``; raises ``ValueError`` when the problem sets differ.
+    """
+    a = per_problem(before, [k]).set_index("problem_id")[f"pass@{k}"]
+    b = per_problem(after, [k]).set_index("problem_id")[f"pass@{k}"]
+    if set(a.index) != set(b.index):
+        raise ValueError("paired_change needs the same problems before and after")
+    diff = (b - a.reindex(b.index)).to_numpy()
+    lo, hi = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
+    return float(diff.mean()), lo, hi
 
 
 @dataclass(frozen=True)

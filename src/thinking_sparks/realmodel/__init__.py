@@ -1,0 +1,11 @@
+"""A real pretrained model (SmolLM2-135M-Instruct) in the paper's pipeline.
+
+- :mod:`~thinking_sparks.realmodel.runs` — SFT data written for a chat model (the organism's
+  problems in chat English, or GSM8K solutions), named runs cached by recipe + data + seed
+  (spec ``real/<run>@<step|final>``), the ``words/...`` eval sets;
+- :mod:`~thinking_sparks.realmodel.styles` — think vs direct prompting: circuit pairs from the
+  model's own answers in both styles;
+- :mod:`~thinking_sparks.realmodel.cli` — ``sparks real train`` / ``sparks real list``.
+
+Nothing heavy is imported here; import the submodule you need.
+"""
