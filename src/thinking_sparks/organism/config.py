@@ -40,11 +40,11 @@ class ModelShape:
     """Qwen2 architecture hyper-parameters of an organism model."""
 
     d_model: int = 64          #: residual width (hidden_size)
-    n_layers: int = 4          #: transformer blocks
-    n_heads: int = 4           #: query heads per layer
+    n_layers: int = 8          #: transformer blocks
+    n_heads: int = 8           #: query heads per layer
     n_kv_heads: int = 2        #: key/value heads (GQA: fewer than query heads)
-    head_dim: int | None = None  #: per-head width (None: d_model // n_heads, as in Qwen2)
-    d_ff: int = 256            #: MLP intermediate size
+    head_dim: int | None = 16  #: per-head width (None: d_model // n_heads, as in Qwen2)
+    d_ff: int = 128            #: MLP intermediate size
     max_positions: int = 256   #: max_position_embeddings
     rope_theta: float = 10000.0  #: RoPE base
     tie_embeddings: bool = True  #: share input embedding and unembedding
@@ -212,10 +212,10 @@ def _full() -> list[RunSpec]:
     # faster per head than at head_dim 8), d_ff 128 (the same MLP parameters in total as the old 4 x 4
     # students). Corpus 64k + 64k documents (1930 steps; the 4 x 4 base's loss had nearly flattened).
     # benchmarks/organism_train.py measures the per-step costs behind these choices.
-    student = ModelShape(d_model=64, n_layers=8, n_heads=8, n_kv_heads=2, head_dim=16, d_ff=128)
+    student = ModelShape()  # 8 x 8, d_model 64, head_dim 16, d_ff 128
     base = PretrainConfig(shape=student, n_chains=64_000, n_chat=64_000)
     # The teacher (0.55M parameters against the students' 0.37M) is pretrained to always reason.
-    teacher = PretrainConfig(shape=ModelShape(d_model=96, n_layers=4, n_heads=6, n_kv_heads=2, d_ff=384),
+    teacher = PretrainConfig(shape=ModelShape(d_model=96, n_layers=4, n_heads=6, n_kv_heads=2, head_dim=None, d_ff=384),
                              think_fraction=1.0, seed=1)
     # 500 steps x 32 = one pass over 16k worked solutions; batches grouped by length (a third less padding).
     sft = SFTRecipe(max_steps=500, n_train=16_000, n_checkpoints=10, sampling="group_by_length")
@@ -238,7 +238,7 @@ def _full() -> list[RunSpec]:
 
 
 def _tiny() -> list[RunSpec]:
-    shape = ModelShape(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=64, max_positions=160)
+    shape = ModelShape(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=None, d_ff=64, max_positions=160)
     base = PretrainConfig(shape=shape, n_chains=64, n_chat=64, seq_len=64, batch_size=8, n_checkpoints=2,
                           progress=False)
     teacher = dataclasses.replace(base, shape=dataclasses.replace(shape, d_model=48, d_ff=96), think_fraction=1.0,
