@@ -79,7 +79,8 @@ def subset(attr, idx: torch.Tensor):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="full")
-    ap.add_argument("--models", nargs=2, default=["base", "sft"], metavar=("BEFORE", "AFTER"))
+    ap.add_argument("--models", nargs=2, default=["base", "sft"], metavar=("BEFORE", "AFTER"),
+                    help="zoo runs (their final checkpoints) or model specs / checkpoint dirs")
     ap.add_argument("--questions", type=int, default=128, help="hard (level 4-5) eval-split questions")
     ap.add_argument("--fraction", type=float, default=0.026, help="share of edges kept (top-n)")
     ap.add_argument("--splits", type=int, default=10, help="random half splits for the noise floor")
@@ -97,7 +98,8 @@ def main() -> None:
     t0 = time.perf_counter()
     questions = [p.question for p in task.make_problems(args.questions, (4, 5), 2001, "eval")]
     names = args.models
-    lms = {n: load_model(f"organism/{args.profile}/{n}@final", device="cpu", dtype="float32") for n in names}
+    spec = lambda n: n if "/" in n or "@" in n else f"organism/{args.profile}/{n}@final"  # noqa: E731
+    lms = {n: load_model(spec(n), device="cpu", dtype="float32") for n in names}
     answers = {n: greedy_answers(lms[n], questions, args.max_new_tokens) for n in names}
     heads, attrs, info = {}, {}, {}
     for name in names:

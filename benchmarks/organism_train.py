@@ -9,6 +9,9 @@ Parts (``--part``, repeatable):
 - ``sft``      the SFT recipe's step (TRL ``SFTTrainer``) from a fresh model of the shape;
 - ``grpo``     the GRPO recipe's step split into generation, scoring (log-probs, rewards), loss
   forward+backward and the optimiser (TRL ``GRPOTrainer``);
+- ``schedule`` the built zoo's per-run wall and CPU seconds (``run.json``) and the wall time the
+  ``--jobs 2`` scheduler would take if every run got a whole core (its CPU seconds): the build time
+  of an unshared 2-core machine, estimated on a shared one;
 - ``parallel`` the plain pretraining loop in two processes with one thread each (as ``zoo build
   --jobs 2`` runs) against one process with two threads, as steps per second of the machine.
 
@@ -261,9 +264,9 @@ def part_grpo(args) -> None:
         clock.wrap(trainer, "compute_loss", "loss_forward")
         clock.wrap(trainer, "training_step", "training_step")
         clock.wrap(torch.optim.AdamW, "step", "optimizer")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         trainer.train()
-        total = time.perf_counter() - t
+        total, cpu = time.perf_counter() - t, time.process_time() - c
     n = args.steps
     print(f"[grpo] start {start if args.model else 'fresh model ' + args.shape}, {n} steps x "
           f"{recipe.prompts_per_step} prompts x {recipe.num_generations} completions, "
@@ -276,7 +279,7 @@ def part_grpo(args) -> None:
     for name, sec in (("generation", gen), ("scoring (logprobs, rewards)", score), ("loss fwd+bwd", step),
                       ("optimizer", opt), ("other (trainer, logging)", other)):
         print(f"[grpo]   {name:28s} {sec / n * 1000:8.1f} ms/step ({100 * sec / total:4.1f}%)")
-    print(f"[grpo]   total                        {total / n * 1000:8.1f} ms/step; median step "
+    print(f"[grpo]   total                        {total / n * 1000:8.1f} ms/step (cpu {cpu / n * 1000:.1f}); median step "
           f"{statistics.median(steps.deltas()[args.warmup:]) * 1000:.1f} ms")
 
 
@@ -316,9 +319,44 @@ def part_parallel(args) -> None:
           f"{rate:.2f} steps/s together")
 
 
+def part_schedule(args) -> None:
+    """Per-run times of a built profile and the simulated ``--jobs 2`` wall time from CPU seconds."""
+    from thinking_sparks.organism import zoo
+    from thinking_sparks.organism.config import profile
+
+    table = profile(args.profile)
+    meta = {}
+    for name in table:
+        path = zoo.run_dir(args.profile, name) / "run.json"
+        if path.exists():
+            meta[name] = json.loads(path.read_text())
+    for name, m in meta.items():
+        print(f"[schedule] {name:13s} wall {m['seconds']:7.1f} s  cpu {m.get('cpu_seconds', float('nan')):7.1f} s")
+    if len(meta) < len(table):
+        print(f"[schedule] not built: {', '.join(n for n in table if n not in meta)}")
+        return
+    cost = {n: meta[n].get("cpu_seconds") or meta[n]["seconds"] for n in table}
+    pending, running, done, now = list(table), {}, {}, 0.0  # same rule as zoo._build_parallel
+    while pending or running:
+        for name in list(pending):
+            deps = [d for d in (table[name].parent, table[name].teacher) if d]
+            if len(running) < args.jobs and all(d in done for d in deps):
+                running[name] = now + cost[name]
+                pending.remove(name)
+        name = min(running, key=running.get)
+        now = running.pop(name)
+        done[name] = now
+    total = sum(cost.values())
+    print(f"[schedule] cpu total {total / 60:.1f} min; --jobs {args.jobs} on {args.jobs} free cores: {now / 60:.1f} min "
+          f"(critical path through {max(done, key=done.get)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", action="append", choices=["data", "pretrain", "sft", "grpo", "parallel", "_raw"])
+    ap.add_argument("--part", action="append",
+                    choices=["data", "pretrain", "sft", "grpo", "schedule", "parallel", "_raw"])
+    ap.add_argument("--profile", default="full", help="zoo profile for --part schedule")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel runs for --part schedule")
     ap.add_argument("--shape", help="LxH, e.g. 8x8 (default: the full profile's student)")
     ap.add_argument("--d-model", type=int)
     ap.add_argument("--kv-heads", type=int)
