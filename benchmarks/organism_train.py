@@ -312,11 +312,13 @@ def part_parallel(args) -> None:
     two = [json.loads(p.communicate()[0].splitlines()[-1]) for p in procs]
     single = json.loads(subprocess.run(me + ["--threads", "1"], capture_output=True, text=True, check=True).stdout
                         .splitlines()[-1])
-    print(f"[parallel] 1 process x 1 thread alone : {single['ms']:.1f} ms/step -> {1000 / single['ms']:.2f} steps/s")
-    print(f"[parallel] 1 process x 2 threads      : {one['ms']:.1f} ms/step -> {1000 / one['ms']:.2f} steps/s")
+    print(f"[parallel] 1 process x 1 thread alone : wall {single['ms']:.1f} ms/step, cpu {single['cpu_ms']:.1f} -> "
+          f"{1000 / single['ms']:.2f} steps/s")
+    print(f"[parallel] 1 process x 2 threads      : wall {one['ms']:.1f} ms/step, cpu {one['cpu_ms']:.1f} -> "
+          f"{1000 / one['ms']:.2f} steps/s")
     rate = sum(1000 / r["ms"] for r in two)
-    print(f"[parallel] 2 processes x 1 thread     : {two[0]['ms']:.1f} / {two[1]['ms']:.1f} ms/step -> "
-          f"{rate:.2f} steps/s together")
+    print(f"[parallel] 2 processes x 1 thread     : wall {two[0]['ms']:.1f} / {two[1]['ms']:.1f} ms/step, cpu "
+          f"{two[0]['cpu_ms']:.1f} / {two[1]['cpu_ms']:.1f} -> {rate:.2f} steps/s together")
 
 
 def part_schedule(args) -> None:
