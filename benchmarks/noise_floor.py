@@ -13,7 +13,7 @@ Questions whose two prefixes agree carry no signal and are dropped.
 
 Attribution runs once per model (per-example scores kept); half circuits average the examples.
 
-Usage: ``PYTHONPATH=src .venv/bin/python benchmarks/noise_floor.py [--questions 128] [--profile full]``
+Usage: ``PYTHONPATH=src .venv/bin/python benchmarks/noise_floor.py [--questions 512] [--profile full]``
 Last line: ``emergent=<n> noise_floor=<mean> ratio=<emergent / noise>``.
 """
 
@@ -42,7 +42,7 @@ def style_pairs(lm, questions, clean, corrupted, max_tokens: int | None):
     """Paper-style pairs for ``lm`` (questions whose prefixes are identical or empty are dropped)."""
     from thinking_sparks.circuits.pairs import build_style_pairs
 
-    enc = lambda t: lm.tokenizer.encode(t, add_special_tokens=False)  # noqa: E731
+    enc = lambda t: lm.tokenizer.encode(t, add_special_tokens=False)
     keep = []
     for q, c, r in zip(questions, clean, corrupted, strict=True):
         ci, ri = enc(c), enc(r)
@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--profile", default="full")
     ap.add_argument("--models", nargs=2, default=["base", "sft"], metavar=("BEFORE", "AFTER"),
                     help="zoo runs (their final checkpoints) or model specs / checkpoint dirs")
-    ap.add_argument("--questions", type=int, default=128, help="hard (level 4-5) eval-split questions")
+    ap.add_argument("--questions", type=int, default=512, help="hard (level 4-5) eval-split questions")
     ap.add_argument("--fraction", type=float, default=0.026, help="share of edges kept (top-n)")
     ap.add_argument("--splits", type=int, default=10, help="random half splits for the noise floor")
     ap.add_argument("--max-new-tokens", type=int, default=64)
@@ -98,7 +98,7 @@ def main() -> None:
     t0 = time.perf_counter()
     questions = [p.question for p in task.make_problems(args.questions, (4, 5), 2001, "eval")]
     names = args.models
-    spec = lambda n: n if "/" in n or "@" in n else f"organism/{args.profile}/{n}@final"  # noqa: E731
+    spec = lambda n: n if "/" in n or "@" in n else f"organism/{args.profile}/{n}@final"
     lms = {n: load_model(spec(n), device="cpu", dtype="float32") for n in names}
     answers = {n: greedy_answers(lms[n], questions, args.max_new_tokens) for n in names}
     heads, attrs, info = {}, {}, {}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import itertools
 import json
 import statistics
 import subprocess
@@ -65,7 +66,7 @@ class Clock:
 
 
 def _shape(args):
-    from thinking_sparks.organism.config import ModelShape, profile
+    from thinking_sparks.organism.config import profile
 
     base = profile("full")["base"].config.shape
     if not args.shape:
@@ -160,19 +161,19 @@ class _StepTimes:
 
             def deltas(self, cpu: bool = False) -> list[float]:
                 xs = self.cpu if cpu else self.ends
-                return [b - a for a, b in zip(xs, xs[1:])]
+                return [b - a for a, b in itertools.pairwise(xs)]
 
         return StepTimes()
 
 
 def trainer_steps(cfg, steps: int, logging_steps: int, out: Path) -> tuple[list[float], list[float], float]:
     """Per-step wall and CPU times of the zoo's pretraining ``Trainer`` (no saves) and one save's seconds."""
+    from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
     from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
     from thinking_sparks.organism.pretrain import PackedCollator, init_model
     from thinking_sparks.organism.tokenizer import build_tokenizer
-    from datasets import Dataset
 
     tok = build_tokenizer()
     rows = _batch(dataclasses.replace(cfg, batch_size=cfg.batch_size * steps), len(tok)).tolist()
@@ -304,8 +305,9 @@ def part_sft(args) -> None:
 def part_parallel(args) -> None:
     """Two 1-thread processes side by side vs one 2-thread process (plain loop)."""
     me = [sys.executable, __file__, "--part", "_raw", "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    me += sum(([f"--{k.replace('_', '-')}", str(v)] for k, v in vars(args).items()
-               if k in ("shape", "d_model", "kv_heads", "d_ff", "head_dim", "batch_size", "seq_len") and v), [])
+    for k, v in vars(args).items():
+        if k in ("shape", "d_model", "kv_heads", "d_ff", "head_dim", "batch_size", "seq_len") and v:
+            me += [f"--{k.replace('_', '-')}", str(v)]
     one = json.loads(subprocess.run(me + ["--threads", "2"], capture_output=True, text=True, check=True).stdout
                      .splitlines()[-1])
     procs = [subprocess.Popen(me + ["--threads", "1"], stdout=subprocess.PIPE, text=True) for _ in range(2)]

@@ -269,3 +269,16 @@ def test_quiet_build_sends_console_output_to_log_files(tmp_path, monkeypatch, ca
     out, err = capfd.readouterr()
     assert "built organism/tiny/base" not in out + err
     assert "built organism/tiny/base" in zoo.build_log("tiny", "base").read_text()
+
+
+@pytest.mark.slow
+def test_runs_table_gives_shape_and_cpu_seconds(tiny_zoo):
+    from thinking_sparks.organism import report
+
+    runs = report.runs_table("tiny").set_index("run")
+    assert list(runs.index) == ALL_RUNS
+    shape = config.profile("tiny")["base"].config.shape
+    assert runs.loc["sft", "shape"] == runs.loc["base", "shape"] == (
+        f"{shape.n_layers} x {shape.n_heads} heads ({shape.n_kv_heads} KV), d_model {shape.d_model}")
+    assert runs.loc["teacher", "shape"] != runs.loc["base", "shape"]
+    assert (runs["cpu seconds"] > 0).all() and (runs["checkpoints"] > 0).all()
