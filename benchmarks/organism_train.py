@@ -171,7 +171,11 @@ def trainer_steps(cfg, steps: int, logging_steps: int, out: Path) -> tuple[list[
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
-    from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
+    from thinking_sparks.organism.logs import (
+        CleanCheckpointCallback,
+        TidyLogCallback,
+        drop_printer,
+    )
     from thinking_sparks.organism.pretrain import PackedCollator, init_model
     from thinking_sparks.organism.tokenizer import build_tokenizer
 
