@@ -113,14 +113,45 @@ def test_recipes_map_onto_trl_configs(tmp_path):
     assert g.use_vllm is False and g.bf16 is False
 
 
+def _n_params(shape) -> int:
+    from thinking_sparks.organism.tokenizer import build_tokenizer
+
+    cfg = shape.hf_config(build_tokenizer())
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in Qwen2ForCausalLM(cfg).parameters())
+
+
+def test_full_profile_students_are_big_enough_and_the_teacher_bigger():
+    full, tiny = config.profile("full"), config.profile("tiny")
+    student, teacher = full["base"].config.shape, full["teacher"].config.shape
+    assert student.n_layers >= 8 and student.n_layers * student.n_heads >= 64
+    assert student.n_kv_heads < student.n_heads  # GQA, as Qwen2
+    assert _n_params(teacher) > _n_params(student)
+    assert all(full[r].parent == "base" for r in full if r not in ("base", "teacher"))
+    tiny_shape = tiny["base"].config.shape
+    assert tiny_shape.n_layers * tiny_shape.n_heads <= 8 and _n_params(tiny_shape) < _n_params(student) / 4
+
+
+def test_head_dim_sets_the_attention_width():
+    from thinking_sparks.organism.tokenizer import build_tokenizer
+
+    shape = config.ModelShape(d_model=64, n_heads=8, n_kv_heads=2, head_dim=16)
+    assert shape.hf_config(build_tokenizer()).head_dim == 16
+    with pytest.raises(ValueError, match="bad shape"):
+        config.ModelShape(d_model=60, n_heads=8, head_dim=None).hf_config(build_tokenizer())
+
+
 def test_override_parses_to_field_types_and_rejects_unknown_fields():
     base = config.DistillRecipe()
     cfg = config.override(base, ["n_traces=12", "levels=4,5", "student.learning_rate=1e-6", "student.bf16=true",
-                                 "student.model=Qwen/Qwen2.5-Math-1.5B", "teacher.shape.n_heads=8"])
+                                 "student.model=Qwen/Qwen2.5-Math-1.5B", "teacher.shape.n_heads=16"])
     assert (cfg.n_traces, cfg.levels) == (12, (4, 5))
     assert (cfg.student.learning_rate, cfg.student.bf16, cfg.student.model) == (1e-6, True, "Qwen/Qwen2.5-Math-1.5B")
-    assert cfg.teacher.shape.n_heads == 8
-    assert (base.n_traces, base.student.learning_rate, base.teacher.shape.n_heads) == (4000, 1e-3, 4)  # untouched
+    assert cfg.teacher.shape.n_heads == 16
+    assert (base.n_traces, base.student.learning_rate, base.teacher.shape.n_heads) == (4000, 1e-3, 8)  # untouched
     with pytest.raises(ValueError, match="no field 'lr'"):
         config.override(base, ["student.lr=1"])
     with pytest.raises(ValueError, match="expected a int"):
@@ -261,3 +292,16 @@ def test_quiet_build_sends_console_output_to_log_files(tmp_path, monkeypatch, ca
     out, err = capfd.readouterr()
     assert "built organism/tiny/base" not in out + err
     assert "built organism/tiny/base" in zoo.build_log("tiny", "base").read_text()
+
+
+@pytest.mark.slow
+def test_runs_table_gives_shape_and_cpu_seconds(tiny_zoo):
+    from thinking_sparks.organism import report
+
+    runs = report.runs_table("tiny").set_index("run")
+    assert list(runs.index) == ALL_RUNS
+    shape = config.profile("tiny")["base"].config.shape
+    assert runs.loc["sft", "shape"] == runs.loc["base", "shape"] == (
+        f"{shape.n_layers} x {shape.n_heads} heads ({shape.n_kv_heads} KV), d_model {shape.d_model}")
+    assert runs.loc["teacher", "shape"] != runs.loc["base", "shape"]
+    assert (runs["cpu seconds"] > 0).all() and (runs["checkpoints"] > 0).all()

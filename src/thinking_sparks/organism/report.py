@@ -133,6 +133,36 @@ def wide(table: pd.DataFrame, with_ci: bool = False) -> pd.DataFrame:
     return out[[s for s in SETS if s in out.columns]].reset_index()
 
 
+def run_shape(profile_name: str | None, run: str) -> str:
+    """A run's architecture in words, e.g. ``8 x 8 heads (2 KV), d_model 64`` (post-training runs
+    keep the shape of the pretraining run they start from)."""
+    from thinking_sparks.organism import config
+
+    table = config.profile(_profile_name(profile_name))
+    spec = table[run]
+    while spec.kind != "pretrain":
+        spec = table[spec.parent]
+    s = spec.config.shape
+    return f"{s.n_layers} x {s.n_heads} heads ({s.n_kv_heads} KV), d_model {s.d_model}"
+
+
+def runs_table(profile_name: str | None = None) -> pd.DataFrame:
+    """One row per run of the profile: recipe, parent, shape, checkpoints, wall and CPU seconds of its build."""
+    import json
+
+    from thinking_sparks.organism import zoo
+
+    name = _profile_name(profile_name)
+    rows = []
+    for r in zoo.list_runs(name):
+        meta = json.loads((r.path / "run.json").read_text()) if (r.path / "run.json").exists() else {}
+        rows.append({"run": r.name, "recipe": r.kind, "starts from": r.parent or "scratch",
+                     "shape": run_shape(name, r.name), "checkpoints": len(r.steps),
+                     "steps": f"{r.steps[0]}–{r.steps[-1]}" if r.steps else "",
+                     "train seconds": round(r.seconds or 0, 1), "cpu seconds": round(meta.get("cpu_seconds", 0), 1)})
+    return pd.DataFrame(rows)
+
+
 def training_log(profile_name: str | None = None, runs: Sequence[str] | None = None) -> pd.DataFrame:
     """Every built run's tidy log (``run, kind, step, metric, value``), in build order.
 

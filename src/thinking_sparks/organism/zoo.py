@@ -113,7 +113,7 @@ def train_run(profile_name: str, name: str) -> dict:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     start_model = _final_dir(profile_name, spec.parent) if spec.parent else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if spec.kind == "pretrain":
         pretrain.pretrain(spec.config, out, name)
     elif spec.kind == "sft":
@@ -128,13 +128,14 @@ def train_run(profile_name: str, name: str) -> dict:
         raise ValueError(f"unknown run kind {spec.kind!r}")
     meta = {"profile": profile_name, "name": name, "kind": spec.kind, "parent": spec.parent,
             "teacher": spec.teacher, "fingerprint": fingerprint(table, name),
-            "seconds": round(time.perf_counter() - t0, 2), "steps": checkpoint_steps(out),
+            "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
+            "steps": checkpoint_steps(out),
             "config": dataclasses.asdict(spec.config)}
     tmp = out / "run.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1, default=str))
     tmp.replace(out / "run.json")
-    log.info("built organism/%s/%s in %.1f s (%d checkpoints)", profile_name, name, meta["seconds"],
-             len(meta["steps"]))
+    log.info("built organism/%s/%s in %.1f s (%.1f cpu-s, %d checkpoints)", profile_name, name, meta["seconds"],
+             meta["cpu_seconds"], len(meta["steps"]))
     return meta
 
 
