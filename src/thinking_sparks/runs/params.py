@@ -101,6 +101,8 @@ def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
 def _check_circuit_fields(p) -> None:
     if not isinstance(p.n_questions, int) or p.n_questions < 4:
         raise ValueError(f"n_questions must be an integer >= 4, got {p.n_questions!r}")
+    if p.rule not in ("left", "right"):
+        raise ValueError(f"rule must be 'left' (k = 0..m-1) or 'right' (k = 1..m, the paper's), got {p.rule!r}")
     _check_positive(p, "steps", optional=("answer_tokens", "top_n"))
 
 
@@ -126,6 +128,8 @@ class CircuitsParams:
         dataset, n_questions, answer_tokens: circuit questions and answer-prefix cap (see
             ``emergence.pairs``).
         steps: IG steps of the circuit drawn; ig_steps: the step counts compared.
+        rule: Riemann rule of the IG path, ``left`` (alpha = k/m, k = 0..m-1: the reference
+            library's, which ``../shared/bench`` matches) or ``right`` (k = 1..m: the paper's Eq. 3).
         top_n: edges kept (None: the paper's 5000 / 183,555 of the graph).
         build: build missing zoo runs first.
         device, threads: as everywhere.
@@ -139,6 +143,7 @@ class CircuitsParams:
     answer_tokens: int | None = 24
     steps: int = 5
     ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
+    rule: str = "left"
     top_n: int | None = None
     build: bool = True
     device: str = "cpu"
@@ -160,6 +165,8 @@ class EmergenceParams:
         runs: post-training runs traced (each against its parent's final checkpoint).
         dataset, n_questions, answer_tokens, reasoning_side: circuit inputs (``emergence.pairs``).
         steps, top_n: EAP-IG steps and edges kept (None: the paper's fraction).
+        rule: Riemann rule of the IG path (``left``: k = 0..m-1, the reference library's;
+            ``right``: k = 1..m, the paper's).
         n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
         build, device, threads: as everywhere.
     """
@@ -172,6 +179,7 @@ class EmergenceParams:
     answer_tokens: int | None = 24
     reasoning_side: str = "own"
     steps: int = 5
+    rule: str = "left"
     top_n: int | None = None
     n_boot: int = 200
     n_splits: int = 50
@@ -197,7 +205,8 @@ class HeadPageParams:
 
     Attributes:
         profile, build, device, threads: as everywhere.
-        dataset, n_questions, answer_tokens, steps, top_n: circuit inputs (``emergence``).
+        dataset, n_questions, answer_tokens, steps, rule, top_n: circuit inputs (``emergence``; rule
+            ``left`` = the reference library's Riemann rule, ``right`` = the paper's).
         k: heads per set intervened on (the paper uses about 5-10).
         n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``
             problems of each set).
@@ -209,6 +218,7 @@ class HeadPageParams:
     n_questions: int = 32
     answer_tokens: int | None = 24
     steps: int = 5
+    rule: str = "left"
     top_n: int | None = None
     k: int = 5
     n: int = 4

@@ -121,4 +121,4 @@ def emergence_settings(p):
 
     pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
                        max_new_tokens=max(32, p.answer_tokens or 0), reasoning_side=getattr(p, "reasoning_side", "own"))
-    return pairs, CircuitSettings(steps=p.steps, top_n=p.top_n, n_boot=getattr(p, "n_boot", 100))
+    return pairs, CircuitSettings(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))
