@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 import torch
@@ -25,23 +24,10 @@ PROMPTS = ["what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 )", "sum of 9 and 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
     """A tiny seeded Qwen2 with larger init than default, so greedy outputs are not degenerate."""
-    from transformers import AutoModelForCausalLM
-
     from thinking_sparks.models import load_model
-    from thinking_sparks.tiny import tiny_config, tiny_tokenizer
+    from thinking_sparks.tiny import build_tiny
 
-    out = tmp_path_factory.mktemp("gen-qwen2")
-    tok = tiny_tokenizer()
-    config = tiny_config("qwen2", vocab_size=len(tok))
-    config.initializer_range = 0.4
-    config.eos_token_id, config.pad_token_id = tok.eos_token_id, tok.pad_token_id
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    cfg_path = out / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg_path.write_text(json.dumps(cfg))
+    out = build_tiny(tmp_path_factory.mktemp("gen-qwen2"), arch="qwen2", seed=0, init_range=0.4)
     return load_model(str(out), device="cpu")
 
 

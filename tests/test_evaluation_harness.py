@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from thinking_sparks.evaluation.datasets import Problem
@@ -23,23 +22,9 @@ QUESTIONS = ["what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 )", "sum of 9 an
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     """A tiny seeded Qwen2 dir whose greedy outputs vary (init range 0.4) and contain digits."""
-    from transformers import AutoModelForCausalLM
+    from thinking_sparks.tiny import build_tiny
 
-    from thinking_sparks.tiny import tiny_config, tiny_tokenizer
-
-    out = tmp_path_factory.mktemp("eval-qwen2")
-    tok = tiny_tokenizer()
-    config = tiny_config("qwen2", vocab_size=len(tok))
-    config.initializer_range = 0.4
-    config.eos_token_id, config.pad_token_id = tok.eos_token_id, tok.pad_token_id
-    torch.manual_seed(1)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    cfg_path = out / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg_path.write_text(json.dumps(cfg))
-    return out
+    return build_tiny(tmp_path_factory.mktemp("eval-qwen2"), arch="qwen2", seed=1, init_range=0.4)
 
 
 @pytest.fixture(scope="module")

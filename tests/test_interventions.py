@@ -36,22 +36,9 @@ GREEDY = SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=(), batch_
 
 def _lively_dir(path, arch: str):
     """A tiny seeded model with a large init (long, varied greedy continuations), saved to ``path``."""
-    from transformers import AutoModelForCausalLM
+    from thinking_sparks.tiny import build_tiny
 
-    from thinking_sparks.tiny import tiny_config, tiny_tokenizer
-
-    tok = tiny_tokenizer()
-    config = tiny_config(arch, vocab_size=len(tok), n_layers=3)
-    config.initializer_range = 0.4
-    config.eos_token_id, config.pad_token_id = tok.eos_token_id, tok.pad_token_id
-    torch.manual_seed(1)
-    AutoModelForCausalLM.from_config(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    cfg_path = path / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg_path.write_text(json.dumps(cfg))
-    return path
+    return build_tiny(path, arch=arch, seed=1, init_range=0.4, n_layers=3)
 
 
 @pytest.fixture(scope="module", params=["qwen2", "qwen3", "llama"])
