@@ -39,6 +39,8 @@ def reply(chain: str, answer) -> str:
     ("<think> 19 * 3 - 45 </think> <answer> twelve </answer>", "stop", "no_answer_or_format", 0),
     (reply("( 12 + 7 ) * 3 - 45 = nineteen * 3 - 45", 0), "stop", "no_answer_or_format", 1),
     (task.direct_reply(15), "stop", "unexplained", 0),
+    ("<answer> 15 </answer>", "stop", "unexplained", 0),  # think-off: the prompt closed the think block
+    ("<think> 19 * 3 - 45 = 12 <answer> 15 </answer>", "stop", "no_answer_or_format", 0),  # never closed
 ])
 def test_categories(completion, finish, category, step):
     d = classify(completion, EXPR, 12, finish)

@@ -7,8 +7,9 @@ error, and its shape says which kind. Categories, tested in this order:
 
 ``correct``                  the answer equals the gold value.
 ``cutoff_or_loop``           cut off at the token budget, or an expression repeated 3+ times.
-``no_answer_or_format``      no integer ``<answer>``, no closed think block, or an unreadable step.
-``unexplained``              a wrong answer with no worked steps (think-off mode answers directly).
+``no_answer_or_format``      no integer ``<answer>``, a think block never closed, or an unreadable step.
+``unexplained``              a wrong answer with no worked steps (an empty think block, or none at
+                             all: in think-off mode the template closes the block in the prompt).
 ``arithmetic_slip``          a step reduces a legal operation but writes a wrong result (also a
                              jump from several operations straight to a wrong number).
 ``order_of_operations``      a step reduces two adjacent numbers that do not form an operation of
@@ -218,8 +219,14 @@ def classify(completion: str, expression: str, gold: int | str, finish_reason: s
     if finish_reason == "length" or repeats >= LOOP_REPEATS:
         why = "cut off at the token budget" if finish_reason == "length" else f"an expression repeated {repeats}x"
         return Diagnosis("cutoff_or_loop", detail=why)
-    if not answer or not think:
-        return Diagnosis("no_answer_or_format", detail="no integer answer" if not answer else "no think block")
+    if not answer:
+        return Diagnosis("no_answer_or_format", detail="no integer answer")
+    if not think:
+        if "<think>" in completion:
+            return Diagnosis("no_answer_or_format", detail="think block opened but not closed")
+        # no-think mode: the chat template closed an empty think block in the prompt, so the
+        # completion is the answer alone; a wrong one is unexplained, not a format error
+        return Diagnosis("unexplained", detail=f"answered {answer.group(1)} without a think block")
     if not chain:
         return Diagnosis("unexplained", detail=f"answered {answer.group(1)} without steps")
     steps = [expression] + chain
