@@ -261,3 +261,17 @@ def test_prepare_checks_parameters_before_any_page_runs(tmp_path, monkeypatch):
         prepare(["02_organism"], {"profile": "huge"})
     prepare(["01_models", "02_organism"], {"model": "/no/such/model", "profile": "tiny", "build": False})
     assert not any(tmp_path.iterdir())  # nothing to build: a local model, the zoo left alone
+
+
+def test_environment_page_keeps_the_times_of_pages_not_rerun(tmp_path):
+    """A partial rebuild (``--section``) still lists every page's own papermill duration."""
+    import json
+
+    from thinking_sparks.runs.book import write_environment_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    for stem, sec in (("01_models", 9.2), ("04_emergence", 318.7)):
+        (pages / f"{stem}.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": sec}}, "cells": []}))
+    text = write_environment_page(tmp_path, None, {"04_emergence": 20.4}).read_text()
+    assert "| 01_models | 9 |" in text and "| 04_emergence | 20 |" in text  # the rerun's own time wins

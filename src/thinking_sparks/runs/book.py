@@ -99,6 +99,21 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
 ENVIRONMENT_PAGE = "book/pages/environment.md"
 
 
+def _page_durations(root: Path) -> dict[str, float]:
+    """``stem -> seconds`` that papermill recorded in each executed page under ``book/pages``."""
+    import json
+
+    out = {}
+    for page in sorted((root / "book" / "pages").glob("[0-9]*.ipynb")):
+        try:
+            duration = json.loads(page.read_text())["metadata"]["papermill"]["duration"]
+        except (KeyError, ValueError, OSError):
+            continue
+        if duration is not None:
+            out[page.stem] = float(duration)
+    return out
+
+
 def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
                            seconds: dict[str, float] | None = None) -> Path:
     """``book/pages/environment.md``: the versions, machine and page times this book was built with."""
@@ -120,9 +135,10 @@ def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
     lines += [f"| {k} | {v} |" for k, v in doctor.machine().items() if k != "cache"]
     if parameters:
         lines += ["", "Book parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in sorted(parameters.items()))]
+    seconds = {**_page_durations(root), **(seconds or {})}  # pages not rerun keep their own time
     if seconds:
         lines += ["", "| page | papermill wall time (s) |", "|---|---|"]
-        lines += [f"| {stem} | {sec:.0f} |" for stem, sec in seconds.items()]
+        lines += [f"| {stem} | {sec:.0f} |" for stem, sec in sorted(seconds.items())]
     out = root / ENVIRONMENT_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
