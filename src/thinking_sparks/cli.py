@@ -6,41 +6,18 @@ Every command turns bad input into one line on stderr and a non-zero exit (no tr
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
 from thinking_sparks import runtime
+from thinking_sparks.errors import _DEBUG, USER_ERRORS, friendly_errors  # noqa: F401 (re-exported)
 from thinking_sparks.interventions import cli as iv_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Thinking Sparks companion: circuits, heads, interventions, evaluation, organism.")
-
-_DEBUG = {"on": False}
-#: exceptions that mean "bad input". ``KeyError`` is not one: an unknown name the user typed is
-#: turned into a ``ValueError`` where it is looked up, so a ``KeyError`` is a bug and shows a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
-
-
-def friendly_errors(fn: Callable) -> Callable:
-    """Decorator: user errors become ``error: <message>`` on stderr and exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except USER_ERRORS as err:
-            if _DEBUG["on"]:
-                raise
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
 
 @app.callback()
 def _root(

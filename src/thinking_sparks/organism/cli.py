@@ -6,14 +6,10 @@ import time
 
 import typer
 
+from thinking_sparks.errors import friendly_errors
+
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
                       help="The model organism: build and list post-training runs and checkpoints.")
-
-
-def _friendly(fn):
-    from thinking_sparks.cli import friendly_errors
-
-    return friendly_errors(fn)
 
 
 @zoo_app.command("build")
@@ -27,7 +23,7 @@ def build_command(
 ) -> None:
     """Build whatever is missing (cached, resumable, deterministic by seed)."""
 
-    @_friendly
+    @friendly_errors
     def _run() -> None:
         from thinking_sparks.organism import zoo
 
@@ -47,7 +43,7 @@ def list_command(
 ) -> None:
     """List runs, whether they are built, and their checkpoint steps."""
 
-    @_friendly
+    @friendly_errors
     def _run() -> None:
         from thinking_sparks.organism import zoo
 
@@ -71,7 +67,7 @@ def report_command(
 ) -> None:
     """pass@1 per eval set for the final checkpoint of every run (hybrid: think vs no_think)."""
 
-    @_friendly
+    @friendly_errors
     def _run() -> None:
         from pathlib import Path
 

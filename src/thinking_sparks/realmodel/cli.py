@@ -6,14 +6,10 @@ import time
 
 import typer
 
+from thinking_sparks.errors import friendly_errors
+
 real_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="A real model (SmolLM2-135M-Instruct) post-trained with the organism's SFT recipe.")
-
-
-def _friendly(fn):
-    from thinking_sparks.cli import friendly_errors
-
-    return friendly_errors(fn)
 
 
 @real_app.command("train")
@@ -25,7 +21,7 @@ def train_command(
 ) -> None:
     """Train a run unless cached; print its checkpoint specs."""
 
-    @_friendly
+    @friendly_errors
     def _run() -> None:
         from thinking_sparks.organism.config import override
         from thinking_sparks.realmodel import runs
@@ -47,7 +43,7 @@ def train_command(
 def list_command() -> None:
     """The named runs, whether they are trained, and their checkpoint steps."""
 
-    @_friendly
+    @friendly_errors
     def _run() -> None:
         from thinking_sparks.realmodel import runs
 
