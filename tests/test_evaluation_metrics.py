@@ -153,10 +153,10 @@ def test_summary_cis_contain_values():
     assert summarize(df, n_boot=300, seed=0).to_frame().equals(summary.to_frame())
 
 
-def test_paired_change_pairs_problems():
+def test_paired_difference_pairs_problems():
     import pandas as pd
 
-    from thinking_sparks.evaluation.metrics import paired_change
+    from thinking_sparks.evaluation.metrics import paired_difference
 
     def frame(correct: dict[str, list[bool]]) -> pd.DataFrame:
         return pd.DataFrame([{"problem_id": pid, "difficulty": "all", "sample_index": j, "correct": c}
@@ -164,10 +164,10 @@ def test_paired_change_pairs_problems():
 
     before = frame({"a": [0, 0], "b": [1, 0], "c": [1, 1], "d": [0, 0]})
     after = frame({"d": [1, 1], "c": [1, 1], "b": [1, 1], "a": [1, 0]})  # other order: joined on ids
-    change, lo, hi = paired_change(before, after, n_boot=500)
+    change, lo, hi = paired_difference(after, before, n_boot=500)
     assert change == pytest.approx((0.5 + 0.5 + 0 + 1) / 4)
     assert 0 <= lo <= change <= hi <= 1
-    same, lo0, hi0 = paired_change(before, before)
+    same, lo0, hi0 = paired_difference(before, before)
     assert same == lo0 == hi0 == 0  # no change: a paired interval collapses (an unpaired one would not)
     with pytest.raises(ValueError, match="same problems"):
-        paired_change(before, frame({"a": [1], "z": [0]}))
+        paired_difference(before, frame({"a": [1], "z": [0]}))

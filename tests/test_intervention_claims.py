@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from thinking_sparks.evaluation.metrics import paired_difference
 from thinking_sparks.interventions import claims
-from thinking_sparks.interventions.experiments import ExperimentResult, paired_difference
+from thinking_sparks.interventions.experiments import ExperimentResult
 from thinking_sparks.verdicts import COLUMNS
 
 

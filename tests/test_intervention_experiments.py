@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from thinking_sparks.evaluation.harness import EvalParams
+from thinking_sparks.evaluation.metrics import paired_difference
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions.headsets import layer_counts
 
@@ -49,7 +50,7 @@ def test_ablation_table(distill):
     assert list(summary["n_seeds"]) == [3, 3, 3]
     assert (summary["min"] <= summary["mean"]).all() and (summary["mean"] <= summary["max"]).all()
     a = res.samples[(res.samples["condition"] == "no ablation") & (res.samples["set"] == "easy")]
-    value, lo, hi = ex.paired_difference(a, a)
+    value, lo, hi = paired_difference(a, a)
     assert value == lo == hi == 0.0
     classified, counts = ex.taxonomy(res.samples)
     assert len(classified) == len(res.samples) and counts["count"].sum() == len(res.samples)

@@ -93,3 +93,16 @@ def test_counts_table():
     y = counts[counts["cond"] == "y"].set_index("failure")
     assert y.loc["arithmetic_slip", "count"] == 1 and y.loc["correct", "count"] == 0
     assert y["share"].sum() == pytest.approx(1.0)
+
+
+def test_the_harness_grade_decides_correct():
+    """Two answer tags: grading reads the last one, so the taxonomy follows the grade, not its own parse."""
+    import pandas as pd
+
+    from thinking_sparks.interventions.taxonomy import classify_samples
+
+    text = reply("( 12 + 7 ) * 3 - 45 = 19 * 3 - 45 = 57 - 45 = 12", 12) + " <answer> 13 </answer>"
+    samples = pd.DataFrame([{"problem_id": "p", "completion": text, "gold": "12", "finish_reason": "stop",
+                             "correct": False}])
+    out = classify_samples(samples, {"p": f"What is {EXPR} ?"})
+    assert out["failure"].iloc[0] != "correct"

@@ -165,6 +165,9 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
              sum(r.status == "skipped" for r in rows))
     if not todo:
         return rows
+    from thinking_sparks.runs.book import build_zoos
+
+    build_zoos([grid.section], [job.parameters for job in todo])  # once, before jobs share it
     by_name = {r.job: r for r in rows}
     with dask_client(grid, len(todo), workers, scheduler) as (client, gpus), logging_redirect_tqdm():
         futures = {client.submit(run_job, str(grid.notebook), str(out.resolve()), job.name, job.parameters,

@@ -147,16 +147,20 @@ def head_importance(per_example: Tensor, graph: Graph, top_n: int | None = None,
 
 
 def head_effect(i_post: Tensor, i_pre: Tensor, eps: float = 1e-6) -> Tensor:
-    """Paper §A.6: ``E = (I_post - I_pre) / (I_post + I_pre + eps)`` in [-1, 1]."""
+    """Paper §A.6: ``E = (I_post - I_pre) / (I_post + I_pre + eps)`` in [-1, 1], elementwise
+    (tensors or arrays)."""
     return (i_post - i_pre) / (i_post + i_pre + eps)
 
 
 def spearman(a, b) -> float:
-    """Spearman rank correlation (average ranks for ties) of two equal-length 1-D sequences."""
+    """Spearman rank correlation (average ranks for ties) of two equal-length 1-D sequences;
+    nan when either side is constant or shorter than 2."""
     import pandas as pd
 
     x = pd.Series([float(v) for v in a]).rank()
     y = pd.Series([float(v) for v in b]).rank()
     if len(x) != len(y):
         raise ValueError("spearman: lengths differ")
+    if len(x) < 2 or x.nunique() < 2 or y.nunique() < 2:
+        return float("nan")
     return float(x.corr(y))

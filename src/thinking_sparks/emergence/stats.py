@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from thinking_sparks.circuits.circuit import head_effect, spearman  # noqa: F401 (re-exported)
+
 EPS = 1e-6
-
-
-def effect(i_post, i_pre, eps: float = EPS):
-    """``(I_post - I_pre) / (I_post + I_pre + eps)`` elementwise (arrays or tensors), in [-1, 1]."""
-    return (i_post - i_pre) / (i_post + i_pre + eps)
+#: the paper's effect E (§A.6) and rank correlation: the circuits room's, one definition each
+effect = head_effect
 
 
 def mean_effect(i_posts: Sequence[np.ndarray], i_pre: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -31,16 +30,6 @@ def mean_effect(i_posts: Sequence[np.ndarray], i_pre: np.ndarray, eps: float = E
     if not len(i_posts):
         raise ValueError("no checkpoints to average")
     return np.mean([effect(np.asarray(p), np.asarray(i_pre), eps) for p in i_posts], axis=0)
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation (average ranks for ties); nan when either side is constant."""
-    x, y = pd.Series(np.asarray(a, float)).rank(), pd.Series(np.asarray(b, float)).rank()
-    if len(x) != len(y):
-        raise ValueError("spearman: lengths differ")
-    if len(x) < 2 or x.nunique() < 2 or y.nunique() < 2:
-        return float("nan")
-    return float(x.corr(y))
 
 
 def permutation_p(a, b, n_perm: int = 10_000, seed: int = 0) -> float:

@@ -52,11 +52,16 @@ def _pe(r: CircuitResult) -> torch.Tensor:
 
 
 def _graph(r: CircuitResult, settings: CircuitSettings):
-    from thinking_sparks.circuits.graph import Graph
-    from thinking_sparks.emergence.sweep import _load
+    """The circuit's edge graph, from the model's config alone (a cached circuit loads no weights)."""
+    from transformers import AutoConfig
 
-    lm = _load(r.model)
-    return Graph(lm.n_layers, lm.n_heads, lm.n_kv_heads, settings.gqa)
+    from thinking_sparks.circuits.graph import Graph
+    from thinking_sparks.models import resolve_spec
+
+    cfg = AutoConfig.from_pretrained(resolve_spec(r.model))
+    n_heads = int(cfg.num_attention_heads)
+    return Graph(int(cfg.num_hidden_layers), n_heads, int(getattr(cfg, "num_key_value_heads", None) or n_heads),
+                 settings.gqa)
 
 
 def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_boot: int = 200, n_splits: int = 50,

@@ -21,7 +21,7 @@ import pandas as pd
 
 __all__ = [
     "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
-    "EvalSummary", "summarize", "paired_change",
+    "EvalSummary", "summarize", "paired_difference",
 ]
 
 ALL = "all"  #: the difficulty label of the pooled group
@@ -100,18 +100,23 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha
     return float(lo), float(hi)
 
 
-def paired_change(before: pd.DataFrame, after: pd.DataFrame, k: int = 1, n_boot: int = 1000, alpha: float = 0.05,
-                  seed: int = 0) -> tuple[float, float, float]:
-    """Mean change of pass@k from ``before`` to ``after`` samples of the same problems, with a paired
-    percentile bootstrap CI (problems resampled, each keeping its own before/after difference).
+def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, metric: str = "pass@1",
+                      n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over problems of ``metric(a) - metric(b)``, with a paired percentile bootstrap CI.
 
-    Returns ``(change, ci_low, ci_high)``; raises ``ValueError`` when the problem sets differ.
+    Both sides must hold the same problems (the difference is taken problem by problem, so the
+    interval collapses to 0 when nothing changed, as an unpaired one would not). ``metric`` is
+    ``pass@k`` or ``success@k`` (k at most the samples per problem). A problem that appears in
+    several rows of one side (e.g. random head sets of several seeds) is averaged first.
+
+    Returns ``(difference, ci_low, ci_high)``; raises ``ValueError`` when the problem sets differ.
     """
-    a = per_problem(before, [k]).set_index("problem_id")[f"pass@{k}"]
-    b = per_problem(after, [k]).set_index("problem_id")[f"pass@{k}"]
+    k = int(metric.split("@")[1])
+    a = per_problem(samples_a, ks=[k]).groupby("problem_id")[metric].mean()
+    b = per_problem(samples_b, ks=[k]).groupby("problem_id")[metric].mean()
     if set(a.index) != set(b.index):
-        raise ValueError("paired_change needs the same problems before and after")
-    diff = (b - a.reindex(b.index)).to_numpy()
+        raise ValueError("a paired difference needs the same problems on both sides")
+    diff = (a - b.reindex(a.index)).to_numpy()
     lo, hi = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
     return float(diff.mean()), lo, hi
 

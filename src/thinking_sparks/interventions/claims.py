@@ -2,7 +2,7 @@
 
 One verdict row per claim, STYLE.md's schema: ``claim, paper, statistic, value, ci_low, ci_high,
 criterion, verdict``. Statistics are paired differences over problems with a bootstrap CI
-(:func:`~thinking_sparks.interventions.experiments.paired_difference`): ``reproduced`` when the
+(:func:`~thinking_sparks.evaluation.metrics.paired_difference`): ``reproduced`` when the
 whole 95% interval meets the criterion, ``not reproduced`` when the whole interval misses it,
 ``inconclusive`` when it straddles it; a statistic without a CI is decided by its value
 (rows built by :class:`thinking_sparks.verdicts.Verdict`).
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from thinking_sparks.interventions.experiments import ExperimentResult, paired_difference
+from thinking_sparks.evaluation.metrics import paired_difference
+from thinking_sparks.interventions.experiments import ExperimentResult
 from thinking_sparks.interventions.headsets import parse_heads
 from thinking_sparks.verdicts import Verdict, verdict_table
 

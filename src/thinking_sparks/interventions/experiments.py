@@ -29,7 +29,6 @@ import pandas as pd
 
 from thinking_sparks.evaluation.datasets import load_eval_set
 from thinking_sparks.evaluation.harness import EvalParams, EvalResult, run_eval
-from thinking_sparks.evaluation.metrics import bootstrap_ci, per_problem
 from thinking_sparks.interventions.core import Intervention, parse_edits
 from thinking_sparks.interventions.headsets import parse_heads, random_matched_sets
 from thinking_sparks.interventions.taxonomy import classify_samples, failure_counts
@@ -142,26 +141,6 @@ def random_summary(table: pd.DataFrame) -> pd.DataFrame:
     g = rnd.groupby("set", sort=False)["pass@1"]
     return pd.DataFrame({"n_seeds": g.size(), "mean": g.mean(), "std": g.std(ddof=1).fillna(0.0),
                          "min": g.min(), "max": g.max()}).reset_index()
-
-
-def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, metric: str = "pass@1",
-                      n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
-    """Mean over problems of ``metric(a) - metric(b)``, with a paired bootstrap CI over problems.
-
-    The decisive statistic for claims like "ablating emergent heads hurts more than random heads":
-    both conditions saw the same problems, so the difference is taken problem by problem.
-    ``metric`` is ``pass@k`` or ``success@k`` (k at most the samples per problem). Problems that
-    appear in several rows of one side (e.g. random sets of several seeds) are averaged first.
-    """
-    k = int(metric.split("@")[1])
-    a = per_problem(samples_a, ks=[k]).groupby("problem_id")[metric].mean()
-    b = per_problem(samples_b, ks=[k]).groupby("problem_id")[metric].mean()
-    common = a.index.intersection(b.index)
-    if common.empty:
-        raise ValueError("the two sample tables share no problem")
-    diff = (a[common] - b[common]).to_numpy()
-    lo, hi = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
-    return float(diff.mean()), lo, hi
 
 
 def taxonomy(samples: pd.DataFrame, by: Sequence[str] = ("condition", "set"),

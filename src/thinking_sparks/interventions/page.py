@@ -107,10 +107,13 @@ def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str,
              seeds: int, n_boot: int) -> dict[str, Any]:
     """Tables 1, 4/5, Fig 4 and the verdicts for the page (every evaluation cached)."""
     from thinking_sparks.models import load_model
+    from thinking_sparks.organism import config
     from thinking_sparks.organism.zoo import checkpoint_steps, run_dir
 
     spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
     model, base = load_model(spec(model_run)), load_model(spec(base_run))
+    start = spec(config.profile(profile)[grpo_run].parent)  # Fig 4's step 0: where the GRPO run started
+    loaded = {spec(base_run): base}
     named = {k: heads.sets[k] for k in ("emergent", "base", "control") if heads.sets[k]}  # empty sets: no row
     conds = ex.ablation_conditions(named, model.n_layers, model.n_heads,
                                    random_like="emergent" if heads.sets["emergent"] else None, seeds=range(seeds))
@@ -120,7 +123,8 @@ def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str,
     scale_conds += [ex.Condition(f"ablate {k}", ex.parse_edits(v), f"ablate {k}") for k, v in scaled.items()]
     table5 = ex.pass_at_1_table(base, scale_conds, params)
     steps = checkpoint_steps(run_dir(profile, grpo_run))
-    sweep = ex.checkpoint_sweep([(0, spec(base_run))] + [(s, spec(grpo_run, s)) for s in steps], params)
+    sweep = ex.checkpoint_sweep([(0, start)] + [(s, spec(grpo_run, s)) for s in steps], params,
+                                load=lambda s: loaded[s] if s in loaded else load_model(s))
     classified, failures = ex.taxonomy(pd.concat([table1.samples.assign(model=model_run),
                                                   table5.samples.assign(model=base_run)]), by=["model", "condition"])
     tables = [ablation_verdicts(table1, n_boot=n_boot)] if heads.sets["emergent"] else []

@@ -207,10 +207,16 @@ def expression_of(question: str) -> str:
     return m.group(1)
 
 
-def classify(completion: str, expression: str, gold: int | str, finish_reason: str = "eos") -> Diagnosis:
-    """The failure category of one completion of the organism's task (see the module docstring)."""
+def classify(completion: str, expression: str, gold: int | str, finish_reason: str = "eos",
+             correct: bool | None = None) -> Diagnosis:
+    """The failure category of one completion of the organism's task (see the module docstring).
+
+    ``correct``: the harness's grade of this sample (``grading.is_correct``); when given it decides
+    "correct", so the taxonomy never disagrees with pass@1. Without it the first integer
+    ``<answer>`` is compared with ``gold``.
+    """
     answer = _ANSWER.search(completion)
-    if answer and int(answer.group(1)) == int(gold):
+    if correct if correct is not None else (answer and int(answer.group(1)) == int(gold)):
         return Diagnosis("correct")
     think = _THINK.search(completion)
     body = think.group(1) if think else completion.split("<think>", 1)[-1].split("<answer>", 1)[0]
@@ -252,10 +258,13 @@ def classify_samples(samples: pd.DataFrame, questions: dict[str, str]) -> pd.Dat
     """``samples`` (the harness's table) with columns ``failure``, ``failure_step``, ``failure_detail``.
 
     Args:
-        samples: needs ``problem_id, completion, gold, finish_reason``.
+        samples: needs ``problem_id, completion, gold, finish_reason``; ``correct`` (the harness's
+            grade) decides "correct" when present.
         questions: ``{problem_id: question}`` (the expression is read from the question).
     """
-    rows = [classify(r.completion, expression_of(questions[r.problem_id]), r.gold, r.finish_reason)
+    graded = "correct" in samples.columns
+    rows = [classify(r.completion, expression_of(questions[r.problem_id]), r.gold, r.finish_reason,
+                     correct=bool(r.correct) if graded else None)
             for r in samples.itertuples()]
     out = samples.copy()
     out["failure"] = [d.category for d in rows]

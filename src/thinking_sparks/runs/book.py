@@ -65,6 +65,29 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
     return out
 
 
+def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
+    """Build, once, every organism profile that these sections would build with these parameters
+    (each page calls ``zoo.build`` itself when ``build`` is on; parallel pages building the same
+    missing runs would train them twice and delete each other's checkpoints)."""
+    builds: dict[str, int] = {}
+    for parameters in parameter_sets:
+        if "02_organism" in stems:
+            organism = _params(OrganismParams, parameters)
+            if organism.build:
+                builds[organism.profile] = max(builds.get(organism.profile, 1), organism.jobs)
+        for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams),
+                          ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
+            if stem in stems:
+                p = _params(cls, parameters)
+                if p.build:
+                    builds[p.profile] = max(builds.get(p.profile, 1), 2)
+    if builds:
+        from thinking_sparks.organism import zoo
+
+        for name, jobs in builds.items():
+            zoo.build(name, jobs=jobs)
+
+
 def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     """Build, before any page runs, what the pages would otherwise build inside themselves: the
     organism zoo (``02_organism``) and SmolLM2's dequantized weights (``01_models``' default), so
@@ -74,19 +97,7 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
 
         if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
-    builds = []
-    if "02_organism" in stems:
-        organism = _params(OrganismParams, parameters)
-        builds += [(organism.profile, organism.jobs)] if organism.build else []
-    for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams),
-                      ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
-        if stem in stems:
-            p = _params(cls, parameters)
-            builds += [(p.profile, 2)] if p.build else []
-    from thinking_sparks.organism import zoo
-
-    for name in dict.fromkeys(b[0] for b in builds):
-        zoo.build(name, jobs=max(j for n, j in builds if n == name))
+    build_zoos(stems, [parameters])
     if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
         p = _params(EmergenceParams, parameters)
         from thinking_sparks.emergence import zoo as emergence_zoo
