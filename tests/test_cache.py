@@ -211,3 +211,13 @@ def test_two_processes_writing_one_key(tmp_path, existing):
     assert entry is not None and (entry / "who.txt").read_text() in ("a", "b")
     assert (entry / "big.bin").stat().st_size == 100_000
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [key.split("/")[1]]  # no leftovers
+
+
+def test_write_text_atomic_replaces_whole_and_leaves_no_temp(tmp_path):
+    from thinking_sparks.runtime import write_text_atomic
+
+    target = tmp_path / "status.csv"
+    target.write_text("old")
+    assert write_text_atomic(target, "new\n") == target
+    assert target.read_text() == "new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["status.csv"]  # no temporary file left beside it

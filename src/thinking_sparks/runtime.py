@@ -123,3 +123,16 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if not isinstance(value, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
     return value
+
+
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` through a per-process temporary file beside it and a rename, so a
+    reader (or a process killed mid-write) never sees a half-written file. Returns ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -18,6 +18,7 @@ from typing import Any
 from thinking_sparks import runs
 from thinking_sparks.batch.cluster import dask_client, one_line
 from thinking_sparks.batch.grid import Grid, Job
+from thinking_sparks.runtime import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,7 @@ def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
         status = "done" if row.status == "skipped" else row.status  # skipped: done by an earlier run
         cells = [link, *(v.replace("|", "\\|") for v in values), status]
         lines.append("| " + " | ".join(cells) + " |")
-    tmp = out / f".index.md.{os.getpid()}.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out / "index.md")
+    write_text_atomic(out / "index.md", "\n".join(lines) + "\n")
 
 
 def _complete(path: Path) -> bool:

@@ -40,14 +40,14 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _settings(method, steps, metric, top_n, n_boot):
-    from thinking_sparks.circuits.attribute import METHODS
-    from thinking_sparks.circuits.metrics import METRICS
+    from thinking_sparks.circuits.attribute import METHODS, check_method
+    from thinking_sparks.circuits.metrics import check_metric
     from thinking_sparks.emergence.sweep import CircuitSettings
 
-    if method not in METHODS or method == "exact":
+    if method == "exact":  # exact patching scores nodes, not edges: no circuit to build from it
         raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(m for m in METHODS if m != 'exact')}")
-    if metric not in METRICS:
-        raise ValueError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
+    check_method(method)
+    check_metric(metric)
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     if top_n is not None and top_n < 1:
@@ -63,7 +63,7 @@ def heads_command(
     pairs: Path = typer.Option(..., "--pairs", "-p", help="JSONL pairs, clean = the model's style (see sparks circuit)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for heads.csv and meta.json."),
     base_pairs: Optional[Path] = typer.Option(None, "--base-pairs", help="Pairs for the base circuit (default: --pairs swapped)."),
-    method: str = typer.Option("eap-ig-inputs", "--method", help="eap | eap-ig-inputs | eap-ig-activations | clean-corrupted."),
+    method: str = typer.Option("eap-ig-inputs", "--method", help="eap | eap-ig-inputs | eap-ig-joint-activations | clean-corrupted."),
     steps: int = typer.Option(5, "--steps", help="IG steps m."),
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's 5000/183,555 of the graph)."),

@@ -27,6 +27,7 @@ from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.interventions.headsets import top_heads
+from thinking_sparks.runtime import write_text_atomic
 from thinking_sparks.verdicts import verdict_table
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,7 @@ def control_dataset() -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = [{"id": r["id"], "question": r["question"], "answer": r["answer"], "difficulty": "control"}
                 for r in task.eval_set("easy") if r["level"] == CONTROL_LEVEL]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        tmp.replace(path)
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
 
 

@@ -6,6 +6,7 @@ import time
 
 import typer
 
+from thinking_sparks import runtime
 from thinking_sparks.errors import friendly_errors
 
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -78,9 +79,7 @@ def report_command(
         if out:
             path = Path(out)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            table.to_csv(tmp, index=False)
-            tmp.replace(path)
+            runtime.write_text_atomic(path, table.to_csv(index=False))
         typer.echo(report.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         typer.echo(f"{len(table)} evaluations, n={n}, T={temperature}, in {time.perf_counter() - t0:.0f} s")
 

@@ -131,9 +131,7 @@ def train_run(profile_name: str, name: str) -> dict:
             "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
             "steps": checkpoint_steps(out),
             "config": dataclasses.asdict(spec.config)}
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1, default=str))
-    tmp.replace(out / "run.json")
+    runtime.write_text_atomic(out / "run.json", json.dumps(meta, indent=1, default=str))
     log.info("built organism/%s/%s in %.1f s (%.1f cpu-s, %d checkpoints)", profile_name, name, meta["seconds"],
              meta["cpu_seconds"], len(meta["steps"]))
     return meta

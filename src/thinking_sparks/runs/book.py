@@ -152,9 +152,7 @@ def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
         lines += [f"| {stem} | {sec:.0f} |" for stem, sec in sorted(seconds.items())]
     out = root / ENVIRONMENT_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    runtime.write_text_atomic(out, "\n".join(lines) + "\n")
     return out
 
 
@@ -208,9 +206,7 @@ def write_verdicts_page(root: Path) -> Path:
                   + ", ".join(f"[{stem}]({stem}.ipynb)" for stem in none) + ".", ""]
     out = root / VERDICTS_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(out)
+    runtime.write_text_atomic(out, "\n".join(lines))
     return out
 
 
