@@ -118,16 +118,14 @@ def _check_positive(p, *names: str, optional: tuple[str, ...] = ()) -> None:
 
 
 @dataclass
-class CircuitsParams:
-    """Parameters of ``03_circuits``: one circuit of the organism from the ground up.
+class CircuitInputs:
+    """The circuit fields every head page shares (03–06), with their checks.
 
     Attributes:
         profile: zoo profile (``full``; ``tiny`` for tests).
-        run, step: the analysed checkpoint (``organism/<profile>/<run>@<step>``); its base is the
-            run's parent at its final checkpoint.
         dataset, n_questions, answer_tokens: circuit questions and answer-prefix cap (see
             ``emergence.pairs``).
-        steps: IG steps of the circuit drawn; ig_steps: the step counts compared.
+        steps: EAP-IG steps m.
         rule: Riemann rule of the IG path, ``left`` (alpha = k/m, k = 0..m-1: the reference
             library's, which ``../shared/bench`` matches) or ``right`` (k = 1..m: the paper's Eq. 3).
         top_n: edges kept (None: the paper's 5000 / 183,555 of the graph).
@@ -136,13 +134,10 @@ class CircuitsParams:
     """
 
     profile: str = "full"
-    run: str = "sft"
-    step: str = "final"
     dataset: str = "organism/hard"
     n_questions: int = 32
     answer_tokens: int | None = 24
     steps: int = 5
-    ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
     rule: str = "left"
     top_n: int | None = None
     build: bool = True
@@ -150,88 +145,78 @@ class CircuitsParams:
     threads: int = 0
 
     def __post_init__(self):
-        _check_profile_runs(self.profile, [self.run], "run")
         _check_circuit_fields(self)
+
+
+@dataclass
+class CircuitsParams(CircuitInputs):
+    """Parameters of ``03_circuits``: one circuit of the organism from the ground up.
+
+    Attributes (besides :class:`CircuitInputs`'):
+        run, step: the analysed checkpoint (``organism/<profile>/<run>@<step>``); its base is the
+            run's parent at its final checkpoint.
+        ig_steps: the IG step counts compared (``steps`` is the one the circuit drawn uses).
+    """
+
+    run: str = "sft"
+    step: str = "final"
+    ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_profile_runs(self.profile, [self.run], "run")
         if not self.ig_steps or not all(isinstance(m, int) and m >= 1 for m in self.ig_steps):
             raise ValueError(f"ig_steps must be a non-empty list of positive integers, got {self.ig_steps!r}")
 
 
 @dataclass
-class EmergenceParams:
+class EmergenceParams(CircuitInputs):
     """Parameters of ``04_emergence``: circuits at every checkpoint of every post-training run.
 
-    Attributes:
-        profile: zoo profile.
+    Attributes (besides :class:`CircuitInputs`'):
         runs: post-training runs traced (each against its parent's final checkpoint).
-        dataset, n_questions, answer_tokens, reasoning_side: circuit inputs (``emergence.pairs``).
-        steps, top_n: EAP-IG steps and edges kept (None: the paper's fraction).
-        rule: Riemann rule of the IG path (``left``: k = 0..m-1, the reference library's;
-            ``right``: k = 1..m, the paper's).
+        reasoning_side: whose answers an intermediate checkpoint's clean side uses (``emergence.pairs``).
         n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
-        build, device, threads: as everywhere.
     """
 
-    profile: str = "full"
     runs: list[str] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill",
                                                      "hybrid"])
-    dataset: str = "organism/hard"
-    n_questions: int = 32
-    answer_tokens: int | None = 24
     reasoning_side: str = "own"
-    steps: int = 5
-    rule: str = "left"
-    top_n: int | None = None
     n_boot: int = 200
     n_splits: int = 50
-    build: bool = True
-    device: str = "cpu"
-    threads: int = 0
 
     def __post_init__(self):
         from thinking_sparks.emergence.pairs import REASONING_SIDES
 
+        super().__post_init__()
         if not self.runs:
             raise ValueError("runs must name at least one post-training run")
         _check_profile_runs(self.profile, list(self.runs), "runs")
-        _check_circuit_fields(self)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
         _check_positive(self, "n_boot", "n_splits")
 
 
 @dataclass
-class HeadPageParams:
+class HeadPageParams(CircuitInputs):
     """What the pages that intervene on heads (05, 06) share: circuit inputs, head sets, sampling.
 
-    Attributes:
-        profile, build, device, threads: as everywhere.
-        dataset, n_questions, answer_tokens, steps, rule, top_n: circuit inputs (``emergence``; rule
-            ``left`` = the reference library's Riemann rule, ``right`` = the paper's).
+    Attributes (besides :class:`CircuitInputs`'):
         k: heads per set intervened on (the paper uses about 5-10).
         n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``
             problems of each set).
         n_boot: bootstrap resamples for CIs and verdicts.
     """
 
-    profile: str = "full"
-    dataset: str = "organism/hard"
-    n_questions: int = 32
-    answer_tokens: int | None = 24
-    steps: int = 5
-    rule: str = "left"
-    top_n: int | None = None
     k: int = 5
     n: int = 4
     limit: int | None = 50
     temperature: float = 0.6
     max_new_tokens: int = 128
     n_boot: int = 1000
-    build: bool = True
-    device: str = "cpu"
-    threads: int = 0
 
     def __post_init__(self):
-        _check_circuit_fields(self)
+        super().__post_init__()
         _check_positive(self, "k", "n", "max_new_tokens", "n_boot", optional=("limit",))
 
     def _eval_params(self, dataset: str, n: int, limit: int | None):
