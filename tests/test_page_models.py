@@ -196,7 +196,7 @@ SAMPLING = {"k": 2, "n": 2, "limit": 3, "max_new_tokens": 6, "n_boot": 50}
 
 @pytest.mark.slow
 def test_circuits_page_on_a_paper_shaped_checkpoint(paper_run, tmp_path):
-    name, base, sft, _, data, n_layers, n_heads = paper_run
+    _, base, sft, _, data, n_layers, n_heads = paper_run
     text, charts, _ = run_page("03_circuits", {**CIRCUIT, "dataset": str(data), "ig_steps": [1, 2],
                                                "run": {"base": str(base), "checkpoints": str(sft)}, "step": "20"},
                                tmp_path, tmp_path / "cache")
@@ -207,10 +207,10 @@ def test_circuits_page_on_a_paper_shaped_checkpoint(paper_run, tmp_path):
 
 @pytest.mark.slow
 def test_emergence_page_on_paper_shaped_runs(paper_run, tmp_path):
-    name, base, sft, grpo, data, n_layers, n_heads = paper_run
+    _, base, sft, grpo, data, n_layers, n_heads = paper_run
     runs = {"sft": {"base": str(base), "checkpoints": str(sft), "kind": "sft"},
             "grpo": {"base": str(base), "checkpoints": str(grpo), "kind": "grpo"}}
-    text, charts, verdicts = run_page("04_emergence", {**CIRCUIT, "dataset": str(data), "runs": runs, "n_boot": 10,
+    text, _, verdicts = run_page("04_emergence", {**CIRCUIT, "dataset": str(data), "runs": runs, "n_boot": 10,
                                                        "n_splits": 4}, tmp_path, tmp_path / "cache")
     assert f"sft: {n_layers} layers × {n_heads} heads ({n_layers * n_heads})" in text
     assert "6 circuits (2 base circuits and 4 checkpoints)" in text
@@ -221,7 +221,7 @@ def test_emergence_page_on_paper_shaped_runs(paper_run, tmp_path):
 
 @pytest.mark.slow
 def test_interventions_page_on_paper_shaped_models(paper_run, tmp_path):
-    name, base, sft, grpo, data, n_layers, n_heads = paper_run
+    _, base, sft, grpo, data, n_layers, n_heads = paper_run
     params = {**CIRCUIT, **SAMPLING, "dataset": str(data), "eval_sets": [str(data)], "seeds": 2,
               "model_run": {"base": str(base), "checkpoints": str(sft)}, "base_run": {"model": str(base)},
               "sft_run": {"base": str(base), "checkpoints": str(sft)},

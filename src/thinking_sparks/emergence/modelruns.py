@@ -271,7 +271,7 @@ def trl_accuracy(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
     for entry in history:
         keys = [k for k in entry if re.fullmatch(r"rewards/[^/]*accuracy[^/]*(/mean)?", k)]
         if keys and "step" in entry:
-            rows.append({"step": int(entry["step"]), "accuracy": float(entry[sorted(keys)[0]])})
+            rows.append({"step": int(entry["step"]), "accuracy": float(entry[min(keys)])})
     return pd.DataFrame(rows) if rows else None
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +127,7 @@ def _step(spec: str) -> str:
 
 
 def run_page(heads: PageHeads, params: EvalParams, model: ModelRun, base: str, grpo: ModelRun | None,
-             seeds: int, n_boot: int, sets: list[str], device: str = "cpu") -> dict[str, Any]:
+             seeds: int, n_boot: int, sets: Sequence[str], device: str = "cpu") -> dict[str, Any]:
     """Tables 1, 4/5, Fig 4 (None without a GRPO run) and the verdicts for the page (every
     evaluation cached). Failure counts are empty on sets other than the organism's."""
     from thinking_sparks.emergence.sweep import step_of
@@ -215,7 +216,7 @@ def think_heads(model: str, pairs: Any, settings: Any, k: int, switch: str = "fl
 
 
 def run_thinking(model: str, off_only: list[str], params: EvalParams, k_params: EvalParams,
-                 k_dataset: str = "organism/hard", sets: list[str] = list(ex.SETS), switch: str = "flags",
+                 k_dataset: str = "organism/hard", sets: Sequence[str] = ex.SETS, switch: str = "flags",
                  device: str = "cpu") -> dict[str, Any]:
     """Table 2 (pass@1 per set under each mode / intervention) and Fig 5 (pass@k, success@k curves);
     failure counts are empty on sets other than the organism's."""
