@@ -211,12 +211,14 @@ def test_emergence_page_on_paper_shaped_runs(paper_run, tmp_path):
     runs = {"sft": {"base": str(base), "checkpoints": str(sft), "kind": "sft"},
             "grpo": {"base": str(base), "checkpoints": str(grpo), "kind": "grpo"}}
     text, _, verdicts = run_page("04_emergence", {**CIRCUIT, "dataset": str(data), "runs": runs, "n_boot": 10,
-                                                       "n_splits": 4}, tmp_path, tmp_path / "cache")
+                                                  "n_splits": 4, "n_questions": 6}, tmp_path, tmp_path / "cache")
     assert f"sft: {n_layers} layers × {n_heads} heads ({n_layers * n_heads})" in text
     assert "6 circuits (2 base circuits and 4 checkpoints)" in text
     assert "grpo: new heads and reward" in text  # Fig 3B from the checkpoint's trainer_state.json
-    assert "checkpoint-20" in text and "checkpoint-5" in text
-    assert verdicts is not None  # the §4 verdict table, computed (its rows depend on random weights)
+    # the §4 claims found the runs by their kind: the SFT-vs-GRPO and reward rows are there (their
+    # verdicts depend on the random weights)
+    assert {"GRPO switches emergent heads on and off", "The number of new heads rises and falls with the accuracy "
+            "reward"} <= set(verdicts.claim)
 
 
 @pytest.mark.slow

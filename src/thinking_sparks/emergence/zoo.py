@@ -95,7 +95,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
         g = _graph(final, settings)
         if b.model not in base_done and b.has_signal:
             base_done.add(b.model)
-            floor = noise_floor(_pe(b), g, b.top_n, n_splits, seed, settings.aggregation)
+            floor = _floor(b, g, n_splits, seed, settings)
             rows.append({"method": f"base ({b.model.rsplit('/', 1)[-1]})", "circuit_heads": len(b.heads),
                          "emergent": np.nan, "ci_low": np.nan, "ci_high": np.nan, "noise_mean": floor.mean(),
                          "noise_q95": np.quantile(floor, 0.95),
@@ -109,7 +109,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
         if final.has_signal and b.has_signal:
             boot = bootstrap_counts(_pe(final), _pe(b), g, final.top_n, n_boot, seed, settings.aggregation)
             boots[run] = boot
-            floor = noise_floor(_pe(final), g, final.top_n, n_splits, seed, settings.aggregation)
+            floor = _floor(final, g, n_splits, seed, settings)
             share = boot.retained / (boot.retained + boot.base_only).replace(0, np.nan)
             row |= {"ci_low": boot.emergent.quantile(0.025), "ci_high": boot.emergent.quantile(0.975),
                     "noise_mean": floor.mean(), "noise_q95": np.quantile(floor, 0.95),
@@ -120,6 +120,13 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
     df = pd.DataFrame(rows).reindex(columns=cols)
     df.attrs["boot"] = boots  # run -> bootstrap counts (emergent, base_only, retained), for differences
     return df
+
+
+def _floor(r: CircuitResult, g, n_splits: int, seed: int, settings: CircuitSettings) -> np.ndarray:
+    """The noise floor of ``r``'s circuit (NaN when it has fewer than the 4 pairs two halves need)."""
+    if r.n_pairs < 4:
+        return np.array([np.nan])
+    return noise_floor(_pe(r), g, r.top_n, n_splits, seed, settings.aggregation)
 
 
 def effect_frame(traces: dict[str, Trace], final_only: Sequence[str] = ("distill",)) -> pd.DataFrame:

@@ -125,9 +125,9 @@ def pass_at_1_table(model: Any, conditions: Sequence[Condition], params: EvalPar
             results[(cond.label, name)] = res
             v = res.summary.get("pass", 1)
             rows.append({"condition": cond.label, "group": cond.group or cond.label, "seed": cond.seed,
-                         "n_heads": len(cond.heads), "heads": ",".join(cond.heads), "set": _short(name),
+                         "n_heads": len(cond.heads), "heads": ",".join(cond.heads), "set": set_label(name),
                          "pass@1": v.value, "ci_low": v.ci_low, "ci_high": v.ci_high, "n_problems": v.n_problems})
-            frames.append(res.samples.assign(condition=cond.label, set=_short(name)))
+            frames.append(res.samples.assign(condition=cond.label, set=set_label(name)))
             log.info("%s on %s: pass@1 %.3f", cond.label, name, v.value)
     return ExperimentResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), pd.concat(frames, ignore_index=True),
                             results)
@@ -239,7 +239,7 @@ def k_curves(model: Any, conditions: Sequence[Condition], params: EvalParams, da
         frame = res.summary.to_frame()
         frame = frame[frame["difficulty"] == "all"].drop(columns="difficulty")
         frames.append(frame.assign(condition=cond.label))
-        samples.append(res.samples.assign(condition=cond.label, set=_short(dataset)))
+        samples.append(res.samples.assign(condition=cond.label, set=set_label(dataset)))
     out = pd.concat(frames, ignore_index=True)
     return ExperimentResult(out[["condition", "metric", "k", "value", "ci_low", "ci_high", "n_problems"]],
                             pd.concat(samples, ignore_index=True))
@@ -260,7 +260,7 @@ def _problems(name: str, limit: int | None, think: bool | None):
     return [dataclasses.replace(p, question=flagged(p.question, think)) for p in load_eval_set(name, limit=limit)]
 
 
-def _short(name: str) -> str:
+def set_label(name: str) -> str:
     """A set's label in tables: ``organism/easy`` -> ``easy``, ``/data/aime24.jsonl`` -> ``aime24``."""
     from pathlib import Path
 

@@ -215,7 +215,8 @@ class HeadPageParams(CircuitInputs):
 
     Attributes (besides :class:`CircuitInputs`'):
         k: heads per set intervened on (the paper uses about 5-10).
-        eval_sets: the sets pass@1 is measured on: names (``organism/easy``, any prefix of
+        eval_sets: the sets pass@1 is measured on, easiest first (Table 5's claims compare the
+            first with the last): names (``organism/easy``, any prefix of
             ``evaluation.datasets.SET_PROVIDERS``) or JSON-lines paths.
         n, limit, temperature, top_p, top_k, max_new_tokens: sampling for pass@1 (n per problem,
             first ``limit`` problems of each set; the paper's T 0.6, top-p 0.95; Qwen3 thinking
