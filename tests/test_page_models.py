@@ -108,7 +108,7 @@ def test_organism_runs_resolve_to_the_specs_the_pages_always_used(tiny_zoo):
     ({"base": "b", "checkpoints": "c", "step": 3}, r"unknown keys \['step'\]"),
     ("nope", r"\['nope'\] are not runs of profile 'tiny'"),
     ("base", r"\['base'\] are not post-trained from a base"),
-    (3, "must be an organism run name or a mapping"),
+    (3, r"run must be str \| dict\[str, Any\], got 3"),
 ])
 def test_bad_run_values_are_one_line(value, message):
     from thinking_sparks.runs import make_params

@@ -154,8 +154,8 @@ def run_page(heads: PageHeads, params: EvalParams, model: ModelRun, base: str, g
                                        sets=sets)
     tables = [ablation_verdicts(table1, n_boot=n_boot)] if heads.sets["emergent"] else []
     if "sft" in scaled and len(sets) > 1:  # Table 5's reading: the hardest set gains, the easiest loses
-        tables += [scaling_verdicts(table5, label="x1.3 sft", hard=(ex.set_label(sets[-1]),), easy=(ex.set_label(sets[0]),),
-                                    n_boot=n_boot)]
+        tables += [scaling_verdicts(table5, label="x1.3 sft", hard=(ex.set_label(sets[-1]),),
+                                    easy=(ex.set_label(sets[0]),), n_boot=n_boot)]
     return {"table1": table1, "random": ex.random_summary(table1.table), "table5": table5, "sweep": sweep,
             "classified": classified, "failures": failures,
             "verdicts": pd.concat(tables, ignore_index=True) if tables else verdict_table([])}
