@@ -228,3 +228,36 @@ def test_local_cluster_is_sized_to_the_machine(monkeypatch):
     small = type("Memory", (), {"total": int(1.5 * GIB_PER_JOB * 2**30)})()
     monkeypatch.setattr(psutil, "virtual_memory", lambda: small)
     assert local_slots(None, n_jobs=1000) == (1, cpus)  # memory for one job slot only
+
+
+def test_every_example_grid_passes_its_notebooks_params_class(monkeypatch):
+    """Each grid in ``examples/grids`` goes through ``load_grid`` (every job checked by the notebook's
+    params class), so a renamed or retyped page parameter breaks this test, not a user's run."""
+    from thinking_sparks.batch import load_grid
+
+    monkeypatch.chdir(REPO)
+    grids = sorted((REPO / "examples" / "grids").glob("*.yaml"))
+    sections = {load_grid(path).section for path in grids}
+    assert {"01_models", "03_circuits", "04_emergence", "05_interventions", "06_thinking_modes"} <= sections
+
+
+def test_paper_grids_carry_the_papers_settings(monkeypatch):
+    from thinking_sparks.batch import load_grid
+    from thinking_sparks.runs import make_params
+
+    monkeypatch.chdir(REPO)
+    seen = set()
+    for name in ("paper_circuits", "paper_emergence", "paper_interventions", "paper_thinking"):
+        grid = load_grid(REPO / "examples" / "grids" / f"{name}.yaml")
+        assert grid.resources == {"GPU": 1}
+        for job in grid.jobs:
+            p = make_params(grid.section, job.parameters)
+            assert (p.device, p.steps, p.top_n, p.build) == ("cuda", 100, 5000, False)  # paper §A.5
+            if hasattr(p, "temperature"):
+                assert (p.temperature, p.top_p, p.limit) == (0.6, 0.95, None)  # paper §A.9, every problem
+            values = [v for r in p.run_values() for v in (r.values() if "runs" in job.parameters else [r])]
+            seen |= {s for v in values if isinstance(v, dict) for s in (v.get("base"), v.get("model"))}
+            if grid.section == "06_thinking_modes":  # Qwen3's own template switches the modes
+                assert (p.switch(), p.top_k, p.n_k) == ("template", 20, 64)
+    assert {"Qwen/Qwen2.5-Math-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "Qwen/Qwen3-8B",
+            "meta-llama/Llama-3.2-1B-Instruct"} <= seen

@@ -143,6 +143,9 @@ EXPENSIVE = {
     r"^\.venv/bin/sparks trace --base Qwen/": "a real model's checkpoints and data set",
     r"^\.venv/bin/sparks batch ": "nine notebook runs (minutes); tests/test_batch.py runs grids",
     r"^\.venv/bin/sparks real train ": "fine-tunes SmolLM2 (minutes)",
+    r"^\.venv/bin/papermill notebooks/04_emergence\.ipynb .*Qwen/": "a real model's checkpoints and data set "
+                                                                   "(tests/test_page_models.py runs the page)",
+    r"^for g in examples/grids/paper_": "the paper's models, data and GPUs (tests/test_batch.py checks the grids)",
 }
 #: cheap commands: how each is run here (tiny model for SPEC / hub paths, tiny organism profile,
 #: small limits where the README's sizes would take minutes); None = exactly as written

@@ -13,6 +13,8 @@ circuit as post-training proceeds.  Modules:
 - :mod:`.stats` — effect ``E``, Spearman + permutation p, bootstrap counts, the noise floor, the
   IG-steps check and top-n scaling.
 - :mod:`.trace` — model vs base (:func:`compare`) and the per-checkpoint sweep (:func:`trace`).
+- :mod:`.modelruns` — the models a page studies (:class:`ModelRun`): an organism run name or a
+  user's ``{base, checkpoints}`` (TRL ``checkpoint-N`` folders, local dirs, hub names), resolved once.
 - :mod:`.claims` — the §4 verdict table.
 - :mod:`.cli` — ``sparks heads`` and ``sparks trace``.
 
@@ -43,14 +45,15 @@ _WHERE = {
               "reward_tracking", "spearman", "topn_scaling"],
     "sweep": ["CircuitResult", "CircuitSettings", "circuit_for", "run_checkpoints", "scaled_top_n"],
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
+    "modelruns": ["ModelRun", "resolve_runs"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
 __all__ = [
-    "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "PairParams", "PairSet", "REASONING_SIDES",
-    "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts", "compare", "cross_method",
-    "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
-    "reward_tracking", "run_checkpoints", "sample_prefixes", "scaled_top_n", "spearman", "think_circuits",
-    "topn_scaling", "trace",
+    "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "ModelRun", "PairParams", "PairSet",
+    "REASONING_SIDES", "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts", "compare",
+    "cross_method", "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect", "noise_floor",
+    "permutation_p", "resolve_runs", "reward_tracking", "run_checkpoints", "sample_prefixes", "scaled_top_n",
+    "spearman", "think_circuits", "topn_scaling", "trace",
 ]
 
 

@@ -113,14 +113,10 @@ def heads_command(
 
 
 def _expand(values: list[str]) -> list[str]:
-    from thinking_sparks.emergence.sweep import checkpoint_dirs
+    """Comma-separated specs, each directory of TRL ``checkpoint-N`` folders expanded (as pages do)."""
+    from thinking_sparks.emergence.modelruns import expand
 
-    specs = [v.strip() for value in values for v in value.split(",") if v.strip()]
-    out = []
-    for s in specs:
-        p = Path(s).expanduser()
-        out += checkpoint_dirs(p) if p.is_dir() and not (p / "config.json").exists() else [s]
-    return out
+    return [s for value in values for v in value.split(",") if v.strip() for s in expand(v)]
 
 
 def trace_command(

@@ -45,8 +45,10 @@ from thinking_sparks.circuits.pairs import Pair
 log = logging.getLogger(__name__)
 
 REASONING_SIDES = ("own", "final")
-#: mode -> (soft switch appended to the question, ``enable_thinking`` for the template)
-MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False)}
+#: mode -> (soft switch appended to the question, ``enable_thinking`` for the template): the
+#: organism's flags (``think``, ``no_think``) or the chat template's switch alone (Qwen3's)
+MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False),
+         "template_think": (None, True), "template_no_think": (None, False)}
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,12 @@ def side_fingerprint(side: Side) -> dict[str, str]:
     """What identifies a side's weights without loading it: spec, mode, weights fingerprint."""
     from thinking_sparks.models import fingerprint, resolve_spec
 
+    from thinking_sparks.emergence.sweep import analysis_dtype
+
     where = resolve_spec(side.spec)
     fp = fingerprint(where) if not isinstance(where, str) else where
-    return {"spec": side.spec, "mode": side.mode, "fingerprint": fp}
+    dtype = analysis_dtype()  # float32 (the CPU's) adds nothing, so CPU keys stay as they were
+    return {"spec": side.spec, "mode": side.mode, "fingerprint": fp} | ({"dtype": dtype} if dtype else {})
 
 
 def questions(params: PairParams):
@@ -167,10 +172,10 @@ def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: b
     if hit is not None:
         rec = json.loads((hit / "prefixes.json").read_text())
         return Prefixes(side, rec["question_ids"], rec["prompts"], rec["completions"], rec["texts"])
+    from thinking_sparks.emergence.sweep import _load
     from thinking_sparks.evaluation.generation import SamplingConfig, generate
-    from thinking_sparks.models import load_model
 
-    lm = lm if lm is not None else load_model(side.spec, device="cpu")
+    lm = lm if lm is not None else _load(side.spec)
     think, enable = MODES[side.mode]
     texts = [lm.chat(_flagged(p.question, think), enable_thinking=enable) for p in probs]
     prompts = [lm.tokenizer(t, add_special_tokens=False).input_ids for t in texts]

@@ -144,7 +144,29 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
     return counts / max(n_boot, 1)
 
 
-_MODELS: dict[tuple[str, str], object] = {}
+_MODELS: dict[tuple[str, str, str], object] = {}
+#: where circuits and answer prefixes are computed (:func:`use_device`)
+_DEVICE = {"device": "cpu"}
+
+
+def use_device(device: str = "cpu") -> None:
+    """Compute circuits (and sample their answer prefixes) on ``device`` from now on: ``cpu``,
+    ``cuda``, ``auto``... Models load in the device's default dtype (bfloat16 on CUDA, float32 on
+    the CPU); attribution scores accumulate in float32 either way. A dtype other than float32
+    enters the cache keys (:func:`analysis_dtype`)."""
+    from thinking_sparks.runtime import resolve_device
+
+    _DEVICE["device"] = str(resolve_device(device))
+
+
+def analysis_dtype() -> str | None:
+    """The models' dtype when it is not float32 (then part of every circuit and prefix key), else None."""
+    import torch
+
+    from thinking_sparks.runtime import resolve_device, resolve_dtype
+
+    dtype = resolve_dtype(None, resolve_device(_DEVICE["device"]))
+    return None if dtype == torch.float32 else str(dtype).removeprefix("torch.")
 
 
 def _load(spec: str):
@@ -152,11 +174,11 @@ def _load(spec: str):
     from thinking_sparks.models import fingerprint, load_model, resolve_spec
 
     where = resolve_spec(spec)
-    key = (spec, fingerprint(where) if not isinstance(where, str) else where)
+    key = (spec, fingerprint(where) if not isinstance(where, str) else where, _DEVICE["device"])
     if key not in _MODELS:
         if len(_MODELS) >= 4:
             _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[key] = load_model(spec, device="cpu")
+        _MODELS[key] = load_model(spec, device=_DEVICE["device"])
     return _MODELS[key]
 
 

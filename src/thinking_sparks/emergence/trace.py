@@ -58,15 +58,24 @@ def compare(model: str, base: str, params: PairParams | None = None, settings: C
     return Comparison(_sets(m, b), m, b)
 
 
+#: think switch -> the (think-on, think-off) modes of :data:`~.pairs.MODES`
+THINK_MODES = {"flags": ("think", "no_think"), "template": ("template_think", "template_no_think")}
+
+
 def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
-                   use_cache: bool = True) -> Comparison:
+                   use_cache: bool = True, switch: str = "flags") -> Comparison:
     """The hybrid model's two circuits, built like any other pair of models from its two modes:
-    think-on (clean = its ``/think`` answers, corrupted = its ``/no_think`` answers) and think-off
+    think-on (clean = its think-on answers, corrupted = its think-off answers) and think-off
     (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
     ``base`` the think-on one, so ``sets.emergent`` are the heads only in the think-off circuit
-    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit."""
+    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit.
+
+    ``switch``: ``flags`` (the organism's ``/think`` / ``/no_think`` after the question) or
+    ``template`` (the chat template's ``enable_thinking``, as Qwen3's)."""
+    if switch not in THINK_MODES:
+        raise ValueError(f"switch must be one of {', '.join(THINK_MODES)}, got {switch!r}")
     params, settings = params or PairParams(), settings or CircuitSettings()
-    on, off = Side(model, "think"), Side(model, "no_think")
+    on, off = (Side(model, m) for m in THINK_MODES[switch])
     c_on = circuit_for(model, on, off, params, settings, use_cache)
     c_off = circuit_for(model, off, on, params, settings, use_cache)
     return Comparison(_sets(c_off, c_on), c_off, c_on)

@@ -1,7 +1,7 @@
-"""The emergence analyses over the organism zoo, as tidy frames for the pages.
+"""The emergence analyses over several runs (the organism zoo's or a user's), as tidy frames for the pages.
 
-:func:`trace_runs` sweeps every checkpoint of several runs (each against its parent's final
-checkpoint; everything cached); the other functions turn the traces into the paper's tables and
+:func:`trace_runs` sweeps every checkpoint of several runs (each against its base, see
+:mod:`.modelruns`; everything cached); the other functions turn the traces into the paper's tables and
 figures: Table 3 with bootstrap CIs and the noise floor (:func:`table3`), effect maps averaged
 over checkpoints (:func:`effect_frame`, Fig 13), the cross-method map (:func:`cross_method_frame`,
 Fig 14), reward tracking for GRPO runs (:func:`reward_frames`, Fig 3B) and a circuit as nodes and
@@ -11,7 +11,8 @@ edges for drawing (:func:`circuit_graph`, Figs 15-16).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,20 +21,34 @@ import torch
 from thinking_sparks.emergence.pairs import PairParams
 from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
 from thinking_sparks.emergence.stats import bootstrap_counts, mean_effect, noise_floor, reward_tracking
-from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, run_checkpoints
+from thinking_sparks.emergence.modelruns import ModelRun, resolve_runs, reward_curve
+from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings
 from thinking_sparks.emergence.trace import Trace, trace
 
 log = logging.getLogger(__name__)
 
 
-def trace_runs(runs: Sequence[str], profile: str, params: PairParams, settings: CircuitSettings,
+def trace_runs(runs: Any, profile: str, params: PairParams, settings: CircuitSettings,
                progress: bool = False) -> dict[str, Trace]:
-    """``run -> Trace`` for organism runs of ``profile`` (each against its parent)."""
+    """``label -> Trace`` of run values (organism names of ``profile`` or mappings, :mod:`.modelruns`)."""
+    return trace_models(resolve_runs(runs, profile), params, settings, progress)
+
+
+def trace_models(models: Mapping[str, ModelRun], params: PairParams, settings: CircuitSettings,
+                 progress: bool = False) -> dict[str, Trace]:
+    """``label -> Trace``: every checkpoint of each run against its base's circuit."""
     out = {}
-    for run in runs:
-        base, specs = run_checkpoints(run, profile)
-        out[run] = trace(base, specs, params, settings, run=run, progress=progress)
+    for label, m in models.items():
+        if m.base is None:
+            raise ValueError(f"run {label!r} has no base to compare its checkpoints with")
+        out[label] = trace(m.base, list(m.checkpoints), params, settings, run=label, progress=progress)
     return out
+
+
+def head_grid(traces: dict[str, Trace]) -> str:
+    """``"sft: 8 layers × 8 heads (64), ..."``: each run's model shape, as its base circuit records it."""
+    return ", ".join(f"{run}: {tr.base.n_layers} layers × {tr.base.n_heads} heads "
+                     f"({tr.base.n_layers * tr.base.n_heads})" for run, tr in traces.items())
 
 
 def sweep_summary(traces: dict[str, Trace]) -> pd.DataFrame:
@@ -80,7 +95,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
         g = _graph(final, settings)
         if b.model not in base_done and b.has_signal:
             base_done.add(b.model)
-            floor = noise_floor(_pe(b), g, b.top_n, n_splits, seed, settings.aggregation)
+            floor = _floor(b, g, n_splits, seed, settings)
             rows.append({"method": f"base ({b.model.rsplit('/', 1)[-1]})", "circuit_heads": len(b.heads),
                          "emergent": np.nan, "ci_low": np.nan, "ci_high": np.nan, "noise_mean": floor.mean(),
                          "noise_q95": np.quantile(floor, 0.95),
@@ -94,7 +109,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
         if final.has_signal and b.has_signal:
             boot = bootstrap_counts(_pe(final), _pe(b), g, final.top_n, n_boot, seed, settings.aggregation)
             boots[run] = boot
-            floor = noise_floor(_pe(final), g, final.top_n, n_splits, seed, settings.aggregation)
+            floor = _floor(final, g, n_splits, seed, settings)
             share = boot.retained / (boot.retained + boot.base_only).replace(0, np.nan)
             row |= {"ci_low": boot.emergent.quantile(0.025), "ci_high": boot.emergent.quantile(0.975),
                     "noise_mean": floor.mean(), "noise_q95": np.quantile(floor, 0.95),
@@ -105,6 +120,13 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
     df = pd.DataFrame(rows).reindex(columns=cols)
     df.attrs["boot"] = boots  # run -> bootstrap counts (emergent, base_only, retained), for differences
     return df
+
+
+def _floor(r: CircuitResult, g, n_splits: int, seed: int, settings: CircuitSettings) -> np.ndarray:
+    """The noise floor of ``r``'s circuit (NaN when it has fewer than the 4 pairs two halves need)."""
+    if r.n_pairs < 4:
+        return np.array([np.nan])
+    return noise_floor(_pe(r), g, r.top_n, n_splits, seed, settings.aggregation)
 
 
 def effect_frame(traces: dict[str, Trace], final_only: Sequence[str] = ("distill",)) -> pd.DataFrame:
@@ -122,6 +144,8 @@ def effect_frame(traces: dict[str, Trace], final_only: Sequence[str] = ("distill
                                     "layer": np.repeat(np.arange(n_layers), n_heads),
                                     "index": np.tile(np.arange(n_heads), n_layers), "effect": e.ravel(),
                                     "checkpoints": len(res)}))
+    if not frames:  # no run has a circuit with signal
+        return pd.DataFrame(columns=["run", "head", "layer", "index", "effect", "checkpoints"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -143,17 +167,16 @@ def cross_method_frame(traces: dict[str, Trace], which: str = "union") -> pd.Dat
     return cross_method(emergent_sets(traces, which), first.n_layers, first.n_heads)
 
 
-def reward_frames(traces: dict[str, Trace], profile: str, n_perm: int = 10_000, seed: int = 0) -> dict[str, dict]:
-    """Reward tracking (:func:`~.stats.reward_tracking`) for every GRPO run among ``traces``."""
-    from thinking_sparks.organism import config, grpo, zoo
-
-    table = config.profile(profile)
+def reward_frames(traces: dict[str, Trace], models: Mapping[str, ModelRun], n_perm: int = 10_000,
+                  seed: int = 0) -> dict[str, dict]:
+    """Reward tracking (:func:`~.stats.reward_tracking`) for every GRPO run among ``traces`` whose
+    training log holds an accuracy reward (:func:`~.modelruns.reward_curve`); others are left out."""
     out = {}
     for run, tr in traces.items():
-        if table[run].kind != "grpo":
+        if models[run].kind != "grpo":
             continue
-        curve = grpo.reward_curve(zoo.run_dir(profile, run) / "log.csv")
-        if "accuracy" in curve:
+        curve = reward_curve(models[run])
+        if curve is not None:
             out[run] = reward_tracking(tr.counts, curve, n_perm, seed)
     return out
 

@@ -125,9 +125,9 @@ def pass_at_1_table(model: Any, conditions: Sequence[Condition], params: EvalPar
             results[(cond.label, name)] = res
             v = res.summary.get("pass", 1)
             rows.append({"condition": cond.label, "group": cond.group or cond.label, "seed": cond.seed,
-                         "n_heads": len(cond.heads), "heads": ",".join(cond.heads), "set": _short(name),
+                         "n_heads": len(cond.heads), "heads": ",".join(cond.heads), "set": set_label(name),
                          "pass@1": v.value, "ci_low": v.ci_low, "ci_high": v.ci_high, "n_problems": v.n_problems})
-            frames.append(res.samples.assign(condition=cond.label, set=_short(name)))
+            frames.append(res.samples.assign(condition=cond.label, set=set_label(name)))
             log.info("%s on %s: pass@1 %.3f", cond.label, name, v.value)
     return ExperimentResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), pd.concat(frames, ignore_index=True),
                             results)
@@ -143,9 +143,20 @@ def random_summary(table: pd.DataFrame) -> pd.DataFrame:
                          "min": g.min(), "max": g.max()}).reset_index()
 
 
+def has_taxonomy(sets: Sequence[str]) -> bool:
+    """Whether the failure taxonomy applies: every set is one of the organism's (whose worked
+    chains of arithmetic :mod:`.taxonomy` reads)."""
+    return bool(sets) and all(str(s).startswith("organism/") for s in sets)
+
+
 def taxonomy(samples: pd.DataFrame, by: Sequence[str] = ("condition", "set"),
              sets: Sequence[str] = SETS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Classify every sample's failure (organism task) and count them: ``(classified, counts)``."""
+    """Classify every sample's failure (organism task) and count them: ``(classified, counts)``.
+
+    On sets other than the organism's (:func:`has_taxonomy`) the samples come back as they are
+    and the counts empty: the taxonomy reads the organism's chains only."""
+    if not has_taxonomy(sets):
+        return samples.copy(), pd.DataFrame(columns=[*by, "failure", "count", "share"])
     questions = {p.id: p.question for name in sets for p in load_eval_set(name)}
     classified = classify_samples(samples, questions)
     return classified, failure_counts(classified, by=list(by))
@@ -188,16 +199,21 @@ def checkpoint_sweep(checkpoints: Sequence[tuple[int, str]], params: EvalParams,
     return {"pass": table[cols], "failures": counts, "samples": classified}
 
 
-def think_conditions(think_off_only: Sequence[str], scale: float = 0.5) -> list[Condition]:
+def think_conditions(think_off_only: Sequence[str], scale: float = 0.5, switch: str = "flags") -> list[Condition]:
     """Table 2's rows: think on, think off, think off + zeroed heads, think off + heads x``scale``.
 
-    Modes as the hybrid organism was trained and as the emergence room builds its circuits: think
-    on = ``/think`` after the question; think off = ``/no_think`` and the template's empty think
-    block (``enable_thinking=False``).
+    Modes as the emergence room builds its circuits (``switch``): ``flags``, as the hybrid organism
+    was trained: think on = ``/think`` after the question, think off = ``/no_think`` and the
+    template's empty think block (``enable_thinking=False``); ``template``, Qwen3's switch alone:
+    ``enable_thinking`` True / False.
     """
+    if switch not in ("flags", "template"):
+        raise ValueError(f"switch must be 'flags' or 'template', got {switch!r}")
     heads = parse_heads(think_off_only)
-    off = dict(enable_thinking=False, think=False)
-    conds = [Condition("think on", None, "think on", think=True), Condition("think off", None, "think off", **off)]
+    flags = switch == "flags"
+    on = dict(think=True) if flags else dict(enable_thinking=True)
+    off = dict(enable_thinking=False, think=False if flags else None)
+    conds = [Condition("think on", None, "think on", **on), Condition("think off", None, "think off", **off)]
     if heads:
         conds += [Condition("think off + ablation", parse_edits(heads), "think off + ablation", **off),
                   Condition(f"think off + x{scale:g}", parse_edits(scale=[f"{h}={scale:g}" for h in heads]),
@@ -223,7 +239,7 @@ def k_curves(model: Any, conditions: Sequence[Condition], params: EvalParams, da
         frame = res.summary.to_frame()
         frame = frame[frame["difficulty"] == "all"].drop(columns="difficulty")
         frames.append(frame.assign(condition=cond.label))
-        samples.append(res.samples.assign(condition=cond.label, set=_short(dataset)))
+        samples.append(res.samples.assign(condition=cond.label, set=set_label(dataset)))
     out = pd.concat(frames, ignore_index=True)
     return ExperimentResult(out[["condition", "metric", "k", "value", "ci_low", "ci_high", "n_problems"]],
                             pd.concat(samples, ignore_index=True))
@@ -244,8 +260,12 @@ def _problems(name: str, limit: int | None, think: bool | None):
     return [dataclasses.replace(p, question=flagged(p.question, think)) for p in load_eval_set(name, limit=limit)]
 
 
-def _short(name: str) -> str:
-    return str(name).split("/", 1)[-1]
+def set_label(name: str) -> str:
+    """A set's label in tables: ``organism/easy`` -> ``easy``, ``/data/aime24.jsonl`` -> ``aime24``."""
+    from pathlib import Path
+
+    path = Path(str(name))
+    return path.stem if path.suffix in (".jsonl", ".json") else str(name).split("/", 1)[-1]
 
 
 def head_overlap(a: Sequence[str], b: Sequence[str]) -> dict[str, Any]:

@@ -1,12 +1,15 @@
-"""What page ``05_interventions`` computes, as library calls (the notebook only displays it).
+"""What pages ``05_interventions`` and ``06_thinking_modes`` compute, as library calls (the
+notebooks only display it). Models come in as :class:`~thinking_sparks.emergence.modelruns.ModelRun`
+(an organism run or a user's base and checkpoints).
 
 Head sets come from the emergence room's circuits (:func:`thinking_sparks.emergence.compare`):
 
-- *emergent*: the distilled model's emergent heads (in its circuit, not in the base's), top ``k``
+- *emergent*: the post-trained model's emergent heads (in its circuit, not in the base's), top ``k``
   by circuit score;
 - *base*: the base circuit's heads, top ``k`` by the base's score;
-- *control*: the distilled model's circuit on the single-operation problems of the easy set (level 1,
-  answered in one step: the organism's stand-in for TriviaQA, a task that needs no reasoning), top ``k``;
+- *control*: the model's circuit on a control set (the organism's single-operation problems of the
+  easy set, answered in one step: its stand-in for TriviaQA, a task that needs no reasoning; or a
+  set of the user's), top ``k``;
 - *sft*: SFT's emergent heads (Table 5's "scale up SFT heads"), top ``k``;
 - *grpo early*: the emergent heads of the GRPO run's first checkpoint (Table 5's 100-step GSM8K
   circuit; ``grpo-easy`` plays GRPO-GSM8K), top ``k``.
@@ -17,12 +20,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from thinking_sparks.emergence.modelruns import ModelRun
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
@@ -50,6 +55,14 @@ def control_dataset() -> str:
     return str(path)
 
 
+def control_set(value: str | None, eval_sets: list[str]) -> str | None:
+    """The control circuit's question set: ``auto`` -> :func:`control_dataset` when the eval sets
+    are the organism's (else None: no control set), None -> None, anything else as given."""
+    if value == "auto":
+        return control_dataset() if ex.has_taxonomy(eval_sets) else None
+    return value
+
+
 def _scores(result: Any) -> dict[str, float]:
     """``{head: score}`` of a circuit result's heads (its ``[n_layers, n_heads]`` score map)."""
     score = np.asarray(result.score)
@@ -62,78 +75,95 @@ def _scores(result: Any) -> dict[str, float]:
 
 @dataclass
 class PageHeads:
-    """The head sets of the page (``sets``) and one sentence per set on how it was chosen."""
+    """The head sets of the page (``sets``), one sentence per set on how it was chosen, and the
+    shape of the model whose heads they name."""
 
     sets: dict[str, list[str]]
     notes: dict[str, str] = field(default_factory=dict)
+    n_layers: int = 0
+    n_heads: int = 0
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"set": k, "n_heads": len(v), "heads": ", ".join(v) or "(none)",
                               "source": self.notes.get(k, "")} for k, v in self.sets.items()])
 
 
-def choose_heads(profile: str, model_run: str, base_run: str, sft_run: str, grpo_run: str, pairs: Any,
-                 settings: Any, k: int) -> PageHeads:
-    """The five head sets (module docstring) from cached emergence circuits."""
+def choose_heads(model: ModelRun, base: str, sft: ModelRun | None, grpo: ModelRun | None, pairs: Any,
+                 settings: Any, k: int, control: str | None = None) -> PageHeads:
+    """The head sets (module docstring) from cached emergence circuits, each against ``base``'s
+    circuit; a set whose run (``sft``, ``grpo``) or question set (``control``) is None is empty."""
     from thinking_sparks.emergence import compare
-    from thinking_sparks.organism.zoo import checkpoint_steps, run_dir
 
-    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
-    base = spec(base_run)
-    main = compare(spec(model_run), base, pairs, settings)
-    ctl = compare(spec(model_run), base, dataclasses.replace(pairs, dataset=control_dataset()), settings)
-    sft = compare(spec(sft_run), base, pairs, settings)
-    first = checkpoint_steps(run_dir(profile, grpo_run))[0]
-    early = compare(spec(grpo_run, first), base, pairs, settings, final=spec(grpo_run))
-    sets = {
-        "emergent": list(main.sets.emergent[:k]),
-        "base": top_heads(_scores(main.base), k),
-        "control": top_heads(_scores(ctl.model), k),
-        "sft": list(sft.sets.emergent[:k]),
-        "grpo early": list(early.sets.emergent[:k]),
-    }
-    notes = {
-        "emergent": f"{model_run}'s emergent heads ({len(main.sets.emergent)} in all), top {k} by score",
-        "base": f"{base_run}'s circuit ({len(main.base.heads)} heads), top {k} by score",
-        "control": f"{model_run}'s circuit on single-operation problems ({len(ctl.model.heads)} heads), top {k}",
-        "sft": f"{sft_run}'s emergent heads ({len(sft.sets.emergent)} in all), top {k}",
-        "grpo early": f"{grpo_run}@{first}'s emergent heads ({len(early.sets.emergent)} in all), top {k}",
-    }
-    return PageHeads(sets, notes)
+    main = compare(model.final, base, pairs, settings)
+    sets = {"emergent": list(main.sets.emergent[:k]), "base": top_heads(_scores(main.base), k)}
+    notes = {"emergent": f"{model.label}'s emergent heads ({len(main.sets.emergent)} in all), top {k} by score",
+             "base": f"the base's circuit ({len(main.base.heads)} heads), top {k} by score"}
+    sets["control"], notes["control"] = [], "no control set"
+    if control is not None:
+        ctl = compare(model.final, base, dataclasses.replace(pairs, dataset=control), settings)
+        sets["control"] = top_heads(_scores(ctl.model), k)
+        notes["control"] = f"{model.label}'s circuit on the control questions ({len(ctl.model.heads)} heads), top {k}"
+    sets["sft"], notes["sft"] = [], "no SFT run"
+    if sft is not None:
+        c = compare(sft.final, base, pairs, settings)
+        sets["sft"] = list(c.sets.emergent[:k])
+        notes["sft"] = f"{sft.label}'s emergent heads ({len(c.sets.emergent)} in all), top {k}"
+    sets["grpo early"], notes["grpo early"] = [], "no GRPO run"
+    if grpo is not None:
+        first = grpo.checkpoints[0]
+        c = compare(first, base, pairs, settings, final=grpo.final)
+        sets["grpo early"] = list(c.sets.emergent[:k])
+        notes["grpo early"] = (f"{grpo.label}'s first checkpoint ({_step(first)})'s emergent heads "
+                               f"({len(c.sets.emergent)} in all), top {k}")
+    return PageHeads(sets, notes, main.model.n_layers, main.model.n_heads)
 
 
-def run_page(profile: str, heads: PageHeads, params: EvalParams, model_run: str, base_run: str, grpo_run: str,
-             seeds: int, n_boot: int) -> dict[str, Any]:
-    """Tables 1, 4/5, Fig 4 and the verdicts for the page (every evaluation cached)."""
+def _step(spec: str) -> str:
+    """A checkpoint's step as pages name it (``organism/full/grpo-easy@25`` -> ``@25``)."""
+    from thinking_sparks.emergence.sweep import step_of
+
+    step = step_of(spec, -1)
+    return f"@{step}" if step >= 0 else spec
+
+
+def run_page(heads: PageHeads, params: EvalParams, model: ModelRun, base: str, grpo: ModelRun | None,
+             seeds: int, n_boot: int, sets: Sequence[str], device: str = "cpu") -> dict[str, Any]:
+    """Tables 1, 4/5, Fig 4 (None without a GRPO run) and the verdicts for the page (every
+    evaluation cached). Failure counts are empty on sets other than the organism's."""
+    from thinking_sparks.emergence.sweep import step_of
     from thinking_sparks.models import load_model
-    from thinking_sparks.organism import config
-    from thinking_sparks.organism.zoo import checkpoint_steps, run_dir
 
-    spec = lambda run, step="final": f"organism/{profile}/{run}@{step}"
-    model, base = load_model(spec(model_run)), load_model(spec(base_run))
-    start = spec(config.profile(profile)[grpo_run].parent)  # Fig 4's step 0: where the GRPO run started
-    loaded = {spec(base_run): base}
+    lm, base_lm = load_model(model.final, device=device), load_model(base, device=device)
     named = {k: heads.sets[k] for k in ("emergent", "base", "control") if heads.sets[k]}  # empty sets: no row
-    conds = ex.ablation_conditions(named, model.n_layers, model.n_heads,
+    conds = ex.ablation_conditions(named, lm.n_layers, lm.n_heads,
                                    random_like="emergent" if heads.sets["emergent"] else None, seeds=range(seeds))
-    table1 = ex.pass_at_1_table(model, conds, params)
+    table1 = ex.pass_at_1_table(lm, conds, params, sets)
     scaled = {k: heads.sets[k] for k in ("sft", "grpo early") if heads.sets[k]}
     scale_conds = ex.scaling_conditions(scaled, factors=(1.3, 0.5))
     scale_conds += [ex.Condition(f"ablate {k}", ex.parse_edits(v), f"ablate {k}") for k, v in scaled.items()]
-    table5 = ex.pass_at_1_table(base, scale_conds, params)
-    steps = checkpoint_steps(run_dir(profile, grpo_run))
-    sweep = ex.checkpoint_sweep([(0, start)] + [(s, spec(grpo_run, s)) for s in steps], params,
-                                load=lambda s: loaded[s] if s in loaded else load_model(s))
-    classified, failures = ex.taxonomy(pd.concat([table1.samples.assign(model=model_run),
-                                                  table5.samples.assign(model=base_run)]), by=["model", "condition"])
+    table5 = ex.pass_at_1_table(base_lm, scale_conds, params, sets)
+    sweep = None
+    if grpo is not None:
+        start = grpo.base or base  # Fig 4's step 0: where the GRPO run started
+        loaded = {base: base_lm}
+        points = [(0, start)] + [(step_of(c, i + 1), c) for i, c in enumerate(grpo.checkpoints)]
+        sweep = ex.checkpoint_sweep(points, params, sets,
+                                    load=lambda s: loaded[s] if s in loaded else load_model(s, device=device))
+    classified, failures = ex.taxonomy(pd.concat([table1.samples.assign(model=model.label),
+                                                  table5.samples.assign(model="base")]), by=["model", "condition"],
+                                       sets=sets)
     tables = [ablation_verdicts(table1, n_boot=n_boot)] if heads.sets["emergent"] else []
-    tables += [scaling_verdicts(table5, label="x1.3 sft", n_boot=n_boot)] if "sft" in scaled else []
+    if "sft" in scaled and len(sets) > 1:  # Table 5's reading: the hardest set gains, the easiest loses
+        tables += [scaling_verdicts(table5, label="x1.3 sft", hard=(ex.set_label(sets[-1]),),
+                                    easy=(ex.set_label(sets[0]),), n_boot=n_boot)]
     return {"table1": table1, "random": ex.random_summary(table1.table), "table5": table5, "sweep": sweep,
-            "classified": classified, "failures": failures, "verdicts": pd.concat(tables, ignore_index=True) if tables else verdict_table([])}
+            "classified": classified, "failures": failures,
+            "verdicts": pd.concat(tables, ignore_index=True) if tables else verdict_table([])}
 
 
 def examples(classified: pd.DataFrame, conditions: list[str], n_problems: int = 3, seed: int = 0) -> pd.DataFrame:
-    """A few problems with the first completion of each condition and its failure category, side by side.
+    """A few problems with the first completion of each condition (and its failure category, where
+    the taxonomy applies), side by side.
 
     Problems are picked (seeded) among those where the conditions disagree on correctness.
     """
@@ -148,8 +178,8 @@ def examples(classified: pd.DataFrame, conditions: list[str], n_problems: int = 
             r = sub[(sub["set"] == s) & (sub["problem_id"] == pid) & (sub["condition"] == cond)]
             if not r.empty:
                 r = r.iloc[0]
-                rows.append({"problem": pid, "gold": r["gold"], "condition": cond, "failure": r["failure"],
-                             "completion": r["completion"]})
+                rows.append({"problem": pid, "gold": r["gold"], "condition": cond,
+                             **({"failure": r["failure"]} if "failure" in r else {}), "completion": r["completion"]})
     return pd.DataFrame(rows)
 
 
@@ -164,36 +194,39 @@ def timing(*results: ex.ExperimentResult) -> float:
 
 
 def pass_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Conditions x sets, each cell ``pass@1 [ci_low, ci_high]`` (display form of a pass@1 table)."""
+    """Conditions x sets, each cell ``pass@1 [ci_low, ci_high]`` (display form of a pass@1 table;
+    sets in the table's order)."""
     cells = table.assign(cell=[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
                                zip(table["pass@1"], table["ci_low"], table["ci_high"])])
     wide = cells.pivot_table(index="condition", columns="set", values="cell", aggfunc="first", sort=False)
-    return wide.reindex(columns=[c for c in ("easy", "medium", "hard") if c in wide.columns]).rename_axis(None, axis=1)
+    return wide.reindex(columns=list(dict.fromkeys(table["set"]))).rename_axis(None, axis=1)
 
 
 # ---------------------------------------------------------------- page 06_thinking_modes
 
 
-def think_heads(profile: str, hybrid_run: str, pairs: Any, settings: Any, k: int) -> dict[str, Any]:
+def think_heads(model: str, pairs: Any, settings: Any, k: int, switch: str = "flags") -> dict[str, Any]:
     """The hybrid model's think-on and think-off circuits (:func:`thinking_sparks.emergence.think_circuits`):
     both head lists, their overlap and the think-off-only heads (top ``k`` by the think-off score)."""
     from thinking_sparks.emergence import think_circuits
 
-    cmp = think_circuits(f"organism/{profile}/{hybrid_run}@final", pairs, settings)
+    cmp = think_circuits(model, pairs, settings, switch=switch)
     on, off = list(cmp.base.heads), list(cmp.model.heads)
     return {"comparison": cmp, "on": on, "off": off, "overlap": ex.head_overlap(on, off),
             "off_only": list(cmp.sets.emergent[:k]), "n_off_only": len(cmp.sets.emergent),
             "on_only": list(cmp.sets.base_only)}
 
 
-def run_thinking(profile: str, hybrid_run: str, off_only: list[str], params: EvalParams, k_params: EvalParams,
-                 k_dataset: str = "organism/hard") -> dict[str, Any]:
-    """Table 2 (pass@1 per set under each mode / intervention) and Fig 5 (pass@k, success@k curves)."""
+def run_thinking(model: str, off_only: list[str], params: EvalParams, k_params: EvalParams,
+                 k_dataset: str = "organism/hard", sets: Sequence[str] = ex.SETS, switch: str = "flags",
+                 device: str = "cpu") -> dict[str, Any]:
+    """Table 2 (pass@1 per set under each mode / intervention) and Fig 5 (pass@k, success@k curves);
+    failure counts are empty on sets other than the organism's."""
     from thinking_sparks.models import load_model
 
-    model = load_model(f"organism/{profile}/{hybrid_run}@final")
-    conds = ex.think_conditions(off_only, scale=0.5)
-    table2 = ex.pass_at_1_table(model, conds, params)
-    curves = ex.k_curves(model, [c for c in conds if c.label != "think on"], k_params, dataset=k_dataset)
-    classified, failures = ex.taxonomy(table2.samples, by=["condition"])
+    lm = load_model(model, device=device)
+    conds = ex.think_conditions(off_only, scale=0.5, switch=switch)
+    table2 = ex.pass_at_1_table(lm, conds, params, sets)
+    curves = ex.k_curves(lm, [c for c in conds if c.label != "think on"], k_params, dataset=k_dataset)
+    classified, failures = ex.taxonomy(table2.samples, by=["condition"], sets=sets)
     return {"table2": table2, "curves": curves, "classified": classified, "failures": failures}

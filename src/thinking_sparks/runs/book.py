@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from thinking_sparks import runtime
+from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
                                          OrganismParams, ThinkingParams)
 from thinking_sparks.runs.sections import SECTIONS, _params, emergence_settings
@@ -79,7 +80,7 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
                           ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
             if stem in stems:
                 p = _params(cls, parameters)
-                if p.build:
+                if p.build and organism_names(*p.run_values()):  # models of the user's own: nothing to build
                     builds[p.profile] = max(builds.get(p.profile, 1), 2)
     if builds:
         from thinking_sparks.organism import zoo
@@ -103,6 +104,9 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
         from thinking_sparks.emergence import zoo as emergence_zoo
 
         t0 = time.time()
+        from thinking_sparks.emergence.sweep import use_device
+
+        use_device(p.device)
         emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
 

@@ -8,6 +8,7 @@ at once with one clear message.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -150,23 +151,30 @@ class CircuitInputs:
 
 @dataclass
 class CircuitsParams(CircuitInputs):
-    """Parameters of ``03_circuits``: one circuit of the organism from the ground up.
+    """Parameters of ``03_circuits``: one circuit from the ground up.
 
     Attributes (besides :class:`CircuitInputs`'):
-        run, step: the analysed checkpoint (``organism/<profile>/<run>@<step>``); its base is the
-            run's parent at its final checkpoint.
+        run: the analysed run: an organism run of ``profile`` or a mapping ``{base: SPEC,
+            checkpoints: SPEC | [SPEC, ...]}`` (``emergence.modelruns``); its base is the run's
+            parent at its final checkpoint, or the mapping's ``base``.
+        step: the analysed checkpoint: ``final`` or a step one of the run's checkpoints names.
         ig_steps: the IG step counts compared (``steps`` is the one the circuit drawn uses).
     """
 
-    run: str = "sft"
+    run: str | dict[str, Any] = "sft"
     step: str = "final"
     ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
 
     def __post_init__(self):
+        from thinking_sparks.emergence.modelruns import check_value
+
         super().__post_init__()
-        _check_profile_runs(self.profile, [self.run], "run")
+        check_value(self.run, "run", self.profile, need_base=True)
         if not self.ig_steps or not all(isinstance(m, int) and m >= 1 for m in self.ig_steps):
             raise ValueError(f"ig_steps must be a non-empty list of positive integers, got {self.ig_steps!r}")
+
+    def run_values(self) -> list:
+        return [self.run]
 
 
 @dataclass
@@ -174,27 +182,31 @@ class EmergenceParams(CircuitInputs):
     """Parameters of ``04_emergence``: circuits at every checkpoint of every post-training run.
 
     Attributes (besides :class:`CircuitInputs`'):
-        runs: post-training runs traced (each against its parent's final checkpoint).
+        runs: post-training runs traced, each against its base: organism run names of ``profile``,
+            or a mapping ``label -> run`` whose values are organism names or ``{base: SPEC,
+            checkpoints: SPEC | [SPEC, ...], kind: sft|grpo|distill|...}`` (``emergence.modelruns``).
         reasoning_side: whose answers an intermediate checkpoint's clean side uses (``emergence.pairs``).
         n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
     """
 
-    runs: list[str] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill",
-                                                     "hybrid"])
+    runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
+                                                                      "grpo-hard-lr", "distill", "hybrid"])
     reasoning_side: str = "own"
     n_boot: int = 200
     n_splits: int = 50
 
     def __post_init__(self):
+        from thinking_sparks.emergence.modelruns import check_values
         from thinking_sparks.emergence.pairs import REASONING_SIDES
 
         super().__post_init__()
-        if not self.runs:
-            raise ValueError("runs must name at least one post-training run")
-        _check_profile_runs(self.profile, list(self.runs), "runs")
+        check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
         _check_positive(self, "n_boot", "n_splits")
+
+    def run_values(self) -> list:
+        return [self.runs]
 
 
 @dataclass
@@ -203,77 +215,136 @@ class HeadPageParams(CircuitInputs):
 
     Attributes (besides :class:`CircuitInputs`'):
         k: heads per set intervened on (the paper uses about 5-10).
-        n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``
-            problems of each set).
+        eval_sets: the sets pass@1 is measured on, easiest first (Table 5's claims compare the
+            first with the last): names (``organism/easy``, any prefix of
+            ``evaluation.datasets.SET_PROVIDERS``) or JSON-lines paths.
+        n, limit, temperature, top_p, top_k, max_new_tokens: sampling for pass@1 (n per problem,
+            first ``limit`` problems of each set; the paper's T 0.6, top-p 0.95; Qwen3 thinking
+            adds top-k 20; ``top_k`` 0 = off).
         n_boot: bootstrap resamples for CIs and verdicts.
     """
 
     k: int = 5
+    eval_sets: list[str] = field(default_factory=lambda: ["organism/easy", "organism/medium", "organism/hard"])
     n: int = 4
     limit: int | None = 50
     temperature: float = 0.6
+    top_p: float = 0.95
+    top_k: int = 0
     max_new_tokens: int = 128
     n_boot: int = 1000
 
     def __post_init__(self):
         super().__post_init__()
         _check_positive(self, "k", "n", "max_new_tokens", "n_boot", optional=("limit",))
+        if not self.eval_sets or not all(isinstance(s, str) and s.strip() for s in self.eval_sets):
+            raise ValueError(f"eval_sets must be a non-empty list of set names or JSONL paths, got {self.eval_sets!r}")
+        if not 0 < float(self.top_p) <= 1:
+            raise ValueError(f"top_p must lie in (0, 1], got {self.top_p!r}")
+        if not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 0:
+            raise ValueError(f"top_k must be a non-negative integer (0: off), got {self.top_k!r}")
 
     def _eval_params(self, dataset: str, n: int, limit: int | None):
         from thinking_sparks.evaluation.harness import EvalParams
 
-        return EvalParams(dataset=dataset, n=n, temperature=self.temperature, max_new_tokens=self.max_new_tokens,
-                          limit=limit, n_boot=self.n_boot, batch_size=64)
+        return EvalParams(dataset=dataset, n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                          max_new_tokens=self.max_new_tokens, limit=limit, n_boot=self.n_boot, batch_size=64)
 
 
 @dataclass
 class InterventionsParams(HeadPageParams):
     """Parameters of ``05_interventions``: heads ablated and scaled during generation (Tables 1, 4, 5; Fig 4).
 
+    Runs are organism run names of ``profile`` or mappings ``{base: SPEC, checkpoints: SPEC | [...]}``
+    / ``{model: SPEC}`` (``emergence.modelruns``).
+
     Attributes (besides :class:`HeadPageParams`'):
-        model_run, base_run: the post-trained model whose heads are ablated (Table 1) and its base.
+        model_run, base_run: the post-trained model whose heads are ablated (its final checkpoint;
+            Table 1) and the base model (its final checkpoint; base circuit, Table 5's model).
         sft_run, grpo_run: runs whose emergent heads are scaled in the base (Table 5); the GRPO
-            run's first checkpoint gives its early circuit, and its checkpoints make Fig 4.
+            run's first checkpoint gives its early circuit, and its checkpoints make Fig 4. None:
+            that part of the page is left out.
+        control_dataset: the control circuit's questions (Table 1's TriviaQA row): ``auto`` (the
+            organism's single-operation problems when ``eval_sets`` are the organism's, else
+            none), a set name or JSONL path, or None (no control set).
         seeds: random layer-matched head sets (Table 1's added control).
     """
 
-    model_run: str = "distill"
-    base_run: str = "base"
-    sft_run: str = "sft"
-    grpo_run: str = "grpo-easy"
+    model_run: str | dict[str, Any] = "distill"
+    base_run: str | dict[str, Any] = "base"
+    sft_run: str | dict[str, Any] | None = "sft"
+    grpo_run: str | dict[str, Any] | None = "grpo-easy"
+    control_dataset: str | None = "auto"
     seeds: int = 5
 
     def __post_init__(self):
+        from thinking_sparks.emergence.modelruns import check_value
+
         for name in ("model_run", "sft_run", "grpo_run"):
-            _check_profile_runs(self.profile, [getattr(self, name)], name)
-        _check_runs(self.profile, [self.base_run], "base_run")
+            if getattr(self, name) is not None or name == "model_run":
+                check_value(getattr(self, name), name, self.profile, need_base=True)
+        check_value(self.base_run, "base_run", self.profile)
         super().__post_init__()
         _check_positive(self, "seeds")
+        if self.control_dataset is not None and not (isinstance(self.control_dataset, str)
+                                                     and self.control_dataset.strip()):
+            raise ValueError(f"control_dataset must be 'auto', a set name, a JSONL path or None, "
+                             f"got {self.control_dataset!r}")
+
+    def run_values(self) -> list:
+        return [self.model_run, self.base_run, self.sft_run, self.grpo_run]
 
     def eval_params(self):
-        return self._eval_params("organism/easy", self.n, self.limit)
+        return self._eval_params(self.eval_sets[0], self.n, self.limit)
+
+
+#: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
+THINK_SWITCHES = ("auto", "flags", "template")
 
 
 @dataclass
 class ThinkingParams(HeadPageParams):
-    """Parameters of ``06_thinking_modes``: the hybrid's think-on / think-off circuits and interventions
-    (Table 2; Figs 5, 17).
+    """Parameters of ``06_thinking_modes``: a hybrid model's think-on / think-off circuits and
+    interventions (Table 2; Figs 5, 17).
 
     Attributes (besides :class:`HeadPageParams`'; ``k`` think-off-only heads, top by score, and ``n``,
     ``limit`` for Table 2's pass@1):
-        hybrid_run: the hybrid thinker (Qwen3's role).
-        n_k, k_limit: samples per problem and problems (first of the hard set) for Fig 5's curves.
+        hybrid_run: the hybrid thinker (Qwen3's role): an organism run of ``profile`` or
+            ``{model: SPEC}`` (its final checkpoint is used).
+        think_switch: ``flags`` (the organism's: ``/think`` or ``/no_think`` after the question,
+            and the template's empty think block for off), ``template`` (the chat template's
+            ``enable_thinking`` True / False alone, as Qwen3's own template), or ``auto``
+            (``flags`` for an organism run, else ``template``).
+        k_dataset: the set of Fig 5's pass@k / success@k curves.
+        n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves.
     """
 
-    hybrid_run: str = "hybrid"
+    hybrid_run: str | dict[str, Any] = "hybrid"
+    think_switch: str = "auto"
+    k_dataset: str = "organism/hard"
     n_k: int = 64
     k_limit: int = 30
 
     def __post_init__(self):
-        _check_profile_runs(self.profile, [self.hybrid_run], "hybrid_run")
+        from thinking_sparks.emergence.modelruns import check_value
+
+        check_value(self.hybrid_run, "hybrid_run", self.profile, need_base=isinstance(self.hybrid_run, str))
+        if self.think_switch not in THINK_SWITCHES:
+            raise ValueError(f"think_switch must be one of {', '.join(THINK_SWITCHES)}, got {self.think_switch!r}")
+        if not isinstance(self.k_dataset, str) or not self.k_dataset.strip():
+            raise ValueError(f"k_dataset must be a set name or JSONL path, got {self.k_dataset!r}")
         super().__post_init__()
         _check_positive(self, "n_k", "k_limit")
 
+    def run_values(self) -> list:
+        return [self.hybrid_run]
+
+    def switch(self) -> str:
+        """``flags`` or ``template`` (``auto`` resolved by the run's kind of value)."""
+        if self.think_switch != "auto":
+            return self.think_switch
+        return "flags" if isinstance(self.hybrid_run, str) else "template"
+
     def eval_params(self, k_curves: bool = False):
-        return self._eval_params("organism/hard", self.n_k if k_curves else self.n,
+        return self._eval_params(self.k_dataset if k_curves else self.eval_sets[0], self.n_k if k_curves else self.n,
                                  self.k_limit if k_curves else self.limit)
