@@ -122,3 +122,13 @@ def test_cli_rejects_a_bad_hard_n():
 
     res = CliRunner().invoke(app, ["zoo", "report", "--profile", "tiny", "--hard-n", "0"])
     assert res.exit_code == 2 and "--hard-n" in res.output
+
+
+def test_thinking_is_also_checked_on_the_other_sets():
+    hard = [_cell("hybrid", _solves(3), "think"), _cell("hybrid", _solves(2), "no_think")]
+    easy = [_cell("hybrid", _solves(40), "think", "easy"), _cell("hybrid", _solves(20), "no_think", "easy")]
+    got = premises.claims(pd.concat(hard + easy), _rewards()).set_index("claim")
+    assert got.loc["thinking on beats thinking off on the hard set", "verdict"] == "inconclusive"
+    easy_row = got.loc["thinking on beats thinking off on the easy set"]
+    assert easy_row.verdict == "reproduced" and easy_row.value == pytest.approx(0.20)
+    assert easy_row.statistic.startswith("easy pass@1")
