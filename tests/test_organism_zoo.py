@@ -196,15 +196,19 @@ def test_sparks_train_runs_a_recipe_on_any_model_dir(tiny_zoo, tmp_path):
 @pytest.mark.slow
 def test_zoo_report_table(tiny_zoo, tmp_path):
     out = tmp_path / "acc.csv"
-    res = _sparks(["zoo", "report", "--profile", "tiny", "--n", "2", "--limit", "3", "--out", str(out)])
+    res = _sparks(["zoo", "report", "--profile", "tiny", "--n", "2", "--hard-n", "3", "--limit", "3",
+                   "--out", str(out)])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out)
     runs = list(config.profile("tiny"))
     assert set(table["run"]) == set(runs)
     assert len(table) == 3 * (len(runs) + 1)  # three sets per run; hybrid twice (think, no_think)
     assert set(table[table.run == "hybrid"]["mode"]) == {"think", "no_think"}
-    assert table["pass@1"].between(0, 1).all() and (table["n_samples"] == 6).all()
+    hard = table.difficulty == "hard"
+    assert table["pass@1"].between(0, 1).all() and (table[hard].n == 3).all() and (table[~hard].n == 2).all()
+    assert (table[hard].n_samples == 9).all() and (table[~hard].n_samples == 6).all()
     assert "no_think" in res.stdout and "hard" in res.stdout
+    assert "SFT raises hard-set pass@1 over base" in res.stdout and "GRPO accuracy reward rises" in res.stdout
 
 
 @pytest.mark.slow
@@ -234,34 +238,6 @@ def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
     pd.testing.assert_frame_equal(along, again)  # cached cells, same numbers
     with pytest.raises(FileNotFoundError, match="sparks zoo build --profile full"):
         report.training_log("full", runs=["sft"])
-
-
-def test_claims_decide_on_intervals_not_point_estimates():
-    from thinking_sparks.organism import report
-    from thinking_sparks.verdicts import COLUMNS
-
-    rows = [("base", "default", 0.10, 0.06, 0.14), ("sft", "default", 0.30, 0.22, 0.38),
-            ("distill", "default", 0.13, 0.08, 0.18),  # higher, but the intervals overlap
-            ("hybrid", "think", 0.05, 0.02, 0.08), ("hybrid", "no_think", 0.30, 0.20, 0.40),
-            ("grpo-hard", "default", 0.10, 0.06, 0.14)]
-    table = pd.DataFrame([{"run": r, "mode": m, "difficulty": "hard", "pass@1": v, "ci_low": lo, "ci_high": hi}
-                          for r, m, v, lo, hi in rows])
-    rewards = pd.DataFrame([
-        {"run": "grpo-hard", "term": "accuracy", "steps": 50, "window": 25, "first": 0.1, "last": 0.2,
-         "change": 0.1, "ci_low": 0.04, "ci_high": 0.16},
-        {"run": "grpo-easy", "term": "accuracy", "steps": 50, "window": 25, "first": 0.1, "last": 0.15,
-         "change": 0.05, "ci_low": -0.02, "ci_high": 0.12}])
-    out = report.claims(table, rewards)
-    assert list(out.columns) == list(COLUMNS)
-    got = out.set_index("claim")["verdict"]
-    assert got["SFT raises hard-set pass@1 over base"] == "reproduced"
-    assert got["distillation raises hard-set pass@1 over base"] == "inconclusive"  # 0.13 > 0.10 is not enough
-    assert got["thinking on beats thinking off on the hard set"] == "not reproduced"
-    assert got["GRPO accuracy reward rises (grpo-hard)"] == "reproduced"
-    assert got["GRPO accuracy reward rises (grpo-easy)"] == "inconclusive"
-    assert got["grpo-hard raises hard-set pass@1 over base"] == "inconclusive"  # equal, overlapping
-    sft = out.set_index("claim").loc["SFT raises hard-set pass@1 over base"]
-    assert sft.value == pytest.approx(0.20) and sft.ci_low == pytest.approx(0.08) and sft.ci_high == pytest.approx(0.32)
 
 
 def test_reward_summary_interval_of_the_change(monkeypatch):

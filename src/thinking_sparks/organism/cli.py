@@ -8,6 +8,7 @@ import typer
 
 from thinking_sparks import runtime
 from thinking_sparks.errors import friendly_errors
+from thinking_sparks.organism.premises import HARD_N
 
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
                       help="The model organism: build and list post-training runs and checkpoints.")
@@ -61,27 +62,36 @@ def list_command(
 @zoo_app.command("report")
 def report_command(
     profile: str | None = typer.Option(None, "--profile", help="full or tiny (default: $SPARKS_ORGANISM_PROFILE or full)."),
-    n: int = typer.Option(4, "--n", min=1, help="Samples per problem (pass@1 is their mean)."),
+    n: int = typer.Option(4, "--n", min=1, help="Samples per problem on the easy and medium sets (pass@1 is their mean)."),
+    hard_n: int = typer.Option(HARD_N, "--hard-n", min=1, help="Samples per problem on the hard set, where the "
+                               "premise checks are decided."),
     temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems of each set."),
     out: str | None = typer.Option(None, "--out", help="Also write the tidy table to this CSV file."),
 ) -> None:
-    """pass@1 per eval set for the final checkpoint of every run (hybrid: think vs no_think)."""
+    """pass@1 per eval set for the final checkpoint of every run (hybrid: think vs no_think), then
+    the premise checks (paired differences on the hard set, GRPO's reward rise)."""
 
     @friendly_errors
     def _run() -> None:
         from pathlib import Path
 
-        from thinking_sparks.organism import report
+        from thinking_sparks.organism import premises, report
 
         t0 = time.perf_counter()
-        table = report.zoo_table(profile, n=n, limit=limit, temperature=temperature, progress=True)
+        evaluation = report.zoo_evaluation(profile, n=n, hard_n=hard_n, limit=limit, temperature=temperature,
+                                           progress=True)
+        table = evaluation.table
         if out:
             path = Path(out)
             path.parent.mkdir(parents=True, exist_ok=True)
             runtime.write_text_atomic(path, table.to_csv(index=False))
         typer.echo(report.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        typer.echo(f"{len(table)} evaluations, n={n}, T={temperature}, in {time.perf_counter() - t0:.0f} s")
+        typer.echo(f"{len(table)} evaluations, n={n} (hard: {hard_n}), T={temperature}, in "
+                   f"{time.perf_counter() - t0:.0f} s\n")
+        checks = premises.claims(evaluation.samples, report.reward_summary(profile))
+        shown = checks[["claim", "value", "ci_low", "ci_high", "verdict"]]
+        typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
 
     _run()
 

@@ -2,15 +2,17 @@
 
 :func:`accuracy_table` evaluates model specs (e.g. ``organism/sft@final``) on ``organism/easy``,
 ``organism/medium`` and ``organism/hard`` through the cached evaluation harness and returns a tidy
-frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n_samples, frac_cut, tok_s`` (95% CI
-over problems; ``frac_cut``: share of samples cut at the token budget; ``tok_s``: generation
-throughput when the cell was computed); ``mode`` is ``default``,
+frame ``model, mode, difficulty, pass@1, ci_low, ci_high, n, n_samples, frac_cut, tok_s, seconds``
+(95% CI over problems; ``n``: samples per problem, ``hard_n`` on the hard set when given;
+``frac_cut``: share of samples cut at the token budget; ``tok_s``, ``seconds``: generation
+throughput and time when the cell was computed); ``mode`` is ``default``,
 ``think`` (user turn ends in ``/think``) or ``no_think`` (``/no_think`` plus the template's empty
 think block).
-:func:`zoo_table` is that table for the final checkpoint of every run (the closing table of the
-organism), :func:`checkpoint_accuracy` follows one eval set along the checkpoints of some runs,
-:func:`training_log` gathers the tidy logs, :func:`reward_summary` says whether GRPO's reward rose and
-:func:`claims` turns all of it into a verdict table (:mod:`thinking_sparks.verdicts`).
+:func:`zoo_evaluation` is that table for the final checkpoint of every run (the closing table of the
+organism) with the samples behind it, which :func:`thinking_sparks.organism.premises.claims` turns
+into the premise checks; :func:`checkpoint_accuracy` follows one eval set along the checkpoints of
+some runs, :func:`training_log` gathers the tidy logs and :func:`reward_summary` says whether GRPO's
+reward rose.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -45,30 +48,43 @@ def _grpo_runs(profile_name: str | None) -> list[tuple[str, pd.DataFrame]]:
             for run, spec in config.profile(name).items() if spec.kind == "grpo"]
 
 
-def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n: int = 4,
-                   temperature: float = 0.6, max_new_tokens: int = 128, limit: int | None = None,
-                   device: str | None = "cpu", progress: bool = False,
-                   sets: Sequence[str] = SETS) -> pd.DataFrame:
-    """pass@1 (mean over ``n`` samples) per model, mode and eval set (each cell cached)."""
+def _n_for(name: str, n: int, hard_n: int | None) -> int:
+    """Samples per problem on eval set ``name``: ``hard_n`` on the hard set when given, else ``n``."""
+    return hard_n if name == "hard" and hard_n is not None else n
+
+
+def _check_n(n: int, hard_n: int | None) -> None:
+    for what, value in (("n", n), ("hard_n", hard_n)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{what} (samples per problem) must be an integer >= 1, got {value!r}")
+
+
+def _evaluate(specs: Sequence[str], modes: Sequence[str], n: int, hard_n: int | None, temperature: float,
+              max_new_tokens: int, limit: int | None, device: str | None, progress: bool,
+              sets: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``accuracy_table``'s frame and the samples behind it (``model, mode, difficulty, problem_id,
+    sample_index, correct, n_tokens, finish_reason``)."""
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(SETS)}")
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
         raise ValueError(f"unknown modes {bad_modes}; choose from {', '.join(MODES)}")
+    _check_n(n, hard_n)
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
     from thinking_sparks.organism import task
 
-    rows = []
+    rows, samples = [], []
     for spec in specs:
         lm = load_model(spec, device=device)
         for mode in modes:
             think, enable_thinking = MODES[mode]
             for name in sets:
+                k = _n_for(name, n, hard_n)
                 problems = load_eval_set(f"organism/{name}", limit=limit)
-                params = EvalParams(dataset=f"organism/{name}", n=n, temperature=temperature, top_p=1.0,
+                params = EvalParams(dataset=f"organism/{name}", n=k, temperature=temperature, top_p=1.0,
                                     max_new_tokens=max_new_tokens, batch_size=256, limit=limit,
                                     instruction=None, enable_thinking=enable_thinking)
                 problems = [dataclasses.replace(p, question=task.flagged(p.question, think)) for p in problems]
@@ -76,30 +92,71 @@ def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n:
                 p1 = result.summary.get("pass", 1)
                 cut = int(result.samples["finish_reason"].eq("length").sum())
                 rows.append({"model": spec, "mode": mode, "difficulty": name, "pass@1": round(p1.value, 4),
-                             "ci_low": round(p1.ci_low, 4), "ci_high": round(p1.ci_high, 4),
-                             "n_samples": n * len(problems), "frac_cut": round(cut / max(1, len(result.samples)), 4),
-                             "tok_s": result.info.get("timing", {}).get("tokens_per_second")})
-                log.info("%s [%s] %s: pass@1 %.3f", spec, mode, name, result.pass_at_1)
-    return pd.DataFrame(rows)
+                             "ci_low": round(p1.ci_low, 4), "ci_high": round(p1.ci_high, 4), "n": k,
+                             "n_samples": k * len(problems), "frac_cut": round(cut / max(1, len(result.samples)), 4),
+                             "tok_s": result.info.get("timing", {}).get("tokens_per_second"),
+                             "seconds": result.info.get("timing", {}).get("seconds")})
+                samples.append(result.samples[["problem_id", "sample_index", "correct", "n_tokens", "finish_reason"]]
+                               .assign(model=spec, mode=mode, difficulty=name))
+                log.info("%s [%s] %s: pass@1 %.3f (n=%d)", spec, mode, name, result.pass_at_1, k)
+    columns = ["model", "mode", "difficulty", "problem_id", "sample_index", "correct", "n_tokens", "finish_reason"]
+    return pd.DataFrame(rows), pd.concat(samples, ignore_index=True)[columns]
 
 
-def zoo_table(profile_name: str | None = None, n: int = 4, limit: int | None = None, temperature: float = 0.6,
-              progress: bool = False) -> pd.DataFrame:
-    """The closing table of the organism: base, the final checkpoint of every run, hybrid think vs no_think.
+def accuracy_table(specs: Sequence[str], modes: Sequence[str] = ("default",), n: int = 4,
+                   temperature: float = 0.6, max_new_tokens: int = 128, limit: int | None = None,
+                   device: str | None = "cpu", progress: bool = False,
+                   sets: Sequence[str] = SETS, hard_n: int | None = None) -> pd.DataFrame:
+    """pass@1 (mean over the samples of each problem) per model, mode and eval set (each cell cached).
 
-    Returns ``accuracy_table``'s tidy frame for ``organism/<run>@final`` (teacher included), with the
-    hybrid run evaluated in the ``think`` and ``no_think`` modes and every other run in ``default``.
+    ``n`` samples per problem on every set, or ``hard_n`` on the hard set when given (its
+    low accuracies need more samples for differences to be decided).
+    """
+    return _evaluate(specs, modes, n, hard_n, temperature, max_new_tokens, limit, device, progress, sets)[0]
+
+
+@dataclass
+class ZooEvaluation:
+    """The zoo's accuracy: the tidy table and every sampled answer behind it.
+
+    Attributes:
+        table: one row per run, mode and eval set: ``model, mode, difficulty, pass@1, ci_low,
+            ci_high, n, n_samples, frac_cut, tok_s, seconds, run`` (``seconds``: generation time
+            when the cell was computed).
+        samples: one row per sampled answer: ``model, mode, difficulty, problem_id, sample_index,
+            correct, n_tokens, finish_reason, run`` (what paired differences are computed from).
+    """
+
+    table: pd.DataFrame
+    samples: pd.DataFrame
+
+
+def zoo_evaluation(profile_name: str | None = None, n: int = 4, limit: int | None = None, temperature: float = 0.6,
+                   progress: bool = False, hard_n: int | None = None) -> ZooEvaluation:
+    """Base, the final checkpoint of every run and the hybrid run thinking and not (see :class:`ZooEvaluation`).
+
+    ``organism/<profile>/<run>@final`` (teacher included) on the three eval sets, the hybrid run in
+    the ``think`` and ``no_think`` modes and every other run in ``default``; ``n`` samples per problem
+    (``hard_n`` on the hard set when given).
     """
     from thinking_sparks.organism import config
 
     name = _profile_name(profile_name)
-    frames = []
+    tables, samples = [], []
     for run in config.profile(name):
         spec = f"organism/{name}/{run}@final"
         modes = ("think", "no_think") if run == "hybrid" else ("default",)
-        frames.append(accuracy_table([spec], modes=modes, n=n, limit=limit, temperature=temperature,
-                                     progress=progress).assign(run=run))
-    return pd.concat(frames, ignore_index=True)
+        table, sampled = _evaluate([spec], modes, n, hard_n, temperature, 128, limit, "cpu", progress, SETS)
+        tables.append(table.assign(run=run))
+        samples.append(sampled.assign(run=run))
+    return ZooEvaluation(pd.concat(tables, ignore_index=True), pd.concat(samples, ignore_index=True))
+
+
+def zoo_table(profile_name: str | None = None, n: int = 4, limit: int | None = None, temperature: float = 0.6,
+              progress: bool = False, hard_n: int | None = None) -> pd.DataFrame:
+    """The closing table of the organism: :func:`zoo_evaluation`'s ``table``."""
+    return zoo_evaluation(profile_name, n=n, limit=limit, temperature=temperature, progress=progress,
+                          hard_n=hard_n).table
 
 
 def sanity_floor(profile_name: str | None = None):
@@ -146,8 +203,39 @@ def run_shape(profile_name: str | None, run: str) -> str:
     return f"{s.n_layers} x {s.n_heads} heads ({s.n_kv_heads} KV), d_model {s.d_model}"
 
 
+def n_parameters(profile_name: str | None, run: str) -> int:
+    """Parameters stored in a run's final checkpoint (tied embeddings counted once)."""
+    from safetensors import safe_open
+
+    from thinking_sparks.organism import zoo
+
+    path = zoo.resolve_checkpoint(f"organism/{_profile_name(profile_name)}/{run}@final") / "model.safetensors"
+    with safe_open(str(path), "np") as f:
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+
+
+def shapes_sentence(profile_name: str | None = None) -> str:
+    """The students' and the teacher's architecture in a sentence, from the profile's configs and
+    the built checkpoints' parameter counts."""
+    from thinking_sparks.organism import config
+
+    name = _profile_name(profile_name)
+    table = config.profile(name)
+    s, t = table["base"].config.shape, table["teacher"].config.shape
+    ps, pt = n_parameters(name, "base"), n_parameters(name, "teacher")
+    head_dim = s.head_dim or s.d_model // s.n_heads
+    share = table["teacher"].config.think_fraction
+    reasons = "always reason" if share >= 1 else f"reason in {share:.0%} of its chat replies"
+    return (f"The students — `base` and every run started from it — have {s.n_layers} layers of {s.n_heads} "
+            f"query heads ({s.n_layers * s.n_heads} heads; {s.n_kv_heads} key/value heads per layer, head_dim "
+            f"{head_dim}, d_model {s.d_model}, MLP width {s.d_ff}; {ps / 1e6:.2f}M parameters). The teacher has "
+            f"{t.n_layers} layers of {t.n_heads} heads at d_model {t.d_model} (MLP width {t.d_ff}; {pt / 1e6:.2f}M "
+            f"parameters, {pt / ps:.1f} times the students') and is pretrained to {reasons}.")
+
+
 def runs_table(profile_name: str | None = None) -> pd.DataFrame:
-    """One row per run of the profile: recipe, parent, shape, checkpoints, wall and CPU seconds of its build."""
+    """One row per run of the profile: recipe, parent, shape, parameters, checkpoints, wall and CPU
+    seconds of its build."""
     import json
 
     from thinking_sparks.organism import zoo
@@ -157,7 +245,8 @@ def runs_table(profile_name: str | None = None) -> pd.DataFrame:
     for r in zoo.list_runs(name):
         meta = json.loads((r.path / "run.json").read_text()) if (r.path / "run.json").exists() else {}
         rows.append({"run": r.name, "recipe": r.kind, "starts from": r.parent or "scratch",
-                     "shape": run_shape(name, r.name), "checkpoints": len(r.steps),
+                     "shape": run_shape(name, r.name),
+                     "parameters": n_parameters(name, r.name) if r.built else None, "checkpoints": len(r.steps),
                      "steps": f"{r.steps[0]}–{r.steps[-1]}" if r.steps else "",
                      "train seconds": round(r.seconds or 0, 1), "cpu seconds": round(meta.get("cpu_seconds", 0), 1)})
     return pd.DataFrame(rows)
@@ -286,59 +375,3 @@ def grpo_curves(profile_name: str | None = None, window: int = 10) -> pd.DataFra
         long["smoothed"] = long.groupby("term")["value"].transform(lambda v: v.rolling(window, min_periods=1).mean())
         frames.append(long)
     return pd.concat(frames, ignore_index=True)[["run", "step", "term", "value", "smoothed"]]
-
-
-def _difference(table: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], difficulty: str = "hard"):
-    """``pass@1(a) - pass@1(b)`` on one set and a conservative interval for it, or None.
-
-    The interval runs from ``ci_low(a) - ci_high(b)`` to ``ci_high(a) - ci_low(b)``: it lies above 0
-    exactly when the two 95% bootstrap intervals do not overlap (coverage >= 90% for independent
-    samples; wider than a paired bootstrap, so it errs towards "inconclusive").
-    """
-    rows = table.set_index(["run", "mode", "difficulty"])
-    if (*a, difficulty) not in rows.index or (*b, difficulty) not in rows.index:
-        return None
-    ra, rb = rows.loc[(*a, difficulty)], rows.loc[(*b, difficulty)]
-    return (float(ra["pass@1"] - rb["pass@1"]), float(ra["ci_low"] - rb["ci_high"]),
-            float(ra["ci_high"] - rb["ci_low"]))
-
-
-def claims(table: pd.DataFrame, rewards: pd.DataFrame) -> pd.DataFrame:
-    """The organism's checks against the paper's premises as a verdict table
-    (:func:`thinking_sparks.verdicts.verdict_table`: ``claim, paper, statistic, value, ci_low,
-    ci_high, criterion, verdict``).
-
-    A check is ``reproduced`` only when its interval lies above 0, ``not reproduced`` when it lies
-    at or below 0, else ``inconclusive``: accuracy differences use :func:`_difference`'s interval,
-    the GRPO reward rise the normal-approximation interval of :func:`reward_summary`.
-
-    Args:
-        table: :func:`zoo_table`'s frame (with ``ci_low``, ``ci_high``).
-        rewards: :func:`reward_summary`'s frame (with ``ci_low``, ``ci_high`` of ``change``).
-    """
-    from thinking_sparks.verdicts import Verdict, verdict_table
-
-    rows = []
-    ci_rule = "CI of the difference above 0 (the two 95% CIs do not overlap)"
-    for run, what in (("sft", "SFT"), ("distill", "distillation")):
-        diff = _difference(table, (run, "default"), ("base", "default"))
-        if diff is not None:
-            rows.append(Verdict(f"{what} raises hard-set pass@1 over base", "§2 premise; Table 1",
-                                f"hard pass@1, {run} minus base", *diff, criterion=ci_rule))
-    diff = _difference(table, ("hybrid", "think"), ("hybrid", "no_think"))
-    if diff is not None:
-        rows.append(Verdict("thinking on beats thinking off on the hard set", "§6, Table 2",
-                            "hard pass@1, hybrid think minus no_think", *diff, criterion=ci_rule))
-    for row in rewards[rewards.term == "accuracy"].itertuples() if len(rewards) else []:
-        rows.append(Verdict(f"GRPO accuracy reward rises ({row.run})", "§5.4, Fig 3B",
-                            f"mean accuracy reward, last {row.window} minus first {row.window} steps",
-                            row.change, row.ci_low, row.ci_high,
-                            criterion="95% CI of the change above 0 (normal approximation)"))
-    for run in table.run.unique():
-        if run in ("base", "teacher", "hybrid") or run.startswith(("sft", "distill")):
-            continue
-        diff = _difference(table, (run, "default"), ("base", "default"))
-        if diff is not None:
-            rows.append(Verdict(f"{run} raises hard-set pass@1 over base", "§2 premise; Fig 4",
-                                f"hard pass@1, {run} minus base", *diff, criterion=ci_rule))
-    return verdict_table(rows)

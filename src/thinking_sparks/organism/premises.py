@@ -1,0 +1,150 @@
+"""The organism's premises, checked with paired confidence intervals.
+
+Before the organism's heads are worth studying, its runs must behave as the paper's do: SFT and
+distillation raise hard-set accuracy over base, GRPO's accuracy reward rises, the hybrid model does
+better thinking than not, and the teacher is the strongest model. :func:`claims` turns the zoo's
+evaluation (:func:`thinking_sparks.organism.report.zoo_evaluation`) and GRPO's reward summary
+(:func:`~thinking_sparks.organism.report.reward_summary`) into a verdict table
+(:mod:`thinking_sparks.verdicts`).
+
+Every accuracy check is a *paired* difference (:func:`~thinking_sparks.evaluation.metrics.paired_difference`):
+both models answer the same eval problems, so the difference is taken problem by problem and the
+percentile bootstrap resamples problems. At hard-set pass@1 of a few percent most of the spread
+between two models is which problems are hard, shared by both; two separate intervals
+(non-overlap of two 95% CIs) carry that spread twice and stay undecided where the paired interval
+is not.
+
+The hybrid's thinking is also checked on the other eval sets: on the hard set a student's worked
+chain succeeds only when each of its four or five steps does, and at the students' size a single
+step of a hard problem is often wrong, so thinking gains little there over a direct answer; the
+easier sets show whether the mode switch itself works.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["HARD_N", "SAMPLE_COLUMNS", "cell", "claims", "difference"]
+
+#: samples per hard problem that the zoo's premise checks need to be decided (measured on the full zoo,
+#: 100 hard problems: at 4 the SFT, distillation and thinking differences straddle 0, at 16 SFT's and
+#: distillation's are decided, at 32 also the hybrid's thinking, +0.012 [+0.002, +0.023])
+HARD_N = 32
+
+#: columns of the samples frame that :func:`claims` reads (one row per sampled answer)
+SAMPLE_COLUMNS = ("run", "mode", "difficulty", "problem_id", "sample_index", "correct")
+_CI_RULE = "paired 95% CI of the difference (bootstrap over problems) above 0"
+
+
+def _check_columns(samples: pd.DataFrame) -> None:
+    missing = set(SAMPLE_COLUMNS) - set(samples.columns)
+    if missing:
+        raise ValueError(f"samples frame lacks columns {sorted(missing)}")
+
+
+def cell(samples: pd.DataFrame, run: str, mode: str = "default", difficulty: str = "hard") -> pd.DataFrame:
+    """The samples of one evaluation cell (``run``, ``mode``, eval set); empty when not evaluated."""
+    _check_columns(samples)
+    keep = (samples["run"] == run) & (samples["mode"] == mode) & (samples["difficulty"] == difficulty)
+    return samples[keep]
+
+
+def difference(samples: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], difficulty: str = "hard",
+               metric: str = "pass@1", n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float] | None:
+    """``metric(a) - metric(b)`` on one eval set, paired by problem, with its 95% bootstrap CI.
+
+    Args:
+        samples: one row per sampled answer (:data:`SAMPLE_COLUMNS`).
+        a, b: ``(run, mode)`` of the two cells.
+        metric: ``pass@k`` (k at most the samples per problem of both cells).
+
+    Returns ``(difference, ci_low, ci_high)``, or None when either cell was not evaluated.
+    """
+    from thinking_sparks.evaluation.metrics import paired_difference
+
+    sa, sb = cell(samples, *a, difficulty), cell(samples, *b, difficulty)
+    if sa.empty or sb.empty:
+        return None
+    return paired_difference(sa, sb, metric=metric, n_boot=n_boot, seed=seed)
+
+
+def _samples_per_problem(samples: pd.DataFrame, difficulty: str) -> int:
+    part = samples[samples["difficulty"] == difficulty]
+    return int(part.groupby(["run", "mode", "problem_id"]).size().min()) if len(part) else 0
+
+
+def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard", n_boot: int = 2000,
+           seed: int = 0) -> pd.DataFrame:
+    """The organism's premise checks as a verdict table (``claim, paper, statistic, value, ci_low,
+    ci_high, criterion, verdict``).
+
+    A check is ``reproduced`` when its interval lies above 0, ``not reproduced`` when it lies at or
+    below 0, else ``inconclusive``. Accuracy checks use :func:`difference` (paired by problem); the
+    GRPO reward rise uses :func:`~thinking_sparks.organism.report.reward_summary`'s
+    normal-approximation interval. Checks whose cells were not evaluated are left out.
+
+    Args:
+        samples: one row per sampled answer (:data:`SAMPLE_COLUMNS`), e.g. ``zoo_evaluation(...).samples``.
+        rewards: ``reward_summary``'s frame (``run, term, window, change, ci_low, ci_high``).
+        difficulty: the eval set of the accuracy checks (the paper's premises are about hard problems).
+    """
+    from thinking_sparks.verdicts import Verdict, verdict_table
+
+    _check_columns(samples)
+    k = _samples_per_problem(samples, difficulty)
+    rows = []
+
+    def diff(a, b):
+        return difference(samples, a, b, difficulty, n_boot=n_boot, seed=seed)
+
+    def add(claim, paper, a, b, what):
+        d = diff(a, b)
+        if d is not None:
+            rows.append(Verdict(claim, paper, f"{difficulty} pass@1, {what} (n={k})", *d, criterion=_CI_RULE))
+
+    for run, what in (("sft", "SFT"), ("distill", "distillation")):
+        add(f"{what} raises {difficulty}-set pass@1 over base", "§2 premise; Table 1", (run, "default"),
+            ("base", "default"), f"{run} minus base")
+    add(f"thinking on beats thinking off on the {difficulty} set", "§6, Table 2", ("hybrid", "think"),
+        ("hybrid", "no_think"), "hybrid think minus no_think")
+    for other in [s for s in dict.fromkeys(samples["difficulty"]) if s != difficulty]:
+        # the same check where the students' single steps are reliable (see the module docstring)
+        d = difference(samples, ("hybrid", "think"), ("hybrid", "no_think"), other, n_boot=n_boot, seed=seed)
+        if d is not None:
+            rows.append(Verdict(f"thinking on beats thinking off on the {other} set", "§6, Table 2",
+                                f"{other} pass@1, hybrid think minus no_think "
+                                f"(n={_samples_per_problem(samples, other)})", *d, criterion=_CI_RULE))
+    rows.extend(_teacher_row(samples, difficulty, k, diff))
+    for row in rewards[rewards.term == "accuracy"].itertuples() if len(rewards) else []:
+        rows.append(Verdict(f"GRPO accuracy reward rises ({row.run})", "§5.4, Fig 3B",
+                            f"mean accuracy reward, last {row.window} minus first {row.window} steps",
+                            row.change, row.ci_low, row.ci_high,
+                            criterion="95% CI of the change above 0 (normal approximation)"))
+    for run in dict.fromkeys(samples["run"]):
+        if run in ("base", "teacher", "hybrid") or run.startswith(("sft", "distill")):
+            continue
+        add(f"{run} raises {difficulty}-set pass@1 over base", "§2 premise; Fig 4", (run, "default"),
+            ("base", "default"), f"{run} minus base")
+    return verdict_table(rows)
+
+
+def _teacher_row(samples: pd.DataFrame, difficulty: str, k: int, diff) -> list:
+    """The teacher against the strongest student (the smallest paired difference), if both were evaluated."""
+    from thinking_sparks.verdicts import Verdict
+
+    part = samples[samples["difficulty"] == difficulty]
+    if part.empty or not (part["run"] == "teacher").any():
+        return []
+    others = [c for c in dict.fromkeys(zip(part["run"], part["mode"])) if c[0] != "teacher"]
+    found = [(c, diff(("teacher", "default"), c)) for c in others]
+    found = [(c, d) for c, d in found if d is not None]
+    if not found:
+        return []
+    (run, mode), d = min(found, key=lambda item: item[1][0])
+    who = run if mode == "default" else f"{run} {mode}"
+    return [Verdict(f"the teacher is the strongest model on the {difficulty} set", "§2 (R1 as teacher)",
+                    f"{difficulty} pass@1, teacher minus the best other model ({who}) (n={k})", *d,
+                    criterion=_CI_RULE)]
