@@ -59,16 +59,20 @@ def compare(model: str, base: str, params: PairParams | None = None, settings: C
 
 
 def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
-                   use_cache: bool = True) -> Comparison:
-    """The hybrid model's two circuits, built like any other pair of models from its two modes:
-    think-on (clean = its ``/think`` answers, corrupted = its ``/no_think`` answers) and think-off
-    (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
+                   use_cache: bool = True, on: str = "think", off: str = "no_think") -> Comparison:
+    """One model's two circuits, built like any other pair of models from two of its modes:
+    think-on (clean = its answers in mode ``on``, corrupted = its answers in mode ``off``) and
+    think-off (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
     ``base`` the think-on one, so ``sets.emergent`` are the heads only in the think-off circuit
-    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit."""
+    (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit.
+
+    Modes default to the hybrid's soft switches; a chat model without a switch uses its prompting
+    styles (``on="step-by-step", off="direct"``, registered by :mod:`thinking_sparks.realmodel.styles`).
+    """
     params, settings = params or PairParams(), settings or CircuitSettings()
-    on, off = Side(model, "think"), Side(model, "no_think")
-    c_on = circuit_for(model, on, off, params, settings, use_cache)
-    c_off = circuit_for(model, off, on, params, settings, use_cache)
+    s_on, s_off = Side(model, on), Side(model, off)
+    c_on = circuit_for(model, s_on, s_off, params, settings, use_cache)
+    c_off = circuit_for(model, s_off, s_on, params, settings, use_cache)
     return Comparison(_sets(c_off, c_on), c_off, c_on)
 
 

@@ -132,19 +132,22 @@ def sft_data(data: str, n: int, levels: tuple[int, ...] = (1, 2, 3), seed: int =
 def words_set(name: str) -> list:
     """The organism's fixed ``easy`` / ``medium`` eval set asked in chat English (eval split).
 
-    ``words/easy`` asks to reason step by step; ``words/easy-direct`` asks for the answer at once.
+    ``words/easy`` asks to reason step by step; ``words/easy-direct`` asks for the answer at once;
+    ``words/easy-bare`` is the bare question (``What is ...?``), to which a circuit side in a
+    prompting-style mode (:mod:`~thinking_sparks.realmodel.styles`) appends its style's instruction.
     """
     from thinking_sparks.evaluation.datasets import Problem
 
     level, _, style = name.partition("-")
     style = style or "think"
-    if level not in WORDS_SETS or style not in STYLES:
+    if level not in WORDS_SETS or (style not in STYLES and style != "bare"):
         raise ValueError(f"unknown words eval set {name!r}; choose one of "
-                         + ", ".join(f"{lv}{'' if st == 'think' else '-' + st}" for lv in WORDS_SETS for st in STYLES))
+                         + ", ".join(f"{lv}{'' if st == 'think' else '-' + st}" for lv in WORDS_SETS
+                                     for st in (*STYLES, "bare")))
     levels, size, seed = task.EVAL_SETS[level]
     problems = task.make_problems(size, levels, seed, split="eval", unique=True)
-    return [Problem(id=f"words-{p.id}", question=words_question(p, style), answer=str(p.answer), difficulty=level)
-            for p in problems]
+    return [Problem(id=f"words-{p.id}", question=f"What is {_spaced(p.expression)}?" if style == "bare"
+                    else words_question(p, style), answer=str(p.answer), difficulty=level) for p in problems]
 
 
 # ------------------------------------------------------------------ runs
