@@ -136,3 +136,39 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def call_with_output_to(path: Path | str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with this process's stdout and stderr (file descriptors 1 and 2, so
+    tqdm, warnings and child output too) sent to the file ``path``; meant for worker processes that
+    train while a notebook kernel waits (the kernel would otherwise capture every progress bar)."""
+    import sys
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
+    """:func:`call_with_output_to` in a fresh (spawned) process pinned to one thread; returns its result."""
+    import concurrent.futures as cf
+    import functools
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=functools.partial(setup, threads=1)) as pool:
+        return pool.submit(call_with_output_to, log, fn, *args, **kwargs).result()

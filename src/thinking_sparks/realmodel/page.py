@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from thinking_sparks.evaluation.harness import EvalParams
@@ -79,8 +78,9 @@ def run_config(run: str = "smollm2-sft", model: str | None = None, max_steps: in
     return dataclasses.replace(cfg, n_checkpoints=min(cfg.n_checkpoints, steps))
 
 
-def train_run(run: str, cfg: runs.RealSFT) -> TrainedRun:
-    """Train ``run`` with settings ``cfg`` unless cached (:func:`~thinking_sparks.realmodel.runs.train`).
+def train_run(run: str, cfg: runs.RealSFT, quiet: bool = False) -> TrainedRun:
+    """Train ``run`` with settings ``cfg`` unless cached (:func:`~thinking_sparks.realmodel.runs.train`;
+    ``quiet``: in a worker process whose console output goes to a log file, for notebooks).
 
     Specs are ``real/<run>@<step>`` for the run's own settings, else ``real/<run>-<key>@<step>``.
     """
@@ -88,7 +88,7 @@ def train_run(run: str, cfg: runs.RealSFT) -> TrainedRun:
 
     t0 = time.perf_counter()
     cached = runs.is_trained(run, cfg)
-    path = runs.train(run, cfg)
+    path = runs.train(run, cfg, quiet=quiet)
     prefix = f"real/{run}" if cfg == runs.RUNS.get(run) else f"real/{path.name}"
     specs = [f"{prefix}@{s}" for s in checkpoint_steps(path)]
     return TrainedRun(run, cfg, path, specs, runs.run_meta(run, cfg), cached, time.perf_counter() - t0)
@@ -100,8 +100,9 @@ def traced(specs: list[str], n: int) -> list[str]:
         raise ValueError(f"need at least one checkpoint to trace, got {n}")
     if n >= len(specs):
         return list(specs)
-    idx = sorted({int(round(x)) for x in np.linspace(len(specs) - 1, 0, n)} | {len(specs) - 1})
-    return [specs[i] for i in idx[-n:]]
+    m = len(specs)
+    idx = sorted({m - 1 - int(round(i * m / n)) for i in range(n)})  # every (m / n)-th, back from the final
+    return [specs[i] for i in idx]
 
 
 @dataclass
@@ -246,8 +247,10 @@ def closing_note(trained: TrainedRun, acc: Accuracy, table: pd.DataFrame, ov: di
     a = acc.table.set_index("model")
     d, dlo, dhi = acc.diff
     row = table.set_index("method").loc[trained.name]
+    train = ("the SFT run was read from the cache" if trained.cached else
+             f"training took {trained.seconds:.0f} s of it and {trained.meta['cpu_seconds']:.0f} CPU-s in its worker")
     lines = [f"**This page** took {seconds:.0f} s of wall time and {cpu_seconds:.0f} s of CPU time in its kernel "
-             f"this run (training {'read from the cache' if trained.cached else f'{trained.seconds:.0f} s of it'}).",
+             f"this run ({train}).",
              f"**Accuracy** (pass@1, 95% CI): {a.loc['before', 'pass@1']:.3f} [{a.loc['before', 'ci_low']:.3f}, "
              f"{a.loc['before', 'ci_high']:.3f}] before and {a.loc['after', 'pass@1']:.3f} "
              f"[{a.loc['after', 'ci_low']:.3f}, {a.loc['after', 'ci_high']:.3f}] after {trained.steps[-1]} SFT steps "

@@ -224,11 +224,13 @@ def is_trained(name: str, cfg: RealSFT | None = None) -> bool:
     return (path / "run.json").exists() and bool(_steps(path))
 
 
-def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = False) -> Path:
+def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = False, quiet: bool = False) -> Path:
     """Train run ``name`` (``cfg`` defaults to :data:`RUNS` [name]) unless cached; returns its dir.
 
     The run trains into a temporary sibling dir renamed into place when finished, so an
-    interrupted run leaves nothing that counts as trained.
+    interrupted run leaves nothing that counts as trained. ``quiet``: train in a worker process
+    whose console output (progress bars, warnings) goes to ``<cache>/real/logs/<name>.log`` (for
+    notebooks).
     """
     from thinking_sparks.organism import sft
 
@@ -236,6 +238,8 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     out = run_dir(name, cfg)
     if is_trained(name, cfg) and not force:
         return out
+    if quiet:
+        return runtime.in_quiet_worker(out.parent / "logs" / f"{name}.log", train, name, cfg, force)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
