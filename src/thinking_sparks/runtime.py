@@ -163,12 +163,41 @@ def call_with_output_to(path: Path | str, fn, *args, **kwargs):
             os.close(saved[1])
 
 
-def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
-    """:func:`call_with_output_to` in a fresh (spawned) process pinned to one thread; returns its result."""
+def _quiet_worker_init(log: str) -> None:
+    """A worker's stdout and stderr go to ``log`` from its first line on (imports warn too)."""
+    path = Path(log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    setup(threads=1)
+
+
+def start_quiet_worker(log: Path | str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` started in a fresh (spawned) process pinned to one thread, whose
+    console output goes to the file ``log``; returns its ``concurrent.futures.Future`` at once (the
+    caller works on while it runs on another core)."""
     import concurrent.futures as cf
-    import functools
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=functools.partial(setup, threads=1)) as pool:
-        return pool.submit(call_with_output_to, log, fn, *args, **kwargs).result()
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_worker_init,
+                                  initargs=(str(log),))
+    future = pool.submit(fn, *args, **kwargs)
+    future.add_done_callback(lambda _: pool.shutdown(wait=False))
+    return future
+
+
+def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
+    """:func:`start_quiet_worker` and wait: returns ``fn``'s result (or raises its exception)."""
+    return start_quiet_worker(log, fn, *args, **kwargs).result()
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its finished child processes (e.g. the
+    worker processes of :func:`start_quiet_worker`)."""
+    import resource
+
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))

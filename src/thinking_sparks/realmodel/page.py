@@ -31,8 +31,8 @@ from thinking_sparks.realmodel import runs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Accuracy", "TrainedRun", "accuracy", "closing_note", "layer_frame", "overlap", "run_config", "style_heads",
-           "style_interventions", "sweep", "train_run", "traced"]
+__all__ = ["Accuracy", "PendingRun", "TrainedRun", "accuracy", "closing_note", "layer_frame", "overlap", "run_config", "style_heads",
+           "start_run", "style_interventions", "sweep", "train_run", "traced"]
 
 
 # ------------------------------------------------------------------ part 1: the SFT run, traced
@@ -78,20 +78,38 @@ def run_config(run: str = "smollm2-sft", model: str | None = None, max_steps: in
     return dataclasses.replace(cfg, n_checkpoints=min(cfg.n_checkpoints, steps))
 
 
-def train_run(run: str, cfg: runs.RealSFT, quiet: bool = False) -> TrainedRun:
-    """Train ``run`` with settings ``cfg`` unless cached (:func:`~thinking_sparks.realmodel.runs.train`;
-    ``quiet``: in a worker process whose console output goes to a log file, for notebooks).
+def train_run(run: str, cfg: runs.RealSFT) -> TrainedRun:
+    """Train ``run`` with settings ``cfg`` unless cached and wait for it (:func:`start_run`).
 
     Specs are ``real/<run>@<step>`` for the run's own settings, else ``real/<run>-<key>@<step>``.
     """
-    from thinking_sparks.organism.zoo import checkpoint_steps
+    return start_run(run, cfg).result()
 
-    t0 = time.perf_counter()
-    cached = runs.is_trained(run, cfg)
-    path = runs.train(run, cfg, quiet=quiet)
-    prefix = f"real/{run}" if cfg == runs.RUNS.get(run) else f"real/{path.name}"
-    specs = [f"{prefix}@{s}" for s in checkpoint_steps(path)]
-    return TrainedRun(run, cfg, path, specs, runs.run_meta(run, cfg), cached, time.perf_counter() - t0)
+
+@dataclass
+class PendingRun:
+    """A run training in a worker process (or already trained); :meth:`result` waits for it."""
+
+    name: str
+    cfg: runs.RealSFT
+    future: Any
+    started: float
+
+    def result(self) -> TrainedRun:
+        from thinking_sparks.organism.zoo import checkpoint_steps
+
+        cached = self.future is None
+        path = runs.run_dir(self.name, self.cfg) if cached else self.future.result()
+        prefix = f"real/{self.name}" if self.cfg == runs.RUNS.get(self.name) else f"real/{path.name}"
+        specs = [f"{prefix}@{s}" for s in checkpoint_steps(path)]
+        return TrainedRun(self.name, self.cfg, path, specs, runs.run_meta(self.name, self.cfg), cached,
+                          time.perf_counter() - self.started)
+
+
+def start_run(run: str, cfg: runs.RealSFT) -> PendingRun:
+    """Start training ``run`` (settings ``cfg``) in a quiet worker process on another core, unless it
+    is cached; the caller works on (e.g. on the start model) and calls :meth:`PendingRun.result`."""
+    return PendingRun(run, cfg, runs.start_training(run, cfg), time.perf_counter())
 
 
 def traced(specs: list[str], n: int) -> list[str]:
@@ -136,11 +154,12 @@ def accuracy(before: str, after: str, params: EvalParams, device: str = "cpu") -
     return Accuracy(pd.DataFrame(rows), diff, samples, seconds)
 
 
-def sweep(base: str, checkpoints: list[str], pair_params: Any, settings: Any, run: str):
-    """The emergence room's :func:`~thinking_sparks.emergence.trace` (every circuit cached)."""
+def sweep(base: str, checkpoints: list[str], pair_params: Any, settings: Any, run: str, jobs: int = 1):
+    """The emergence room's :func:`~thinking_sparks.emergence.trace` (every circuit cached; ``jobs``
+    processes build them)."""
     from thinking_sparks.emergence.trace import trace
 
-    return trace(base, checkpoints, pair_params, settings, run=run, progress=False)
+    return trace(base, checkpoints, pair_params, settings, run=run, progress=False, jobs=jobs)
 
 
 def layer_frame(tr: Any) -> pd.DataFrame:
@@ -249,8 +268,8 @@ def closing_note(trained: TrainedRun, acc: Accuracy, table: pd.DataFrame, ov: di
     row = table.set_index("method").loc[trained.name]
     train = ("the SFT run was read from the cache" if trained.cached else
              f"training took {trained.seconds:.0f} s of it and {trained.meta['cpu_seconds']:.0f} CPU-s in its worker")
-    lines = [f"**This page** took {seconds:.0f} s of wall time and {cpu_seconds:.0f} s of CPU time in its kernel "
-             f"this run ({train}).",
+    lines = [f"**This page** took {seconds:.0f} s of wall time and {cpu_seconds:.0f} s of CPU time (its kernel and "
+             f"worker processes) this run ({train}).",
              f"**Accuracy** (pass@1, 95% CI): {a.loc['before', 'pass@1']:.3f} [{a.loc['before', 'ci_low']:.3f}, "
              f"{a.loc['before', 'ci_high']:.3f}] before and {a.loc['after', 'pass@1']:.3f} "
              f"[{a.loc['after', 'ci_low']:.3f}, {a.loc['after', 'ci_high']:.3f}] after {trained.steps[-1]} SFT steps "

@@ -45,8 +45,8 @@ from thinking_sparks.organism import task
 log = logging.getLogger(__name__)
 
 __all__ = ["DATA", "INSTRUCTION", "RUNS", "STYLES", "RealSFT", "ask", "checkpoint_specs", "gsm8k_solution",
-           "is_trained", "resolve_checkpoint", "run_dir", "run_key", "run_meta", "sft_data", "train", "words_question",
-           "words_set", "words_solution"]
+           "is_trained", "log_path", "resolve_checkpoint", "run_dir", "run_key", "run_meta", "sft_data", "start_training",
+           "train", "words_question", "words_set", "words_solution"]
 
 DATA = ("words", "gsm8k")
 #: appended to every question (training and evaluation): a general chat model is told the format
@@ -239,7 +239,7 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     if is_trained(name, cfg) and not force:
         return out
     if quiet:
-        return runtime.in_quiet_worker(out.parent / "logs" / f"{name}.log", train, name, cfg, force)
+        return runtime.in_quiet_worker(log_path(name, cfg), train, name, cfg, force)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -258,6 +258,20 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     log.info("trained real/%s in %.0f s (%.3f steps/s, %d checkpoints)", name, seconds,
              meta["steps_per_second"], len(meta["steps"]))
     return out
+
+
+def log_path(name: str, cfg: RealSFT | None = None) -> Path:
+    """Where a quiet training run writes its console output."""
+    return run_dir(name, cfg).parent / "logs" / f"{run_dir(name, cfg).name}.log"
+
+
+def start_training(name: str, cfg: RealSFT | None = None):
+    """Train ``name`` in a quiet worker process and return at once: a ``Future`` of its dir (None
+    when the run is already trained)."""
+    cfg = cfg or _named(name)
+    if is_trained(name, cfg):
+        return None
+    return runtime.start_quiet_worker(log_path(name, cfg), train, name, cfg)
 
 
 def run_meta(name: str, cfg: RealSFT | None = None) -> dict[str, Any]:

@@ -107,15 +107,14 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
         emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
     if "07_real_model" in stems:  # the real model's SFT run trains here, its progress in the terminal
-        from thinking_sparks.realmodel.page import train_run
+        from thinking_sparks.realmodel import runs as real_runs
 
         p = _params(RealModelParams, parameters)
         if p.model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
         t0 = time.time()
-        trained = train_run(p.run, p.run_config())
-        log.info("real-model run %s ready in %.1f s (%s)", p.run, time.time() - t0,
-                 "cached" if trained.cached else "trained")
+        real_runs.train(p.run, p.run_config())
+        log.info("real-model run %s ready in %.1f s", p.run, time.time() - t0)
 
 
 ENVIRONMENT_PAGE = "book/pages/environment.md"

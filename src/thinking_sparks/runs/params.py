@@ -301,6 +301,8 @@ class RealModelParams:
         k: heads per intervened set (top by circuit score); seeds: layer-matched random sets.
         n_k, k_limit, direct_tokens: direct-style samples per problem (pass@1 and pass@k / success@k
             for k = 1..n_k), problems, and tokens per direct answer.
+        jobs: processes that build the sweep's circuits (the SFT run always trains in a worker
+            process beside the style analysis of the start model).
         device, threads: as everywhere (``cuda`` trains ``gpu_steps``; circuits run on the CPU).
     """
 
@@ -328,6 +330,7 @@ class RealModelParams:
     n_k: int = 8
     k_limit: int = 30
     direct_tokens: int = 16
+    jobs: int = 2
     device: str = "cpu"
     threads: int = 0
 
@@ -342,7 +345,7 @@ class RealModelParams:
             raise ValueError(f"style_level must be one of {', '.join(WORDS_SETS)}, got {self.style_level!r}")
         _check_circuit_fields(self)
         _check_positive(self, "trace_checkpoints", "n", "max_new_tokens", "n_boot", "n_splits", "k", "seeds", "n_k",
-                        "k_limit", "direct_tokens", optional=("max_steps", "gpu_steps", "limit"))
+                        "k_limit", "direct_tokens", "jobs", optional=("max_steps", "gpu_steps", "limit"))
         if not 0 <= float(self.temperature) <= 2:
             raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
         if self.answer_tokens is None:
