@@ -178,3 +178,20 @@ def test_notebook_runs_on_a_tiny_model(tmp_path, tiny_model_dir, monkeypatch):
     assert "Paired difference after − before" in text and "**This page** took" in text
     table = collect(out)
     assert table is not None and "Post-training on worked solutions raises accuracy" in set(table.claim)
+
+
+def test_parallel_sweep_builds_the_same_circuits(real_page, tmp_path, monkeypatch):
+    """``jobs=2`` (half the circuits in a worker process) gives the sweep of one process, bit for bit."""
+    import numpy as np
+
+    from thinking_sparks.realmodel import page
+
+    (tmp_path / "real").symlink_to(real_page["trained"].path.parent)  # the trained run, in a fresh cache
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    tr, p = real_page["tr"], real_page["p"]
+    par = page.sweep(p.model, [r.model for r in tr.results], p.circuit_settings()[0], real_page["settings"], tr.run,
+                     jobs=2)
+    assert par.base.heads == tr.base.heads and [r.heads for r in par.results] == [r.heads for r in tr.results]
+    assert all(np.array_equal(a.score, b.score) for a, b in zip(par.results, tr.results))
+    assert all(r.cached for r in par.results)  # built by the two processes before the sweep read them
+    assert (tmp_path / "logs" / f"trace-{tr.run}.log").exists()

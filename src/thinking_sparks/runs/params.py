@@ -326,10 +326,10 @@ class RealModelParams:
     n_splits: int = 50
     style_level: str = "easy"
     k: int = 5
-    seeds: int = 2
-    n_k: int = 8
+    seeds: int = 1
+    n_k: int = 4
     k_limit: int = 30
-    direct_tokens: int = 16
+    direct_tokens: int = 12
     jobs: int = 2
     device: str = "cpu"
     threads: int = 0
