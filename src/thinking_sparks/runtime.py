@@ -185,13 +185,22 @@ def start_quiet_worker(log: Path | str, fn, *args, **kwargs):
     pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_worker_init,
                                   initargs=(str(log),))
     future = pool.submit(fn, *args, **kwargs)
-    future.add_done_callback(lambda _: pool.shutdown(wait=False))
+    future.pool = pool  # for finish_worker
     return future
+
+
+def finish_worker(future):
+    """Wait for a :func:`start_quiet_worker` future, then for its process to exit (so that its CPU
+    time counts in :func:`cpu_seconds`); returns ``fn``'s result (or raises its exception)."""
+    try:
+        return future.result()
+    finally:
+        future.pool.shutdown(wait=True)
 
 
 def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
     """:func:`start_quiet_worker` and wait: returns ``fn``'s result (or raises its exception)."""
-    return start_quiet_worker(log, fn, *args, **kwargs).result()
+    return finish_worker(start_quiet_worker(log, fn, *args, **kwargs))
 
 
 def cpu_seconds() -> float:

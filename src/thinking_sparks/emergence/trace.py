@@ -140,7 +140,7 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
         future = runtime.start_quiet_worker(runtime.cache_dir() / "logs" / f"trace-{Path(run).name}.log", _warm,
                                             todo[1::2], params, settings)
         _warm(todo[0::2], params, settings)
-        future.result()
+        runtime.finish_worker(future)
     bar = tqdm(total=len(checkpoints) + 1, desc=f"circuits {run}", unit="ckpt", disable=not progress)
     try:
         b = circuit_for(base, Side(base), Side(final), params, settings, use_cache)

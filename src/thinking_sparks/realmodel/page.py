@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from thinking_sparks import runtime
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.realmodel import runs
 
@@ -99,7 +100,7 @@ class PendingRun:
         from thinking_sparks.organism.zoo import checkpoint_steps
 
         cached = self.future is None
-        path = runs.run_dir(self.name, self.cfg) if cached else self.future.result()
+        path = runs.run_dir(self.name, self.cfg) if cached else runtime.finish_worker(self.future)
         prefix = f"real/{self.name}" if self.cfg == runs.RUNS.get(self.name) else f"real/{path.name}"
         specs = [f"{prefix}@{s}" for s in checkpoint_steps(path)]
         return TrainedRun(self.name, self.cfg, path, specs, runs.run_meta(self.name, self.cfg), cached,
