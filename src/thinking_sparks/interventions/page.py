@@ -168,7 +168,8 @@ def pass_table(table: pd.DataFrame) -> pd.DataFrame:
     cells = table.assign(cell=[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
                                zip(table["pass@1"], table["ci_low"], table["ci_high"])])
     wide = cells.pivot_table(index="condition", columns="set", values="cell", aggfunc="first", sort=False)
-    return wide.reindex(columns=[c for c in ("easy", "medium", "hard") if c in wide.columns]).rename_axis(None, axis=1)
+    known = [c for c in ("easy", "medium", "hard") if c in wide.columns]  # the organism's sets in order, then others
+    return wide.reindex(columns=known + [c for c in wide.columns if c not in known]).rename_axis(None, axis=1)
 
 
 # ---------------------------------------------------------------- page 06_thinking_modes
