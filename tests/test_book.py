@@ -24,7 +24,9 @@ TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit
                # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
                "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10,
                # thinking modes (06): a few samples for the k curves
-               "n_k": 8, "k_limit": 3}
+               "n_k": 8, "k_limit": 3,
+               # real model (07): the tiny model post-trained for two steps, both checkpoints traced
+               "max_steps": 2, "trace_checkpoints": 2}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def test_book_collects_every_pages_verdicts(built_book):
 
     root, index = built_book
     text = (root / "book" / "pages" / "verdicts.md").read_text()
-    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes"):
+    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model"):
         assert f"## {SECTIONS[stem][1]}" in text, stem
     assert "GRPO adds fewer emergent heads than SFT" in text and "thinking on beats thinking off" in text
     assert "| **all pages** |" in text and "[03_circuits](03_circuits.ipynb)" in text
@@ -176,6 +178,17 @@ def test_thinking_page_circuits_curves_and_verdicts(built_book):
     assert "Think-on circuit: **" in text and "think off" in text and "success" in text
     _verdicts(root, "06_thinking_modes", text)
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "06_thinking_modes.html").exists()
+
+
+def test_real_model_page_trains_traces_and_decides(built_book):
+    root, _ = built_book
+    charts, text, noise = _outputs(root, "07_real_model")
+    assert noise == []
+    assert len(charts) == 5  # cohorts + heatmap, layers, the two style circuits, pass@1 bars, pass@k curves
+    assert "Paired difference after − before" in text and "noise_q95" in text and "**This page** took" in text
+    table = _verdicts(root, "07_real_model", text)
+    assert "Post-training on worked solutions raises accuracy" in set(table.claim)
+    assert (root / "book" / "_build" / "html" / "book" / "pages" / "07_real_model.html").exists()
 
 
 def test_bad_interventions_parameter_is_one_message(tmp_path):

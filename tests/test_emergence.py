@@ -141,6 +141,50 @@ def test_build_pairs_cuts_equal_length_and_drops_identical():
         build_pairs(clean, _prefixes(b, [[1]] * 3), None)
 
 
+def test_build_pairs_span_starts_after_the_longer_prompt():
+    """Prompts of different lengths (two modes, two prompting styles): the metric reads only positions
+    where *both* sides predict a token of their answer, whichever prompt is longer."""
+    from thinking_sparks.emergence.pairs import Prefixes, Side, build_pairs
+
+    short = Prefixes(Side("m"), ["q0"], [[1, 2]], [[7, 8, 9, 10]])
+    long = Prefixes(Side("m", "no_think"), ["q0"], [[1, 2, 3, 4]], [[5, 6, 11]])
+    for clean, corr in ((short, long), (long, short)):
+        p = build_pairs(clean, corr, answer_tokens=None).pairs[0]
+        assert len(p.clean_ids) == len(p.corrupted_ids) == 6  # min(2 + 4, 4 + 3)
+        assert p.target_pos == (3, 4)  # from the longer prompt's last token on, never inside it
+    capped = build_pairs(short, long, answer_tokens=1).pairs[0]
+    assert len(capped.clean_ids) == 5 and capped.target_pos == (3,)
+
+
+def test_registered_modes_key_their_prompt_text(tmp_path):
+    from thinking_sparks.emergence.pairs import MODES, Side, register_mode, side_fingerprint
+    from thinking_sparks.tiny import build_tiny
+
+    d = str(build_tiny(tmp_path / "m", seed=0))
+    register_mode("test-terse", "Be terse.")
+    register_mode("test-terse", "Be terse.")  # the same settings again: fine
+    with pytest.raises(ValueError, match="already registered"):
+        register_mode("test-terse", "Be verbose.")
+    fp = side_fingerprint(Side(d, "test-terse"))
+    assert fp["suffix"] == "Be terse." and fp["mode"] == "test-terse"
+    assert "suffix" not in side_fingerprint(Side(d, "no_think"))  # built-in modes keep their old keys
+    MODES.pop("test-terse")
+
+
+def test_overlap_bootstrap_is_paired_and_deterministic():
+    from thinking_sparks.emergence.stats import overlap_bootstrap
+
+    g, pe = _per_example(0)
+    _, pe2 = _per_example(1)
+    same = overlap_bootstrap(pe, pe, g, 30, n_boot=6, seed=0)
+    assert (same.jaccard == 1).all() and (same.only_a == 0).all() and (same.only_b == 0).all()
+    a = overlap_bootstrap(pe, pe2, g, 30, n_boot=6, seed=0)
+    assert a.equals(overlap_bootstrap(pe, pe2, g, 30, n_boot=6, seed=0)) and (a.jaccard < 1).any()
+    assert ((a.n_a - a.only_a) == (a.n_b - a.only_b)).all()  # both sides share the same intersection
+    with pytest.raises(ValueError, match="same pairs"):
+        overlap_bootstrap(pe, pe2[:5], g, 30)
+
+
 def test_pair_params_validate():
     from thinking_sparks.emergence.pairs import PairParams, Side
 

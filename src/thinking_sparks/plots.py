@@ -173,6 +173,26 @@ def frequency_heatmap(freq: pd.DataFrame, title: str) -> alt.Chart:
     ).properties(width=cell * n_heads, height=cell * n_layers)
 
 
+def layer_bars(df: pd.DataFrame, title: str, n_layers: int | None = None, width: int = 420,
+               height: int = 160) -> alt.Chart:
+    """Heads per layer, stacked by ``kind`` (e.g. emergent at the final checkpoint / ever emergent).
+
+    Args:
+        df: ``layer, kind, heads`` (one row per layer and kind; layers without heads may be absent).
+        n_layers: the model's layer count (the x axis shows every layer; default: the largest + 1).
+    """
+    missing = {"layer", "kind", "heads"} - set(df.columns)
+    if missing:
+        raise ValueError(f"layer_bars: missing columns {sorted(missing)}")
+    n = n_layers or (int(df.layer.max()) + 1 if len(df) else 1)
+    return alt.Chart(df, title=title).mark_bar().encode(
+        x=alt.X("layer:O", title="layer", scale=alt.Scale(domain=list(range(n)))),
+        y=alt.Y("heads:Q", title="heads"), xOffset=alt.XOffset("kind:N"),
+        color=alt.Color("kind:N", title=None),
+        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("kind:N"), alt.Tooltip("heads:Q")],
+    ).properties(width=width, height=height)
+
+
 def reward_chart(per_checkpoint: pd.DataFrame, title: str, width: int = 420, height: int = 180) -> alt.Chart:
     """Fig 3B: new-head count (blue, left axis) beside the accuracy reward (orange, right axis)."""
     base = alt.Chart(per_checkpoint).encode(x=alt.X("step:Q", title="checkpoint (step)"))

@@ -136,3 +136,77 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def call_with_output_to(path: Path | str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with this process's stdout and stderr (file descriptors 1 and 2, so
+    tqdm, warnings and child output too) sent to the file ``path``; meant for worker processes that
+    train while a notebook kernel waits (the kernel would otherwise capture every progress bar)."""
+    import sys
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _quiet_worker_init(log: str) -> None:
+    """A worker's stdout and stderr go to ``log`` from its first line on (imports warn too)."""
+    path = Path(log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    setup(threads=1)
+
+
+def start_quiet_worker(log: Path | str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` started in a fresh (spawned) process pinned to one thread, whose
+    console output goes to the file ``log``; returns its ``concurrent.futures.Future`` at once (the
+    caller works on while it runs on another core)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_worker_init,
+                                  initargs=(str(log),))
+    future = pool.submit(fn, *args, **kwargs)
+    future.pool = pool  # for finish_worker
+    return future
+
+
+def finish_worker(future):
+    """Wait for a :func:`start_quiet_worker` future, then for its process to exit (so that its CPU
+    time counts in :func:`cpu_seconds`); returns ``fn``'s result (or raises its exception)."""
+    try:
+        return future.result()
+    finally:
+        future.pool.shutdown(wait=True)
+
+
+def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
+    """:func:`start_quiet_worker` and wait: returns ``fn``'s result (or raises its exception)."""
+    return finish_worker(start_quiet_worker(log, fn, *args, **kwargs))
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its finished child processes (e.g. the
+    worker processes of :func:`start_quiet_worker`)."""
+    import resource
+
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))

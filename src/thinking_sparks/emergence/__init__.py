@@ -39,9 +39,10 @@ pairs swapped.  Shapes are read from the models, never assumed.
 import importlib
 
 _WHERE = {
-    "pairs": ["REASONING_SIDES", "PairParams", "PairSet", "Side", "build_pairs", "sample_prefixes"],
+    "pairs": ["REASONING_SIDES", "PairParams", "PairSet", "Side", "build_pairs", "register_mode", "sample_prefixes"],
     "sets": ["HeadSets", "cohorts", "cross_method", "first_heads", "frequency_table"],
-    "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "permutation_p",
+    "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "overlap_bootstrap",
+              "permutation_p",
               "reward_tracking", "spearman", "topn_scaling"],
     "sweep": ["CircuitResult", "CircuitSettings", "circuit_for", "run_checkpoints", "scaled_top_n"],
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
@@ -50,10 +51,11 @@ _WHERE = {
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
 __all__ = [
     "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "ModelRun", "PairParams", "PairSet",
-    "REASONING_SIDES", "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts", "compare",
-    "cross_method", "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect", "noise_floor",
-    "permutation_p", "resolve_runs", "reward_tracking", "run_checkpoints", "sample_prefixes", "scaled_top_n",
-    "spearman", "think_circuits", "topn_scaling", "trace",
+    "REASONING_SIDES", "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts",
+    "compare", "cross_method", "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect",
+    "noise_floor", "overlap_bootstrap", "permutation_p", "register_mode", "resolve_runs", "reward_tracking",
+    "run_checkpoints", "sample_prefixes", "scaled_top_n", "spearman", "think_circuits", "topn_scaling",
+    "trace",
 ]
 
 

@@ -11,10 +11,12 @@ question from a side (cached: key = the side's weights fingerprint + :class:`Pai
   side's (the same pairs with clean and corrupted swapped).
 * **Equal length** (EAP patches position by position): each pair is ``prompt + prefix`` on both
   sides cut to the same total length ``T = min(len(clean), len(corrupted), P + answer_tokens)``
-  where ``P`` is the clean prompt's length (``answer_tokens=None``: as long as both prefixes
-  allow).  The metric is read on the answer span: every position from ``P - 1`` to ``T - 2``
-  (positions that predict a prefix token).  On the organism both prompts are identical, so this
-  is "both prefixes cut to the shorter one's length, capped at ``answer_tokens``".
+  where ``P = max(len(clean prompt), len(corrupted prompt))`` (``answer_tokens=None``: as long as
+  both prefixes allow).  The metric is read on the answer span: every position from ``P - 1`` to
+  ``T - 2``, where *both* sides predict a token of their answer (with prompts of different lengths,
+  e.g. two modes or two prompting styles, the longer prompt decides where that span starts).  On
+  the organism both prompts are identical, so this is "both prefixes cut to the shorter one's
+  length, capped at ``answer_tokens``".
 * **Coinciding prefixes** carry no signal (the clean and corrupted sequences are identical after
   the cut): such pairs are dropped and counted (:attr:`PairSet.n_identical`); pairs whose cut
   leaves no answer token are dropped too (:attr:`PairSet.n_short`).
@@ -45,10 +47,24 @@ from thinking_sparks.circuits.pairs import Pair
 log = logging.getLogger(__name__)
 
 REASONING_SIDES = ("own", "final")
-#: mode -> (soft switch appended to the question, ``enable_thinking`` for the template): the
-#: organism's flags (``think``, ``no_think``) or the chat template's switch alone (Qwen3's)
-MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False),
-         "template_think": (None, True), "template_no_think": (None, False)}
+#: mode -> (text appended to the question, ``enable_thinking`` for the template): the hybrid's soft
+#: switches (``think``, ``no_think``) and the chat template's switch alone (``template_*``, Qwen3's);
+#: rooms below add their own (:func:`register_mode`, e.g. a chat model's prompting styles)
+MODES: dict[str, tuple[str | None, bool | None]] = {
+    "default": (None, None), "think": ("/think", None), "no_think": ("/no_think", False),
+    "template_think": (None, True), "template_no_think": (None, False)}
+_BUILTIN_MODES = frozenset(MODES)
+#: the answer-span rule of :func:`build_pairs` for prompts of different lengths (enters the keys of
+#: circuits whose two sides have different modes, the only ones it changed)
+SPAN_RULE = "after-both-prompts"
+
+
+def register_mode(name: str, suffix: str | None, enable_thinking: bool | None = None) -> None:
+    """A mode for :class:`Side`: ``suffix`` appended to each question (after a space), ``enable_thinking``
+    passed to the chat template. Registering a name again with other settings is an error."""
+    if MODES.get(name, (suffix, enable_thinking)) != (suffix, enable_thinking):
+        raise ValueError(f"mode {name!r} is already registered as {MODES[name]}")
+    MODES[name] = (suffix, enable_thinking)
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,10 @@ def side_fingerprint(side: Side) -> dict[str, str]:
     where = resolve_spec(side.spec)
     fp = fingerprint(where) if not isinstance(where, str) else where
     dtype = analysis_dtype()  # float32 (the CPU's) adds nothing, so CPU keys stay as they were
-    return {"spec": side.spec, "mode": side.mode, "fingerprint": fp} | ({"dtype": dtype} if dtype else {})
+    out = {"spec": side.spec, "mode": side.mode, "fingerprint": fp} | ({"dtype": dtype} if dtype else {})
+    if side.mode not in _BUILTIN_MODES:  # a registered mode: its prompt text is part of what it is
+        out["suffix"], out["enable_thinking"] = MODES[side.mode]
+    return out
 
 
 def questions(params: PairParams):
@@ -159,39 +178,55 @@ def questions(params: PairParams):
     return load_eval_set(params.dataset, limit=params.n_questions)
 
 
-def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: bool = True) -> Prefixes:
-    """One seeded answer per circuit question from ``side`` (cached by weights + params)."""
-    from thinking_sparks.cache import ResultCache, cache_key
-    from thinking_sparks.evaluation.datasets import fingerprint_problems
+def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: bool = True,
+                    problems: list | None = None) -> Prefixes:
+    """One seeded answer per circuit question from ``side`` (cached by weights + params + questions).
 
-    probs = questions(params)
-    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
-    key = cache_key("prefixes", sampling, extra={"side": side_fingerprint(side), "questions": fingerprint_problems(probs)})
+    ``problems``: ask these instead of the first ``params.n_questions`` of ``params.dataset``.
+    """
+    from thinking_sparks.cache import ResultCache
+
+    probs = list(problems) if problems is not None else questions(params)
+    key = prefix_key(side, params, probs)
     cache = ResultCache()
     hit = cache.get(key) if use_cache else None
     if hit is not None:
         rec = json.loads((hit / "prefixes.json").read_text())
         return Prefixes(side, rec["question_ids"], rec["prompts"], rec["completions"], rec["texts"])
     from thinking_sparks.emergence.sweep import _load
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate
 
-    lm = lm if lm is not None else _load(side.spec)
-    think, enable = MODES[side.mode]
-    texts = [lm.chat(_flagged(p.question, think), enable_thinking=enable) for p in probs]
-    prompts = [lm.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
-    cfg = SamplingConfig(n=1, temperature=params.temperature, top_p=params.top_p, seed=params.seed,
-                         max_new_tokens=params.max_new_tokens, stop=("</answer>",))
-    gens = generate(lm, prompts, cfg, progress=False)
-    completions = [lm.tokenizer(g.text, add_special_tokens=False).input_ids for g in gens]
-    out = Prefixes(side, [p.id for p in probs], prompts, completions, [g.text for g in gens])
+    out = sample_answers(lm if lm is not None else _load(side.spec), side, probs, params)
     with cache.write(key, meta={"kind": "prefixes", "side": side.label()}) as tmp:
         (tmp / "prefixes.json").write_text(json.dumps({"question_ids": out.question_ids, "prompts": out.prompts,
                                                        "completions": out.completions, "texts": out.texts}))
     return out
 
 
-def _flagged(question: str, think: bool | None) -> str:
-    return question if think is None else f"{question} {'/think' if think else '/no_think'}"
+def prefix_key(side: Side, params: PairParams, probs: list) -> str:
+    """Cache key of one side's prefixes: the side's weights and mode, the sampling, the questions."""
+    from thinking_sparks.cache import cache_key
+    from thinking_sparks.evaluation.datasets import fingerprint_problems
+
+    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
+    return cache_key("prefixes", sampling, extra={"side": side_fingerprint(side), "questions": fingerprint_problems(probs)})
+
+
+def sample_answers(lm: Any, side: Side, probs: list, params: PairParams) -> Prefixes:
+    """One seeded answer per problem from a loaded model, asked in ``side``'s mode (not cached)."""
+    from thinking_sparks.evaluation.generation import SamplingConfig, generate
+
+    suffix, enable = MODES[side.mode]
+    texts = [lm.chat(_suffixed(p.question, suffix), enable_thinking=enable) for p in probs]
+    prompts = [lm.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+    cfg = SamplingConfig(n=1, temperature=params.temperature, top_p=params.top_p, seed=params.seed,
+                         max_new_tokens=params.max_new_tokens, stop=("</answer>",))
+    gens = sorted(generate(lm, prompts, cfg, progress=False), key=lambda g: g.prompt_index)
+    completions = [lm.tokenizer(g.text, add_special_tokens=False).input_ids for g in gens]
+    return Prefixes(side, [p.id for p in probs], prompts, completions, [g.text for g in gens])
+
+
+def _suffixed(question: str, suffix: str | None) -> str:
+    return question if suffix is None else f"{question} {suffix}"
 
 
 def build_pairs(clean: Prefixes, corrupted: Prefixes, answer_tokens: int | None = None) -> PairSet:
@@ -202,7 +237,7 @@ def build_pairs(clean: Prefixes, corrupted: Prefixes, answer_tokens: int | None 
     for i, (cp, cc, rp, rc) in enumerate(zip(clean.prompts, clean.completions, corrupted.prompts,
                                              corrupted.completions, strict=True)):
         c, r = list(cp) + list(cc), list(rp) + list(rc)
-        start = len(cp)
+        start = max(len(cp), len(rp))  # both sides predict answer tokens from here on
         total = min(len(c), len(r))
         if answer_tokens is not None:
             total = min(total, start + answer_tokens)

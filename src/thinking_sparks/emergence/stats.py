@@ -4,6 +4,7 @@
 * :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value
   (the statistic the paper's reward-tracking claim lacks), deterministic by seed.
 * :func:`bootstrap_counts` — emergent / base-only / retained counts over resampled questions.
+* :func:`overlap_bootstrap` — Jaccard overlap of two circuits on the same pairs, pairs resampled.
 * :func:`noise_floor` — heads in one circuit but not the other for two circuits of the *same*
   model on disjoint random halves of its pairs: the count an "emergent" number must beat.
 * :func:`ig_steps_check` — head ranking at several IG step counts against the largest.
@@ -89,6 +90,34 @@ def bootstrap_counts(model_pe: torch.Tensor, base_pe: torch.Tensor, graph, n: in
         m = circuit_heads(model_pe, graph, n, rm, aggregation)
         b = circuit_heads(base_pe, graph, n, rb, aggregation)
         rows.append({"emergent": len(m - b), "base_only": len(b - m), "retained": len(m & b)})
+    return pd.DataFrame(rows)
+
+
+def overlap_bootstrap(pe_a: torch.Tensor, pe_b: torch.Tensor, graph, n: int, n_boot: int = 200, seed: int = 0,
+                      aggregation: str = "mean") -> pd.DataFrame:
+    """Jaccard overlap and one-sided counts of two circuits built on the *same* pairs (e.g. a model's
+    think-on and think-off circuits), over ``n_boot`` resamples of the pairs (the same rows for both
+    circuits: a paired bootstrap; deterministic by ``seed``).
+
+    Args:
+        pe_a, pe_b: ``[n_pairs, n_src, n_dst]`` per-example scores, row ``i`` of both on pair ``i``.
+        n: top-n edges.
+    Returns:
+        one row per resample: ``jaccard, only_a, only_b, n_a, n_b``.
+    """
+    from thinking_sparks.emergence.sweep import circuit_heads
+
+    if pe_a.shape[0] != pe_b.shape[0]:
+        raise ValueError(f"paired circuits need the same pairs: {pe_a.shape[0]} vs {pe_b.shape[0]} rows")
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    k = pe_a.shape[0]
+    for _ in range(n_boot):
+        r = torch.randint(0, k, (k,), generator=g)
+        a, b = circuit_heads(pe_a, graph, n, r, aggregation), circuit_heads(pe_b, graph, n, r, aggregation)
+        union = a | b
+        rows.append({"jaccard": len(a & b) / len(union) if union else float("nan"), "only_a": len(a - b),
+                     "only_b": len(b - a), "n_a": len(a), "n_b": len(b)})
     return pd.DataFrame(rows)
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pairs, sample_prefixes, side_fingerprint
+from thinking_sparks.emergence.pairs import (SPAN_RULE, PairParams, PairSet, Side, build_pairs, sample_prefixes,
+                                             side_fingerprint)
 
 log = logging.getLogger(__name__)
 
@@ -191,14 +192,10 @@ def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool =
 
 
 def _cached(side: Side, params: PairParams) -> bool:
-    from thinking_sparks.cache import ResultCache, cache_key
-    from thinking_sparks.emergence.pairs import questions
-    from thinking_sparks.evaluation.datasets import fingerprint_problems
+    from thinking_sparks.cache import ResultCache
+    from thinking_sparks.emergence.pairs import prefix_key, questions
 
-    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
-    key = cache_key("prefixes", sampling, extra={"side": side_fingerprint(side),
-                                                 "questions": fingerprint_problems(questions(params))})
-    return ResultCache().get(key) is not None
+    return ResultCache().get(prefix_key(side, params, questions(params))) is not None
 
 
 def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, settings: CircuitSettings,
@@ -211,6 +208,8 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     where = resolve_spec(model)
     extra = {"model": {"spec": model, "fingerprint": fingerprint(where) if not isinstance(where, str) else where},
              "clean": side_fingerprint(clean), "corrupted": side_fingerprint(corrupted)}
+    if clean.mode != corrupted.mode:  # prompts of different lengths: the answer span starts after both
+        extra["span"] = SPAN_RULE
     if pairs is not None:
         extra["pairs"] = [[list(p.clean_ids), list(p.corrupted_ids), list(p.target_pos or ())] for p in pairs.pairs]
     key = cache_key("emergence-circuit", {"pairs": asdict(params), "circuit": asdict(settings)}, extra=extra)

@@ -63,21 +63,29 @@ THINK_MODES = {"flags": ("think", "no_think"), "template": ("template_think", "t
 
 
 def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
-                   use_cache: bool = True, switch: str = "flags") -> Comparison:
-    """The hybrid model's two circuits, built like any other pair of models from its two modes:
-    think-on (clean = its think-on answers, corrupted = its think-off answers) and think-off
-    (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
+                   use_cache: bool = True, switch: str = "flags", on: str | None = None,
+                   off: str | None = None) -> Comparison:
+    """One model's two circuits, built like any other pair of models from two of its modes:
+    think-on (clean = its answers in mode ``on``, corrupted = its answers in mode ``off``) and
+    think-off (swapped).  Returned as a :class:`Comparison` whose ``model`` is the think-off circuit and
     ``base`` the think-on one, so ``sets.emergent`` are the heads only in the think-off circuit
     (the paper's Table 2 targets), ``sets.base_only`` those only in the think-on circuit.
 
-    ``switch``: ``flags`` (the organism's ``/think`` / ``/no_think`` after the question) or
-    ``template`` (the chat template's ``enable_thinking``, as Qwen3's)."""
+    ``switch`` picks the modes of a hybrid: ``flags`` (the organism's ``/think`` / ``/no_think``
+    after the question) or ``template`` (the chat template's ``enable_thinking``, as Qwen3's).
+    ``on`` / ``off`` name two modes directly instead: a chat model without a switch uses its
+    prompting styles (``on="step-by-step", off="direct"``, registered by
+    :mod:`thinking_sparks.realmodel.styles`).
+    """
     if switch not in THINK_MODES:
         raise ValueError(f"switch must be one of {', '.join(THINK_MODES)}, got {switch!r}")
+    if (on is None) != (off is None):
+        raise ValueError("give both on and off modes, or neither")
+    on, off = (on, off) if on is not None else THINK_MODES[switch]
     params, settings = params or PairParams(), settings or CircuitSettings()
-    on, off = (Side(model, m) for m in THINK_MODES[switch])
-    c_on = circuit_for(model, on, off, params, settings, use_cache)
-    c_off = circuit_for(model, off, on, params, settings, use_cache)
+    s_on, s_off = Side(model, on), Side(model, off)
+    c_on = circuit_for(model, s_on, s_off, params, settings, use_cache)
+    c_off = circuit_for(model, s_off, s_on, params, settings, use_cache)
     return Comparison(_sets(c_off, c_on), c_off, c_on)
 
 
@@ -108,10 +116,22 @@ class Trace:
         return _sets(self.results[i], self.base)
 
 
+def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: CircuitSettings) -> int:
+    """Compute (or find cached) the circuits ``(model, clean, corrupted)``; returns how many."""
+    for model, clean, corrupted in jobs:
+        circuit_for(model, clean, corrupted, params, settings)
+    return len(jobs)
+
+
 def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
           settings: CircuitSettings | None = None, run: str | None = None, use_cache: bool = True,
-          progress: bool = True) -> Trace:
-    """Circuits of every checkpoint against one base circuit (the last checkpoint is the final)."""
+          progress: bool = True, jobs: int = 1) -> Trace:
+    """Circuits of every checkpoint against one base circuit (the last checkpoint is the final).
+
+    ``jobs > 1``: every other checkpoint circuit is first built in a worker process (console output
+    to ``<cache>/logs/trace-<run>.log``) while this process builds the rest; the sweep then reads
+    them all from the cache (same results, about half the wall time on two free cores).
+    """
     params, settings = params or PairParams(), settings or CircuitSettings()
     if not checkpoints:
         raise ValueError("no checkpoints to trace")
@@ -124,13 +144,23 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
     run = run or (final.rsplit("@", 1)[0] if "@" in final else Path(final).parent.name
                   if re.fullmatch(r"checkpoint-\d+", Path(final).name) else final)
     t0 = time.perf_counter()
+    own = params.reasoning_side == "own"
+    if jobs > 1 and use_cache:
+        from thinking_sparks import runtime
+
+        todo = [(c, Side(c) if own else Side(final), Side(base)) for c in reversed(checkpoints)]
+        todo.append((base, Side(base), Side(final)))
+        future = runtime.start_quiet_worker(runtime.cache_dir() / "logs" / f"trace-{Path(run).name}.log", _warm,
+                                            todo[1::2], params, settings)
+        _warm(todo[0::2], params, settings)
+        runtime.finish_worker(future)
     bar = tqdm(total=len(checkpoints) + 1, desc=f"circuits {run}", unit="ckpt", disable=not progress)
     try:
         b = circuit_for(base, Side(base), Side(final), params, settings, use_cache)
         bar.update(1)
         results = []
         for ckpt in checkpoints:
-            clean = Side(ckpt) if params.reasoning_side == "own" else Side(final)
+            clean = Side(ckpt) if own else Side(final)
             results.append(circuit_for(ckpt, clean, Side(base), params, settings, use_cache))
             bar.set_postfix(last_s=results[-1].seconds.get("total_s", 0.0), cached=results[-1].cached)
             bar.update(1)

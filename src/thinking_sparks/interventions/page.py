@@ -205,14 +205,17 @@ def pass_table(table: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- page 06_thinking_modes
 
 
-def think_heads(model: str, pairs: Any, settings: Any, k: int, switch: str = "flags") -> dict[str, Any]:
-    """The hybrid model's think-on and think-off circuits (:func:`thinking_sparks.emergence.think_circuits`):
-    both head lists, their overlap and the think-off-only heads (top ``k`` by the think-off score)."""
+def think_heads(model: str, pairs: Any, settings: Any, k: int, switch: str = "flags", on: str | None = None,
+                off: str | None = None) -> dict[str, Any]:
+    """A model's think-on and think-off circuits (:func:`thinking_sparks.emergence.think_circuits`:
+    the hybrid's ``switch``, or two named modes ``on`` / ``off``): both head lists, their overlap and
+    the think-off-only heads (top ``k`` by the think-off score). ``model`` is a spec
+    (``organism/<profile>/hybrid@final``, a chat model with prompting-style modes, ...)."""
     from thinking_sparks.emergence import think_circuits
 
-    cmp = think_circuits(model, pairs, settings, switch=switch)
-    on, off = list(cmp.base.heads), list(cmp.model.heads)
-    return {"comparison": cmp, "on": on, "off": off, "overlap": ex.head_overlap(on, off),
+    cmp = think_circuits(model, pairs, settings, switch=switch, on=on, off=off)
+    on_heads, off_heads = list(cmp.base.heads), list(cmp.model.heads)
+    return {"comparison": cmp, "on": on_heads, "off": off_heads, "overlap": ex.head_overlap(on_heads, off_heads),
             "off_only": list(cmp.sets.emergent[:k]), "n_off_only": len(cmp.sets.emergent),
             "on_only": list(cmp.sets.base_only)}
 

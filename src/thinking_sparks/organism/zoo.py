@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,25 +146,9 @@ def build_log(profile_name: str, name: str) -> Path:
 
 
 def _train_run_quietly(profile_name: str, name: str) -> dict:
-    """:func:`train_run` with this process's stdout and stderr (file descriptors 1 and 2, so
-    tqdm, warnings and child output too) sent to :func:`build_log`; meant for worker processes."""
-    path = build_log(profile_name, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with path.open("w") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            return train_run(profile_name, name)
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    """:func:`train_run` with this process's console output sent to :func:`build_log` (see
+    :func:`thinking_sparks.runtime.call_with_output_to`); meant for worker processes."""
+    return runtime.call_with_output_to(build_log(profile_name, name), train_run, profile_name, name)
 
 
 def _closure(table: dict[str, RunSpec], runs: list[str]) -> list[str]:

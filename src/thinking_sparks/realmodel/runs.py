@@ -45,8 +45,8 @@ from thinking_sparks.organism import task
 log = logging.getLogger(__name__)
 
 __all__ = ["DATA", "INSTRUCTION", "RUNS", "STYLES", "RealSFT", "ask", "checkpoint_specs", "gsm8k_solution",
-           "is_trained", "resolve_checkpoint", "run_dir", "run_key", "run_meta", "sft_data", "train", "words_question",
-           "words_set", "words_solution"]
+           "is_trained", "log_path", "resolve_checkpoint", "run_dir", "run_key", "run_meta", "sft_data", "start_training",
+           "train", "words_question", "words_set", "words_solution"]
 
 DATA = ("words", "gsm8k")
 #: appended to every question (training and evaluation): a general chat model is told the format
@@ -132,19 +132,22 @@ def sft_data(data: str, n: int, levels: tuple[int, ...] = (1, 2, 3), seed: int =
 def words_set(name: str) -> list:
     """The organism's fixed ``easy`` / ``medium`` eval set asked in chat English (eval split).
 
-    ``words/easy`` asks to reason step by step; ``words/easy-direct`` asks for the answer at once.
+    ``words/easy`` asks to reason step by step; ``words/easy-direct`` asks for the answer at once;
+    ``words/easy-bare`` is the bare question (``What is ...?``), to which a circuit side in a
+    prompting-style mode (:mod:`~thinking_sparks.realmodel.styles`) appends its style's instruction.
     """
     from thinking_sparks.evaluation.datasets import Problem
 
     level, _, style = name.partition("-")
     style = style or "think"
-    if level not in WORDS_SETS or style not in STYLES:
+    if level not in WORDS_SETS or (style not in STYLES and style != "bare"):
         raise ValueError(f"unknown words eval set {name!r}; choose one of "
-                         + ", ".join(f"{lv}{'' if st == 'think' else '-' + st}" for lv in WORDS_SETS for st in STYLES))
+                         + ", ".join(f"{lv}{'' if st == 'think' else '-' + st}" for lv in WORDS_SETS
+                                     for st in (*STYLES, "bare")))
     levels, size, seed = task.EVAL_SETS[level]
     problems = task.make_problems(size, levels, seed, split="eval", unique=True)
-    return [Problem(id=f"words-{p.id}", question=words_question(p, style), answer=str(p.answer), difficulty=level)
-            for p in problems]
+    return [Problem(id=f"words-{p.id}", question=f"What is {_spaced(p.expression)}?" if style == "bare"
+                    else words_question(p, style), answer=str(p.answer), difficulty=level) for p in problems]
 
 
 # ------------------------------------------------------------------ runs
@@ -221,11 +224,13 @@ def is_trained(name: str, cfg: RealSFT | None = None) -> bool:
     return (path / "run.json").exists() and bool(_steps(path))
 
 
-def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = False) -> Path:
+def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = False, quiet: bool = False) -> Path:
     """Train run ``name`` (``cfg`` defaults to :data:`RUNS` [name]) unless cached; returns its dir.
 
     The run trains into a temporary sibling dir renamed into place when finished, so an
-    interrupted run leaves nothing that counts as trained.
+    interrupted run leaves nothing that counts as trained. ``quiet``: train in a worker process
+    whose console output (progress bars, warnings) goes to ``<cache>/real/logs/<name>.log`` (for
+    notebooks).
     """
     from thinking_sparks.organism import sft
 
@@ -233,6 +238,8 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     out = run_dir(name, cfg)
     if is_trained(name, cfg) and not force:
         return out
+    if quiet:
+        return runtime.in_quiet_worker(log_path(name, cfg), train, name, cfg, force)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -251,6 +258,20 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     log.info("trained real/%s in %.0f s (%.3f steps/s, %d checkpoints)", name, seconds,
              meta["steps_per_second"], len(meta["steps"]))
     return out
+
+
+def log_path(name: str, cfg: RealSFT | None = None) -> Path:
+    """Where a quiet training run writes its console output."""
+    return run_dir(name, cfg).parent / "logs" / f"{run_dir(name, cfg).name}.log"
+
+
+def start_training(name: str, cfg: RealSFT | None = None):
+    """Train ``name`` in a quiet worker process and return at once: a ``Future`` of its dir (None
+    when the run is already trained)."""
+    cfg = cfg or _named(name)
+    if is_trained(name, cfg):
+        return None
+    return runtime.start_quiet_worker(log_path(name, cfg), train, name, cfg)
 
 
 def run_meta(name: str, cfg: RealSFT | None = None) -> dict[str, Any]:

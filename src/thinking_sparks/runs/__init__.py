@@ -10,10 +10,11 @@
 from thinking_sparks.runs.book import (ENVIRONMENT_PAGE, KERNEL, VERDICTS_PAGE, build_book, ensure_kernel, execute,
                                        main, prepare, write_environment_page, write_verdicts_page)
 from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
-                                         OrganismParams, ThinkingParams)
+                                         OrganismParams, RealModelParams, ThinkingParams)
 from thinking_sparks.runs.sections import NULLS, SECTIONS, check_names, emergence_settings, make_params, validate
 
 __all__ = ["ENVIRONMENT_PAGE", "KERNEL", "NULLS", "SECTIONS", "VERDICTS_PAGE", "CircuitsParams", "EmergenceParams",
-           "InterventionsParams", "ModelsParams", "OrganismParams", "ThinkingParams", "build_book", "check_names",
+           "InterventionsParams", "ModelsParams", "OrganismParams", "RealModelParams", "ThinkingParams", "build_book",
+           "check_names",
            "emergence_settings", "ensure_kernel", "execute", "main", "make_params", "prepare", "validate",
            "write_environment_page", "write_verdicts_page"]

@@ -22,7 +22,7 @@ from typing import Any
 from thinking_sparks import runtime
 from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
-                                         OrganismParams, ThinkingParams)
+                                         OrganismParams, RealModelParams, ThinkingParams)
 from thinking_sparks.runs.sections import SECTIONS, _params, emergence_settings
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,12 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
 
 def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     """Build, before any page runs, what the pages would otherwise build inside themselves: the
-    organism zoo (``02_organism``) and SmolLM2's dequantized weights (``01_models``' default), so
-    that their progress shows in the terminal and not in the pages."""
-    if "01_models" in stems:
-        from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
+    organism zoo (``02_organism``), SmolLM2's dequantized weights (``01_models``' default) and the
+    real model's SFT run (``07_real_model``), so that their progress shows in the terminal and not in
+    the pages."""
+    from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 
+    if "01_models" in stems:
         if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
     build_zoos(stems, [parameters])
@@ -109,6 +110,15 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
         use_device(p.device)
         emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
+    if "07_real_model" in stems:  # the real model's SFT run trains here, its progress in the terminal
+        from thinking_sparks.realmodel import runs as real_runs
+
+        p = _params(RealModelParams, parameters)
+        if p.model.strip().lower() == SMOLLM2_SPEC:
+            smollm2_dir()
+        t0 = time.time()
+        real_runs.train(p.run, p.run_config())
+        log.info("real-model run %s ready in %.1f s", p.run, time.time() - t0)
 
 
 ENVIRONMENT_PAGE = "book/pages/environment.md"

@@ -14,7 +14,7 @@ from typing import Any
 
 from thinking_sparks import runtime
 from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
-                                         OrganismParams, ThinkingParams)
+                                         OrganismParams, RealModelParams, ThinkingParams)
 
 #: notebook stem -> (params class, book title)
 SECTIONS: dict[str, tuple[type, str]] = {
@@ -24,6 +24,7 @@ SECTIONS: dict[str, tuple[type, str]] = {
     "04_emergence": (EmergenceParams, "Emergent heads along post-training"),
     "05_interventions": (InterventionsParams, "Ablating and scaling heads"),
     "06_thinking_modes": (ThinkingParams, "Thinking on and off"),
+    "07_real_model": (RealModelParams, "A real model: SmolLM2-135M post-trained and traced"),
 }
 
 
