@@ -160,6 +160,11 @@ def use_device(device: str = "cpu") -> None:
     _DEVICE["device"] = str(resolve_device(device))
 
 
+def current_device() -> str:
+    """The device circuits are computed on (set by :func:`use_device`; ``cpu`` by default)."""
+    return _DEVICE["device"]
+
+
 def analysis_dtype() -> str | None:
     """The models' dtype when it is not float32 (then part of every circuit and prefix key), else None."""
     import torch

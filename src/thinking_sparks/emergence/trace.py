@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from thinking_sparks.emergence.pairs import PairParams, Side
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
-from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, circuit_for, step_of
+from thinking_sparks.emergence.sweep import (CircuitResult, CircuitSettings, circuit_for, current_device, step_of,
+                                            use_device)
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,12 @@ class Trace:
         return _sets(self.results[i], self.base)
 
 
-def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: CircuitSettings) -> int:
-    """Compute (or find cached) the circuits ``(model, clean, corrupted)``; returns how many."""
+def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: CircuitSettings,
+          device: str | None = None) -> int:
+    """Compute (or find cached) the circuits ``(model, clean, corrupted)``; returns how many.
+    ``device``: the caller's circuit device (a worker process starts on the CPU default)."""
+    if device is not None:
+        use_device(device)
     for model, clean, corrupted in jobs:
         circuit_for(model, clean, corrupted, params, settings)
     return len(jobs)
@@ -151,7 +156,7 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
         todo = [(c, Side(c) if own else Side(final), Side(base)) for c in reversed(checkpoints)]
         todo.append((base, Side(base), Side(final)))
         future = runtime.start_quiet_worker(runtime.cache_dir() / "logs" / f"trace-{Path(run).name}.log", _warm,
-                                            todo[1::2], params, settings)
+                                            todo[1::2], params, settings, current_device())
         _warm(todo[0::2], params, settings)
         runtime.finish_worker(future)
     bar = tqdm(total=len(checkpoints) + 1, desc=f"circuits {run}", unit="ckpt", disable=not progress)

@@ -95,15 +95,6 @@ def _check_runs(profile_name: str, runs: list[str], what: str) -> dict:
     return table
 
 
-def _check_profile_runs(profile_name: str, runs: list[str], what: str) -> None:
-    """:func:`_check_runs`, and each run post-trained from a base (it has a parent)."""
-    table = _check_runs(profile_name, runs, what)
-    no_parent = [r for r in runs if not table[r].parent]
-    if no_parent:
-        raise ValueError(f"{what} {no_parent} are not post-trained from a base; choose from "
-                         f"{', '.join(r for r in table if table[r].parent)}")
-
-
 def _check_circuit_fields(p) -> None:
     if not isinstance(p.n_questions, int) or p.n_questions < 4:
         raise ValueError(f"n_questions must be an integer >= 4, got {p.n_questions!r}")
@@ -379,7 +370,7 @@ class RealModelParams:
             for k = 1..n_k), problems, and tokens per direct answer.
         jobs: processes that build the sweep's circuits (the SFT run always trains in a worker
             process beside the style analysis of the start model).
-        device, threads: as everywhere (``cuda`` trains ``gpu_steps``; circuits run on the CPU).
+        device, threads: as everywhere (``cuda`` trains ``gpu_steps`` and builds circuits in bf16).
     """
 
     model: str = "smollm2-135m-instruct"
