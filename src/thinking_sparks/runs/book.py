@@ -91,9 +91,10 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
 
 def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     """Build, before any page runs, what the pages would otherwise build inside themselves: the
-    organism zoo (``02_organism``), SmolLM2's dequantized weights (``01_models``' default) and the
-    real model's SFT run (``07_real_model``), so that their progress shows in the terminal and not in
-    the pages."""
+    organism zoo (``02_organism``), the emergence sweep (``04_emergence``) and SmolLM2's dequantized
+    weights (``01_models``' and ``07_real_model``'s default), so that their progress shows in the
+    terminal and not in the pages. ``07_real_model`` trains its SFT run itself, in a quiet worker
+    process beside its own analysis."""
     from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 
     if "01_models" in stems:
@@ -110,15 +111,12 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
         use_device(p.device)
         emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
-    if "07_real_model" in stems:  # the real model's SFT run trains here, its progress in the terminal
-        from thinking_sparks.realmodel import runs as real_runs
-
+    if "07_real_model" in stems:
+        # only the start model's weights: the page trains its SFT run in a worker process on the
+        # second core while it analyses the start model, which a training run here would serialise
         p = _params(RealModelParams, parameters)
         if p.model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
-        t0 = time.time()
-        real_runs.train(p.run, p.run_config())
-        log.info("real-model run %s ready in %.1f s", p.run, time.time() - t0)
 
 
 ENVIRONMENT_PAGE = "book/pages/environment.md"
