@@ -67,9 +67,14 @@ def tiny_zoo_cache(tmp_path_factory):
     The environment is left untouched; tests that resolve ``organism/...`` specs set
     ``SPARKS_CACHE`` (and the profile) themselves, e.g. through ``tiny_zoo``.
     """
+    import os
+
     from thinking_sparks.organism import zoo
 
-    cache = tmp_path_factory.mktemp("sparks-cache")
+    # SPARKS_TEST_ZOO: a folder kept between sessions (built there on first use), e.g. for a developer
+    # rerunning single tests; by default a fresh folder per session
+    kept = os.environ.get("SPARKS_TEST_ZOO")
+    cache = Path(kept) if kept else tmp_path_factory.mktemp("sparks-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPARKS_CACHE", str(cache))
         finals = zoo.build("tiny")

@@ -46,24 +46,24 @@ def param_mismatches(path: Path, cls: type) -> list[str]:
 
 
 def test_every_notebook_is_a_section():
-    from thinking_sparks.runs import SECTIONS
+    from thinking_sparks.pages import PAGES
 
-    assert sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")) == sorted(SECTIONS)
+    assert sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")) == sorted(PAGES)
 
 
 @pytest.mark.parametrize("stem", sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")))
 def test_parameters_cell_matches_params_class(stem):
-    from thinking_sparks.runs import SECTIONS
+    from thinking_sparks.pages import params_class
+    from thinking_sparks.pages.params import parameters_cell as declared_cell
 
-    cls = SECTIONS[stem][0]
     path = REPO / "notebooks" / f"{stem}.ipynb"
-    assert param_mismatches(path, cls) == []
-    # the validating cell passes every parameter on
+    assert param_mismatches(path, params_class(stem)) == []
     nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    assert "".join(cell["source"]).strip() == declared_cell(stem), f"{stem}: regenerate its parameters cell"
+    # the validating cell takes every parameter from the cell's names
     code = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"]
-    call = next(c for c in code if f'validate("{stem}"' in c)
-    for name in parameters_cell(path):
-        assert f"{name}={name}" in call, f"{stem}: validate(...) does not pass {name}"
+    assert any(f'from_notebook("{stem}", globals())' in c for c in code), f"{stem}: no from_notebook call"
 
 
 def test_param_mismatches_catches_drift(tmp_path):

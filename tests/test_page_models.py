@@ -253,11 +253,11 @@ def test_thinking_page_on_paper_shaped_models(paper_run, tmp_path):
 
 def test_a_dtype_other_than_float32_enters_the_keys(monkeypatch, tmp_path):
     """CPU (float32) prefix and circuit keys stay as they were; a bf16 GPU analysis keys apart."""
-    from thinking_sparks.emergence import sweep
+    from thinking_sparks.emergence import device, pairs
     from thinking_sparks.emergence.pairs import Side, side_fingerprint
 
     path = str(build_paper_like(tmp_path / "m", "llama-3.2-1b"))
     cpu = side_fingerprint(Side(path))
-    assert sweep.analysis_dtype() is None and set(cpu) == {"spec", "mode", "fingerprint"}
-    monkeypatch.setattr(sweep, "analysis_dtype", lambda: "bfloat16")  # what use_device("cuda") gives
+    assert device.analysis_dtype() is None and set(cpu) == {"spec", "mode", "fingerprint"}
+    monkeypatch.setattr(pairs, "analysis_dtype", lambda: "bfloat16")  # what use_device("cuda") gives
     assert side_fingerprint(Side(path)) == {**cpu, "dtype": "bfloat16"}

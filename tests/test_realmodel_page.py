@@ -14,7 +14,8 @@ TINY = {"max_steps": 2, "n": 2, "limit": 3, "max_new_tokens": 8, "n_questions": 
 
 
 def test_params_reject_bad_input():
-    from thinking_sparks.runs import RealModelParams, make_params
+    from thinking_sparks.pages.real_model import Params as RealModelParams
+    from thinking_sparks.runs import make_params
 
     assert RealModelParams().run_config().max_steps == 24  # the run's own CPU size by default
     for bad, msg in (({"run": "nope"}, "run must be one of"), ({"style_level": "hard"}, "style_level"),
@@ -52,7 +53,7 @@ def real_page(tmp_path_factory, tiny_model_dir):
     from thinking_sparks.emergence import zoo as ez
     from thinking_sparks.realmodel import page
     from thinking_sparks.realmodel.claims import real_verdicts
-    from thinking_sparks.runs import RealModelParams
+    from thinking_sparks.pages.real_model import Params as RealModelParams
 
     cache = tmp_path_factory.mktemp("real-page")
     p = RealModelParams(model=str(tiny_model_dir), **TINY)

@@ -133,7 +133,8 @@ def test_show_marks_the_table_and_collect_reads_it_back(tmp_path):
 
 
 def test_the_book_collects_every_pages_table(tmp_path):
-    from thinking_sparks.runs import SECTIONS, VERDICTS_PAGE, write_verdicts_page
+    from thinking_sparks.pages import title
+    from thinking_sparks.runs import VERDICTS_PAGE, write_verdicts_page
 
     pages = tmp_path / "book" / "pages"
     pages.mkdir(parents=True)
@@ -148,9 +149,9 @@ def test_the_book_collects_every_pages_table(tmp_path):
     assert out == tmp_path / VERDICTS_PAGE and not list(pages.glob(".*tmp"))
     text = out.read_text()
     assert text.startswith("# Verdicts")
-    first, second = SECTIONS["02_organism"][1], SECTIONS["04_emergence"][1]
+    first, second = title("02_organism"), title("04_emergence")
     assert f"## {first}" in text and f"## {second}" in text and text.index(first) < text.index(second)
-    assert "## " + SECTIONS["03_circuits"][1] not in text and "[03_circuits](03_circuits.ipynb)" in text
+    assert "## " + title("03_circuits") not in text and "[03_circuits](03_circuits.ipynb)" in text
     assert "SFT raises \\| accuracy" in text  # a pipe in a cell does not break the table
     assert "| [02_organism](02_organism.ipynb) | 1 | 0 | 0 | 1 | 2 |" in text  # reproduced, partly, not, inconclusive
     assert "| [04_emergence](04_emergence.ipynb) | 1 | 1 | 0 | 0 | 2 |" in text

@@ -10,20 +10,19 @@ it into place, so an interrupted run never leaves a half entry behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
 from thinking_sparks import __version__, runtime
+from thinking_sparks.atomic import _swap_into_place
 
 log = logging.getLogger(__name__)
 
@@ -115,26 +114,15 @@ def cache_key(kind: str, params: Any, model: Any = None, extra: Any = None) -> s
     return f"{kind}/{hashlib.sha256(blob).hexdigest()[:20]}"
 
 
-def _publish(tmp: Path, entry: Path, attempts: int = 50) -> None:
-    """Rename the finished ``tmp`` to ``entry``, replacing an existing entry; safe against another
-    process publishing the same key at the same moment (each rename is atomic; an old entry is
-    moved aside under a name unique to this writer before it is removed)."""
-    for _ in range(attempts):
-        try:
-            tmp.rename(entry)  # atomic; fails when a complete entry is in the way
-            return
-        except OSError as err:
-            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-        aside = entry.with_name(f".{entry.name}.old.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-        try:
-            entry.rename(aside)
-        except FileNotFoundError:  # another writer moved it first: try again
-            continue
-        shutil.rmtree(aside, ignore_errors=True)
-    if not (entry / DONE).exists():
-        raise OSError(f"could not publish cache entry {entry}: other writers kept replacing it")
-    # the same key was written by someone else in between, and a key fixes the result: keep theirs
+def _publish(tmp: Path, entry: Path) -> None:
+    """Rename the finished ``tmp`` to ``entry`` (atomic; safe against a concurrent writer of the
+    same key, see :func:`thinking_sparks.atomic._swap_into_place`)."""
+    try:
+        _swap_into_place(tmp, entry)
+    except OSError:
+        if not (entry / DONE).exists():
+            raise
+        # the same key was written by someone else in between, and a key fixes the result: keep theirs
 
 
 class ResultCache:
@@ -184,3 +172,118 @@ class ResultCache:
         count = sum(1 for p in base.rglob(DONE))
         shutil.rmtree(base)
         return count
+
+
+# --- typed results on disk (no pickle) ------------------------------------------------------------
+
+_MANIFEST = "manifest.json"
+
+
+def _is_frame(x: Any) -> bool:
+    import pandas as pd
+
+    return isinstance(x, (pd.DataFrame, pd.Series))
+
+
+def _save_frame(frame: Any, path: Path) -> dict:
+    import pandas as pd
+
+    series = isinstance(frame, pd.Series)
+    df = frame.to_frame(name=frame.name if frame.name is not None else "value") if series else frame
+    df.to_parquet(path)
+    return {"kind": "series" if series else "frame", "file": path.name}
+
+
+def _load_frame(spec: dict, folder: Path) -> Any:
+    import pandas as pd
+
+    df = pd.read_parquet(folder / spec["file"])
+    return df.iloc[:, 0] if spec["kind"] == "series" else df
+
+
+def save_result(obj: Any, folder: Path) -> None:
+    """Write a result dataclass into ``folder``: DataFrames/Series as parquet (one file each, also
+    inside dicts and lists), nested dataclasses as sub-folders, the rest as JSON.
+
+    Raises:
+        TypeError: a field holds something without a stable on-disk form (see :func:`_jsonable`).
+    """
+    if not (is_dataclass(obj) and not isinstance(obj, type)):
+        raise TypeError(f"save_result takes a dataclass instance, got {type(obj).__qualname__}")
+    import dataclasses
+
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {"type": f"{type(obj).__module__}:{type(obj).__qualname__}", "fields": {}}
+    for f in dataclasses.fields(obj):
+        manifest["fields"][f.name] = _save_value(getattr(obj, f.name), folder, f.name)
+    (folder / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+
+
+def _save_value(value: Any, folder: Path, name: str) -> dict:
+    if _is_frame(value):
+        return _save_frame(value, folder / f"{name}.parquet")
+    if is_dataclass(value) and not isinstance(value, type):
+        save_result(value, folder / name)
+        return {"kind": "dataclass", "dir": name}
+    if isinstance(value, dict) and value and any(_is_frame(v) or is_dataclass(v) for v in value.values()):
+        items = {str(k): _save_value(v, folder, f"{name}.{i}") for i, (k, v) in enumerate(value.items())}
+        return {"kind": "dict", "items": items}
+    if isinstance(value, (list, tuple)) and value and any(_is_frame(v) or is_dataclass(v) for v in value):
+        return {"kind": "list", "items": [_save_value(v, folder, f"{name}.{i}") for i, v in enumerate(value)]}
+    return {"kind": "json", "value": _jsonable(value, name)}
+
+
+def _load_value(spec: dict, folder: Path) -> Any:
+    kind = spec["kind"]
+    if kind in ("frame", "series"):
+        return _load_frame(spec, folder)
+    if kind == "dataclass":
+        return load_result(folder / spec["dir"])
+    if kind == "dict":
+        return {k: _load_value(v, folder) for k, v in spec["items"].items()}
+    if kind == "list":
+        return [_load_value(v, folder) for v in spec["items"]]
+    return spec["value"]
+
+
+def load_result(folder: Path) -> Any:
+    """Read back what :func:`save_result` wrote (the dataclass type is recorded in the folder)."""
+    import importlib
+
+    manifest = json.loads((folder / _MANIFEST).read_text())
+    module, qualname = manifest["type"].split(":")
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    values = {name: _load_value(spec, folder) for name, spec in manifest["fields"].items()}
+    return cls(**values)
+
+
+def cached(kind: str, key: Any):
+    """Decorator: cache a function's dataclass result under ``cache_key(kind, key(*args, **kw))``.
+
+    ``key`` receives the call's arguments and returns everything that determines the result (the
+    parameters, model fingerprints, dataset fingerprints). A hit reads the stored result back
+    (parquet + JSON, :func:`load_result`) without running the function; a miss runs it and stores the
+    result atomically. The undecorated function stays reachable as ``fn.uncached``.
+    """
+    import functools
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            store = ResultCache()
+            k = cache_key(kind, key(*args, **kwargs))
+            hit = store.get(k)
+            if hit is not None:
+                log.info("%s: read from the results cache (%s)", kind, k)
+                return load_result(hit / "result")
+            out = fn(*args, **kwargs)
+            with store.write(k) as tmp:
+                save_result(out, tmp / "result")
+            return out
+
+        wrapper.uncached = fn
+        return wrapper
+
+    return decorate

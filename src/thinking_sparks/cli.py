@@ -101,7 +101,7 @@ def main() -> None:
 # ---- verbs registered by the rooms (keep one block per room) ------------------------------
 
 # evaluation: `sparks eval`
-from thinking_sparks.evaluation.cli import eval_command  # noqa: E402
+from thinking_sparks.interventions.eval_command import eval_command  # noqa: E402
 
 app.command("eval")(friendly_errors(eval_command))
 

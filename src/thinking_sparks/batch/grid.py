@@ -29,7 +29,7 @@ class Grid:
     """A parsed grid file whose every job passed the notebook's params class.
 
     Attributes:
-        notebook: the notebook file; ``section`` its stem (a key of ``runs.SECTIONS``).
+        notebook: the notebook file; ``section`` its stem (a key of ``pages.PAGES``).
         label: the notebook as the grid file names it (written to ``status.csv``).
         jobs: in grid order (the cartesian product varies the last parameter fastest).
         resources: Dask worker resources each job holds, e.g. ``{"GPU": 1}``.

@@ -18,7 +18,7 @@ from typing import Any
 from thinking_sparks import runs
 from thinking_sparks.batch.cluster import dask_client, one_line
 from thinking_sparks.batch.grid import Grid, Job
-from thinking_sparks.runtime import write_text_atomic
+from thinking_sparks.atomic import write_text as write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ def write_status(out: Path, rows: list[Row]) -> None:
 def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
     """Rewrite ``out/index.md``: a chapter page for the book linking every finished notebook
     (README: a batch in the book); failed and pending jobs are listed without a link."""
-    from thinking_sparks.runs import SECTIONS
+    from thinking_sparks.pages import title
 
     keys = grid.varying or ["parameters"]
-    title = SECTIONS[grid.section][1]
+    title = title(grid.section)
     lines = [f"# Batch: {title}, over {', '.join(grid.varying) or 'one job'}", "",
              f"`{grid.label}` run as {len(rows)} jobs by `sparks batch`; one page per finished job.", "",
              "| " + " | ".join(["job", *keys, "status"]) + " |", "|" + "---|" * (len(keys) + 2)]

@@ -81,7 +81,8 @@ def heads_command(
     settings = _settings(method, steps, metric, top_n, n_boot)
     from thinking_sparks.emergence.pairs import PairParams, PairSet, Side
     from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
-    from thinking_sparks.emergence.sweep import _load, circuit_for
+    from thinking_sparks.emergence.device import load_kept as _load
+    from thinking_sparks.emergence.sweep import circuit_for
 
     lm, lb = _load(model), _load(base)
     if (lm.n_layers, lm.n_heads) != (lb.n_layers, lb.n_heads):

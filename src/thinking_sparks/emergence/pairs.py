@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from thinking_sparks.circuits.pairs import Pair
+from thinking_sparks.emergence.device import analysis_dtype, load_kept
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,6 @@ def side_fingerprint(side: Side) -> dict[str, str]:
     """What identifies a side's weights without loading it: spec, mode, weights fingerprint."""
     from thinking_sparks.models import fingerprint, resolve_spec
 
-    from thinking_sparks.emergence.sweep import analysis_dtype
-
     where = resolve_spec(side.spec)
     fp = fingerprint(where) if not isinstance(where, str) else where
     dtype = analysis_dtype()  # float32 (the CPU's) adds nothing, so CPU keys stay as they were
@@ -193,9 +192,7 @@ def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: b
     if hit is not None:
         rec = json.loads((hit / "prefixes.json").read_text())
         return Prefixes(side, rec["question_ids"], rec["prompts"], rec["completions"], rec["texts"])
-    from thinking_sparks.emergence.sweep import _load
-
-    out = sample_answers(lm if lm is not None else _load(side.spec), side, probs, params)
+    out = sample_answers(lm if lm is not None else load_kept(side.spec), side, probs, params)
     with cache.write(key, meta={"kind": "prefixes", "side": side.label()}) as tmp:
         (tmp / "prefixes.json").write_text(json.dumps({"question_ids": out.question_ids, "prompts": out.prompts,
                                                        "completions": out.completions, "texts": out.texts}))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thinking_sparks.emergence.device import load_kept
 from thinking_sparks.emergence.pairs import (SPAN_RULE, PairParams, PairSet, Side, build_pairs, sample_prefixes,
                                              side_fingerprint)
 
@@ -145,53 +146,10 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
     return counts / max(n_boot, 1)
 
 
-_MODELS: dict[tuple[str, str, str], object] = {}
-#: where circuits and answer prefixes are computed (:func:`use_device`)
-_DEVICE = {"device": "cpu"}
-
-
-def use_device(device: str = "cpu") -> None:
-    """Compute circuits (and sample their answer prefixes) on ``device`` from now on: ``cpu``,
-    ``cuda``, ``auto``... Models load in the device's default dtype (bfloat16 on CUDA, float32 on
-    the CPU); attribution scores accumulate in float32 either way. A dtype other than float32
-    enters the cache keys (:func:`analysis_dtype`)."""
-    from thinking_sparks.runtime import resolve_device
-
-    _DEVICE["device"] = str(resolve_device(device))
-
-
-def current_device() -> str:
-    """The device circuits are computed on (set by :func:`use_device`; ``cpu`` by default)."""
-    return _DEVICE["device"]
-
-
-def analysis_dtype() -> str | None:
-    """The models' dtype when it is not float32 (then part of every circuit and prefix key), else None."""
-    import torch
-
-    from thinking_sparks.runtime import resolve_device, resolve_dtype
-
-    dtype = resolve_dtype(None, resolve_device(_DEVICE["device"]))
-    return None if dtype == torch.float32 else str(dtype).removeprefix("torch.")
-
-
-def _load(spec: str):
-    """Models are kept loaded across a sweep (the base is used by every run)."""
-    from thinking_sparks.models import fingerprint, load_model, resolve_spec
-
-    where = resolve_spec(spec)
-    key = (spec, fingerprint(where) if not isinstance(where, str) else where, _DEVICE["device"])
-    if key not in _MODELS:
-        if len(_MODELS) >= 4:
-            _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[key] = load_model(spec, device=_DEVICE["device"])
-    return _MODELS[key]
-
-
 def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool = True) -> PairSet:
     """Pairs for a circuit whose clean side is ``clean``."""
-    c = sample_prefixes(clean, params, lm=None if _cached(clean, params) else _load(clean.spec), use_cache=use_cache)
-    r = sample_prefixes(corrupted, params, lm=None if _cached(corrupted, params) else _load(corrupted.spec),
+    c = sample_prefixes(clean, params, lm=None if _cached(clean, params) else load_kept(clean.spec), use_cache=use_cache)
+    r = sample_prefixes(corrupted, params, lm=None if _cached(corrupted, params) else load_kept(corrupted.spec),
                         use_cache=use_cache)
     return build_pairs(c, r, params.answer_tokens)
 
@@ -225,7 +183,7 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     t0 = time.perf_counter()
     ps = pairs if pairs is not None else pair_set(clean, corrupted, params, use_cache)
     t_pairs = time.perf_counter() - t0
-    lm = _load(model)
+    lm = load_kept(model)
     if len(ps.pairs) < 2:  # the model answers (almost) exactly as the other side: no signal, no circuit
         log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
                     corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from thinking_sparks.emergence.pairs import PairParams, Side
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
-from thinking_sparks.emergence.sweep import (CircuitResult, CircuitSettings, circuit_for, current_device, step_of,
-                                            use_device)
+from thinking_sparks.emergence.device import current_device, use_device
+from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, circuit_for, step_of
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,10 @@ A JSON-lines file has one object per line with a ``question`` (or ``problem``) a
 The answer may be a whole GSM8K solution ending in ``#### N`` (the gold is ``N``) or a plain value.
 Optional fields: ``id`` (or ``unique_id``) and ``difficulty`` (or ``level``).
 
-Organism sets are named ``organism/easy``, ``organism/medium``, ``organism/hard`` (the roles of
-GSM8K, MATH-500 and AIME/AMC in the paper); they come from ``thinking_sparks.organism.task``.
+Named sets come from the rooms that make them, through :data:`EVAL_SETS`: ``organism/easy``,
+``organism/medium``, ``organism/hard`` (the roles of GSM8K, MATH-500 and AIME/AMC in the paper;
+:func:`thinking_sparks.organism.task.eval_problems`) and ``words/...`` (the same asked in chat
+English, :func:`thinking_sparks.realmodel.runs.words_set`).
 """
 
 from __future__ import annotations
@@ -16,17 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ORGANISM_SETS", "SET_PROVIDERS", "Problem", "fingerprint_problems", "load_eval_set", "load_jsonl",
-           "organism_set"]
+from thinking_sparks.registry import Registry
 
-ORGANISM_SETS = ("easy", "medium", "hard")
+__all__ = ["EVAL_SETS", "Problem", "fingerprint_problems", "load_eval_set", "load_jsonl"]
+
 NO_DIFFICULTY = "all"
-#: named sets from rooms below this one: prefix -> ``"module:function"``; the function takes the
-#: rest of the name (``words/easy`` -> ``"easy"``) and returns a list of :class:`Problem`. Named by
-#: module path so that this room imports nothing below it until such a set is asked for.
-SET_PROVIDERS: dict[str, str] = {
-    "words/": "thinking_sparks.realmodel.runs:words_set",  # the organism's sets asked in chat English
-}
+#: named sets made by rooms above this one: prefix -> function of the rest of the name
+#: (``organism/hard`` -> ``"hard"``) returning a list of :class:`Problem`; filled through the
+#: ``thinking_sparks.eval_sets`` entry points (``organism/``, ``words/``) or ``EVAL_SETS.register``
+EVAL_SETS = Registry("thinking_sparks.eval_sets")
 
 
 @dataclass(frozen=True)
@@ -99,35 +99,6 @@ def load_jsonl(path: Path | str) -> list[Problem]:
     return problems
 
 
-def organism_set(level: str) -> list[Problem]:
-    """The organism's fixed evaluation set for ``level`` in ``easy | medium | hard``.
-
-    Delegates to ``thinking_sparks.organism.task.eval_set(level)``, whose items carry ``question``,
-    ``answer``, ``difficulty`` and (optionally) ``id``, as attributes or dict keys.
-    """
-    if level not in ORGANISM_SETS:
-        raise ValueError(f"unknown organism eval set {level!r}; choose one of {', '.join(ORGANISM_SETS)}")
-    try:
-        from thinking_sparks.organism import task
-    except ImportError as err:  # the organism room is optional at import time
-        raise FileNotFoundError(f"organism task module unavailable ({err})") from None
-    problems = []
-    for i, item in enumerate(task.eval_set(level)):
-        pid = _field(item, "id")
-        problems.append(Problem(
-            id=str(pid) if pid is not None else f"organism-{level}-{i:05d}",
-            question=str(_field(item, "question")),
-            answer=gold_from_answer(_field(item, "answer")),
-            difficulty=str(_field(item, "difficulty", level)),
-        ))
-    return problems
-
-
-def _field(item: Any, name: str, default: Any = None) -> Any:
-    """``item[name]`` for mappings, ``item.name`` for objects."""
-    return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
-
-
 def load_eval_set(name_or_path: str | Path, limit: int | None = None) -> list[Problem]:
     """Problems of a named set (``organism/easy|medium|hard``) or of a JSON-lines file.
 
@@ -138,21 +109,16 @@ def load_eval_set(name_or_path: str | Path, limit: int | None = None) -> list[Pr
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     name = str(name_or_path).strip()
-    provider = next((p for p in SET_PROVIDERS if name.startswith(p)), None)
-    if name.startswith("organism/"):
-        problems = organism_set(name.split("/", 1)[1])
-    elif provider is not None:
-        import importlib
-
-        module, _, func = SET_PROVIDERS[provider].partition(":")
-        problems = list(getattr(importlib.import_module(module), func)(name[len(provider):]))
+    provider = EVAL_SETS.find(name)
+    if provider is not None:
+        prefix, make = provider
+        problems = list(make(name[len(prefix):]))
     else:
         path = Path(name).expanduser()
         if not path.exists():
             raise FileNotFoundError(
-                f"eval set not found: {name!r} (give a .jsonl file, one of "
-                + ", ".join(f"organism/{s}" for s in ORGANISM_SETS) + ", or a name starting with "
-                + " or ".join(SET_PROVIDERS) + ")"
+                f"eval set not found: {name!r} (give a .jsonl file or a name starting with "
+                + " or ".join(EVAL_SETS.prefixes()) + ")"
             )
         problems = load_jsonl(path)
     return problems[:limit] if limit is not None else problems

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from thinking_sparks.heads.edits import apply
+
 log = logging.getLogger(__name__)
 
 #: Token strings treated as end-of-sequence when the vocabulary has them.
@@ -286,8 +288,6 @@ def generate(
     bar = tqdm(total=len(work), desc="generate", unit="seq", disable=not progress, leave=False)
     try:
         hf_model.eval()
-        from thinking_sparks.interventions import apply
-
         with _contexts(context), torch.inference_mode():
             for b0 in range(0, len(work), cfg.batch_size):
                 batch = work[b0 : b0 + cfg.batch_size]

@@ -1,6 +1,6 @@
 """Head interventions (paper §5.8–§5.10, §A.7): zero, mean or scale heads while a model runs."""
 
-from thinking_sparks.interventions.core import (
+from thinking_sparks.heads.edits import (
     MODES,
     HeadEdit,
     Intervention,

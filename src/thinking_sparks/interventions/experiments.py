@@ -29,7 +29,7 @@ import pandas as pd
 
 from thinking_sparks.evaluation.datasets import load_eval_set
 from thinking_sparks.evaluation.harness import EvalParams, EvalResult, run_eval
-from thinking_sparks.interventions.core import Intervention, parse_edits
+from thinking_sparks.heads.edits import Intervention, parse_edits
 from thinking_sparks.interventions.headsets import parse_heads, random_matched_sets
 from thinking_sparks.interventions.taxonomy import classify_samples, failure_counts
 

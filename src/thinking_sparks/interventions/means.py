@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from thinking_sparks.heads import parse_head
-from thinking_sparks.interventions.core import HeadEdit, Intervention, output_projections
+from thinking_sparks.heads.edits import HeadEdit, Intervention, output_projections
 
 log = logging.getLogger(__name__)
 

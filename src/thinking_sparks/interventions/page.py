@@ -32,7 +32,7 @@ from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.interventions.headsets import top_heads
-from thinking_sparks.runtime import write_text_atomic
+from thinking_sparks.atomic import write_text as write_text_atomic
 from thinking_sparks.verdicts import verdict_table
 
 log = logging.getLogger(__name__)

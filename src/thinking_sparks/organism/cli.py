@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from thinking_sparks import runtime
+from thinking_sparks import atomic, runtime
 from thinking_sparks.errors import friendly_errors
 from thinking_sparks.organism.premises import HARD_N
 
@@ -85,7 +85,7 @@ def report_command(
         if out:
             path = Path(out)
             path.parent.mkdir(parents=True, exist_ok=True)
-            runtime.write_text_atomic(path, table.to_csv(index=False))
+            atomic.write_text(path, table.to_csv(index=False))
         typer.echo(report.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         typer.echo(f"{len(table)} evaluations, n={n} (hard: {hard_n}), T={temperature}, in "
                    f"{time.perf_counter() - t0:.0f} s\n")

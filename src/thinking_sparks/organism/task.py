@@ -35,6 +35,9 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from thinking_sparks.evaluation.datasets import Problem as EvalProblem
+from thinking_sparks.evaluation.datasets import gold_from_answer
+
 __all__ = [
     "EVAL_SETS",
     "LEVELS",
@@ -275,6 +278,14 @@ def eval_set(name: str):
         raise ValueError(f"unknown organism eval set {name!r}; choose one of {sorted(EVAL_SETS)}")
     levels, size, seed = EVAL_SETS[name]
     return make_dataset(size, levels, seed, split="eval", unique=True)
+
+
+def eval_problems(name: str) -> list[EvalProblem]:
+    """The fixed eval set ``name`` (``easy | medium | hard``) as evaluation problems: what
+    ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``)."""
+    return [EvalProblem(id=str(item.get("id", f"organism-{name}-{i:05d}")), question=str(item["question"]),
+                    answer=gold_from_answer(item["answer"]), difficulty=str(item.get("difficulty", name)))
+            for i, item in enumerate(eval_set(name))]
 
 
 # ------------------------------------------------------------------ chat format

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from thinking_sparks import runtime
+from thinking_sparks import atomic, runtime
 from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def train_run(profile_name: str, name: str) -> dict:
             "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
             "steps": checkpoint_steps(out),
             "config": dataclasses.asdict(spec.config)}
-    runtime.write_text_atomic(out / "run.json", json.dumps(meta, indent=1, default=str))
+    atomic.write_text(out / "run.json", json.dumps(meta, indent=1, default=str))
     log.info("built organism/%s/%s in %.1f s (%.1f cpu-s, %d checkpoints)", profile_name, name, meta["seconds"],
              meta["cpu_seconds"], len(meta["steps"]))
     return meta

@@ -1,20 +1,17 @@
-"""Parameterized notebook runs: typed parameters per section, papermill execution, the book.
+"""Parameterized notebook runs: papermill execution and the book.
 
-- :mod:`.params` — one ``*Params`` dataclass per notebook (the parameters cell's schema).
-- :mod:`.sections` — :data:`SECTIONS` (stem -> params class, book title), :func:`validate` (every
-  notebook's second cell), :func:`make_params`.
 - :mod:`.book` — :func:`execute` (papermill, atomic), :func:`build_book` with its environment and
   verdicts pages; ``python -m thinking_sparks.runs book``.
+
+Each notebook's ``Params`` lives in its page module (:mod:`thinking_sparks.pages`); :func:`validate`
+(every notebook's second cell) and :func:`make_params` (``sparks batch``) are re-exported here.
 """
 
+from thinking_sparks.pages import PAGES
+from thinking_sparks.pages.params import NULLS, check_names, emergence_settings, make_params, validate
 from thinking_sparks.runs.book import (ENVIRONMENT_PAGE, KERNEL, VERDICTS_PAGE, build_book, ensure_kernel, execute,
                                        main, prepare, write_environment_page, write_verdicts_page)
-from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
-                                         OrganismParams, RealModelParams, ThinkingParams)
-from thinking_sparks.runs.sections import NULLS, SECTIONS, check_names, emergence_settings, make_params, validate
 
-__all__ = ["ENVIRONMENT_PAGE", "KERNEL", "NULLS", "SECTIONS", "VERDICTS_PAGE", "CircuitsParams", "EmergenceParams",
-           "InterventionsParams", "ModelsParams", "OrganismParams", "RealModelParams", "ThinkingParams", "build_book",
-           "check_names",
+__all__ = ["ENVIRONMENT_PAGE", "KERNEL", "NULLS", "PAGES", "VERDICTS_PAGE", "build_book", "check_names",
            "emergence_settings", "ensure_kernel", "execute", "main", "make_params", "prepare", "validate",
            "write_environment_page", "write_verdicts_page"]

@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinking_sparks import runtime
+from thinking_sparks import atomic, runtime
 from thinking_sparks.emergence.modelruns import organism_names
-from thinking_sparks.runs.params import (CircuitsParams, EmergenceParams, InterventionsParams, ModelsParams,
-                                         OrganismParams, RealModelParams, ThinkingParams)
-from thinking_sparks.runs.sections import SECTIONS, _params, emergence_settings
+from thinking_sparks.pages import PAGES, params_class, title
+from thinking_sparks.pages.params import emergence_settings, params_from
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,12 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
     builds: dict[str, int] = {}
     for parameters in parameter_sets:
         if "02_organism" in stems:
-            organism = _params(OrganismParams, parameters)
+            organism = params_from(params_class("02_organism"), parameters)
             if organism.build:
                 builds[organism.profile] = max(builds.get(organism.profile, 1), organism.jobs)
-        for stem, cls in (("03_circuits", CircuitsParams), ("04_emergence", EmergenceParams),
-                          ("05_interventions", InterventionsParams), ("06_thinking_modes", ThinkingParams)):
+        for stem in ("03_circuits", "04_emergence", "05_interventions", "06_thinking_modes"):
             if stem in stems:
-                p = _params(cls, parameters)
+                p = params_from(params_class(stem), parameters)
                 if p.build and organism_names(*p.run_values()):  # models of the user's own: nothing to build
                     builds[p.profile] = max(builds.get(p.profile, 1), 2)
     if builds:
@@ -98,15 +96,15 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 
     if "01_models" in stems:
-        if _params(ModelsParams, parameters).model.strip().lower() == SMOLLM2_SPEC:
+        if params_from(params_class("01_models"), parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
     build_zoos(stems, [parameters])
     if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
-        p = _params(EmergenceParams, parameters)
+        p = params_from(params_class("04_emergence"), parameters)
         from thinking_sparks.emergence import zoo as emergence_zoo
 
         t0 = time.time()
-        from thinking_sparks.emergence.sweep import use_device
+        from thinking_sparks.emergence.device import use_device
 
         use_device(p.device)
         emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
@@ -114,7 +112,7 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     if "07_real_model" in stems:
         # only the start model's weights: the page trains its SFT run in a worker process on the
         # second core while it analyses the start model, which a training run here would serialise
-        p = _params(RealModelParams, parameters)
+        p = params_from(params_class("07_real_model"), parameters)
         if p.model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
 
@@ -164,7 +162,7 @@ def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
         lines += [f"| {stem} | {sec:.0f} |" for stem, sec in sorted(seconds.items())]
     out = root / ENVIRONMENT_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
-    runtime.write_text_atomic(out, "\n".join(lines) + "\n")
+    atomic.write_text(out, "\n".join(lines) + "\n")
     return out
 
 
@@ -187,7 +185,7 @@ def write_verdicts_page(root: Path) -> Path:
     from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
 
     pages = root / "book" / "pages"
-    tables = {stem: collect(pages / f"{stem}.ipynb") for stem in SECTIONS if (pages / f"{stem}.ipynb").exists()}
+    tables = {stem: collect(pages / f"{stem}.ipynb") for stem in PAGES if (pages / f"{stem}.ipynb").exists()}
     found = {stem: t for stem, t in tables.items() if t is not None}
     lines = ["# Verdicts", "",
              "Every claim of the paper that a page of this book tests, with the verdict computed on that page "
@@ -205,7 +203,7 @@ def write_verdicts_page(root: Path) -> Path:
     else:
         lines += ["No page of this build shows a verdict table.", ""]
     for stem, t in found.items():
-        lines += [f"## {SECTIONS[stem][1]}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
+        lines += [f"## {title(stem)}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
         if t.empty:
             continue
         lines += ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
@@ -218,7 +216,7 @@ def write_verdicts_page(root: Path) -> Path:
                   + ", ".join(f"[{stem}]({stem}.ipynb)" for stem in none) + ".", ""]
     out = root / VERDICTS_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
-    runtime.write_text_atomic(out, "\n".join(lines))
+    atomic.write_text(out, "\n".join(lines))
     return out
 
 
@@ -226,7 +224,7 @@ def build_book(root: Path, parameters: dict[str, Any] | None = None,
                sections: list[str] | None = None) -> Path:
     """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
     pages = root / "book" / "pages"
-    stems = sections or list(SECTIONS)
+    stems = sections or list(PAGES)
     prepare(stems, parameters or {})
     seconds = {}
     for stem in stems:
@@ -250,8 +248,15 @@ def main(argv: list[str] | None = None) -> None:
     book.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                       help="a parameter for every section (YAML literal), e.g. -p model organism/sft@final")
     book.add_argument("--section", action="append", help="only these sections (default: all)")
+    sub.add_parser("cells", help="rewrite every notebook's parameters cell from its page's Params")
     args = parser.parse_args(argv)
     runtime.setup()
+    if args.cmd == "cells":
+        from thinking_sparks.runs.cells import sync_parameters_cells
+
+        root = runtime.project_root() or Path.cwd()
+        print("rewritten:", ", ".join(sync_parameters_cells(root / "notebooks")) or "none")
+        return
     import yaml
 
     params = {name: yaml.safe_load(value) for name, value in args.p}

@@ -1,4 +1,5 @@
-"""``sparks eval``: sample a model on an eval set, grade, write samples.parquet + summary.json.
+"""``sparks eval``: sample a model on an eval set (optionally with heads ablated or scaled), grade,
+write samples.parquet + summary.json.
 
 Registered in :mod:`thinking_sparks.cli`; kept import-light (torch loads only when the verb runs).
 """

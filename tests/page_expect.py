@@ -1,0 +1,66 @@
+"""What the page tests compare with: each page's results computed before the ``pages`` modules
+(``tests/data/pages_before``), and the tiny parameters they were computed with."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+BEFORE = Path(__file__).resolve().parent / "data" / "pages_before"
+#: columns that hold timings, cache flags or paths: they differ between any two runs
+VOLATILE = ("seconds", "tok_s", "cached", "time", "elapsed", "wall", "cpu", "tokens_per_second", "spec",
+            "fingerprint", "checkpoint", "path", "started", "steps_per_second")
+
+
+def before(stem: str) -> dict:
+    """``{"verdicts": [...], "frames": {name: split-dict}, "values": {name: value}}`` of ``stem``."""
+    return json.loads(gzip.decompress((BEFORE / f"{stem}.json.gz").read_bytes()))
+
+
+def frame_before(stem: str, name: str) -> pd.DataFrame:
+    """The DataFrame ``name`` (as the notebook's global was called) of ``stem``, index reset."""
+    split = before(stem)["frames"][name]
+    return pd.DataFrame(split["data"], columns=split["columns"])
+
+
+def _norm(v):
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else round(v, 6)
+    if isinstance(v, (list, tuple)):
+        return [_norm(x) for x in v]
+    return v
+
+
+def assert_same_frame(got: pd.DataFrame, stem: str, name: str, drop_index: bool = True) -> None:
+    """``got`` equals the stored frame ``name`` of ``stem`` in every non-volatile column (floats to
+    6 decimals; column order and row order as stored)."""
+    want = frame_before(stem, name)
+    got = json.loads(got.reset_index().to_json(orient="split", double_precision=10, default_handler=str))
+    got = pd.DataFrame(got["data"], columns=got["columns"])
+    if drop_index:
+        want = want.drop(columns=[c for c in ("index", "level_0") if c in want.columns])
+        got = got.drop(columns=[c for c in ("index", "level_0") if c in got.columns])
+    keep = [c for c in want.columns if not any(s in str(c).lower() for s in VOLATILE)]
+    missing = [c for c in keep if c not in got.columns]
+    assert not missing, f"{stem}:{name}: columns {missing} missing from {list(got.columns)}"
+    a = [[_norm(x) for x in row] for row in want[keep].itertuples(index=False)]
+    b = [[_norm(x) for x in row] for row in got[keep].itertuples(index=False)]
+    assert a == b, f"{stem}:{name} differs from before the move"
+
+
+def assert_same_verdicts(table: pd.DataFrame, stem: str) -> None:
+    """The verdict table equals the one the notebook showed before the move."""
+    want = before(stem)["verdicts"]
+    got = json.loads(table.to_json(orient="records", double_precision=10))
+    assert [{k: _norm(v) for k, v in r.items()} for r in got] == [{k: _norm(v) for k, v in r.items()} for r in want]
+
+
+def tiny_params(**extra) -> dict:
+    """The parameters the stored results were computed with (``test_book.TEST_PARAMS``)."""
+    from tests.test_book import TEST_PARAMS
+
+    return {**TEST_PARAMS, **extra}
