@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -52,13 +53,12 @@ def read_status(out: Path) -> dict[str, Row]:
 
 
 def write_status(out: Path, rows: list[Row]) -> None:
-    """Rewrite ``out/status.csv`` atomically (a temporary file renamed over it)."""
-    tmp = out / f".{STATUS_FILE}.{os.getpid()}.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        writer.writerows({**dataclasses.asdict(r), "seconds": f"{r.seconds:.1f}"} for r in rows)
-    tmp.replace(out / STATUS_FILE)
+    """Rewrite ``out/status.csv`` atomically."""
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, COLUMNS)
+    writer.writeheader()
+    writer.writerows({**dataclasses.asdict(r), "seconds": f"{r.seconds:.1f}"} for r in rows)
+    write_text_atomic(out / STATUS_FILE, buf.getvalue())
 
 
 def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
