@@ -8,7 +8,12 @@ book title.
 from __future__ import annotations
 
 import importlib
+import warnings
 from types import ModuleType
+
+# a page module loads transformers, which imports tqdm.auto: without ipywidgets its first import warns on
+# stderr in a notebook kernel; notebooks import ``thinking_sparks.pages`` first, so the warning stays off
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 #: notebook stem -> (module of :mod:`thinking_sparks.pages`, book title)
 PAGES: dict[str, tuple[str, str]] = {

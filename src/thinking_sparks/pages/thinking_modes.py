@@ -1,19 +1,37 @@
 """Page ``06_thinking_modes``: a hybrid model's think-on / think-off circuits and interventions (Table 2; Figs 5, 17).
 
-:class:`Params` is the notebook's parameters cell (declared once here).
+:class:`Params` is the notebook's parameters cell; :func:`run` composes the interventions room
+(:func:`~thinking_sparks.interventions.choose.think_heads`: both modes' circuits and the
+think-off-only heads; :func:`~thinking_sparks.interventions.tables.think_tables`: Table 2 and Fig
+5) into a :class:`Result`, cached whole by content; :func:`verdicts` decides §6's claims
+(:func:`thinking_sparks.interventions.claims.think_verdicts`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from thinking_sparks.pages.params import HeadPageParams, _check_positive
+import pandas as pd
 
+from thinking_sparks import models
+from thinking_sparks.cache import cached
+from thinking_sparks.emergence import modelruns
+from thinking_sparks.emergence.device import analysis_dtype, use_device
+from thinking_sparks.emergence.modelruns import ModelRun
+from thinking_sparks.emergence.zoo import circuit_graph
+from thinking_sparks.interventions import experiments as ex
+from thinking_sparks.interventions import tables
+from thinking_sparks.interventions.choose import think_heads
+from thinking_sparks.interventions.claims import think_verdicts
+from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
+from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")
-
 
 
 
@@ -63,3 +81,137 @@ class Params(HeadPageParams):
     def eval_params(self, k_curves: bool = False):
         return self._eval_params(self.k_dataset if k_curves else self.eval_sets[0], self.n_k if k_curves else self.n,
                                  self.k_limit if k_curves else self.limit)
+
+
+# ------------------------------------------------------------------ what the page shows
+
+
+@dataclass
+class ModeCircuit:
+    """One mode's circuit as the page draws it (Fig 17).
+
+    Attributes:
+        mode: ``think on`` or ``think off``.
+        heads: its heads (``L{l}H{h}``).
+        has_signal: False when fewer than 2 pairs differed (nothing to draw).
+        n_pairs, faithfulness: pairs used and the circuit's faithfulness.
+        nodes, edges: :func:`thinking_sparks.plots.circuit_drawing`'s frames (None without signal).
+    """
+
+    mode: str
+    heads: list[str]
+    has_signal: bool
+    n_pairs: int
+    faithfulness: float
+    nodes: pd.DataFrame | None = None
+    edges: pd.DataFrame | None = None
+
+
+@dataclass
+class Result:
+    """Everything page 06 shows.
+
+    Attributes:
+        hybrid: the hybrid model's run; ``switch``: how its modes were asked for (``flags`` or ``template``).
+        think_on, think_off: the two circuits; ``n_layers``, ``n_heads``: the model's shape.
+        overlap: ``n_a`` (think-on heads), ``n_b`` (think-off), ``both``, ``only_a``, ``only_b``, ``jaccard``.
+        on_only: heads only in the think-on circuit; ``off_only``: the top ``k`` only in think-off
+            (the heads intervened on), ``n_off_only`` of them in all.
+        table2: Table 2 (``table``: ``condition, group, seed, n_heads, heads, set, pass@1, ci_low,
+            ci_high, n_problems``; ``samples``).
+        curves: Fig 5 (``table``: ``condition, metric, k, value, ci_low, ci_high, n_problems``;
+            ``samples``); ``at_k``: its values at k = 1, 2, 8, 64 (those sampled; columns ``k=1``, ...).
+        classified, failures: Table 2's samples with their failure kinds and the counts per
+            condition (empty off the organism); ``examples``: a few problems on which the rows disagree.
+        n_k, n_boot: samples per problem of the curves and bootstrap resamples (the verdicts use them).
+        timing: compute seconds (``heads_s``: the two circuits).
+    """
+
+    hybrid: ModelRun
+    switch: str
+    think_on: ModeCircuit
+    think_off: ModeCircuit
+    n_layers: int
+    n_heads: int
+    overlap: dict[str, float]
+    on_only: list[str]
+    off_only: list[str]
+    n_off_only: int
+    table2: ex.ExperimentResult
+    curves: ex.ExperimentResult
+    at_k: pd.DataFrame
+    classified: pd.DataFrame
+    failures: pd.DataFrame
+    examples: pd.DataFrame
+    n_k: int
+    n_boot: int
+    timing: Timing
+
+
+def run(params: Params) -> Result:
+    """Build the missing hybrid run (``params.build``), then compute the page or read it from the page
+    cache (``timing.cached`` says which)."""
+    use_device(params.device)
+    if params.build:
+        modelruns.build_organism(params.profile, params.hybrid_run)
+    hybrid = modelruns.resolve_roles(params.profile, hybrid=params.hybrid_run)["hybrid"]
+    started = time.time()
+    return mark_cached(_compute(params, hybrid), started)
+
+
+def _key(params: Params, hybrid: ModelRun) -> dict[str, Any]:
+    """The parameters (not build/device/threads), the run, its model's fingerprint, the question sets'
+    contents and the analysis dtype."""
+    values = {k: v for k, v in dataclasses.asdict(params).items() if k not in ("build", "device", "threads")}
+    return {"params": values, "switch": params.switch(), "hybrid": hybrid,
+            "models": model_fingerprints([hybrid.final]),
+            "sets": set_fingerprints(params.eval_sets, params.limit),
+            "k_set": set_fingerprints([params.k_dataset], params.k_limit),
+            "questions": set_fingerprints([params.dataset], None), "dtype": analysis_dtype()}
+
+
+def _circuit(mode: str, r: Any, settings: Any) -> ModeCircuit:
+    nodes, edges = circuit_graph(r, settings) if r.has_signal else (None, None)
+    return ModeCircuit(mode, list(r.heads), bool(r.has_signal), int(r.n_pairs), float(r.faithfulness), nodes, edges)
+
+
+@cached("page-thinking-modes", key=_key)
+def _compute(params: Params, hybrid: ModelRun) -> Result:
+    """The page's numbers: the two circuits, Table 2, Fig 5, the failure taxonomy, examples."""
+    computed_at, t0 = time.time(), time.perf_counter()
+    switch = params.switch()
+    pairs, settings = emergence_settings(params)
+    th = think_heads(hybrid.final, pairs, settings, params.k, switch)
+    cmp = th["comparison"]
+    on, off = _circuit("think on", cmp.base, settings), _circuit("think off", cmp.model, settings)
+    heads_s, t0 = time.perf_counter() - t0, time.perf_counter()
+
+    lm = models.load_model(hybrid.final, device=params.device)
+    table2, curves = tables.think_tables(lm, th["off_only"], params.eval_params(), params.eval_params(k_curves=True),
+                                         params.k_dataset, params.eval_sets, switch)
+    classified, failures = ex.taxonomy(table2.samples, by=["condition"], sets=params.eval_sets)
+    examples = tables.examples(classified, list(dict.fromkeys(classified["condition"])))
+    timing = Timing(heads_s, time.perf_counter() - t0, tables.generation_seconds(table2, curves), computed_at)
+    return Result(hybrid=hybrid, switch=switch, think_on=on, think_off=off, n_layers=int(cmp.model.n_layers),
+                  n_heads=int(cmp.model.n_heads), overlap=th["overlap"], on_only=th["on_only"],
+                  off_only=th["off_only"], n_off_only=th["n_off_only"], table2=bare(table2), curves=bare(curves),
+                  at_k=_at_k(curves.table, params.n_k),
+                  classified=classified, failures=failures, examples=examples, n_k=params.n_k,
+                  n_boot=params.n_boot, timing=timing)
+
+
+def _at_k(curves: pd.DataFrame, n_k: int) -> pd.DataFrame:
+    """Fig 5's values at k = 1, 2, 8, 64 (those sampled), columns ``condition, metric, k=1, ...``
+    (string names: a frame's columns round-trip through parquet only as strings)."""
+    table = ex.at_k(curves, ks=[k for k in (1, 2, 8, 64) if k <= n_k])
+    table.columns = [c if c in ("condition", "metric") else f"k={c}" for c in table.columns]
+    return table
+
+
+def verdicts(result: Result) -> pd.DataFrame:
+    """§6's claims (head counts of the two circuits; Fig 5's success@1 up, pass@n_k down), when
+    there are think-off-only heads to intervene on (else an empty table)."""
+    if not result.off_only:
+        return verdict_table([])
+    return think_verdicts(result.think_on.heads, result.think_off.heads, result.curves.samples, low_k=1,
+                          high_k=result.n_k, n_boot=result.n_boot)

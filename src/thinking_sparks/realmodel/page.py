@@ -10,7 +10,7 @@ room's own (``trace.bands``, ``trace.frequency``, ``emergence.zoo.table3``).
 
 **Think on / off on a real model.** :func:`style_heads` builds the two prompting styles' circuits
 (:mod:`~thinking_sparks.realmodel.styles`: step by step vs answer at once, the model's own sampled
-answers) with the interventions room's :func:`~thinking_sparks.interventions.page.think_heads`, and
+answers) with the interventions room's :func:`~thinking_sparks.interventions.choose.think_heads`, and
 :func:`overlap` bootstraps their Jaccard overlap; :func:`style_interventions` zeroes and scales the
 heads only one style recruits (and layer-matched random sets) and measures pass@1 and pass@k.
 """
@@ -184,9 +184,9 @@ def layer_frame(tr: Any) -> pd.DataFrame:
 def style_heads(model: str, pair_params: Any, settings: Any, k: int) -> dict[str, Any]:
     """The step-by-step (think-on) and direct (think-off) circuits of ``model`` from its own answers
     on ``pair_params.dataset`` (bare questions, e.g. ``words/easy-bare``), as
-    :func:`~thinking_sparks.interventions.page.think_heads` returns them (``off_only``: the top
+    :func:`~thinking_sparks.interventions.choose.think_heads` returns them (``off_only``: the top
     ``k`` direct-only heads); also ``on_only_top``: the top ``k`` step-by-step-only heads."""
-    from thinking_sparks.interventions.page import think_heads
+    from thinking_sparks.interventions.choose import think_heads
     from thinking_sparks.realmodel.styles import STYLE_MODES
 
     th = think_heads(model, pair_params, settings, k, on=STYLE_MODES["think"], off=STYLE_MODES["direct"])
@@ -255,9 +255,9 @@ def style_interventions(model: str, think_only: list[str], direct_only: list[str
 
 def eval_seconds(*results: Any) -> float:
     """Generation seconds behind these experiment results (as computed when first run)."""
-    from thinking_sparks.interventions.page import timing
+    from thinking_sparks.interventions.tables import generation_seconds
 
-    return timing(*[r for r in results if r is not None])
+    return generation_seconds(*[r for r in results if r is not None])
 
 
 def closing_note(trained: TrainedRun, acc: Accuracy, table: pd.DataFrame, ov: dict[str, float],

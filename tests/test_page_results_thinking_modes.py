@@ -1,0 +1,62 @@
+"""Page 06 (``pages.thinking_modes``): the same numbers as the notebook computed before the move, and
+a second run read whole from the page cache."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+
+STEM = "06_thinking_modes"
+
+
+@pytest.fixture(scope="module")
+def page_run(tiny_zoo):
+    from thinking_sparks.cache import ResultCache
+    from thinking_sparks.pages import thinking_modes as page
+
+    ResultCache().clear("page-thinking-modes")  # a zoo kept between sessions may hold this page already
+    names = {f.name for f in dataclasses.fields(page.Params)}
+    params = page.Params(**{k: v for k, v in tiny_params().items() if k in names})
+    return page, params, page.run(params)
+
+
+def test_tables_are_those_of_the_notebook(page_run):
+    _, _, result = page_run
+    assert not result.timing.cached and result.timing.heads_s > 0 and result.timing.eval_s > 0
+    for got, name in [(result.table2.table, "out[table2].table"), (result.table2.samples, "out[table2].samples"),
+                      (result.curves.table, "out[curves].table"), (result.curves.samples, "out[curves].samples"),
+                      (result.classified, "out[classified]"), (result.failures, "out[failures]")]:
+        assert_same_frame(got, STEM, name)
+
+
+def test_circuits_and_verdicts_are_those_of_the_notebook(page_run):
+    page, _, result = page_run
+    values = before(STEM)["values"]
+    assert result.overlap == {k: values[f"th[overlap][{k}]"] for k in ("n_a", "n_b", "both", "only_a", "only_b",
+                                                                       "jaccard")}
+    assert (result.n_layers, result.n_heads, result.n_off_only) == (2, 4, 0) and result.off_only == []
+    assert len(result.think_on.heads) == 7 and len(result.think_off.heads) == 5 and result.switch == "flags"
+    for circuit in (result.think_on, result.think_off):  # both have signal: drawn from their nodes and edges
+        assert circuit.has_signal and circuit.n_pairs == 5
+        assert {"node", "x", "y", "kind", "score"} <= set(circuit.nodes.columns) and not circuit.edges.empty
+    assert list(result.at_k.columns[:2]) == ["condition", "metric"] and list(result.at_k.columns[2:]) == ["k=1", "k=2", "k=8"]
+    assert_same_verdicts(page.verdicts(result), STEM)  # no think-off-only head on the tiny hybrid: no rows
+
+
+def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):
+    page, params, first = page_run
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("the page was computed again")
+
+    monkeypatch.setattr(page, "think_heads", no_compute)
+    monkeypatch.setattr(page.models, "load_model", no_compute)
+    again = page.run(params)
+    assert again.timing.cached and not first.timing.cached and again.timing.eval_s == first.timing.eval_s
+    assert_same_frame(again.table2.table, STEM, "out[table2].table")
+    assert_same_frame(again.curves.table, STEM, "out[curves].table")
+    assert again.think_off.heads == first.think_off.heads and again.overlap == first.overlap
+    assert again.think_on.edges.equals(first.think_on.edges) and again.at_k.equals(first.at_k)
