@@ -8,7 +8,12 @@ book title.
 from __future__ import annotations
 
 import importlib
+import warnings
 from types import ModuleType
+
+# a notebook imports its page module (and through it tqdm.auto, via transformers or datasets) before
+# ``params.from_notebook`` quiets the output: without ipywidgets tqdm would warn into the page
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 #: notebook stem -> (module of :mod:`thinking_sparks.pages`, book title)
 PAGES: dict[str, tuple[str, str]] = {
