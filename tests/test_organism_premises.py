@@ -96,7 +96,7 @@ def test_difference_needs_the_same_problems_and_the_sample_columns():
 
 
 def test_samples_per_problem_are_validated():
-    from thinking_sparks.organism import report
+    from thinking_sparks.organism import scores
     from thinking_sparks.runs import make_params
 
     assert make_params("02_organism", {}).hard_n == premises.HARD_N
@@ -108,11 +108,11 @@ def test_samples_per_problem_are_validated():
         with pytest.raises(ValueError, match="hard_n must be int"):
             make_params("02_organism", {"hard_n": bad})
     with pytest.raises(ValueError, match="hard_n .* must be an integer >= 1"):
-        report.accuracy_table(["organism/tiny/base@final"], hard_n=0)
+        scores.accuracy_table(["organism/tiny/base@final"], hard_n=0)
     with pytest.raises(ValueError, match="n .* must be an integer >= 1"):
-        report.zoo_evaluation("tiny", n=0)
-    assert report._n_for("hard", 4, 32) == 32 and report._n_for("easy", 4, 32) == 4
-    assert report._n_for("hard", 4, None) == 4
+        scores.zoo_evaluation("tiny", n=0)
+    assert scores._n_for("hard", 4, 32) == 32 and scores._n_for("easy", 4, 32) == 4
+    assert scores._n_for("hard", 4, None) == 4
 
 
 def test_cli_rejects_a_bad_hard_n():

@@ -213,42 +213,43 @@ def test_zoo_report_table(tiny_zoo, tmp_path):
 
 @pytest.mark.slow
 def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
-    from thinking_sparks.organism import report
+    from thinking_sparks.organism import curves as zoo_curves
+    from thinking_sparks.organism import scores
 
-    logs = report.training_log("tiny")
+    logs = zoo_curves.training_log("tiny")
     assert list(dict.fromkeys(logs.run)) == ALL_RUNS
     assert set(logs[logs.kind != "grpo"].metric) >= {"loss"}
     full = logs[(logs.run == "base") & (logs.metric == "loss")]
-    binned = report.loss_curves("tiny", points=2)
+    binned = zoo_curves.loss_curves("tiny", points=2)
     base = binned[binned.run == "base"]
     assert len(base) == min(2, len(full)) and base.step.iloc[-1] == full.step.max()
     first_half = full.sort_values("step").value.iloc[:(len(full) + 1) // 2]
     assert base.value.iloc[0] == pytest.approx(first_half.mean())
-    curves = report.grpo_curves("tiny", window=2)
+    curves = zoo_curves.grpo_curves("tiny", window=2)
     assert set(curves.run) == {"grpo-easy", "grpo-hard", "grpo-hard-lr"}
     one = curves[(curves.run == "grpo-hard") & (curves.term == "accuracy")].sort_values("step")
     assert len(one) == 3 and one.smoothed.iloc[1] == pytest.approx(one.value.iloc[:2].mean())
-    rewards = report.reward_summary("tiny", window=25)
+    rewards = zoo_curves.reward_summary("tiny", window=25)
     row = rewards[(rewards.run == "grpo-hard") & (rewards.term == "accuracy")].iloc[0]
     assert row.window == 1  # at most half of the 3 logged steps
     assert row.first == pytest.approx(one.value.iloc[0], abs=1e-4) and row.last == pytest.approx(one.value.iloc[-1], abs=1e-4)
-    along = report.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
+    along = scores.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
     assert list(along.step) == [0, 1, 2, 3] and along["pass@1"].between(0, 1).all()
-    again = report.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
+    again = scores.checkpoint_accuracy(["sft"], "tiny", difficulty="easy", n=1, limit=2)
     pd.testing.assert_frame_equal(along, again)  # cached cells, same numbers
     with pytest.raises(FileNotFoundError, match="sparks zoo build --profile full"):
-        report.training_log("full", runs=["sft"])
+        zoo_curves.training_log("full", runs=["sft"])
 
 
 def test_reward_summary_interval_of_the_change(monkeypatch):
     import statistics
 
-    from thinking_sparks.organism import report
+    from thinking_sparks.organism import curves
 
     acc = [0.0, 0.2, 0.1, 0.1, 0.3, 0.5, 0.4, 0.6, 0.5, 0.7]
     curve = pd.DataFrame({"step": range(10), "accuracy": acc})
-    monkeypatch.setattr(report, "_grpo_runs", lambda profile: [("grpo-x", curve), ("grpo-one", curve.head(2))])
-    out = report.reward_summary("tiny", window=5).set_index(["run", "term"])
+    monkeypatch.setattr(curves, "grpo_runs", lambda profile: [("grpo-x", curve), ("grpo-one", curve.head(2))])
+    out = curves.reward_summary("tiny", window=5).set_index(["run", "term"])
     row = out.loc[("grpo-x", "accuracy")]
     first, last = acc[:5], acc[5:]
     se = (statistics.variance(first) / 5 + statistics.variance(last) / 5) ** 0.5
@@ -272,9 +273,9 @@ def test_quiet_build_sends_console_output_to_log_files(tmp_path, monkeypatch, ca
 
 @pytest.mark.slow
 def test_runs_table_gives_shape_and_cpu_seconds(tiny_zoo):
-    from thinking_sparks.organism import report
+    from thinking_sparks.organism import shapes
 
-    runs = report.runs_table("tiny").set_index("run")
+    runs = shapes.runs_table("tiny").set_index("run")
     assert list(runs.index) == ALL_RUNS
     shape = config.profile("tiny")["base"].config.shape
     assert runs.loc["sft", "shape"] == runs.loc["base", "shape"] == (

@@ -39,7 +39,7 @@ def test_each_floor_alone():
 
 
 def test_organism_floors_by_profile():
-    from thinking_sparks.organism.report import sanity_floor
+    from thinking_sparks.organism.scores import sanity_floor
 
     full = sanity_floor("full")
     assert full.reference == "organism/full/teacher@final" and full.min_accuracy > 0

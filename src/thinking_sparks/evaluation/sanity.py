@@ -44,7 +44,7 @@ def sanity_problems(table: pd.DataFrame, floor: SanityFloor) -> list[str]:
 
     Args:
         table: rows ``model, difficulty, pass@1`` and optionally ``mode``, ``n_samples``,
-            ``frac_cut`` (as :func:`thinking_sparks.organism.report.accuracy_table` returns).
+            ``frac_cut`` (as :func:`thinking_sparks.organism.scores.accuracy_table` returns).
     """
     if table.empty:
         return ["the accuracy table is empty: nothing was evaluated"]

@@ -12,7 +12,11 @@ Modules (one concept each):
   :mod:`~thinking_sparks.organism.hybrid` — the recipes (TRL ``SFTTrainer`` / ``GRPOTrainer``);
 - :mod:`~thinking_sparks.organism.zoo` — run registry, ``build``, ``list_runs``,
   ``resolve_checkpoint('organism/<run>@<step|final>')``;
-- :mod:`~thinking_sparks.organism.report` — accuracy table through the evaluation harness.
+- :mod:`~thinking_sparks.organism.scores` — pass@1 of the zoo's checkpoints through the evaluation
+  harness, example completions, the sanity floor;
+- :mod:`~thinking_sparks.organism.curves` — training logs, loss and GRPO reward curves;
+- :mod:`~thinking_sparks.organism.shapes` — the runs' shapes, parameter counts and build times;
+- :mod:`~thinking_sparks.organism.premises` — the premise checks (paired differences, GRPO's reward rise).
 
 Nothing heavy is imported here; import the submodule you need.
 """

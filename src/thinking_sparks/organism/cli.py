@@ -76,20 +76,20 @@ def report_command(
     def _run() -> None:
         from pathlib import Path
 
-        from thinking_sparks.organism import premises, report
+        from thinking_sparks.organism import curves, premises, scores
 
         t0 = time.perf_counter()
-        evaluation = report.zoo_evaluation(profile, n=n, hard_n=hard_n, limit=limit, temperature=temperature,
+        evaluation = scores.zoo_evaluation(profile, n=n, hard_n=hard_n, limit=limit, temperature=temperature,
                                            progress=True)
         table = evaluation.table
         if out:
             path = Path(out)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic.write_text(path, table.to_csv(index=False))
-        typer.echo(report.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        typer.echo(scores.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         typer.echo(f"{len(table)} evaluations, n={n} (hard: {hard_n}), T={temperature}, in "
                    f"{time.perf_counter() - t0:.0f} s\n")
-        checks = premises.claims(evaluation.samples, report.reward_summary(profile))
+        checks = premises.claims(evaluation.samples, curves.reward_summary(profile))
         shown = checks[["claim", "value", "ci_low", "ci_high", "verdict"]]
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
 

@@ -3,8 +3,8 @@
 Before the organism's heads are worth studying, its runs must behave as the paper's do: SFT and
 distillation raise hard-set accuracy over base, GRPO's accuracy reward rises, the hybrid model does
 better thinking than not, and the teacher is the strongest model. :func:`claims` turns the zoo's
-evaluation (:func:`thinking_sparks.organism.report.zoo_evaluation`) and GRPO's reward summary
-(:func:`~thinking_sparks.organism.report.reward_summary`) into a verdict table
+evaluation (:func:`thinking_sparks.organism.scores.zoo_evaluation`) and GRPO's reward summary
+(:func:`~thinking_sparks.organism.curves.reward_summary`) into a verdict table
 (:mod:`thinking_sparks.verdicts`).
 
 Every accuracy check is a *paired* difference (:func:`~thinking_sparks.evaluation.metrics.paired_difference`):
@@ -83,7 +83,7 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
 
     A check is ``reproduced`` when its interval lies above 0, ``not reproduced`` when it lies at or
     below 0, else ``inconclusive``. Accuracy checks use :func:`difference` (paired by problem); the
-    GRPO reward rise uses :func:`~thinking_sparks.organism.report.reward_summary`'s
+    GRPO reward rise uses :func:`~thinking_sparks.organism.curves.reward_summary`'s
     normal-approximation interval. Checks whose cells were not evaluated are left out.
 
     Args:

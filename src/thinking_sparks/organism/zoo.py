@@ -47,6 +47,11 @@ class RunStatus:
     path: Path
 
 
+def default_profile(profile_name: str | None = None) -> str:
+    """``profile_name``, else ``$SPARKS_ORGANISM_PROFILE``, else ``full``."""
+    return profile_name or os.environ.get(PROFILE_ENV, "full")
+
+
 def root(profile_name: str) -> Path:
     return runtime.cache_dir() / "organism" / profile_name
 

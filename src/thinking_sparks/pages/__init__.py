@@ -11,8 +11,8 @@ import importlib
 import warnings
 from types import ModuleType
 
-# a page module loads transformers, which imports tqdm.auto: without ipywidgets its first import warns on
-# stderr in a notebook kernel; notebooks import ``thinking_sparks.pages`` first, so the warning stays off
+# a notebook imports its page module (and through it tqdm.auto, via transformers or datasets) before
+# ``params.from_notebook`` quiets the output: without ipywidgets tqdm would warn into the page
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 #: notebook stem -> (module of :mod:`thinking_sparks.pages`, book title)

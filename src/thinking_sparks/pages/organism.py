@@ -1,15 +1,33 @@
 """Page ``02_organism``: the synthetic task, the post-training runs, their curves and accuracy, the premises.
 
-:class:`Params` is the notebook's parameters cell (declared once here).
+:class:`Params` is the notebook's parameters cell; :func:`run` composes the organism's rooms
+(``organism.shapes``, ``organism.curves``, ``organism.scores``) into a :class:`Result`, cached by the
+parameters and the fingerprints of every checkpoint it reads; :func:`verdicts` turns it into the
+premise checks (``organism.premises.claims``), or none when the evaluation looks broken.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass, field
-from typing import Any
 
+import pandas as pd
+import torch
+
+from thinking_sparks.cache import cached
+from thinking_sparks.emergence.device import analysis_dtype, use_device
+from thinking_sparks.evaluation.sanity import sanity_problems
+from thinking_sparks.models import fingerprint, load_model, resolve_spec
+from thinking_sparks.organism import config, curves, premises, scores, task, zoo
 from thinking_sparks.organism.premises import HARD_N
+from thinking_sparks.organism.scores import SETS, ZooEvaluation
+from thinking_sparks.organism.shapes import ZooShapes, runs_table, zoo_shapes
 from thinking_sparks.pages.params import _check_positive, _check_runs
+from thinking_sparks.verdicts import verdict_table
+
+#: the runs whose greedy completion of the first hard problem the page shows
+WRITERS = ("base", "sft", "grpo-hard", "distill", "teacher")
 
 
 @dataclass
@@ -43,11 +61,132 @@ class Params:
     threads: int = 0
 
     def __post_init__(self):
-        from thinking_sparks.organism.report import SETS
-
         _check_runs(self.profile, list(self.curve_runs), "curve_runs")
         _check_positive(self, "n", "hard_n", optional=("limit",))
         if not 0 <= float(self.temperature) <= 2:
             raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
         if self.curve_difficulty not in SETS:
             raise ValueError(f"curve_difficulty must be one of {', '.join(SETS)}, got {self.curve_difficulty!r}")
+
+
+@dataclass
+class Result:
+    """Everything ``02_organism`` shows.
+
+    Attributes:
+        examples: one eval problem per level: ``level, difficulty, question, worked solution, answer``.
+        hybrid_prompt: the first hard problem as the hybrid model receives it asked to think, followed
+            by the worked reply its training data teaches.
+        shapes: the students' and the teacher's shapes (``shapes.sentence()``).
+        runs: one row per run (``organism.shapes.runs_table``).
+        loss: the supervised runs' loss, binned to at most 200 points per run: ``run, kind, step, value``.
+        grpo_curves: GRPO reward terms per step with a trailing mean over 10 steps:
+            ``run, step, term, value, smoothed``.
+        rewards: GRPO's reward terms over the first and last 25 steps (``curves.reward_summary``).
+        evaluation: pass@1 of every run's final checkpoint and the samples behind it.
+        wide: ``evaluation.table`` as one row per run and mode, cells ``"pass@1 [ci_low, ci_high]"``.
+        sanity_problems: why the evaluation looks broken (empty when it looks sane).
+        along: pass@1 on ``curve_difficulty`` at every checkpoint of ``curve_runs``: ``run, step, pass@1``.
+        completions: each writer's greedy completion of the first hard problem
+            (``model, prompt, completion, extracted, gold, correct``).
+        threads: torch threads when it was computed.
+        seconds: compute time when it was computed.
+    """
+
+    examples: pd.DataFrame
+    hybrid_prompt: str
+    shapes: ZooShapes
+    runs: pd.DataFrame
+    loss: pd.DataFrame
+    grpo_curves: pd.DataFrame
+    rewards: pd.DataFrame
+    evaluation: ZooEvaluation
+    wide: pd.DataFrame
+    sanity_problems: list[str]
+    along: pd.DataFrame
+    completions: pd.DataFrame
+    threads: int
+    seconds: float
+
+    def bars(self) -> pd.DataFrame:
+        """``evaluation.table`` with a ``model`` label per run and mode (``hybrid (think)``)."""
+        table = self.evaluation.table
+        return table.assign(model=table.run + table["mode"].map(lambda m: "" if m == "default" else f" ({m})"))
+
+
+def run(params: Params) -> Result:
+    """Build what is missing of the zoo (when ``params.build``), then the page's results (cached)."""
+    use_device(params.device)
+    if params.build:  # trains what is missing in worker processes; their output goes to log files
+        zoo.build(params.profile, jobs=params.jobs, quiet=True)
+    return _compute(params, zoo_fingerprints(params.profile, params.curve_runs), analysis_dtype())
+
+
+def zoo_fingerprints(profile_name: str, curve_runs: list[str]) -> dict[str, dict[str, str]]:
+    """Run -> ``{"final": weights fingerprint, "log": sha256 of log.csv}``, plus ``"<step>"`` for every
+    checkpoint of ``curve_runs`` (what the page's numbers are computed from).
+
+    Raises:
+        ModelNotFound: a run is not built (build it, or pass ``build=True``).
+    """
+    out = {}
+    for run in config.profile(profile_name):
+        specs = [("final", f"organism/{profile_name}/{run}@final")]
+        if run in curve_runs:
+            specs += [(str(step), spec) for step, spec in scores.checkpoint_specs(profile_name, run)]
+        out[run] = {name: fingerprint(resolve_spec(spec)) for name, spec in specs}
+        log_csv = zoo.run_dir(profile_name, run) / "log.csv"
+        out[run]["log"] = hashlib.sha256(log_csv.read_bytes()).hexdigest()[:16] if log_csv.exists() else ""
+    return out
+
+
+def _key(params: Params, models: dict, dtype: str | None) -> dict:
+    numbers = {k: getattr(params, k) for k in ("profile", "n", "hard_n", "limit", "temperature", "curve_runs",
+                                               "curve_difficulty")}
+    return {"params": numbers, "models": models, "dtype": dtype}
+
+
+@cached("page-organism", key=_key)
+def _compute(params: Params, models: dict, dtype: str | None) -> Result:
+    t0 = time.perf_counter()
+    profile = params.profile
+    loss = curves.loss_curves(profile, "loss", points=200)
+    evaluation = scores.zoo_evaluation(profile, n=params.n, hard_n=params.hard_n, limit=params.limit,
+                                       temperature=params.temperature)
+    along = scores.checkpoint_accuracy(params.curve_runs, profile, difficulty=params.curve_difficulty,
+                                       n=params.n, limit=params.limit, temperature=params.temperature)
+    writers = [f"organism/{profile}/{r}@final" for r in WRITERS]
+    return Result(
+        examples=example_problems(), hybrid_prompt=hybrid_prompt(profile, params.device),
+        shapes=zoo_shapes(profile), runs=runs_table(profile),
+        loss=loss[loss.kind != "grpo"].reset_index(drop=True),
+        grpo_curves=curves.grpo_curves(profile, window=10), rewards=curves.reward_summary(profile, window=25),
+        evaluation=evaluation, wide=scores.wide(evaluation.table, with_ci=True),
+        sanity_problems=sanity_problems(evaluation.table, scores.sanity_floor(profile)), along=along,
+        completions=scores.example_completions(writers, difficulty="hard", device=params.device),
+        threads=torch.get_num_threads(), seconds=round(time.perf_counter() - t0, 1))
+
+
+def example_problems() -> pd.DataFrame:
+    """The first eval problem of every level: ``level, difficulty, question, worked solution, answer``."""
+    return pd.DataFrame([
+        {"level": p.level, "difficulty": task.difficulty_of(p.level), "question": p.question,
+         "worked solution": p.solution, "answer": p.answer}
+        for level in sorted(task.LEVELS) for p in task.make_problems(1, [level], seed=0, split="eval")
+    ])
+
+
+def hybrid_prompt(profile_name: str, device: str) -> str:
+    """The first hard eval problem as ``hybrid`` receives it asked to think (``/think``), followed by
+    the worked reply its training data teaches."""
+    hard = task.eval_set("hard")[0]
+    hybrid = load_model(f"organism/{profile_name}/hybrid@final", device=device)
+    return hybrid.chat(task.flagged(hard["question"], think=True)) + task.think_reply(hard["solution"], hard["answer"])
+
+
+def verdicts(result: Result) -> pd.DataFrame:
+    """The premise checks (``organism.premises.claims``) on the zoo's samples and GRPO's rewards; an
+    empty verdict table when the evaluation looks broken (no conclusions from broken numbers)."""
+    if result.sanity_problems:
+        return verdict_table([])
+    return premises.claims(result.evaluation.samples, result.rewards)
