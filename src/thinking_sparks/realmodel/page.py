@@ -199,7 +199,7 @@ def overlap(th: dict[str, Any], settings: Any, n_boot: int = 200, seed: int = 0)
     the CIs of each one-sided count and of ``diff`` = heads(direct) − heads(step-by-step) (nan when
     a circuit has no signal)."""
     from thinking_sparks.emergence.stats import overlap_bootstrap
-    from thinking_sparks.emergence.zoo import _graph
+    from thinking_sparks.emergence.drawing import edge_graph as _graph
 
     cmp = th["comparison"]
     point = th["overlap"]
