@@ -28,14 +28,16 @@ def _check(result):
     assert_same_frame(no_signal, "04_emergence", "no_signal")
     for run in RUNS:
         for name in ("bands", "counts", "frequency", "heads", "summary"):
-            assert_same_frame(getattr(result.runs[run], name), "04_emergence", f"traces[{run}].{name}")
+            assert_same_frame(getattr(result.traces[run], name), "04_emergence", f"traces[{run}].{name}")
     stored = before("04_emergence")["values"]
     for run in ("grpo-easy", "grpo-hard", "grpo-hard-lr"):
         assert_same_frame(result.rewards[run].per_checkpoint, "04_emergence", f"rewards[{run}][per_checkpoint]")
         assert result.rewards[run].n == stored[f"rewards[{run}][n]"]
     assert result.roles == {"sft": "sft", "distill": "distill", "grpo": "grpo-hard"}
     assert result.top_n == 20 and result.no_reward_log == []
-    assert set(result.drawings) == {"sft", "grpo-hard"} or set(result.drawings) <= {"sft", "grpo-hard"}
+    assert [tr.run for tr in result.runs] == list(RUNS)  # the page's order, also from the cache
+    assert [d.name for d in result.drawings] == ["sft", "grpo-hard"]
+    assert [(d.nodes.shape, d.edges.shape) for d in result.drawings] == [((10, 5), (18, 7)), ((11, 5), (19, 7))]
 
 
 def test_results_as_before(page):

@@ -20,8 +20,9 @@ from thinking_sparks.models import resolve_spec
 
 @dataclass
 class CircuitDrawing:
-    """A circuit ready to draw: ``nodes`` and ``edges`` of :func:`circuit_graph`."""
+    """A circuit ready to draw: ``nodes`` and ``edges`` of :func:`circuit_graph`, and its name."""
 
+    name: str
     nodes: pd.DataFrame
     edges: pd.DataFrame
 

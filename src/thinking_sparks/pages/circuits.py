@@ -8,6 +8,7 @@ into a :class:`Result`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,14 +106,16 @@ def run(params: Params) -> Result:
                     list(params.ig_steps))
 
 
+#: the Spearman at which a smaller IG step count agrees with the largest
+IG_AGREEMENT = 0.95
+
+
 def _key(model: str, base: str, label: str, pairs: PairParams, config: CircuitConfig, ig_steps: list[int]) -> dict:
     # side_fingerprint: each model's spec, weights fingerprint and (off float32) the device's dtype
     return {"model": side_fingerprint(Side(model)), "base": side_fingerprint(Side(base)), "label": label,
-            "pairs": pairs, "circuit": config, "ig_steps": ig_steps, "threshold": IG_AGREEMENT}
-
-
-#: the Spearman at which a smaller IG step count agrees with the largest
-IG_AGREEMENT = 0.95
+            "pairs": pairs, "circuit": config, "ig_steps": ig_steps, "threshold": IG_AGREEMENT,
+            # the stored result's layout: an entry of another layout is not read back
+            "result": [[f.name, str(f.type)] for f in dataclasses.fields(Result)]}
 
 
 @cached("page-circuits", key=_key)

@@ -7,6 +7,7 @@ reward tracking and the drawn circuits into a :class:`Result`; :func:`verdicts` 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +65,9 @@ class Result:
     """What ``04_emergence`` shows: every run's sweep and the tables and maps over all of them.
 
     Attributes:
-        runs: ``label -> TraceTables`` (``heads, summary, bands, counts, frequency`` and each
-            circuit's heads; :meth:`~thinking_sparks.emergence.trace.Trace.tables`).
+        runs: one :class:`~thinking_sparks.emergence.trace.TraceTables` per run, in the page's order
+            (``heads, summary, bands, counts, frequency`` and each circuit's heads); :attr:`traces`
+            by label.
         kinds: ``label -> kind`` (``sft``, ``grpo``, ``distill``...).
         roles: the runs the §4 claims compare (``sft``, ``distill``, ``grpo`` -> label or "").
         summary: :func:`~thinking_sparks.emergence.tables.sweep_summary`.
@@ -75,11 +77,13 @@ class Result:
             bootstrap counts per run (``emergent, base_only, retained``).
         rewards: reward tracking of the GRPO runs with a reward log; ``no_reward_log`` the others.
         effects, methods: Fig 13's effect maps and Fig 14's cross-method map.
-        drawings: the final SFT and GRPO circuits with signal (Fig 16), by run.
+        drawings: the final SFT and GRPO circuits with signal (Fig 16), named by run.
+
+    Run order lives in lists (the results cache stores a dict's keys sorted).
         seconds: compute seconds of the analysis (the circuits' own times are in ``summary``).
     """
 
-    runs: dict[str, TraceTables]
+    runs: list[TraceTables]
     kinds: dict[str, str]
     roles: dict[str, str]
     summary: pd.DataFrame
@@ -91,8 +95,13 @@ class Result:
     no_reward_log: list[str]
     effects: pd.DataFrame
     methods: pd.DataFrame
-    drawings: dict[str, CircuitDrawing]
+    drawings: list[CircuitDrawing]
     seconds: float = 0.0
+
+    @property
+    def traces(self) -> dict[str, TraceTables]:
+        """``label -> TraceTables``, in the page's order."""
+        return {tr.run: tr for tr in self.runs}
 
 
 def run(params: Params) -> Result:
@@ -110,7 +119,13 @@ def _key(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, 
     # every model's spec and weights fingerprint (and, off float32, the device's dtype)
     runs = {label: {"run": m, "base": side_fingerprint(Side(m.base)),
                     "checkpoints": [side_fingerprint(Side(c)) for c in m.checkpoints]} for label, m in models.items()}
-    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "n_splits": n_splits}
+    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "n_splits": n_splits,
+            "result": _layout(Result, TraceTables, CircuitDrawing, RewardTrack)}
+
+
+def _layout(*classes: type) -> list:
+    """The stored result's field names and types: an entry of another layout is not read back."""
+    return [[c.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
 
 
 @cached("page-emergence", key=_key)
@@ -122,10 +137,10 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
     boots = table.attrs.pop("boot", {})
     rewards = reward_frames(traces, models)
     roles = modelruns.claim_roles(models)
-    drawings = {r: CircuitDrawing(*circuit_graph(traces[r].results[-1], config))
-                for r in (roles[k] for k in ("sft", "grpo") if roles[k]) if traces[r].results[-1].has_signal}
+    drawings = [CircuitDrawing(r, *circuit_graph(traces[r].results[-1], config))
+                for r in (roles[k] for k in ("sft", "grpo") if roles[k]) if traces[r].results[-1].has_signal]
     return Result(
-        runs={label: tr.tables() for label, tr in traces.items()},
+        runs=[tr.tables() for tr in traces.values()],
         kinds={label: m.kind for label, m in models.items()}, roles=roles, summary=sweep_summary(traces),
         head_grid=head_grid(traces), top_n=next(iter(traces.values())).base.top_n, table=table, boots=boots,
         rewards={r: RewardTrack(**d) for r, d in rewards.items()},
@@ -139,5 +154,5 @@ def verdicts(result: Result) -> pd.DataFrame:
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
-    return section4_verdicts(result.runs, table, rewards, sft=result.roles["sft"], distill=result.roles["distill"],
+    return section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"], distill=result.roles["distill"],
                              grpo=result.roles["grpo"])
