@@ -125,10 +125,11 @@ def test_trace_run_and_trl_folders_warm_rebuild_computes_nothing(tmp_path, monke
 
 
 def test_hybrid_think_circuits_and_compare_api(monkeypatch, tiny_zoo_cache):
-    from thinking_sparks.emergence import CircuitSettings, PairParams, compare, think_circuits
+    from thinking_sparks.circuits.config import CircuitConfig
+    from thinking_sparks.emergence import PairParams, compare, think_circuits
 
     monkeypatch.setenv("SPARKS_CACHE", str(tiny_zoo_cache[0]))
-    params, settings = PairParams(n_questions=6), CircuitSettings(top_n=20, n_boot=5, steps=2)
+    params, settings = PairParams(n_questions=6), CircuitConfig(top_n=20, n_boot=5, steps=2)
     c = think_circuits("organism/tiny/hybrid@final", params, settings)
     assert c.model.clean.endswith("(no_think)") and c.base.clean.endswith("(think)")
     assert set(c.sets.emergent) == set(c.model.heads) - set(c.base.heads)  # think-off only

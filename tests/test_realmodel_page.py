@@ -50,7 +50,7 @@ def test_run_config_and_traced_checkpoints():
 @pytest.fixture(scope="module")
 def real_page(tmp_path_factory, tiny_model_dir):
     """Everything the page computes, once, on a tiny model (its own cache)."""
-    from thinking_sparks.emergence import zoo as ez
+    from thinking_sparks.emergence import tables as ez
     from thinking_sparks.realmodel import page
     from thinking_sparks.realmodel.claims import real_verdicts
     from thinking_sparks.pages.real_model import Params as RealModelParams

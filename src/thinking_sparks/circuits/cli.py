@@ -11,56 +11,28 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-
-@dataclass(frozen=True)
-class CircuitParams:
-    """Everything that determines the scores (also the cache key)."""
-
-    method: str = "eap-ig-inputs"
-    steps: int = 5
-    rule: str = "left"
-    metric: str = "kl"
-    gqa: str = "ungrouped"
-    top_n: Optional[int] = None
-    aggregation: str = "mean"
-    batch_size: Optional[int] = None
+from thinking_sparks.circuits.config import CircuitConfig
 
 
-def validate(params: CircuitParams) -> None:
-    """Raise ValueError on any bad parameter (before a model is loaded)."""
-    from thinking_sparks.circuits.attribute import check_method, riemann_alphas
-    from thinking_sparks.circuits.circuit import AGGREGATIONS
-    from thinking_sparks.circuits.graph import GQA_MODES
-    from thinking_sparks.circuits.metrics import check_metric
+def run_circuit(lm, pairs_path: Path, params: CircuitConfig, out: Path, use_cache: bool = True) -> dict:
+    """Compute (or fetch) the attribution and write ``out/edges.parquet`` and ``out/meta.json``.
 
-    check_method(params.method)
-    if params.gqa not in GQA_MODES:
-        raise ValueError(f"unknown --gqa {params.gqa!r}; choose one of {', '.join(GQA_MODES)}")
-    if params.aggregation not in AGGREGATIONS:
-        raise ValueError(f"unknown --aggregation {params.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
-    if params.top_n is not None and params.top_n < 1:
-        raise ValueError(f"--top-n must be >= 1, got {params.top_n}")
-    if params.batch_size is not None and params.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {params.batch_size}")
-    riemann_alphas(params.steps, params.rule)
-    check_metric(params.metric)
-
-
-def run_circuit(lm, pairs_path: Path, params: CircuitParams, out: Path, use_cache: bool = True) -> dict:
-    """Compute (or fetch) the attribution and write ``out/edges.parquet`` and ``out/meta.json``."""
+    Edges only, unless ``params.top_n`` is given: then also the pruned top-n circuit and its
+    faithfulness (the command scores edges; it does not apply the paper's fraction by itself).
+    """
     from thinking_sparks.cache import ResultCache, cache_key, library_versions
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.circuits.circuit import top_n
     from thinking_sparks.circuits.faithfulness import evaluate_circuit
     from thinking_sparks.circuits.pairs import load_pairs
 
-    validate(params)
+    params.validate(edges_only=True)
     pairs = load_pairs(pairs_path, lm.tokenizer)
     pairs_hash = hashlib.sha256(Path(pairs_path).read_bytes()).hexdigest()[:16]
     cache = ResultCache()
@@ -137,9 +109,8 @@ def circuit_command(
         raise FileNotFoundError(f"pairs file not found: {pairs}")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
-    params = CircuitParams(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
-                           aggregation=aggregation, batch_size=batch_size)
-    validate(params)
+    params = CircuitConfig(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
+                           aggregation=aggregation, batch_size=batch_size, dtype=dtype).validate(edges_only=True)
     from thinking_sparks.circuits.pairs import load_pairs
 
     try:  # id-form pairs can be checked before the model loads
@@ -149,7 +120,7 @@ def circuit_command(
             raise
     from thinking_sparks.models import load_model
 
-    lm = load_model(model, device=device, dtype=dtype)
+    lm = load_model(model, device=device, dtype=params.dtype)
     load_pairs(pairs, lm.tokenizer)  # fail on bad pairs before the long part
     meta = run_circuit(lm, pairs, params, out, use_cache=not no_cache)
     line = f"{meta['graph']['n_edges']} edges scored on {meta['pairs']['n']} pairs"

@@ -15,15 +15,19 @@ circuit as post-training proceeds.  Modules:
 - :mod:`.trace` — model vs base (:func:`compare`) and the per-checkpoint sweep (:func:`trace`).
 - :mod:`.modelruns` — the models a page studies (:class:`ModelRun`): an organism run name or a
   user's ``{base, checkpoints}`` (TRL ``checkpoint-N`` folders, local dirs, hub names), resolved once.
+- :mod:`.tables` — Table 3 with CIs and the noise floor, effect and cross-method maps, reward tracking,
+  sweep summaries over several runs.
+- :mod:`.drawing` — a circuit as nodes and edges for drawing.
 - :mod:`.claims` — the §4 verdict table.
 - :mod:`.cli` — ``sparks heads`` and ``sparks trace``.
 
 API for other rooms (the interventions room consumes head sets)::
 
-    from thinking_sparks.emergence import HeadSets, PairParams, CircuitSettings, compare
+    from thinking_sparks.circuits.config import CircuitConfig
+    from thinking_sparks.emergence import HeadSets, PairParams, compare
 
     cmp = compare("organism/sft@final", "organism/base@final",
-                  PairParams(n_questions=32), CircuitSettings(steps=5))
+                  PairParams(n_questions=32), CircuitConfig(steps=5))
     sets: HeadSets = cmp.sets       # .emergent, .base_only, .retained: tuples of "L{l}H{h}",
     sets.emergent[:5]               #   ordered by circuit score, highest first
     cmp.model.importance            # [n_layers, n_heads] I(l, h) of the model (paper §A.6)
@@ -44,13 +48,13 @@ _WHERE = {
     "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "overlap_bootstrap",
               "permutation_p",
               "reward_tracking", "spearman", "topn_scaling"],
-    "sweep": ["CircuitResult", "CircuitSettings", "circuit_for", "run_checkpoints", "scaled_top_n"],
+    "sweep": ["CircuitResult", "circuit_for", "run_checkpoints", "scaled_top_n"],
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
     "modelruns": ["ModelRun", "resolve_runs"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
 __all__ = [
-    "CircuitResult", "CircuitSettings", "Comparison", "HeadSets", "ModelRun", "PairParams", "PairSet",
+    "CircuitResult", "Comparison", "HeadSets", "ModelRun", "PairParams", "PairSet",
     "REASONING_SIDES", "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts",
     "compare", "cross_method", "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect",
     "noise_floor", "overlap_bootstrap", "permutation_p", "register_mode", "resolve_runs", "reward_tracking",

@@ -40,21 +40,10 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _settings(method, steps, metric, top_n, n_boot):
-    from thinking_sparks.circuits.attribute import METHODS, check_method
-    from thinking_sparks.circuits.metrics import check_metric
-    from thinking_sparks.emergence.sweep import CircuitSettings
+    """The :class:`~thinking_sparks.circuits.config.CircuitConfig` of the options, checked."""
+    from thinking_sparks.circuits.config import CircuitConfig
 
-    if method == "exact":  # exact patching scores nodes, not edges: no circuit to build from it
-        raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(m for m in METHODS if m != 'exact')}")
-    check_method(method)
-    check_metric(metric)
-    if steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {steps}")
-    if top_n is not None and top_n < 1:
-        raise ValueError(f"--top-n must be >= 1, got {top_n}")
-    if n_boot < 0:
-        raise ValueError(f"--n-boot must be >= 0, got {n_boot}")
-    return CircuitSettings(method=method, steps=steps, metric=metric, top_n=top_n, n_boot=n_boot)
+    return CircuitConfig(method=method, steps=steps, metric=metric, top_n=top_n, n_boot=n_boot).validate()
 
 
 def heads_command(

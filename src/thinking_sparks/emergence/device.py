@@ -12,7 +12,7 @@ import torch
 from thinking_sparks.models import fingerprint, load_model, resolve_spec
 from thinking_sparks.runtime import resolve_device, resolve_dtype
 
-_MODELS: dict[tuple[str, str, str], object] = {}
+_MODELS: dict[tuple[str, str, str, str | None], object] = {}
 #: where circuits and answer prefixes are computed (:func:`use_device`)
 _DEVICE = {"device": "cpu"}
 
@@ -36,12 +36,13 @@ def analysis_dtype() -> str | None:
     return None if dtype == torch.float32 else str(dtype).removeprefix("torch.")
 
 
-def load_kept(spec: str):
-    """Models are kept loaded across a sweep (the base is used by every run)."""
+def load_kept(spec: str, dtype: str | None = None):
+    """Models are kept loaded across a sweep (the base is used by every run); ``dtype`` None: the
+    device's default (:attr:`thinking_sparks.circuits.config.CircuitConfig.dtype`)."""
     where = resolve_spec(spec)
-    key = (spec, fingerprint(where) if not isinstance(where, str) else where, _DEVICE["device"])
+    key = (spec, fingerprint(where) if not isinstance(where, str) else where, _DEVICE["device"], dtype)
     if key not in _MODELS:
         if len(_MODELS) >= 4:
             _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[key] = load_model(spec, device=_DEVICE["device"])
+        _MODELS[key] = load_model(spec, device=_DEVICE["device"], dtype=dtype)
     return _MODELS[key]

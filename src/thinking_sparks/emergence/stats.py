@@ -180,3 +180,19 @@ def topn_scaling(lm, pairs, attribution, sizes: Sequence[int], metric: str = "kl
         rows.append({"top_n": n, "fraction": n / total, "edges": c.n_edges, "heads": len(c.heads()),
                      "faithfulness": float(f.normalized)})
     return pd.DataFrame(rows)
+
+
+def topn_sizes(top_n: int, n_edges: int) -> list[int]:
+    """Top-n values around a chosen one for :func:`topn_scaling`: 1/4x .. 8x (within the graph)."""
+    return sorted({max(1, min(n_edges, round(top_n * f))) for f in (0.25, 0.5, 1, 2, 4, 8)})
+
+
+def attribution_vs_exact(lm, pairs, attribution, metric: str = "kl", gqa: str = "ungrouped") -> tuple[pd.DataFrame, float]:
+    """Head attribution (summed outgoing edge scores) against exact activation patching of each
+    head's whole output: ``(frame of head, attribution, exact; their Spearman)``."""
+    from thinking_sparks.circuits.attribute import exact_node_scores, node_scores
+
+    attr = node_scores(attribution)
+    exact = exact_node_scores(lm, pairs, metric=metric, gqa=gqa)
+    df = pd.DataFrame({"head": list(exact), "attribution": [attr[h] for h in exact], "exact": list(exact.values())})
+    return df, spearman(df.attribution, df.exact)

@@ -3,7 +3,8 @@
 :func:`circuit_for` builds (or fetches) one circuit: pairs (:mod:`.pairs`), attribution with
 per-example scores kept, the pruned top-n circuit, its faithfulness, per-head maps and bootstrap
 inclusion probabilities.  The cache key holds the analysed model's weights fingerprint, both
-sides' fingerprints, :class:`~.pairs.PairParams` and :class:`CircuitSettings`, so a warm rebuild
+sides' fingerprints, :class:`~.pairs.PairParams` and the
+:class:`~thinking_sparks.circuits.config.CircuitConfig`, so a warm rebuild
 loads no model and recomputes nothing.  :func:`trace` runs it over the checkpoints of a run
 against one fixed base circuit (the cost shows as a progress bar and in the ``seconds`` column).
 
@@ -26,47 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitConfig, scaled_top_n
 from thinking_sparks.emergence.device import load_kept
 from thinking_sparks.emergence.pairs import (SPAN_RULE, PairParams, PairSet, Side, build_pairs, sample_prefixes,
                                              side_fingerprint)
 
 log = logging.getLogger(__name__)
-
-#: the paper's top-n (§A.5) and the size of its graph (Qwen2.5-Math-1.5B: 28 x 12 heads, 2 KV
-#: heads, q/k/v inputs per query head), so the organism keeps the same *fraction* of edges
-PAPER_TOP_N = 5000
-PAPER_EDGES = 183_555
-
-
-@dataclass(frozen=True)
-class CircuitSettings:
-    """Circuit construction (the paper's EAP-IG choices and ours), part of every cache key.
-
-    Attributes:
-        method, steps, rule, metric, gqa, aggregation: as in :func:`thinking_sparks.circuits.attribute`.
-        top_n: edges kept (None: the paper's fraction ``5000 / 183,555`` of this model's graph).
-        n_boot: bootstrap resamples of the pairs for inclusion probabilities.
-        seed: bootstrap seed.
-    """
-
-    method: str = "eap-ig-inputs"
-    steps: int = 5
-    rule: str = "left"
-    metric: str = "kl"
-    gqa: str = "ungrouped"
-    aggregation: str = "mean"
-    top_n: int | None = None
-    n_boot: int = 100
-    seed: int = 0
-
-    def n_for(self, graph) -> int:
-        return self.top_n if self.top_n is not None else scaled_top_n(graph.n_edges)
-
-
-def scaled_top_n(n_edges: int, paper_n: int = PAPER_TOP_N, paper_edges: int = PAPER_EDGES) -> int:
-    """The paper's share of edges applied to a graph of ``n_edges`` edges (at least 1)."""
-    return max(1, round(n_edges * paper_n / paper_edges))
-
 
 @dataclass
 class CircuitResult:
@@ -161,7 +127,7 @@ def _cached(side: Side, params: PairParams) -> bool:
     return ResultCache().get(prefix_key(side, params, questions(params))) is not None
 
 
-def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, settings: CircuitSettings,
+def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, settings: CircuitConfig,
                 use_cache: bool = True, pairs: PairSet | None = None) -> CircuitResult:
     """The circuit of ``model`` on pairs clean = ``clean``'s prefixes, corrupted = ``corrupted``'s
     (or on given ``pairs``); cached."""
@@ -183,7 +149,7 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     t0 = time.perf_counter()
     ps = pairs if pairs is not None else pair_set(clean, corrupted, params, use_cache)
     t_pairs = time.perf_counter() - t0
-    lm = load_kept(model)
+    lm = load_kept(model, settings.dtype)
     if len(ps.pairs) < 2:  # the model answers (almost) exactly as the other side: no signal, no circuit
         log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
                     corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)
@@ -202,14 +168,15 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     return _read(cache.get(key) or cache.path(key), cached=False)
 
 
-def _compute(lm, ps: PairSet, settings: CircuitSettings) -> tuple[CircuitResult, torch.Tensor]:
+def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.circuits.circuit import head_importance, top_n
     from thinking_sparks.circuits.faithfulness import evaluate_circuit
 
     t0 = time.perf_counter()
     a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
-                  rule=settings.rule, gqa=settings.gqa, keep_per_example=True, progress=False)
+                  rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
+                  progress=False)
     t_attr = time.perf_counter() - t0
     g = a.graph
     n = settings.n_for(g)
@@ -235,7 +202,7 @@ def _compute(lm, ps: PairSet, settings: CircuitSettings) -> tuple[CircuitResult,
     return res, a.per_example
 
 
-def _empty(lm, ps: PairSet, settings: CircuitSettings) -> tuple[CircuitResult, torch.Tensor]:
+def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
     """A circuit without signal: no heads, zero maps, faithfulness nan (recorded, not raised, so a
     sweep goes on past checkpoints that still answer like the base)."""
     from thinking_sparks.circuits.graph import Graph
@@ -296,3 +263,7 @@ def run_checkpoints(run: str, profile: str | None = None) -> tuple[str, list[str
     if not steps:
         raise FileNotFoundError(f"organism run {prof}/{name} is not built; run `sparks zoo build --profile {prof}`")
     return f"organism/{prof}/{table[name].parent}@final", [f"organism/{prof}/{name}@{s}" for s in steps]
+
+
+__all__ = ["PAPER_EDGES", "PAPER_TOP_N", "CircuitResult", "checkpoint_dirs", "circuit_for", "circuit_heads", "head_scores",
+           "inclusion", "pair_set", "run_checkpoints", "scaled_top_n", "step_of"]

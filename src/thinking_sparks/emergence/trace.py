@@ -5,6 +5,8 @@ cached).  :func:`trace` builds the base circuit once and a circuit at every chec
 a :class:`Trace`: ``heads`` (tidy, one row per head and checkpoint), ``summary`` (one row per
 checkpoint: counts, faithfulness, pairs dropped, seconds, cached), ``bands`` / ``counts`` (cohorts,
 see :mod:`.sets` for the return rule) and ``frequency`` (activation frequency per head).
+:func:`trace_models` traces several runs, each against its base; :meth:`Trace.tables` keeps what a
+page shows and the §4 claims read (:class:`TraceTables`, storable in the results cache).
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from thinking_sparks.emergence.modelruns import ModelRun, resolve_runs
+
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.pairs import PairParams, Side
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
 from thinking_sparks.emergence.device import current_device, use_device
-from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings, circuit_for, step_of
+from thinking_sparks.emergence.sweep import CircuitResult, circuit_for, step_of
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +51,14 @@ def _sets(model: CircuitResult, base: CircuitResult) -> HeadSets:
     return HeadSets.from_sets(model.heads, base.heads, score_dict(model.score), score_dict(base.score))
 
 
-def compare(model: str, base: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
+def compare(model: str, base: str, params: PairParams | None = None, settings: CircuitConfig | None = None,
             final: str | None = None, use_cache: bool = True) -> Comparison:
     """Head sets of ``model`` against ``base`` (pairs built as in :mod:`.pairs`).
 
     ``final``: the run's final checkpoint, the base circuit's corrupted side and, with
     ``reasoning_side="final"``, the model circuit's clean side (default: ``model`` itself).
     """
-    params, settings = params or PairParams(), settings or CircuitSettings()
+    params, settings = params or PairParams(), settings or CircuitConfig()
     final = final or model
     clean = Side(model) if params.reasoning_side == "own" else Side(final)
     m = circuit_for(model, clean, Side(base), params, settings, use_cache)
@@ -63,7 +70,7 @@ def compare(model: str, base: str, params: PairParams | None = None, settings: C
 THINK_MODES = {"flags": ("think", "no_think"), "template": ("template_think", "template_no_think")}
 
 
-def think_circuits(model: str, params: PairParams | None = None, settings: CircuitSettings | None = None,
+def think_circuits(model: str, params: PairParams | None = None, settings: CircuitConfig | None = None,
                    use_cache: bool = True, switch: str = "flags", on: str | None = None,
                    off: str | None = None) -> Comparison:
     """One model's two circuits, built like any other pair of models from two of its modes:
@@ -83,7 +90,7 @@ def think_circuits(model: str, params: PairParams | None = None, settings: Circu
     if (on is None) != (off is None):
         raise ValueError("give both on and off modes, or neither")
     on, off = (on, off) if on is not None else THINK_MODES[switch]
-    params, settings = params or PairParams(), settings or CircuitSettings()
+    params, settings = params or PairParams(), settings or CircuitConfig()
     s_on, s_off = Side(model, on), Side(model, off)
     c_on = circuit_for(model, s_on, s_off, params, settings, use_cache)
     c_off = circuit_for(model, s_off, s_on, params, settings, use_cache)
@@ -116,8 +123,14 @@ class Trace:
         """Head sets of checkpoint ``i`` (default: the final one) against the base."""
         return _sets(self.results[i], self.base)
 
+    def tables(self) -> TraceTables:
+        """The sweep without its circuits' cache entries (see :class:`TraceTables`)."""
+        return TraceTables(self.run, CircuitHeads.of(self.base), [CircuitHeads.of(r) for r in self.results],
+                           list(self.steps), self.heads, self.summary, self.bands, self.counts, self.frequency,
+                           float(self.seconds))
 
-def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: CircuitSettings,
+
+def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: CircuitConfig,
           device: str | None = None) -> int:
     """Compute (or find cached) the circuits ``(model, clean, corrupted)``; returns how many.
     ``device``: the caller's circuit device (a worker process starts on the CPU default)."""
@@ -129,7 +142,7 @@ def _warm(jobs: list[tuple[str, Side, Side]], params: PairParams, settings: Circ
 
 
 def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
-          settings: CircuitSettings | None = None, run: str | None = None, use_cache: bool = True,
+          settings: CircuitConfig | None = None, run: str | None = None, use_cache: bool = True,
           progress: bool = True, jobs: int = 1) -> Trace:
     """Circuits of every checkpoint against one base circuit (the last checkpoint is the final).
 
@@ -137,7 +150,7 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
     to ``<cache>/logs/trace-<run>.log``) while this process builds the rest; the sweep then reads
     them all from the cache (same results, about half the wall time on two free cores).
     """
-    params, settings = params or PairParams(), settings or CircuitSettings()
+    params, settings = params or PairParams(), settings or CircuitConfig()
     if not checkpoints:
         raise ValueError("no checkpoints to trace")
     steps = [step_of(c, i + 1) for i, c in enumerate(checkpoints)]
@@ -205,3 +218,68 @@ def _tidy(run: str, steps: list[int], ckpts: list[str], results: list[CircuitRes
                              float(r.score[layer, h]), float(r.importance[layer, h]), float(b.importance[layer, h]),
                              float(e[layer, h]), float(r.inclusion[layer, h])))
     return pd.DataFrame(rows, columns=HEAD_COLUMNS)
+
+
+def trace_runs(runs: Any, profile: str, params: PairParams, settings: CircuitConfig,
+               progress: bool = False) -> dict[str, Trace]:
+    """``label -> Trace`` of run values (organism names of ``profile`` or mappings, :mod:`.modelruns`)."""
+    return trace_models(resolve_runs(runs, profile), params, settings, progress)
+
+
+def trace_models(models: Mapping[str, ModelRun], params: PairParams, settings: CircuitConfig,
+                 progress: bool = False) -> dict[str, Trace]:
+    """``label -> Trace``: every checkpoint of each run against its base's circuit."""
+    out = {}
+    for label, m in models.items():
+        if m.base is None:
+            raise ValueError(f"run {label!r} has no base to compare its checkpoints with")
+        out[label] = trace(m.base, list(m.checkpoints), params, settings, run=label, progress=progress)
+    return out
+
+
+@dataclass
+class CircuitHeads:
+    """One circuit's heads and head scores (``score``: ``[n_layers][n_heads]`` node scores, which
+    order head sets), without the cache entry behind it."""
+
+    model: str
+    heads: list[str]
+    score: list[list[float]]
+    n_layers: int
+    n_heads: int
+    top_n: int
+    n_pairs: int
+
+    @classmethod
+    def of(cls, r: CircuitResult) -> CircuitHeads:
+        return cls(r.model, list(r.heads), r.score.tolist(), r.n_layers, r.n_heads, r.top_n, r.n_pairs)
+
+    @property
+    def has_signal(self) -> bool:
+        return self.n_pairs >= 2
+
+
+@dataclass
+class TraceTables:
+    """A :class:`Trace` as tables and head lists (what a page shows and the §4 claims read:
+    ``base.heads``, :meth:`live`, :meth:`sets`), storable with ``cache.save_result``."""
+
+    run: str
+    base: CircuitHeads
+    results: list[CircuitHeads]
+    steps: list[int]
+    heads: pd.DataFrame
+    summary: pd.DataFrame
+    bands: pd.DataFrame
+    counts: pd.DataFrame
+    frequency: pd.DataFrame
+    seconds: float = 0.0
+
+    def live(self) -> list[CircuitHeads]:
+        """Checkpoint circuits with signal (as :meth:`Trace.live`)."""
+        return [r for r in self.results if r.has_signal]
+
+    def sets(self, i: int = -1) -> HeadSets:
+        """Head sets of checkpoint ``i`` (default: the final one) against the base (as :meth:`Trace.sets`)."""
+        m, b = self.results[i], self.base
+        return HeadSets.from_sets(m.heads, b.heads, score_dict(np.asarray(m.score)), score_dict(np.asarray(b.score)))

@@ -234,13 +234,14 @@ def params_from(cls: type, parameters: dict[str, Any]):
 
 
 def emergence_settings(p):
-    """``(PairParams, CircuitSettings)`` of a :class:`CircuitsParams` or :class:`EmergenceParams`."""
+    """``(PairParams, CircuitConfig)`` of a page's :class:`CircuitInputs` (the inclusion bootstrap
+    takes the page's ``n_boot`` when it has one)."""
+    from thinking_sparks.circuits.config import CircuitConfig
     from thinking_sparks.emergence.pairs import PairParams
-    from thinking_sparks.emergence.sweep import CircuitSettings
 
     pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
                        max_new_tokens=max(32, p.answer_tokens or 0), reasoning_side=getattr(p, "reasoning_side", "own"))
-    return pairs, CircuitSettings(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))
+    return pairs, CircuitConfig(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))
 
 
 def from_notebook(section: str, namespace: dict[str, Any]):
@@ -249,6 +250,7 @@ def from_notebook(section: str, namespace: dict[str, Any]):
     A notebook's second cell is ``params = from_notebook("04_emergence", globals())``: the names come
     from the page's ``Params``, so they are written once.
     """
+    _quiet_notebook_output()  # before params_class imports the page module (and tqdm with it)
     names = [f.name for f in dataclasses.fields(params_class(section))]
     missing = [n for n in names if n not in namespace]
     if missing:

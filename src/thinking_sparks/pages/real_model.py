@@ -112,13 +112,13 @@ class Params:
         return {"think": dataclasses.replace(think, dataset=f"words/{self.style_level}"), "direct": self.direct_params()}
 
     def circuit_settings(self):
-        """``(PairParams, CircuitSettings)`` of the sweep, and the style circuits' PairParams."""
+        """``(PairParams, CircuitConfig)`` of the sweep, and the style circuits' PairParams."""
         import dataclasses
 
         from thinking_sparks.emergence.pairs import PairParams
-        from thinking_sparks.emergence.sweep import CircuitSettings
+        from thinking_sparks.circuits.config import CircuitConfig
 
         pairs = PairParams(dataset=self.dataset, n_questions=self.n_questions, answer_tokens=self.answer_tokens,
                            max_new_tokens=self.answer_tokens)
-        settings = CircuitSettings(steps=self.steps, top_n=self.top_n, rule=self.rule, n_boot=self.n_boot)
+        settings = CircuitConfig(steps=self.steps, top_n=self.top_n, rule=self.rule, n_boot=self.n_boot)
         return pairs, settings, dataclasses.replace(pairs, dataset=f"words/{self.style_level}-bare")

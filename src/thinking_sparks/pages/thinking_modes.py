@@ -21,7 +21,7 @@ from thinking_sparks.cache import cached
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import analysis_dtype, use_device
 from thinking_sparks.emergence.modelruns import ModelRun
-from thinking_sparks.emergence.zoo import circuit_graph
+from thinking_sparks.emergence.drawing import circuit_graph
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import think_heads

@@ -6,7 +6,7 @@ start model with the final checkpoint (pass@1 with bootstrap CIs and the paired 
 :func:`sweep` runs the emergence room's :func:`~thinking_sparks.emergence.trace` over evenly spaced
 checkpoints (:func:`traced`) against the start model's circuit; :func:`layer_frame` counts the
 emergent heads per layer.  The cohorts, heatmap and Table 3 with its noise floor are the emergence
-room's own (``trace.bands``, ``trace.frequency``, ``emergence.zoo.table3``).
+room's own (``trace.bands``, ``trace.frequency``, ``emergence.tables.table3``).
 
 **Think on / off on a real model.** :func:`style_heads` builds the two prompting styles' circuits
 (:mod:`~thinking_sparks.realmodel.styles`: step by step vs answer at once, the model's own sampled
@@ -199,7 +199,7 @@ def overlap(th: dict[str, Any], settings: Any, n_boot: int = 200, seed: int = 0)
     the CIs of each one-sided count and of ``diff`` = heads(direct) − heads(step-by-step) (nan when
     a circuit has no signal)."""
     from thinking_sparks.emergence.stats import overlap_bootstrap
-    from thinking_sparks.emergence.zoo import _graph
+    from thinking_sparks.emergence.drawing import edge_graph as _graph
 
     cmp = th["comparison"]
     point = th["overlap"]

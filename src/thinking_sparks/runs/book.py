@@ -101,13 +101,13 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     build_zoos(stems, [parameters])
     if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
         p = params_from(params_class("04_emergence"), parameters)
-        from thinking_sparks.emergence import zoo as emergence_zoo
+        from thinking_sparks.emergence.trace import trace_runs  # torch loads only when the sweep runs
 
         t0 = time.time()
         from thinking_sparks.emergence.device import use_device
 
         use_device(p.device)
-        emergence_zoo.trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
+        trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
     if "07_real_model" in stems:
         # only the start model's weights: the page trains its SFT run in a worker process on the

@@ -1,48 +1,30 @@
-"""The emergence analyses over several runs (the organism zoo's or a user's), as tidy frames for the pages.
+"""The emergence analyses over several traced runs, as tidy frames: Table 3 with bootstrap CIs and
+the noise floor (:func:`table3`), effect maps averaged over checkpoints (:func:`effect_frame`, Fig
+13), the cross-method map (:func:`cross_method_frame`, Fig 14), reward tracking for GRPO runs
+(:func:`reward_frames`, Fig 3B) and per-checkpoint summaries (:func:`sweep_summary`).
 
-:func:`trace_runs` sweeps every checkpoint of several runs (each against its base, see
-:mod:`.modelruns`; everything cached); the other functions turn the traces into the paper's tables and
-figures: Table 3 with bootstrap CIs and the noise floor (:func:`table3`), effect maps averaged
-over checkpoints (:func:`effect_frame`, Fig 13), the cross-method map (:func:`cross_method_frame`,
-Fig 14), reward tracking for GRPO runs (:func:`reward_frames`, Fig 3B) and a circuit as nodes and
-edges for drawing (:func:`circuit_graph`, Figs 15-16).
+Every function takes ``{label: Trace}`` (:func:`~.trace.trace_models`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from thinking_sparks.emergence.pairs import PairParams
+from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence.drawing import edge_graph
+from thinking_sparks.emergence.modelruns import ModelRun, reward_curve
 from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
 from thinking_sparks.emergence.stats import bootstrap_counts, mean_effect, noise_floor, reward_tracking
-from thinking_sparks.emergence.modelruns import ModelRun, resolve_runs, reward_curve
-from thinking_sparks.emergence.sweep import CircuitResult, CircuitSettings
-from thinking_sparks.emergence.trace import Trace, trace
+from thinking_sparks.emergence.sweep import CircuitResult
+from thinking_sparks.emergence.trace import Trace
 
 log = logging.getLogger(__name__)
-
-
-def trace_runs(runs: Any, profile: str, params: PairParams, settings: CircuitSettings,
-               progress: bool = False) -> dict[str, Trace]:
-    """``label -> Trace`` of run values (organism names of ``profile`` or mappings, :mod:`.modelruns`)."""
-    return trace_models(resolve_runs(runs, profile), params, settings, progress)
-
-
-def trace_models(models: Mapping[str, ModelRun], params: PairParams, settings: CircuitSettings,
-                 progress: bool = False) -> dict[str, Trace]:
-    """``label -> Trace``: every checkpoint of each run against its base's circuit."""
-    out = {}
-    for label, m in models.items():
-        if m.base is None:
-            raise ValueError(f"run {label!r} has no base to compare its checkpoints with")
-        out[label] = trace(m.base, list(m.checkpoints), params, settings, run=label, progress=progress)
-    return out
 
 
 def head_grid(traces: dict[str, Trace]) -> str:
@@ -66,20 +48,7 @@ def _pe(r: CircuitResult) -> torch.Tensor:
     return r.per_example()
 
 
-def _graph(r: CircuitResult, settings: CircuitSettings):
-    """The circuit's edge graph, from the model's config alone (a cached circuit loads no weights)."""
-    from transformers import AutoConfig
-
-    from thinking_sparks.circuits.graph import Graph
-    from thinking_sparks.models import resolve_spec
-
-    cfg = AutoConfig.from_pretrained(resolve_spec(r.model))
-    n_heads = int(cfg.num_attention_heads)
-    return Graph(int(cfg.num_hidden_layers), n_heads, int(getattr(cfg, "num_key_value_heads", None) or n_heads),
-                 settings.gqa)
-
-
-def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_boot: int = 200, n_splits: int = 50,
+def table3(traces: dict[str, Trace], settings: CircuitConfig, k: int = 5, n_boot: int = 200, n_splits: int = 50,
            seed: int = 0) -> pd.DataFrame:
     """Paper Table 3 on the organism (final checkpoints), with how sure each count is.
 
@@ -92,7 +61,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
     base_done = set()
     for run, tr in traces.items():
         final, b = tr.results[-1], tr.base
-        g = _graph(final, settings)
+        g = edge_graph(final, settings)
         if b.model not in base_done and b.has_signal:
             base_done.add(b.model)
             floor = _floor(b, g, n_splits, seed, settings)
@@ -122,7 +91,7 @@ def table3(traces: dict[str, Trace], settings: CircuitSettings, k: int = 5, n_bo
     return df
 
 
-def _floor(r: CircuitResult, g, n_splits: int, seed: int, settings: CircuitSettings) -> np.ndarray:
+def _floor(r: CircuitResult, g, n_splits: int, seed: int, settings: CircuitConfig) -> np.ndarray:
     """The noise floor of ``r``'s circuit (NaN when it has fewer than the 4 pairs two halves need)."""
     if r.n_pairs < 4:
         return np.array([np.nan])
@@ -181,33 +150,15 @@ def reward_frames(traces: dict[str, Trace], models: Mapping[str, ModelRun], n_pe
     return out
 
 
-def circuit_graph(r: CircuitResult, settings: CircuitSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A circuit as ``nodes`` (``node, x, y, kind, score``) and ``edges`` (``src, dst, x, y, x2, y2,
-    score``) for :func:`thinking_sparks.plots.circuit_drawing`: q / k / v inputs of a head are
-    merged into one edge per (source node, head), scores summed."""
-    from thinking_sparks.circuits.attribute import Attribution
-    from thinking_sparks.circuits.circuit import top_n
+@dataclass
+class RewardTrack:
+    """:func:`~.stats.reward_tracking` of one run, typed (``per_checkpoint``: ``step, new_heads, reward``)."""
 
-    g = _graph(r, settings)
-    pe = _pe(r)
-    a = Attribution(g, pe.mean(0), pe.abs().mean(0), pe.shape[0], settings.method, settings.metric)
-    c = top_n(a, r.top_n, settings.aggregation)
-    agg: dict[tuple[str, str], float] = {}
-    for s, d in c.edge_list():
-        score = float(a.scores[g.src_index(s), g.dst_index(d)])
-        for node in (g.dst_heads(d) or [g.dst_node(d)]):
-            agg[(s, node)] = agg.get((s, node), 0.0) + score
-    pos = {"input": (0.0, 0.0), "logits": (0.0, 2 * g.n_layers + 1.0)}  # left column: input -> logits crosses no node
-    for layer in range(g.n_layers):
-        for h in range(g.n_heads):
-            pos[f"L{layer}H{h}"] = ((h + 1) / (g.n_heads + 1), 2 * layer + 1.0)
-        pos[f"MLP{layer}"] = (1.0, 2 * layer + 2.0)
-    names = sorted({n for e in agg for n in e}, key=lambda n: (pos[n][1], pos[n][0]))
-    score = {n: sum(abs(v) for (s, d), v in agg.items() if n in (s, d)) for n in names}
-    kind = {n: "input" if n == "input" else "logits" if n == "logits" else "mlp" if n.startswith("MLP") else "head"
-            for n in names}
-    nodes = pd.DataFrame([{"node": n, "x": pos[n][0], "y": pos[n][1], "kind": kind[n], "score": score[n]}
-                          for n in names])
-    edges = pd.DataFrame([{"src": s, "dst": d, "x": pos[s][0], "y": pos[s][1], "x2": pos[d][0], "y2": pos[d][1],
-                           "score": v} for (s, d), v in agg.items()])
-    return nodes, edges
+    n: int
+    spearman: float
+    p: float
+    per_checkpoint: pd.DataFrame
+
+    def as_dict(self) -> dict:
+        """The dict :func:`~.stats.reward_tracking` returns (what :mod:`.claims` reads)."""
+        return {"n": self.n, "spearman": self.spearman, "p": self.p, "per_checkpoint": self.per_checkpoint}
