@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dataclasses as _dc
+
+import pandas as _pd
 import pytest
 
 from thinking_sparks.cache import DONE, ResultCache, cache_key
@@ -214,10 +217,95 @@ def test_two_processes_writing_one_key(tmp_path, existing):
 
 
 def test_write_text_atomic_replaces_whole_and_leaves_no_temp(tmp_path):
-    from thinking_sparks.runtime import write_text_atomic
+    from thinking_sparks.atomic import write_text
 
     target = tmp_path / "status.csv"
     target.write_text("old")
-    assert write_text_atomic(target, "new\n") == target
+    assert write_text(target, "new\n") == target
     assert target.read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["status.csv"]  # no temporary file left beside it
+
+
+def test_atomic_dir_appears_whole_or_not_at_all(tmp_path):
+    from thinking_sparks.atomic import atomic_dir
+
+    out = tmp_path / "run"
+    with atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("1")
+        assert not out.exists()  # nothing at the target while it is written
+    assert (out / "a.txt").read_text() == "1"
+    with pytest.raises(RuntimeError), atomic_dir(out) as tmp:
+        (tmp / "b.txt").write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # the previous output stays
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary left beside it
+    with atomic_dir(out) as tmp:
+        (tmp / "c.txt").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == ["c.txt"]  # replaced whole
+
+
+# --- typed results (cache.save_result / load_result / cached) ---------------------------------------
+
+
+@_dc.dataclass
+class _Inner:
+    table: _pd.DataFrame
+    count: int
+
+
+@_dc.dataclass
+class _Outer:
+    frames: dict
+    inner: _Inner
+    note: str
+    values: list
+
+
+@_dc.dataclass
+class _Changed:  # _Inner with one more field
+    table: _pd.DataFrame
+    count: int
+    extra: str = ""
+
+
+def test_a_result_round_trips_without_pickle(tmp_path):
+    from thinking_sparks.cache import load_result, save_result
+
+    out = _Outer({"zeta": _pd.DataFrame({"q": [1, 2]}), "alpha": _pd.DataFrame({"q": [3.5]})},
+                 _Inner(_pd.DataFrame({"head": ["L0H1"], "score": [0.25]}), 7), "text", [1, 2.5, None])
+    save_result(out, tmp_path / "r")
+    back = load_result(tmp_path / "r")
+    assert list(back.frames) == ["zeta", "alpha"]  # insertion order kept
+    assert back.frames["alpha"].q.tolist() == [3.5] and back.inner.count == 7
+    assert back.inner.table.to_dict("records") == [{"head": "L0H1", "score": 0.25}]
+    assert back.note == "text" and back.values == [1, 2.5, None]
+    assert not [p for p in (tmp_path / "r").rglob("*") if p.suffix in (".pkl", ".pickle")]
+
+
+def test_a_result_field_without_a_stable_form_is_refused(tmp_path):
+    from thinking_sparks.cache import save_result
+
+    with pytest.raises(TypeError, match="cannot put"):
+        save_result(_Inner(_pd.DataFrame(), object()), tmp_path / "r")
+
+
+def test_cached_computes_once_and_keys_the_result_layout(tmp_path, monkeypatch):
+    from thinking_sparks import cache
+
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    calls = []
+
+    def make(n: int) -> _Inner:
+        calls.append(n)
+        return _Inner(_pd.DataFrame({"x": list(range(n))}), n)
+
+    first = cache.cached("test-inner", key=lambda n: {"n": n})(make)
+    assert first(3).count == 3 and first(3).table.x.tolist() == [0, 1, 2] and calls == [3]
+    assert first(4).count == 4 and calls == [3, 4]  # another key: computed
+
+    def make2(n: int) -> _Changed:
+        calls.append(-n)
+        return _Changed(_pd.DataFrame({"x": [n]}), n)
+
+    # the same kind and key, another result layout: computed, never the old entry
+    assert cache.cached("test-inner", key=lambda n: {"n": n})(make2)(3).count == 3 and calls[-1] == -3

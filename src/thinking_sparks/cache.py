@@ -226,7 +226,8 @@ def _save_value(value: Any, folder: Path, name: str) -> dict:
         save_result(value, folder / name)
         return {"kind": "dataclass", "dir": name}
     if isinstance(value, dict) and value and any(_is_frame(v) or is_dataclass(v) for v in value.values()):
-        items = {str(k): _save_value(v, folder, f"{name}.{i}") for i, (k, v) in enumerate(value.items())}
+        # a list of [key, value] pairs: the manifest's keys are sorted, a dict's order is kept
+        items = [[str(k), _save_value(v, folder, f"{name}.{i}")] for i, (k, v) in enumerate(value.items())]
         return {"kind": "dict", "items": items}
     if isinstance(value, (list, tuple)) and value and any(_is_frame(v) or is_dataclass(v) for v in value):
         return {"kind": "list", "items": [_save_value(v, folder, f"{name}.{i}") for i, v in enumerate(value)]}
@@ -240,7 +241,7 @@ def _load_value(spec: dict, folder: Path) -> Any:
     if kind == "dataclass":
         return load_result(folder / spec["dir"])
     if kind == "dict":
-        return {k: _load_value(v, folder) for k, v in spec["items"].items()}
+        return {k: _load_value(v, folder) for k, v in spec["items"]}
     if kind == "list":
         return [_load_value(v, folder) for v in spec["items"]]
     return spec["value"]
@@ -259,6 +260,22 @@ def load_result(folder: Path) -> Any:
     return cls(**values)
 
 
+def result_schema(cls: Any) -> Any:
+    """The field names and types of a result dataclass, nested dataclasses expanded (for keys)."""
+    import dataclasses
+    import typing
+
+    if not (isinstance(cls, type) and is_dataclass(cls)):
+        return None if cls is None else str(cls)
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        hint = hints.get(f.name, f.type)
+        nested = [a for a in (hint, *typing.get_args(hint)) if isinstance(a, type) and is_dataclass(a)]
+        out[f.name] = result_schema(nested[0]) if nested else str(hint)
+    return {cls.__qualname__: out}
+
+
 def cached(kind: str, key: Any):
     """Decorator: cache a function's dataclass result under ``cache_key(kind, key(*args, **kw))``.
 
@@ -268,12 +285,16 @@ def cached(kind: str, key: Any):
     result atomically. The undecorated function stays reachable as ``fn.uncached``.
     """
     import functools
+    import typing
 
     def decorate(fn):
+        # the result's layout is part of the key: a changed Result dataclass never reads an old entry
+        schema = result_schema(typing.get_type_hints(fn).get("return"))
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             store = ResultCache()
-            k = cache_key(kind, key(*args, **kwargs))
+            k = cache_key(kind, {"key": key(*args, **kwargs), "result": schema})
             hit = store.get(k)
             if hit is not None:
                 log.info("%s: read from the results cache (%s)", kind, k)
