@@ -113,12 +113,13 @@ def test_model_dtype_and_device_enter_the_key(tiny_model_dir):
 
 def test_eval_cache_misses_on_another_dtype(tiny_model_dir, tmp_path, monkeypatch):
     from thinking_sparks.evaluation.datasets import Problem
-    from thinking_sparks.evaluation.harness import EvalParams, run_eval
+    from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
 
     monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
     problems = [Problem("a", "what is 3 + 4 ?", "7")]
-    params = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=3)
+    params = EvalParams(dataset="inline", sampling=SamplingConfig(n=1, temperature=0.0, max_new_tokens=3))
     first = run_eval(load_model(str(tiny_model_dir), dtype="float32"), params, problems=problems, progress=False)
     again = run_eval(load_model(str(tiny_model_dir), dtype="float32"), params, problems=problems, progress=False)
     other = run_eval(load_model(str(tiny_model_dir), dtype="bfloat16"), params, problems=problems, progress=False)

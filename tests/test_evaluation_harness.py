@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from thinking_sparks.evaluation.datasets import Problem
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
+from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import SAMPLE_COLUMNS, EvalParams, evaluate, run_eval
 
 QUESTIONS = ["what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 )", "sum of 9 and 8", "7 times 6",
@@ -47,7 +48,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def test_evaluate_grades_every_sample(lm):
     problems = [Problem(f"p{i}", q, str(i), "easy" if i < 3 else "hard") for i, q in enumerate(QUESTIONS)]
-    params = EvalParams(dataset="inline", n=4, temperature=1.0, top_p=0.9, max_new_tokens=10, stop=(), n_boot=50)
+    params = EvalParams(dataset="inline", sampling=SamplingConfig(n=4, temperature=1.0, top_p=0.9, max_new_tokens=10, stop=()), n_boot=50)
     result = evaluate(lm, problems, params, progress=False)
     s = result.samples
     assert list(s.columns) == SAMPLE_COLUMNS and len(s) == 5 * 4
@@ -59,7 +60,7 @@ def test_evaluate_grades_every_sample(lm):
     assert result.info["timing"]["new_tokens"] == int(s["n_tokens"].sum())
 
     # gold = what greedy decoding answers -> every problem with an extracted number is correct
-    greedy = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=10, stop=(), n_boot=50)
+    greedy = EvalParams(dataset="inline", sampling=SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=()), n_boot=50)
     first = evaluate(lm, problems, greedy, progress=False).samples
     assert first["extracted"].notna().sum() >= 2, "tiny model should emit some digits"
     gold = [a if not pd.isna(a) else "no-answer" for a in first["extracted"]]
@@ -73,7 +74,7 @@ def test_interventions_reach_the_harness(lm):
     from thinking_sparks.interventions import parse_edits
 
     problems = [Problem(f"p{i}", q, "1") for i, q in enumerate(QUESTIONS)]
-    params = EvalParams(dataset="inline", n=1, temperature=0.0, max_new_tokens=8, stop=(), n_boot=10)
+    params = EvalParams(dataset="inline", sampling=SamplingConfig(n=1, temperature=0.0, max_new_tokens=8, stop=()), n_boot=10)
     every = ",".join(f"L{layer}H{h}" for layer in range(lm.n_layers) for h in range(lm.n_heads))
     base = evaluate(lm, problems, params, progress=False).samples["completion"].tolist()
     ablated = evaluate(lm, problems, params, intervention=parse_edits(every), progress=False)
@@ -83,7 +84,7 @@ def test_interventions_reach_the_harness(lm):
 def test_run_eval_caches_and_writes(lm, tmp_path, cache_root):
     rows = [{"question": q, "answer": f"x\n#### {i}"} for i, q in enumerate(QUESTIONS)]
     data = write_jsonl(tmp_path / "set.jsonl", rows)
-    params = EvalParams(dataset=str(data), n=2, temperature=0.8, max_new_tokens=6, n_boot=20)
+    params = EvalParams(dataset=str(data), sampling=SamplingConfig(n=2, temperature=0.8, max_new_tokens=6), n_boot=20)
     first = run_eval(lm, params, out_dir=tmp_path / "out1", progress=False)
     assert first.info["cached"] is False
     second = run_eval(lm, params, out_dir=tmp_path / "out2", progress=False)

@@ -8,12 +8,13 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.evaluation.metrics import paired_difference
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions.headsets import layer_counts
 
-PARAMS = EvalParams(dataset="organism/easy", n=2, temperature=0.6, max_new_tokens=12, limit=4, n_boot=50)
+PARAMS = EvalParams(dataset="organism/easy", sampling=SamplingConfig(n=2, temperature=0.6, max_new_tokens=12), limit=4, n_boot=50)
 
 
 @pytest.fixture(scope="module")

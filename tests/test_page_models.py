@@ -147,6 +147,7 @@ def test_trl_accuracy_reads_trainer_state_logs():
 
 def test_think_switch_template_sides_differ_only_in_the_template(tmp_path):
     from thinking_sparks.emergence.pairs import PairParams, Side, sample_prefixes
+    from thinking_sparks.evaluation.generation import SamplingConfig
     from thinking_sparks.interventions.experiments import think_conditions
     from thinking_sparks.models import load_model
 
@@ -154,7 +155,7 @@ def test_think_switch_template_sides_differ_only_in_the_template(tmp_path):
     lm = load_model(str(path), device="cpu")
     data = tmp_path / "q.jsonl"
     data.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QUESTIONS[:2]))
-    params = PairParams(dataset=str(data), n_questions=2, answer_tokens=2, max_new_tokens=2)
+    params = PairParams(dataset=str(data), n_questions=2, answer_tokens=2, sampling=SamplingConfig(n=1, max_new_tokens=2))
     on, off = (sample_prefixes(Side(str(path), m), params, lm=lm, use_cache=False)
                for m in ("template_think", "template_no_think"))
     ids = lambda text: lm.tokenizer(text, add_special_tokens=False).input_ids

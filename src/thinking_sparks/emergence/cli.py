@@ -127,7 +127,7 @@ def trace_command(
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
     """Circuits at every checkpoint against one base -> heads.parquet, cohorts.csv, summary.csv, ..."""
-    from thinking_sparks.emergence.pairs import PairParams
+    from thinking_sparks.emergence.pairs import PairParams, prefix_sampling
     from thinking_sparks.emergence.sweep import run_checkpoints
     from thinking_sparks.emergence.trace import trace
 
@@ -135,7 +135,7 @@ def trace_command(
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
     settings = _settings(method, steps, metric, top_n, n_boot)
     params = PairParams(dataset=dataset, n_questions=n_questions, answer_tokens=answer_tokens,
-                        max_new_tokens=max(32, answer_tokens or 0), reasoning_side=reasoning_side)
+                        sampling=prefix_sampling(answer_tokens), reasoning_side=reasoning_side)
     if run:
         run_base, specs = run_checkpoints(run, profile)
         base = base or run_base

@@ -44,6 +44,7 @@ from typing import Any
 
 from thinking_sparks.circuits.pairs import Pair
 from thinking_sparks.emergence.device import analysis_dtype, load_kept
+from thinking_sparks.evaluation.generation import SamplingConfig, generate
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +92,15 @@ class PairParams:
         dataset: circuit question set: ``organism/hard`` (AIME'24's role) or a JSONL path.
         n_questions: first questions of the set used.
         answer_tokens: cap on answer-prefix tokens kept per pair (None: as many as both allow).
-        temperature, top_p, seed, max_new_tokens: how the prefixes are sampled (one per question;
-            the paper's T 0.6, top-p 0.95; no more tokens than the cut can use are generated).
+        sampling: how the prefixes are sampled (one per question, ``n`` 1; the paper's T 0.6,
+            top-p 0.95; no more tokens than the cut can use are generated: 32 by default).
         reasoning_side: ``own`` or ``final`` (module docstring).
     """
 
     dataset: str = "organism/hard"
     n_questions: int = 32
     answer_tokens: int | None = 24
-    temperature: float = 0.6
-    top_p: float = 0.95
-    seed: int = 0
-    max_new_tokens: int = 32
+    sampling: SamplingConfig = SamplingConfig(n=1, max_new_tokens=32)
     reasoning_side: str = "own"
 
     def __post_init__(self) -> None:
@@ -113,10 +111,18 @@ class PairParams:
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, "
                              f"got {self.reasoning_side!r}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.answer_tokens is not None and self.answer_tokens > self.max_new_tokens:
-            raise ValueError(f"answer_tokens ({self.answer_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
+        if self.sampling.n != 1:
+            raise ValueError(f"a circuit side has one answer prefix per question: sampling.n must be 1, "
+                             f"got {self.sampling.n}")
+        if self.answer_tokens is not None and self.answer_tokens > self.sampling.max_new_tokens:
+            raise ValueError(f"answer_tokens ({self.answer_tokens}) exceeds max_new_tokens "
+                             f"({self.sampling.max_new_tokens})")
+
+
+def prefix_sampling(answer_tokens: int | None) -> SamplingConfig:
+    """How answer prefixes are sampled for a cut of ``answer_tokens``: one sample per question, the
+    paper's T 0.6 and top-p 0.95, and no more new tokens than the cut can use (at least 32)."""
+    return SamplingConfig(n=1, max_new_tokens=max(32, answer_tokens or 0))
 
 
 @dataclass
@@ -210,14 +216,10 @@ def prefix_key(side: Side, params: PairParams, probs: list) -> str:
 
 def sample_answers(lm: Any, side: Side, probs: list, params: PairParams) -> Prefixes:
     """One seeded answer per problem from a loaded model, asked in ``side``'s mode (not cached)."""
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate
-
     suffix, enable = MODES[side.mode]
     texts = [lm.chat(_suffixed(p.question, suffix), enable_thinking=enable) for p in probs]
     prompts = [lm.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
-    cfg = SamplingConfig(n=1, temperature=params.temperature, top_p=params.top_p, seed=params.seed,
-                         max_new_tokens=params.max_new_tokens, stop=("</answer>",))
-    gens = sorted(generate(lm, prompts, cfg, progress=False), key=lambda g: g.prompt_index)
+    gens = sorted(generate(lm, prompts, params.sampling, progress=False), key=lambda g: g.prompt_index)
     completions = [lm.tokenizer(g.text, add_special_tokens=False).input_ids for g in gens]
     return Prefixes(side, [p.id for p in probs], prompts, completions, [g.text for g in gens])
 

@@ -4,7 +4,7 @@
 ``run_eval`` adds the results cache and writes ``samples.parquet`` + ``summary.json``::
 
     lm = load_model("organism/sft@final")
-    params = EvalParams(dataset="organism/hard", n=8, temperature=0.6, top_p=0.95)
+    params = EvalParams(dataset="organism/hard", sampling=SamplingConfig(n=8, temperature=0.6, top_p=0.95))
     base = run_eval(lm, params)
 
     ablated = run_eval(lm, params, intervention=parse_edits("L5H1,L5H4"))  # cached under its own key
@@ -43,8 +43,8 @@ class EvalParams:
 
     Attributes:
         dataset: eval set name (``organism/easy``) or JSON-lines path.
-        n, temperature, top_p, top_k, min_p, max_new_tokens, seed, batch_size, stop: sampling
-            (see :class:`~thinking_sparks.evaluation.generation.SamplingConfig`).
+        sampling: how completions are drawn (:class:`~thinking_sparks.evaluation.generation.SamplingConfig`;
+            here 8 samples of up to 512 new tokens by default); ``sampling.seed`` also seeds the bootstrap.
         limit: evaluate only the first ``limit`` problems.
         system: system message for the chat template (None: the template's default).
         enable_thinking: passed to chat templates that know it (Qwen3, organism hybrid).
@@ -54,15 +54,7 @@ class EvalParams:
     """
 
     dataset: str
-    n: int = 8
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 0
-    min_p: float = 0.0
-    max_new_tokens: int = 512
-    seed: int = 0
-    batch_size: int = 16
-    stop: tuple[str, ...] = ("</answer>",)
+    sampling: SamplingConfig = SamplingConfig(n=8, max_new_tokens=512)
     limit: int | None = None
     system: str | None = None
     enable_thinking: bool | None = None
@@ -72,7 +64,8 @@ class EvalParams:
     alpha: float = 0.05
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stop", tuple(self.stop))
+        if not isinstance(self.sampling, SamplingConfig):
+            raise TypeError(f"sampling must be a SamplingConfig, got {type(self.sampling).__name__}")
         if self.ks is not None:
             object.__setattr__(self, "ks", tuple(sorted({int(k) for k in self.ks})))
             for k in self.ks:
@@ -82,12 +75,11 @@ class EvalParams:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
-        self.sampling()  # validates the sampling fields
 
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(n=self.n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                              min_p=self.min_p, max_new_tokens=self.max_new_tokens, stop=self.stop,
-                              seed=self.seed, batch_size=self.batch_size)
+    @property
+    def n(self) -> int:
+        """Samples per problem (``sampling.n``)."""
+        return self.sampling.n
 
 
 @dataclass
@@ -127,7 +119,7 @@ def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, int
         raise ValueError("no problems to evaluate")
     prompts = [build_prompt(model, p, params) for p in problems]
     stats = GenerationStats()
-    gens = generate(model, prompts, params.sampling(), intervention=intervention, context=context, progress=progress,
+    gens = generate(model, prompts, params.sampling, intervention=intervention, context=context, progress=progress,
                     stats=stats)
     rows = []
     for g in gens:
@@ -138,7 +130,7 @@ def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, int
                      "correct": is_correct(pred, p.answer), "n_tokens": g.n_tokens,
                      "finish_reason": g.finish_reason})
     samples = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
-    summary = summarize(samples, ks=params.ks, n_boot=params.n_boot, alpha=params.alpha, seed=params.seed)
+    summary = summarize(samples, ks=params.ks, n_boot=params.n_boot, alpha=params.alpha, seed=params.sampling.seed)
     info = {
         "timing": {"seconds": round(stats.seconds, 3), "new_tokens": stats.n_new_tokens,
                    "tokens_per_second": round(stats.tokens_per_second, 2), "sequences": stats.n_sequences},
@@ -178,7 +170,7 @@ def read_result(directory: Path, params: EvalParams) -> EvalResult:
     """Load a written result back (the summary is recomputed from the samples, deterministically)."""
     samples = pd.read_parquet(directory / SAMPLES_FILE)
     info = json.loads((directory / SUMMARY_FILE).read_text())
-    summary = summarize(samples, ks=params.ks, n_boot=params.n_boot, alpha=params.alpha, seed=params.seed)
+    summary = summarize(samples, ks=params.ks, n_boot=params.n_boot, alpha=params.alpha, seed=params.sampling.seed)
     return EvalResult(samples=samples, summary=summary, info=info, out_dir=directory)
 
 

@@ -47,6 +47,7 @@ def eval_command(
     reference_limit: int = typer.Option(32, "--reference-limit", min=1, help=iv_cli.REFERENCE_LIMIT_HELP),
 ) -> None:
     """Evaluate a model: pass@1, pass@k, success@k with bootstrap CIs, by difficulty."""
+    from thinking_sparks.evaluation.generation import SamplingConfig
     from thinking_sparks.evaluation.harness import EvalParams, run_eval
 
     if n < 1:
@@ -54,13 +55,11 @@ def eval_command(
     iv_cli.check_options(ablate, ablate_mode, scale)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
-    params = EvalParams(
-        dataset=dataset, n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
-        max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
-        stop=tuple(stop) if stop else EvalParams.__dataclass_fields__["stop"].default,
-        limit=limit, system=system, enable_thinking=think, instruction=instruction,
-        ks=tuple(k) if k else None,
-    )
+    sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                              max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
+                              stop=tuple(stop) if stop else SamplingConfig.stop)
+    params = EvalParams(dataset=dataset, sampling=sampling, limit=limit, system=system, enable_thinking=think,
+                        instruction=instruction, ks=tuple(k) if k else None)
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.models import load_model
 

@@ -160,11 +160,13 @@ def reference_texts(model: Any, dataset: str, *, limit: int | None = 32, max_new
     The default reference set of ``--ablate-mode mean``: it covers prompt and generated positions
     alike, in the format the model writes. The greedy run goes through the evaluation cache.
     """
+    from thinking_sparks.evaluation.generation import SamplingConfig
     from thinking_sparks.evaluation.harness import EvalParams, build_prompt, run_eval
     from thinking_sparks.evaluation.datasets import load_eval_set
 
-    params = EvalParams(dataset=dataset, n=1, temperature=0.0, max_new_tokens=max_new_tokens, limit=limit,
-                        system=system, enable_thinking=enable_thinking, batch_size=batch_size, n_boot=0)
+    greedy = SamplingConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    params = EvalParams(dataset=dataset, sampling=greedy, limit=limit, system=system, enable_thinking=enable_thinking,
+                        n_boot=0)
     problems = load_eval_set(dataset, limit=limit)
     result = run_eval(model, params, progress=False, problems=problems)
     by_id = {p.id: build_prompt(model, p, params) for p in problems}

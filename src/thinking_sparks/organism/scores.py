@@ -71,9 +71,10 @@ def _evaluate(specs: Sequence[str], modes: Sequence[str], n: int, hard_n: int | 
             for name in sets:
                 k = _n_for(name, n, hard_n)
                 problems = load_eval_set(f"organism/{name}", limit=limit)
-                params = EvalParams(dataset=f"organism/{name}", n=k, temperature=temperature, top_p=1.0,
-                                    max_new_tokens=max_new_tokens, batch_size=256, limit=limit,
-                                    instruction=None, enable_thinking=enable_thinking)
+                sampling = SamplingConfig(n=k, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
+                                          batch_size=256)
+                params = EvalParams(dataset=f"organism/{name}", sampling=sampling, limit=limit, instruction=None,
+                                    enable_thinking=enable_thinking)
                 problems = [dataclasses.replace(p, question=task.flagged(p.question, think)) for p in problems]
                 result = run_eval(lm, params, problems=problems, progress=progress)
                 p1 = result.summary.get("pass", 1)

@@ -201,10 +201,12 @@ class HeadPageParams(CircuitInputs):
             raise ValueError(f"top_k must be a non-negative integer (0: off), got {self.top_k!r}")
 
     def _eval_params(self, dataset: str, n: int, limit: int | None):
+        from thinking_sparks.evaluation.generation import SamplingConfig
         from thinking_sparks.evaluation.harness import EvalParams
 
-        return EvalParams(dataset=dataset, n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                          max_new_tokens=self.max_new_tokens, limit=limit, n_boot=self.n_boot, batch_size=64)
+        sampling = SamplingConfig(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                                  max_new_tokens=self.max_new_tokens, batch_size=64)
+        return EvalParams(dataset=dataset, sampling=sampling, limit=limit, n_boot=self.n_boot)
 
 
 def defaults(cls: type) -> dict[str, Any]:
@@ -237,10 +239,10 @@ def emergence_settings(p):
     """``(PairParams, CircuitConfig)`` of a page's :class:`CircuitInputs` (the inclusion bootstrap
     takes the page's ``n_boot`` when it has one)."""
     from thinking_sparks.circuits.config import CircuitConfig
-    from thinking_sparks.emergence.pairs import PairParams
+    from thinking_sparks.emergence.pairs import PairParams, prefix_sampling
 
     pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
-                       max_new_tokens=max(32, p.answer_tokens or 0), reasoning_side=getattr(p, "reasoning_side", "own"))
+                       sampling=prefix_sampling(p.answer_tokens), reasoning_side=getattr(p, "reasoning_side", "own"))
     return pairs, CircuitConfig(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))
 
 
