@@ -243,6 +243,9 @@ def smollm2_dir() -> Path:
         out = tmp / "out"
         model.save_pretrained(out)
         tok.save_pretrained(out)
+        from thinking_sparks.hfcompat import make_portable
+
+        make_portable(out)  # stock AutoTokenizer then reads tokenizer.json as the project does
         if target.exists():
             shutil.rmtree(target)
         out.rename(target)
