@@ -91,9 +91,21 @@ def test_tiny_real_model_sft_checkpoints_match_stock_hf(tmp_path, tiny_model_dir
     assert list(hfcompat.model_dirs()) == [f"real/{out.name}@final"]
 
 
-def test_dequantized_smollm2_matches_stock_hf():
+def test_doctor_checks_the_built_zoo(tiny_zoo):
+    from thinking_sparks import doctor
+
+    _cache, finals = tiny_zoo
+    checks = doctor.model_checks()
+    assert [c.name for c in checks] == [f"organism/tiny/{run}@final" for run in sorted(finals)]
+    assert all(c.ok for c in checks), [c.detail for c in checks if not c.ok]
+    assert "same after save_pretrained" in checks[0].detail
+
+
+def test_dequantized_smollm2_matches_stock_hf(monkeypatch):
     from thinking_sparks import hfcompat
     from thinking_sparks.models import SMOLLM2_WHEEL, ModelNotFound, smollm2_dir
+
+    monkeypatch.delenv("SPARKS_CACHE", raising=False)  # the project's cache (built once), not the zoo's
 
     try:
         path = smollm2_dir()

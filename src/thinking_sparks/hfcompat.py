@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from thinking_sparks.atomic import write_json, write_text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MODULE", "PortableReport", "check", "is_portable", "make_portable", "model_dirs"]
+__all__ = ["MODULE", "PortableReport", "check", "is_portable", "main", "make_portable", "model_dirs"]
 
 #: the tokenizer module shipped in every model directory whose tokenizer is ``tokenizer.json`` alone
 MODULE = "tokenization_sparks.py"
@@ -175,12 +176,12 @@ def _as_list(value: Any) -> list:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def model_dirs() -> dict[str, Path]:
-    """Built model directories in the cache: ``{label: dir}`` for every zoo profile's finals,
-    real-model SFT finals and the dequantized SmolLM2 (nothing is built here)."""
+def model_dirs(every_checkpoint: bool = False) -> dict[str, Path]:
+    """Built model directories in the cache: ``{label: dir}`` for every zoo profile's runs and
+    real-model SFT runs (their final checkpoint, or all with ``every_checkpoint``) and the
+    dequantized SmolLM2. Nothing is built here."""
     from thinking_sparks import runtime
     from thinking_sparks.models import SMOLLM2_SPEC
-
     from thinking_sparks.organism.zoo import checkpoint_steps
 
     root = runtime.cache_dir()
@@ -189,9 +190,34 @@ def model_dirs() -> dict[str, Path]:
     runs += [(f"real/{d.name}", d) for d in sorted(root.glob("real/*"))]
     for label, run in runs:
         steps = checkpoint_steps(run)
-        if steps:
-            found[f"{label}@final"] = run / f"checkpoint-{steps[-1]}"
+        for step in steps if every_checkpoint else steps[-1:]:
+            found[f"{label}@{'final' if step == steps[-1] else step}"] = run / f"checkpoint-{step}"
     smol = root / "models" / SMOLLM2_SPEC
     if (smol / "config.json").exists():
         found[SMOLLM2_SPEC] = smol
     return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m thinking_sparks.hfcompat [--fix]``: list the cache's model dirs that stock
+    ``AutoTokenizer`` does not load as the project does (written before the fix), or fix them.
+
+    Fixing rewrites ``tokenizer_config.json`` and adds :data:`MODULE` (weights untouched); the
+    model fingerprints change, so results cached for those models are computed again.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m thinking_sparks.hfcompat", description=main.__doc__)
+    parser.add_argument("--fix", action="store_true", help="make every listed dir portable")
+    args = parser.parse_args(argv)
+    stale = {label: d for label, d in model_dirs(every_checkpoint=True).items() if not is_portable(d)}
+    for label, d in stale.items():
+        if args.fix:
+            make_portable(d)
+        sys.stdout.write(f"{'fixed' if args.fix else 'not portable'}: {label} ({d})\n")
+    sys.stdout.write(f"{len(stale)} model dir(s) {'fixed' if args.fix else 'to fix (run with --fix)'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
