@@ -40,7 +40,8 @@ $(STAMP): pyproject.toml $(LOCK) $(INSTALL_LOCK)
 # keeps the current pins and adds what pyproject.toml gained; `make lock UPGRADE=1` moves every pin
 # to the newest version the index serves. lock-constraints.txt caps what pyproject.toml cannot (wandb,
 # see there). Run `make test` (and `sparks doctor`) before committing it. requirements-gpu.lock is
-# written by hand from the torch wheel's Requires-Dist (see its header).
+# written by hand from the torch wheel's Requires-Dist (see its header). Where the CPU index cannot be
+# reached, `PIP_RETRIES=0 make lock` spares pip's retries for every package (minutes, not most of an hour).
 UPGRADE ?=
 lock:
 	test -x .lock-venv/bin/pip-compile || { $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet $(PIP_TOOLS); }

@@ -5,7 +5,8 @@
 training goes (loss, lr, grad norm, and for GRPO the reward terms).
 
 :class:`CleanCheckpointCallback` makes every ``checkpoint-<step>`` dir a standard HF model dir:
-it saves the tokenizer beside the weights and drops trainer leftovers (optimizer, rng, args).
+it saves the tokenizer beside the weights (loadable by stock ``AutoTokenizer``: see
+:mod:`thinking_sparks.hfcompat`) and drops trainer leftovers (optimizer, rng, args).
 """
 
 from __future__ import annotations
