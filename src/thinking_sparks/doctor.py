@@ -133,7 +133,9 @@ def torch_build(gpu_lock: Path | None = None) -> dict[str, str]:
 def which_lock(cuda: str | None, installed: dict[str, str], pins: dict[str, str]) -> str:
     """The lock an install matches, from torch's CUDA version, the installed ``nvidia-*`` packages
     (``name -> version``) and ``requirements-gpu.lock``'s pins."""
-    have = lambda name: installed.get(name, _version(name))  # noqa: E731 - cuda-* / triton pins too
+    def have(name: str) -> str:  # nvidia-* from ``installed``; cuda-* and triton pins looked up
+        return installed.get(name, _version(name))
+
     wrong = [f"{n} {have(n)} (lock {v})" for n, v in sorted(pins.items()) if have(n) != v]
     if not cuda and not installed:
         return f"{LOCK_FILE} (CPU; no nvidia-* packages)"

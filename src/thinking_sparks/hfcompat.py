@@ -32,7 +32,8 @@ from thinking_sparks.atomic import write_json, write_text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MODULE", "PortableReport", "check", "is_portable", "main", "make_portable", "model_dirs"]
+__all__ = ["MODULE", "PortableReport", "check", "is_portable", "main", "make_portable", "model_dirs",
+           "stock_tokenizer_differs"]
 
 #: the tokenizer module shipped in every model directory whose tokenizer is ``tokenizer.json`` alone
 MODULE = "tokenization_sparks.py"
@@ -198,9 +199,24 @@ def model_dirs(every_checkpoint: bool = False) -> dict[str, Path]:
     return found
 
 
+def stock_tokenizer_differs(directory: Path | str, texts: tuple[str, ...] = PROBE_TEXTS) -> bool:
+    """Whether stock ``AutoTokenizer`` gives other ids than the project's loader on ``texts``
+    (tokenizers only: cheap, for listing dirs to fix without churning the fingerprints of the rest)."""
+    from transformers import AutoTokenizer
+
+    from thinking_sparks.models import load_tokenizer
+
+    ours = load_tokenizer(directory)
+    if ours is None:
+        return False
+    stock = AutoTokenizer.from_pretrained(directory)
+    return any(stock(t).input_ids != ours(t, add_special_tokens=False).input_ids for t in texts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m thinking_sparks.hfcompat [--fix]``: list the cache's model dirs that stock
-    ``AutoTokenizer`` does not load as the project does (written before the fix), or fix them.
+    ``AutoTokenizer`` does not load as the project does (written before the fix), or fix them
+    (dirs that load the same already, e.g. SmolLM2's, are left as they are).
 
     Fixing rewrites ``tokenizer_config.json`` and adds :data:`MODULE` (weights untouched); the
     model fingerprints change, so results cached for those models are computed again.
@@ -210,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m thinking_sparks.hfcompat", description=main.__doc__)
     parser.add_argument("--fix", action="store_true", help="make every listed dir portable")
     args = parser.parse_args(argv)
-    stale = {label: d for label, d in model_dirs(every_checkpoint=True).items() if not is_portable(d)}
+    stale = {label: d for label, d in model_dirs(every_checkpoint=True).items()
+             if not is_portable(d) and stock_tokenizer_differs(d)}
     for label, d in stale.items():
         if args.fix:
             make_portable(d)
