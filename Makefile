@@ -2,11 +2,14 @@
 # Each creates .venv when missing, installs the exact versions pinned in requirements.lock (CPU
 # torch 2.13.0), then the project itself without dependencies, registers the Jupyter kernel inside
 # the venv, and runs. `make lock` refreshes requirements.lock from pyproject.toml.
+# GPU runners: `make test GPU=1` installs requirements-gpu.lock instead into .venv-gpu (PyPI's CUDA 13
+# build of torch 2.13.0 with its nvidia-* libraries pinned); `sparks doctor` says which build is installed.
 
 PYTHON ?= python3
-VENV   ?= .venv
+GPU ?=
+# the GPU install has its own venv: pip keeps an installed CPU torch (2.13.0+cpu satisfies torch==2.13.0)
+VENV   ?= $(if $(GPU),.venv-gpu,.venv)
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
 # Extra papermill parameters for every page, e.g. make book BOOK_ARGS="-p model organism/sft@final -p device cuda"
 BOOK_ARGS ?=
 
@@ -14,24 +17,36 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 LOCK   := requirements.lock
+GPU_LOCK := requirements-gpu.lock
 PIP_TOOLS := pip-tools==7.6.2
+# The PyTorch CPU wheel index beside PyPI: the lock's `torch==2.13.0` then resolves to 2.13.0+cpu
+# (no CUDA libraries). It is asked for torch alone (pip retries an unreachable index for every
+# package it looks up; it only warns, then takes what PyPI serves); the lock then keeps that torch.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+INSTALL_LOCK := $(if $(GPU),$(GPU_LOCK),$(LOCK))
+STAMP  := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
 
 .PHONY: book test browser lock clean-cache clean
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) $(INSTALL_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r $(LOCK)
+	$(if $(GPU),,$(PY) -m pip install --quiet --no-deps --extra-index-url $(TORCH_CPU_INDEX) "$$(grep -m1 '^torch==' $(LOCK))")
+	$(PY) -m pip install --quiet -r $(INSTALL_LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -c "from thinking_sparks.runs import ensure_kernel; ensure_kernel()"
 	touch $(STAMP)
 
 # Pin every dependency of pyproject.toml (extras book, test, dev) in requirements.lock: `make lock`
 # keeps the current pins and adds what pyproject.toml gained; `make lock UPGRADE=1` moves every pin
-# to the newest version the index serves. Run `make test` (and `sparks doctor`) before committing it.
+# to the newest version the index serves. lock-constraints.txt caps what pyproject.toml cannot (wandb,
+# see there). Run `make test` (and `sparks doctor`) before committing it. requirements-gpu.lock is
+# written by hand from the torch wheel's Requires-Dist (see its header). Where the CPU index cannot be
+# reached, `PIP_RETRIES=0 make lock` spares pip's retries for every package (minutes, not most of an hour).
 UPGRADE ?=
 lock:
 	test -x .lock-venv/bin/pip-compile || { $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet $(PIP_TOOLS); }
 	.lock-venv/bin/pip-compile --quiet $(if $(UPGRADE),--upgrade) --allow-unsafe --extra dev --strip-extras \
+	  --constraint lock-constraints.txt --extra-index-url $(TORCH_CPU_INDEX) \
 	  --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 	sed -i -e '/^thinking-sparks @ /d' -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/' $(LOCK)
 

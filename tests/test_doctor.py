@@ -32,3 +32,28 @@ def test_locked_versions_parse(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text("# header\ntorch==2.13.0\n    # via x\nTransformer_Lens==4.3.0\nfoo @ file:///x\n")
     assert doctor.locked_versions(lock) == {"torch": "2.13.0", "transformer-lens": "4.3.0"}
+
+
+def test_doctor_names_the_installed_torch_build():
+    import torch
+
+    info = doctor.torch_build()
+    assert info["torch build"].startswith(torch.__version__)
+    if torch.version.cuda is None:
+        assert "CPU build" in info["torch build"] and info["lock"].startswith("requirements.lock (CPU")
+    pins = {"nvidia-cublas": "13.1.1.3", "triton": "3.7.1"}
+    assert doctor.which_lock(None, {}, pins) == "requirements.lock (CPU; no nvidia-* packages)"
+    assert doctor.which_lock("13.0", {"nvidia-cublas": "13.1.1.3", "triton": "3.7.1"}, pins) == \
+        "requirements-gpu.lock (2 CUDA pins match)"
+    assert doctor.which_lock("13.0", {"nvidia-cublas": "13.0.0.1", "triton": "3.7.1"}, pins) == \
+        "neither: 1 differ from requirements-gpu.lock: nvidia-cublas 13.0.0.1 (lock 13.1.1.3)"
+    assert doctor.which_lock(None, {"nvidia-nccl-cu13": "2.29.7"}, pins).startswith("neither: a CPU build")
+
+
+def test_gpu_lock_pins_the_cuda_packages_of_torch():
+    from tests.conftest import REPO
+
+    gpu = doctor.locked_versions(REPO / doctor.GPU_LOCK_FILE)
+    assert gpu["nvidia-cudnn-cu13"] == "9.20.0.48" and gpu["nvidia-nccl-cu13"] == "2.29.7"
+    assert gpu["cuda-toolkit"] == "13.0.3.0" and gpu["triton"] == "3.7.1"
+    assert not set(gpu) & set(doctor.locked_versions(REPO / doctor.LOCK_FILE))  # only what the CPU lock lacks

@@ -10,6 +10,12 @@ the cache location, and runs three checks on a tiny random model:
   argument, or a cache that stops growing, fails here);
 - ``bridge``: the TransformerBridge's logits equal the plain Hugging Face model's;
 - ``chart``: an altair chart renders to PNG offline (vl-convert, no network).
+
+It also says which torch build is installed (CPU or CUDA, against ``requirements-gpu.lock``'s
+nvidia-* pins) and checks every model directory built in the cache (organism zoo finals, real-model
+SFT finals, the dequantized SmolLM2): stock ``AutoTokenizer`` / ``AutoModelForCausalLM`` give the
+project loader's ids and greedy text (:func:`thinking_sparks.hfcompat.check`). Those lines are
+about built artefacts, not this environment, and do not fail the report.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 PACKAGES = ("torch", "transformers", "transformer-lens", "trl", "datasets", "tokenizers", "accelerate",
             "safetensors", "numpy", "pandas", "altair", "vl-convert-python", "papermill", "jupyter-book")
 LOCK_FILE = "requirements.lock"
+GPU_LOCK_FILE = "requirements-gpu.lock"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,8 @@ def _version(name: str) -> str:
 
 
 def locked_versions(lock: Path | None = None) -> dict[str, str]:
-    """``name -> version`` pinned in ``requirements.lock`` (empty when there is no lock file)."""
+    """``name -> version`` pinned in ``lock`` (default ``requirements.lock``; its own lines, no ``-r``
+    includes; empty when there is no lock file)."""
     if lock is None:
         root = runtime.project_root()
         lock = root / LOCK_FILE if root is not None else None
@@ -101,6 +109,43 @@ def machine() -> dict[str, str]:
         info["cuda"] = f"{len(names)} device(s): {', '.join(names)} (torch CUDA {torch.version.cuda}, " \
                        f"bf16 {'yes' if torch.cuda.is_bf16_supported() else 'no'})"
     return info
+
+
+def torch_build(gpu_lock: Path | None = None) -> dict[str, str]:
+    """Which torch build is installed, and its CUDA packages against ``requirements-gpu.lock``.
+
+    ``lock`` says which lock the installed torch matches: ``requirements.lock`` (a CPU build and no
+    nvidia-* packages), ``requirements-gpu.lock`` (a CUDA build and every pin of that file
+    installed at its version) or ``neither`` with the differences.
+    """
+    if gpu_lock is None:
+        root = runtime.project_root()
+        gpu_lock = root / GPU_LOCK_FILE if root is not None else None
+    pins = locked_versions(gpu_lock) if gpu_lock is not None else {}
+    installed = {_canonical(d.metadata["Name"]): d.version for d in metadata.distributions()
+                 if d.metadata["Name"] and _canonical(d.metadata["Name"]).startswith("nvidia-")}
+    cuda = torch.version.cuda
+    return {"torch build": f"{torch.__version__}: " + (f"CUDA {cuda} build" if cuda else "CPU build")
+                           + f" (torch.version.cuda {cuda})",
+            "lock": which_lock(cuda, installed, pins)}
+
+
+def which_lock(cuda: str | None, installed: dict[str, str], pins: dict[str, str]) -> str:
+    """The lock an install matches, from torch's CUDA version, the installed ``nvidia-*`` packages
+    (``name -> version``) and ``requirements-gpu.lock``'s pins."""
+    def have(name: str) -> str:  # nvidia-* from ``installed``; cuda-* and triton pins looked up
+        return installed.get(name, _version(name))
+
+    wrong = [f"{n} {have(n)} (lock {v})" for n, v in sorted(pins.items()) if have(n) != v]
+    if not cuda and not installed:
+        return f"{LOCK_FILE} (CPU; no nvidia-* packages)"
+    if cuda and pins and not wrong:
+        return f"{GPU_LOCK_FILE} ({len(pins)} CUDA pins match)"
+    if not cuda:
+        return f"neither: a CPU build of torch with {len(installed)} nvidia-* packages installed"
+    if not pins:
+        return f"neither: no {GPU_LOCK_FILE} to compare with"
+    return f"neither: {len(wrong)} differ from {GPU_LOCK_FILE}: {', '.join(wrong[:4])}{' ...' if len(wrong) > 4 else ''}"
 
 
 def _timed(name: str, fn: Callable[[], str]) -> Check:
@@ -186,10 +231,18 @@ def run_checks(device: str = "cpu") -> list[Check]:
             _timed("chart", _check_chart)]
 
 
+def model_checks() -> list[Check]:
+    """Stock Hugging Face loading of every model dir built in the cache (one check each)."""
+    from thinking_sparks import hfcompat
+
+    return [_timed(label, lambda d=d: str(hfcompat.check(d, max_new_tokens=8)))
+            for label, d in hfcompat.model_dirs().items()]
+
+
 def report(device: str = "cpu") -> tuple[str, bool]:
     """The whole report as text, and whether every check passed and every version matches the lock."""
     lines = ["machine"]
-    lines += [f"  {k:<15} {v}" for k, v in machine().items()]
+    lines += [f"  {k:<15} {v}" for k, v in {**machine(), **torch_build()}.items()]
     vers = versions()
     lines.append("versions (installed / requirements.lock)")
     lines += [f"  {r['package']:<18} {r['installed']:<14} {r['locked'] or '-':<14} "
@@ -198,6 +251,12 @@ def report(device: str = "cpu") -> tuple[str, bool]:
     lines.append("self-checks")
     lines += [f"  {'ok  ' if c.ok else 'FAIL'} {c.name:<9} {c.seconds:>6.2f} s  {c.detail}" for c in checks]
     ok = all(c.ok for c in checks)
+    built = model_checks()
+    lines.append(f"built model dirs under stock transformers ({len(built)} in the cache)")
+    lines += [f"  {'ok  ' if c.ok else 'FAIL'} {c.name} {c.seconds:.2f} s  {c.detail}" for c in built]
+    if any(not c.ok for c in built):
+        lines.append("note: model dirs built before the fix load other tokenizers in stock transformers; "
+                     "`python -m thinking_sparks.hfcompat --fix` rewrites their tokenizer files (weights untouched)")
     drift = [r["package"] for r in vers if r["matches"] != "yes"]
     if drift:
         lines.append(f"note: {', '.join(drift)} differ from requirements.lock (results may differ from the book's)")

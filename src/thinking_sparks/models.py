@@ -17,7 +17,8 @@ One *spec* string names a model everywhere (CLI, notebooks, papermill parameters
 =====================================  ==========================================================
 
 Traps handled here: the organism's word-level tokenizer is loaded as ``PreTrainedTokenizerFast``
-(``AutoTokenizer`` would pick Qwen2's BPE class from ``config.json``); chat-templated text already
+(``AutoTokenizer`` would pick Qwen2's BPE class from ``config.json`` in directories written before
+:mod:`thinking_sparks.hfcompat` made them load the same under stock transformers); chat-templated text already
 carries its special tokens, so :meth:`LoadedModel.encode` never adds a second BOS.
 """
 
@@ -237,6 +238,9 @@ def smollm2_dir() -> Path:
         out = tmp / "out"
         model.save_pretrained(out)
         tok.save_pretrained(out)
+        from thinking_sparks.hfcompat import make_portable
+
+        make_portable(out)  # stock AutoTokenizer then reads tokenizer.json as the project does
         if target.exists():
             shutil.rmtree(target)
         out.rename(target)

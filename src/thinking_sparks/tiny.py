@@ -6,7 +6,6 @@ whole pipeline can be exercised in seconds without any download.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -102,6 +101,8 @@ def build_tiny(out_dir: Path | str, arch: str = "qwen2", seed: int = 0, init_ran
     """
     from transformers import AutoModelForCausalLM
 
+    from thinking_sparks.hfcompat import make_portable
+
     out = Path(out_dir)
     tok = tiny_tokenizer(thinking)
     config = tiny_config(arch, vocab_size=len(tok), **shape)
@@ -113,10 +114,7 @@ def build_tiny(out_dir: Path | str, arch: str = "qwen2", seed: int = 0, init_ran
     model = AutoModelForCausalLM.from_config(config)
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    cfg_path = out / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-    cfg_path.write_text(json.dumps(cfg, indent=2))
+    make_portable(out)  # tokenizer.json as is, under stock AutoTokenizer too
     return out
 
 

@@ -5,13 +5,13 @@
 training goes (loss, lr, grad norm, and for GRPO the reward terms).
 
 :class:`CleanCheckpointCallback` makes every ``checkpoint-<step>`` dir a standard HF model dir:
-it saves the tokenizer beside the weights and drops trainer leftovers (optimizer, rng, args).
+it saves the tokenizer beside the weights (loadable by stock ``AutoTokenizer``: see
+:mod:`thinking_sparks.hfcompat`) and drops trainer leftovers (optimizer, rng, args).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 from pathlib import Path
@@ -64,14 +64,12 @@ class CleanCheckpointCallback(TrainerCallback):
 
 
 def fix_tokenizer_class(directory: Path) -> None:
-    """transformers 5 writes ``TokenizersBackend``; name the portable ``PreTrainedTokenizerFast``."""
-    path = Path(directory) / "tokenizer_config.json"
-    if not path.exists():
-        return
-    cfg = json.loads(path.read_text())
-    if cfg.get("tokenizer_class") == "TokenizersBackend":
-        cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-        path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    """Make the saved tokenizer load as saved under stock ``AutoTokenizer`` too (transformers 5
+    writes ``TokenizersBackend``, and for ``qwen2`` ignores the class anyway): see
+    :func:`thinking_sparks.hfcompat.make_portable`. Weights are not touched."""
+    from thinking_sparks.hfcompat import make_portable
+
+    make_portable(directory)
 
 
 class BarOnlyProgress(ProgressCallback):

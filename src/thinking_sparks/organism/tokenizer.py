@@ -80,7 +80,11 @@ def build_tokenizer():
 
 
 def save_tokenizer(directory: Path | str):
-    """Build and save the tokenizer into ``directory`` (tokenizer_class PreTrainedTokenizerFast)."""
+    """Build and save the tokenizer into ``directory`` (tokenizer_class PreTrainedTokenizerFast, and
+    the ``auto_map`` that makes stock ``AutoTokenizer`` honour it)."""
     tok = build_tokenizer()
     tok.save_pretrained(str(directory))
+    from thinking_sparks.hfcompat import make_portable
+
+    make_portable(directory)  # AutoTokenizer would otherwise build Qwen2's BPE next to a qwen2 config
     return tok
