@@ -221,3 +221,32 @@ def test_write_text_atomic_replaces_whole_and_leaves_no_temp(tmp_path):
     assert write_text_atomic(target, "new\n") == target
     assert target.read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["status.csv"]  # no temporary file left beside it
+
+
+@dataclass
+class _Inner:
+    score: object
+    name: str = "c"
+
+
+@dataclass
+class _Outer:
+    inner: list
+    maps: dict
+
+
+def test_save_result_round_trips_numpy_arrays_without_pickle(tmp_path):
+    """Arrays (also inside lists of dataclasses and dicts) come back with their dtype and values; an
+    object array is refused rather than pickled."""
+    import numpy as np
+
+    from thinking_sparks.cache import load_result, save_result
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    save_result(_Outer([_Inner(a)], {"m": np.array([1, 2])}), tmp_path / "r")
+    back = load_result(tmp_path / "r")
+    assert back.inner[0].score.dtype == np.float32 and np.array_equal(back.inner[0].score, a)
+    assert back.inner[0].name == "c" and back.maps["m"].tolist() == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["inner.0", "manifest.json", "maps.0.npy"]
+    with pytest.raises(ValueError):
+        save_result(_Inner(np.array([object()])), tmp_path / "bad")
