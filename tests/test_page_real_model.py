@@ -61,7 +61,7 @@ def real_page(tmp_path_factory, tiny_model_dir):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPARKS_CACHE", str(cache))
         result = run(p)
-        pairs, settings, style = p.circuit_settings()
+        _, settings, style = p.circuit_settings()
         yield {"p": p, "result": result, "trained": result.trained, "acc": result.accuracy, "tr": result.trace,
                "table": result.table3, "styles": result.styles, "ablations": result.ablations,
                "verdicts": verdicts(result), "settings": settings, "style": style, "cache": cache}
