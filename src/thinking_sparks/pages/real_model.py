@@ -14,7 +14,6 @@ warm rebuild finds the trained run, reads both parts and loads no model.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +37,6 @@ from thinking_sparks.realmodel.runs import RUNS, WORDS_SETS, RealSFT, run_key
 from thinking_sparks.realmodel.styles import StyleCircuits, style_circuits
 from thinking_sparks.realmodel.sweep import layer_frame, sweep, traced
 from thinking_sparks.realmodel.training import TrainedRun, run_config, start_run
-
-log = logging.getLogger(__name__)
 
 __all__ = ["Params", "Result", "StylePart", "SweepPart", "closing_note", "run", "style_part", "sweep_part",
            "verdicts"]
