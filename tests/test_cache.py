@@ -310,3 +310,32 @@ def test_cached_computes_once_and_keys_the_result_layout(tmp_path, monkeypatch):
 
     # the same kind and key, another result layout: computed, never the old entry
     assert cache.cached("test-inner", key=lambda n: {"n": n})(make2)(3).count == 3 and calls[-1] == -3
+
+
+@_dc.dataclass
+class _ArrInner:
+    score: object
+    name: str = "c"
+
+
+@_dc.dataclass
+class _ArrOuter:
+    inner: list
+    maps: dict
+
+
+def test_save_result_round_trips_numpy_arrays_without_pickle(tmp_path):
+    """Arrays (also inside lists of dataclasses and dicts) come back with their dtype and values; an
+    object array is refused rather than pickled."""
+    import numpy as np
+
+    from thinking_sparks.cache import load_result, save_result
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    save_result(_ArrOuter([_ArrInner(a)], {"m": np.array([1, 2])}), tmp_path / "r")
+    back = load_result(tmp_path / "r")
+    assert back.inner[0].score.dtype == np.float32 and np.array_equal(back.inner[0].score, a)
+    assert back.inner[0].name == "c" and back.maps["m"].tolist() == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["inner.0", "manifest.json", "maps.0.npy"]
+    with pytest.raises(ValueError):
+        save_result(_ArrInner(np.array([object()])), tmp_path / "bad")

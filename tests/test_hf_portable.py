@@ -81,10 +81,11 @@ def test_trust_remote_code_loads_the_shipped_class(tiny_zoo):
 def test_tiny_real_model_sft_checkpoints_match_stock_hf(tmp_path, tiny_model_dir, monkeypatch):
     from thinking_sparks import hfcompat, portability
     from thinking_sparks.organism.zoo import checkpoint_steps
-    from thinking_sparks.realmodel import page, runs
+    from thinking_sparks.realmodel import runs
+    from thinking_sparks.realmodel.training import run_config
 
     monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
-    out = runs.train("smollm2-sft", page.run_config("smollm2-sft", str(tiny_model_dir), max_steps=2))
+    out = runs.train("smollm2-sft", run_config("smollm2-sft", str(tiny_model_dir), max_steps=2))
     steps = checkpoint_steps(out)
     assert steps and all(hfcompat.is_portable(out / f"checkpoint-{s}") for s in steps)
     assert portability.check(out / f"checkpoint-{steps[-1]}", max_new_tokens=6).texts == len(hfcompat.PROBE_TEXTS) + 1

@@ -203,7 +203,8 @@ def _load_frame(spec: dict, folder: Path) -> Any:
 
 def save_result(obj: Any, folder: Path) -> None:
     """Write a result dataclass into ``folder``: DataFrames/Series as parquet (one file each, also
-    inside dicts and lists), nested dataclasses as sub-folders, the rest as JSON.
+    inside dicts and lists), numpy arrays as ``.npy`` (no pickle), nested dataclasses as sub-folders,
+    the rest as JSON.
 
     Raises:
         TypeError: a field holds something without a stable on-disk form (see :func:`_jsonable`).
@@ -219,17 +220,26 @@ def save_result(obj: Any, folder: Path) -> None:
     (folder / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
+def _is_array(x: Any) -> bool:
+    return type(x).__module__ == "numpy" and type(x).__name__ == "ndarray"
+
+
 def _save_value(value: Any, folder: Path, name: str) -> dict:
     if _is_frame(value):
         return _save_frame(value, folder / f"{name}.parquet")
+    if _is_array(value):  # numeric arrays as .npy (no pickle): e.g. a circuit's [n_layers, n_heads] maps
+        import numpy as np
+
+        np.save(folder / f"{name}.npy", value, allow_pickle=False)
+        return {"kind": "array", "file": f"{name}.npy"}
     if is_dataclass(value) and not isinstance(value, type):
         save_result(value, folder / name)
         return {"kind": "dataclass", "dir": name}
-    if isinstance(value, dict) and value and any(_is_frame(v) or is_dataclass(v) for v in value.values()):
+    if isinstance(value, dict) and value and any(_is_frame(v) or _is_array(v) or is_dataclass(v) for v in value.values()):
         # a list of [key, value] pairs: the manifest's keys are sorted, a dict's order is kept
         items = [[str(k), _save_value(v, folder, f"{name}.{i}")] for i, (k, v) in enumerate(value.items())]
         return {"kind": "dict", "items": items}
-    if isinstance(value, (list, tuple)) and value and any(_is_frame(v) or is_dataclass(v) for v in value):
+    if isinstance(value, (list, tuple)) and value and any(_is_frame(v) or _is_array(v) or is_dataclass(v) for v in value):
         return {"kind": "list", "items": [_save_value(v, folder, f"{name}.{i}") for i, v in enumerate(value)]}
     return {"kind": "json", "value": _jsonable(value, name)}
 
@@ -238,6 +248,10 @@ def _load_value(spec: dict, folder: Path) -> Any:
     kind = spec["kind"]
     if kind in ("frame", "series"):
         return _load_frame(spec, folder)
+    if kind == "array":
+        import numpy as np
+
+        return np.load(folder / spec["file"], allow_pickle=False)
     if kind == "dataclass":
         return load_result(folder / spec["dir"])
     if kind == "dict":

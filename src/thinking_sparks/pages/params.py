@@ -252,7 +252,7 @@ def from_notebook(section: str, namespace: dict[str, Any]):
     A notebook's second cell is ``params = from_notebook("04_emergence", globals())``: the names come
     from the page's ``Params``, so they are written once.
     """
-    _quiet_notebook_output()  # before params_class imports the page module (and tqdm with it)
+    _quiet_notebook_output()  # before params_class imports the page module (and through it tqdm)
     names = [f.name for f in dataclasses.fields(params_class(section))]
     missing = [n for n in names if n not in namespace]
     if missing:

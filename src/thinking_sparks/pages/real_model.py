@@ -1,14 +1,46 @@
 """Page ``07_real_model``: a real model post-trained, traced and intervened on.
 
-:class:`Params` is the notebook's parameters cell (declared once here).
+:class:`Params` is the notebook's parameters cell; :func:`run` composes the real-model room and
+returns a :class:`Result` (everything the notebook shows); :func:`verdicts` is its verdict table.
+
+The SFT run trains in a quiet worker process (:func:`~thinking_sparks.realmodel.training.start_run`)
+while this process analyses the start model's two prompting styles (their circuits, overlap and
+head interventions: :func:`style_part`); then the run's checkpoints are traced against the start
+model and accuracy before / after is measured (:func:`sweep_part`). Both parts are cached by content
+(their parameters, the analysis dtype and the fingerprint of every model directory they read), so a
+warm rebuild finds the trained run, reads both parts and loads no model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import time
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
+from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks import runtime
+from thinking_sparks.cache import cached
+from thinking_sparks.emergence.device import analysis_dtype, use_device
+from thinking_sparks.emergence.pairs import PairParams
+from thinking_sparks.emergence.trace import Trace
+from thinking_sparks.emergence.tables import table3
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams
+from thinking_sparks.models import fingerprint, resolve_spec
 from thinking_sparks.pages.params import _check_circuit_fields, _check_positive
+from thinking_sparks.realmodel.ablations import StyleAblations, style_ablations
+from thinking_sparks.realmodel.accuracy import Accuracy, accuracy
+from thinking_sparks.realmodel.claims import real_verdicts
+from thinking_sparks.realmodel.runs import RUNS, WORDS_SETS, RealSFT, run_key
+from thinking_sparks.realmodel.styles import StyleCircuits, style_circuits
+from thinking_sparks.realmodel.sweep import layer_frame, sweep, traced
+from thinking_sparks.realmodel.training import TrainedRun, run_config, start_run
+
+__all__ = ["Params", "Result", "StylePart", "SweepPart", "closing_note", "run", "style_part", "sweep_part",
+           "verdicts"]
 
 
 @dataclass
@@ -67,8 +99,6 @@ class Params:
     threads: int = 0
 
     def __post_init__(self):
-        from thinking_sparks.realmodel.runs import RUNS, WORDS_SETS
-
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError("model must be a non-empty spec string")
         if self.run not in RUNS:
@@ -83,42 +113,191 @@ class Params:
         if self.answer_tokens is None:
             raise ValueError("answer_tokens must be a positive integer (prefixes are sampled that long)")
 
-    def run_config(self):
-        """The SFT run's settings (``realmodel.page.run_config``)."""
-        from thinking_sparks.realmodel.page import run_config
-
+    def run_config(self) -> RealSFT:
+        """The SFT run's settings (:func:`~thinking_sparks.realmodel.training.run_config`)."""
         return run_config(self.run, self.model, self.max_steps, self.gpu_steps, self.device)
 
-    def eval_params(self):
+    def eval_params(self) -> EvalParams:
         """Sampling for accuracy before / after and the think style (one set of settings: cached once)."""
-        from thinking_sparks.evaluation.harness import EvalParams
+        sampling = SamplingConfig(n=self.n, temperature=self.temperature, max_new_tokens=self.max_new_tokens,
+                                  batch_size=64)
+        return EvalParams(dataset=self.eval_set, sampling=sampling, limit=self.limit, n_boot=self.n_boot)
 
-        return EvalParams(dataset=self.eval_set, n=self.n, temperature=self.temperature,
-                          max_new_tokens=self.max_new_tokens, limit=self.limit, n_boot=self.n_boot, batch_size=64)
-
-    def direct_params(self):
+    def direct_params(self) -> EvalParams:
         """Sampling of the direct style: ``n_k`` short answers per problem, every k reported."""
-        from thinking_sparks.evaluation.harness import EvalParams
+        sampling = SamplingConfig(n=self.n_k, temperature=self.temperature, max_new_tokens=self.direct_tokens,
+                                  batch_size=64)
+        return EvalParams(dataset=f"words/{self.style_level}-direct", sampling=sampling, limit=self.k_limit,
+                          n_boot=self.n_boot, ks=tuple(range(1, self.n_k + 1)))
 
-        return EvalParams(dataset=f"words/{self.style_level}-direct", n=self.n_k, temperature=self.temperature,
-                          max_new_tokens=self.direct_tokens, limit=self.k_limit, n_boot=self.n_boot, batch_size=64,
-                          ks=tuple(range(1, self.n_k + 1)))
-
-    def style_params(self):
+    def style_params(self) -> dict[str, EvalParams]:
         """``{"think": ..., "direct": ...}`` sampling per style for the interventions."""
-        import dataclasses
-
         think = self.eval_params()
         return {"think": dataclasses.replace(think, dataset=f"words/{self.style_level}"), "direct": self.direct_params()}
 
-    def circuit_settings(self):
+    def circuit_settings(self) -> tuple[PairParams, CircuitConfig, PairParams]:
         """``(PairParams, CircuitConfig)`` of the sweep, and the style circuits' PairParams."""
-        import dataclasses
-
-        from thinking_sparks.emergence.pairs import PairParams
-        from thinking_sparks.circuits.config import CircuitConfig
-
         pairs = PairParams(dataset=self.dataset, n_questions=self.n_questions, answer_tokens=self.answer_tokens,
-                           max_new_tokens=self.answer_tokens)
+                           sampling=SamplingConfig(n=1, max_new_tokens=self.answer_tokens))
         settings = CircuitConfig(steps=self.steps, top_n=self.top_n, rule=self.rule, n_boot=self.n_boot)
         return pairs, settings, dataclasses.replace(pairs, dataset=f"words/{self.style_level}-bare")
+
+
+# ------------------------------------------------------------------ cache keys
+
+#: Params fields that change the style part's numbers / the sweep part's numbers (not jobs, threads)
+_STYLE_FIELDS = ("model", "eval_set", "n", "limit", "temperature", "max_new_tokens", "dataset", "n_questions",
+                 "answer_tokens", "steps", "rule", "top_n", "n_boot", "style_level", "k", "seeds", "n_k", "k_limit",
+                 "direct_tokens")
+_SWEEP_FIELDS = ("model", "run", "eval_set", "n", "limit", "temperature", "max_new_tokens", "dataset", "n_questions",
+                 "answer_tokens", "steps", "rule", "top_n", "n_boot", "n_splits", "trace_checkpoints")
+
+
+def model_fingerprint(spec: str) -> str:
+    """The content hash of ``spec``'s model directory (a hub name stands for itself)."""
+    where = resolve_spec(spec)
+    return where if isinstance(where, str) else fingerprint(where)
+
+
+def _where(params: Params) -> dict[str, Any]:
+    """What of the machine changes numbers: the device type (sampling) and the analysis dtype (circuits)."""
+    return {"device": "cuda" if params.device.startswith("cuda") else "cpu", "dtype": analysis_dtype()}
+
+
+def _style_key(params: Params) -> dict[str, Any]:
+    return {"params": {f: getattr(params, f) for f in _STYLE_FIELDS}, **_where(params),
+            "model": model_fingerprint(params.model)}
+
+
+def _sweep_key(params: Params, trained: TrainedRun) -> dict[str, Any]:
+    specs = traced(trained.specs, params.trace_checkpoints)
+    return {"params": {f: getattr(params, f) for f in _SWEEP_FIELDS}, **_where(params), "run_key": run_key(trained.cfg),
+            "model": model_fingerprint(params.model), "checkpoints": {s: model_fingerprint(s) for s in specs}}
+
+
+# ------------------------------------------------------------------ the two parts
+
+
+@dataclass
+class StylePart:
+    """The start model's two prompting styles: their circuits and the head interventions."""
+
+    styles: StyleCircuits
+    ablations: StyleAblations
+    seconds: float  #: wall seconds when computed
+
+
+@dataclass
+class SweepPart:
+    """The trained run: accuracy before / after, its traced circuits, Table 3 and the layer counts."""
+
+    accuracy: Accuracy
+    trace: Trace
+    table3: pd.DataFrame
+    layers: pd.DataFrame
+    seconds: float  #: wall seconds when computed
+
+
+@cached("page-real_model-styles", key=_style_key)
+def style_part(params: Params) -> StylePart:
+    """The style circuits of ``params.model`` and the interventions on the heads only one holds."""
+    t0 = time.perf_counter()
+    _, settings, style_pairs = params.circuit_settings()
+    styles = style_circuits(params.model, style_pairs, settings, params.k, n_boot=params.n_boot)
+    ablations = style_ablations(params.model, styles.on_only_top, styles.off_only, params.style_params(),
+                                params.style_level, params.seeds, device=params.device)
+    return StylePart(styles, ablations, time.perf_counter() - t0)
+
+
+@cached("page-real_model", key=_sweep_key)
+def sweep_part(params: Params, trained: TrainedRun) -> SweepPart:
+    """Accuracy of the start model and the final checkpoint, and the sweep of the traced checkpoints."""
+    t0 = time.perf_counter()
+    pair_params, settings, _ = params.circuit_settings()
+    acc = accuracy(params.model, trained.final, params.eval_params(), device=params.device)
+    tr = sweep(params.model, traced(trained.specs, params.trace_checkpoints), pair_params, settings, trained.name,
+               jobs=params.jobs)
+    table = table3({trained.name: tr}, settings, n_boot=params.n_boot, n_splits=params.n_splits)
+    table.attrs = {}  # its bootstrap draws (for GRPO vs SFT) are not kept: this page has one run
+    layers = layer_frame(tr)
+    tr = dataclasses.replace(tr, base=dataclasses.replace(tr.base, path=None),
+                             results=[dataclasses.replace(r, path=None) for r in tr.results])  # no machine paths
+    return SweepPart(acc, tr, table, layers, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------ the page
+
+
+@dataclass
+class Result:
+    """Everything page ``07_real_model`` shows.
+
+    ``trained``: the SFT run (settings, checkpoint specs, ``run.json``; whether this call found it
+    trained and its seconds); ``accuracy``: pass@1 before / after with the paired difference;
+    ``trace``: the sweep (``summary``, ``bands``, ``counts``, ``frequency``, ``heads``, the circuits);
+    ``table3``: Table 3 of the final checkpoint with its noise floor; ``layers``: emergent heads per
+    layer; ``styles``: the two style circuits and their overlap; ``ablations``: pass@1 per style and
+    intervention and the direct style's pass@k / success@k; ``n_boot``: bootstrap resamples of the
+    verdicts; ``style_seconds`` / ``sweep_seconds``: wall seconds of the two parts when computed;
+    ``seconds`` / ``cpu_seconds``: this call's wall and CPU time (this process and its workers).
+    """
+
+    trained: TrainedRun
+    accuracy: Accuracy
+    trace: Trace
+    table3: pd.DataFrame
+    layers: pd.DataFrame
+    styles: StyleCircuits
+    ablations: StyleAblations
+    n_boot: int
+    style_seconds: float
+    sweep_seconds: float
+    seconds: float
+    cpu_seconds: float
+
+
+def run(params: Params) -> Result:
+    """Train (or find) the SFT run in a worker process while the start model's styles are analysed,
+    then trace the run; both parts cached (a warm run loads no model)."""
+    t0, c0 = time.perf_counter(), runtime.cpu_seconds()
+    use_device(params.device)  # circuits on the page's device (bf16 on CUDA, float32 on the CPU)
+    pending = start_run(params.run, params.run_config())
+    styles = style_part(params)
+    trained = pending.result()
+    swept = sweep_part(params, trained)
+    return Result(trained, swept.accuracy, swept.trace, swept.table3, swept.layers, styles.styles, styles.ablations,
+                  params.n_boot, styles.seconds, swept.seconds, time.perf_counter() - t0,
+                  runtime.cpu_seconds() - c0)
+
+
+def verdicts(result: Result) -> pd.DataFrame:
+    """The page's verdict table (:func:`~thinking_sparks.realmodel.claims.real_verdicts`)."""
+    return real_verdicts(result.trained.name, result.trace, result.table3, result.accuracy, result.styles.overlap,
+                         result.ablations.as_dict(), n_boot=result.n_boot)
+
+
+def closing_note(result: Result) -> str:
+    """The page's closing paragraph (Markdown): its compute time, accuracy before / after, the
+    emergent count against the noise floor, the style overlap and the interventions, all with CIs."""
+    trained, ov = result.trained, result.styles.overlap
+    a = result.accuracy.table.set_index("model")
+    d, dlo, dhi = result.accuracy.diff
+    row = result.table3.set_index("method").loc[trained.name]
+    train = ("the SFT run was read from the cache" if trained.cached else
+             f"training took {trained.seconds:.0f} s of it and {trained.meta['cpu_seconds']:.0f} CPU-s in its worker")
+    lines = [f"**This page** took {result.seconds:.0f} s of wall time and {result.cpu_seconds:.0f} s of CPU time "
+             f"(its kernel and worker processes) this run ({train}).",
+             f"**Accuracy** (pass@1, 95% CI): {a.loc['before', 'pass@1']:.3f} [{a.loc['before', 'ci_low']:.3f}, "
+             f"{a.loc['before', 'ci_high']:.3f}] before and {a.loc['after', 'pass@1']:.3f} "
+             f"[{a.loc['after', 'ci_low']:.3f}, {a.loc['after', 'ci_high']:.3f}] after {trained.steps[-1]} SFT steps "
+             f"(paired change {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}]).",
+             f"**Emergent heads** at the final checkpoint: {row.emergent:.0f} [{row.ci_low:.0f}, {row.ci_high:.0f}] "
+             f"against a noise floor of {row.noise_mean:.1f} (95th percentile {row.noise_q95:.1f}).",
+             f"**Styles**: {ov['n_on']} step-by-step heads, {ov['n_off']} direct heads, Jaccard {ov['jaccard']:.2f} "
+             f"[{ov['jaccard_low']:.2f}, {ov['jaccard_high']:.2f}]."]
+    for style in ("think", "direct"):
+        t = getattr(result.ablations, style).table
+        cells = [f"{r['condition']} {r['pass@1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+                 for r in t.to_dict("records")]
+        lines.append(f"**{style.capitalize()} style** pass@1: " + "; ".join(cells) + ".")
+    return " ".join(lines)

@@ -55,9 +55,9 @@ def real_verdicts(run: str, tr: Any, table: pd.DataFrame, acc: Any, ov: dict[str
         run: the SFT run's name (its row in ``table``).
         tr: the run's :class:`~thinking_sparks.emergence.trace.Trace`.
         table: :func:`thinking_sparks.emergence.tables.table3` of ``{run: tr}``.
-        acc: :func:`~thinking_sparks.realmodel.page.accuracy` (before / after the run).
-        ov: :func:`~thinking_sparks.realmodel.page.overlap` of the two style circuits.
-        styles: :func:`~thinking_sparks.realmodel.page.style_interventions`.
+        acc: :func:`~thinking_sparks.realmodel.accuracy.accuracy` (before / after the run).
+        ov: :func:`~thinking_sparks.realmodel.styles.overlap` of the two style circuits.
+        styles: :func:`~thinking_sparks.realmodel.ablations.style_interventions`.
     """
     kw = dict(n_boot=n_boot, seed=seed)
     nan = float("nan")

@@ -7,7 +7,9 @@ style's instruction is appended to the bare question. So a style's answers are s
 cut into equal-length pairs by the emergence room (``sample_prefixes``, ``build_pairs``: one
 implementation, whose answer span starts after the *longer* of the two prompts), and the two
 styles' circuits come from :func:`thinking_sparks.emergence.think_circuits` with
-``on="step-by-step", off="direct"`` on a bare question set (``words/<level>-bare``).
+``on="step-by-step", off="direct"`` on a bare question set (``words/<level>-bare``):
+:func:`style_heads` builds them, :func:`overlap` bootstraps their Jaccard overlap over questions and
+:func:`style_circuits` keeps both as a :class:`StyleCircuits` record (head lists, overlap, CIs).
 
 A model with a switch (Qwen3's ``enable_thinking``) is better served by the emergence room's own
 ``think`` / ``no_think`` modes, which use its template.
@@ -19,12 +21,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pairs, register_mode, sample_prefixes
+from thinking_sparks.emergence.stats import overlap_bootstrap
+from thinking_sparks.emergence.trace import think_circuits
+from thinking_sparks.emergence.drawing import edge_graph
+from thinking_sparks.interventions.experiments import head_overlap
 from thinking_sparks.realmodel.runs import STYLES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STYLES", "STYLE_MODES", "StylePairs", "style_pairs", "style_side"]
+__all__ = ["STYLES", "STYLE_MODES", "StyleCircuits", "StylePairs", "overlap", "style_circuits", "style_heads",
+           "style_pairs", "style_side"]
 
 #: prompting style -> the emergence room's mode that asks in that style
 STYLE_MODES = {"think": "step-by-step", "direct": "direct"}
@@ -74,8 +83,9 @@ def style_pairs(lm: Any, questions: list[str], clean: str = "think", corrupted: 
     if clean == corrupted:
         raise ValueError("clean and corrupted styles must differ")
     probs = [Problem(id=f"q{i}", question=q, answer="") for i, q in enumerate(questions)]
+    sampling = SamplingConfig(n=1, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens)
     params = PairParams(dataset="(given questions)", n_questions=max(2, len(probs)), answer_tokens=None,
-                        temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens)
+                        sampling=sampling)
     sides = {s: style_side(lm.spec, s) for s in (clean, corrupted)}
     pre = {s: sample_prefixes(side, params, lm=lm, use_cache=use_cache, problems=probs) for s, side in sides.items()}
     ps = build_pairs(pre[clean], pre[corrupted], answer_tokens)
@@ -83,3 +93,75 @@ def style_pairs(lm: Any, questions: list[str], clean: str = "think", corrupted: 
              ps.n_short)
     return StylePairs(ps.pairs, ps.question_index, ps.n_identical, ps.n_short, clean, corrupted,
                       {s: p.texts for s, p in pre.items()}, ps)
+
+
+# ------------------------------------------------------------------ the two styles' circuits
+
+
+def style_heads(model: str, pair_params: PairParams, settings: CircuitConfig, k: int) -> dict[str, Any]:
+    """The step-by-step (think-on) and direct (think-off) circuits of ``model`` from its own answers
+    on ``pair_params.dataset`` (bare questions, e.g. ``words/easy-bare``): ``comparison`` (the
+    :class:`~thinking_sparks.emergence.trace.Comparison`: ``model`` the direct circuit, ``base`` the
+    step-by-step one), ``on`` / ``off`` (their heads), ``overlap`` (counts and Jaccard), ``off_only``
+    (the top ``k`` direct-only heads by the direct circuit's score), ``n_off_only``, ``on_only`` and
+    ``on_only_top`` (the top ``k`` step-by-step-only heads)."""
+    cmp = think_circuits(model, pair_params, settings, on=STYLE_MODES["think"], off=STYLE_MODES["direct"])
+    on, off = list(cmp.base.heads), list(cmp.model.heads)
+    return {"comparison": cmp, "on": on, "off": off, "overlap": head_overlap(on, off),
+            "off_only": list(cmp.sets.emergent[:k]), "n_off_only": len(cmp.sets.emergent),
+            "on_only": list(cmp.sets.base_only), "on_only_top": list(cmp.sets.base_only[:k])}
+
+
+def overlap(th: dict[str, Any], settings: CircuitConfig, n_boot: int = 200, seed: int = 0) -> dict[str, float]:
+    """Jaccard overlap of the two style circuits with a 95% paired bootstrap CI over questions, and
+    the CIs of each one-sided count and of ``diff`` = heads(direct) − heads(step-by-step) (nan when
+    a circuit has no signal)."""
+    cmp = th["comparison"]
+    point = th["overlap"]
+    out = {"jaccard": point["jaccard"], "on_only": point["only_a"], "off_only": point["only_b"],
+           "n_on": point["n_a"], "n_off": point["n_b"]}
+    nan = float("nan")
+    if not (cmp.base.has_signal and cmp.model.has_signal):
+        return out | {f"{c}_{e}": nan for c in ("jaccard", "on_only", "off_only", "diff") for e in ("low", "high")}
+    boot = overlap_bootstrap(cmp.base.per_example(), cmp.model.per_example(), edge_graph(cmp.base, settings),
+                             cmp.base.top_n, n_boot, seed, settings.aggregation)
+    boot = boot.rename(columns={"only_a": "on_only", "only_b": "off_only"}).assign(diff=boot.n_b - boot.n_a)
+    for c in ("jaccard", "on_only", "off_only", "diff"):
+        out[f"{c}_low"], out[f"{c}_high"] = (float(boot[c].quantile(q)) for q in (0.025, 0.975))
+    return out
+
+
+@dataclass
+class StyleCircuits:
+    """The two style circuits of one model, as a page shows them.
+
+    ``on`` / ``off``: heads of the step-by-step / direct circuit; ``off_only`` / ``on_only_top``: the
+    top ``k`` heads only one of them holds (the intervened sets); ``n_off_only``: all direct-only
+    heads; ``overlap``: :func:`overlap` (Jaccard, one-sided counts, their 95% CIs); ``labels``: each
+    circuit's clean side (``<spec> (step-by-step)``, ``<spec> (direct)``); ``n_layers`` x ``n_heads``:
+    the model's heads; ``pairs``: pairs kept per circuit; ``seconds``: circuit seconds as computed.
+    """
+
+    on: list[str]
+    off: list[str]
+    off_only: list[str]
+    on_only_top: list[str]
+    n_off_only: int
+    overlap: dict[str, float]
+    labels: dict[str, str]
+    n_layers: int
+    n_heads: int
+    pairs: dict[str, int]
+    seconds: float = 0.0
+
+
+def style_circuits(model: str, pair_params: PairParams, settings: CircuitConfig, k: int,
+                   n_boot: int = 200) -> StyleCircuits:
+    """:func:`style_heads` and their :func:`overlap` (``n_boot`` resamples) as a :class:`StyleCircuits`."""
+    th = style_heads(model, pair_params, settings, k)
+    ov = overlap(th, settings, n_boot=n_boot)
+    cmp = th["comparison"]
+    seconds = sum(float(c.seconds.get("total_s", 0.0)) for c in (cmp.base, cmp.model))
+    return StyleCircuits(th["on"], th["off"], th["off_only"], th["on_only_top"], th["n_off_only"], ov,
+                         {"think": cmp.base.clean, "direct": cmp.model.clean}, cmp.base.n_layers, cmp.base.n_heads,
+                         {"think": cmp.base.n_pairs, "direct": cmp.model.n_pairs}, seconds)

@@ -1,5 +1,6 @@
-"""Page 07_real_model's library (realmodel.page, realmodel.claims) and its params, on a tiny model
-post-trained with the real-model SFT recipe (no hub; SmolLM2 itself runs in the book)."""
+"""Page 07_real_model (pages.real_model: Params, run, Result, verdicts) and the real-model room's
+pieces it composes (realmodel.training / accuracy / sweep / styles / ablations, realmodel.claims), on a
+tiny model post-trained with the real-model SFT recipe (no hub; SmolLM2 itself runs in the book)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tests.conftest import REPO
 #: the page's parameters scaled down to a 2-layer model: seconds, not minutes
 TINY = {"max_steps": 2, "n": 2, "limit": 3, "max_new_tokens": 8, "n_questions": 8, "answer_tokens": 6, "steps": 2,
         "top_n": 20, "n_boot": 10, "n_splits": 5, "trace_checkpoints": 2, "k": 2, "seeds": 1, "n_k": 3, "k_limit": 3,
-        "direct_tokens": 6}
+        "direct_tokens": 6, "jobs": 1}  # one process: test_parallel_sweep_builds_the_same_circuits compares
 
 
 def test_params_reject_bad_input():
@@ -31,55 +32,51 @@ def test_params_reject_bad_input():
 
 
 def test_run_config_and_traced_checkpoints():
-    from thinking_sparks.realmodel import page, runs
+    from thinking_sparks.realmodel import runs
+    from thinking_sparks.realmodel.sweep import traced
+    from thinking_sparks.realmodel.training import run_config
 
-    assert page.run_config() == runs.RUNS["smollm2-sft"]  # no override: the named run (and its cache)
-    short = page.run_config(max_steps=2)
+    assert run_config() == runs.RUNS["smollm2-sft"]  # no override: the named run (and its cache)
+    short = run_config(max_steps=2)
     assert short.max_steps == 2 and short.n_checkpoints == 2 and short != runs.RUNS["smollm2-sft"]
-    gpu = page.run_config(device="cuda", gpu_steps=48)
+    gpu = run_config(device="cuda", gpu_steps=48)
     assert gpu.recipe().max_steps == 48 and gpu.recipe().bf16
     with pytest.raises(ValueError, match="unknown run"):
-        page.run_config("nope")
+        run_config("nope")
     specs = [f"real/x@{s}" for s in (4, 8, 12, 16, 20, 24)]
-    assert page.traced(specs, 3) == ["real/x@8", "real/x@16", "real/x@24"]
-    assert page.traced(specs, 1) == ["real/x@24"] and page.traced(specs, 9) == specs
+    assert traced(specs, 3) == ["real/x@8", "real/x@16", "real/x@24"]
+    assert traced(specs, 1) == ["real/x@24"] and traced(specs, 9) == specs
     with pytest.raises(ValueError, match="at least one"):
-        page.traced(specs, 0)
+        traced(specs, 0)
 
 
 @pytest.fixture(scope="module")
 def real_page(tmp_path_factory, tiny_model_dir):
-    """Everything the page computes, once, on a tiny model (its own cache)."""
-    from thinking_sparks.emergence import tables as ez
-    from thinking_sparks.realmodel import page
-    from thinking_sparks.realmodel.claims import real_verdicts
+    """The page run once on a tiny model (its own cache): ``params``, the ``Result``, its verdicts."""
     from thinking_sparks.pages.real_model import Params as RealModelParams
+    from thinking_sparks.pages.real_model import run, verdicts
 
     cache = tmp_path_factory.mktemp("real-page")
     p = RealModelParams(model=str(tiny_model_dir), **TINY)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPARKS_CACHE", str(cache))
-        pairs, settings, style = p.circuit_settings()
-        trained = page.train_run(p.run, p.run_config())
-        acc = page.accuracy(p.model, trained.final, p.eval_params())
-        tr = page.sweep(p.model, page.traced(trained.specs, p.trace_checkpoints), pairs, settings, trained.name)
-        table = ez.table3({trained.name: tr}, settings, n_boot=p.n_boot, n_splits=p.n_splits)
-        th = page.style_heads(p.model, style, settings, p.k)
-        ov = page.overlap(th, settings, n_boot=p.n_boot)
-        styles = page.style_interventions(p.model, th["on_only_top"], th["off_only"], p.style_params(), p.style_level,
-                                          p.seeds)
-        verdicts = real_verdicts(trained.name, tr, table, acc, ov, styles, n_boot=p.n_boot)
-        yield {"p": p, "trained": trained, "acc": acc, "tr": tr, "table": table, "th": th, "ov": ov,
-               "styles": styles, "verdicts": verdicts, "settings": settings, "style": style}
+        result = run(p)
+        _, settings, style = p.circuit_settings()
+        yield {"p": p, "result": result, "trained": result.trained, "acc": result.accuracy, "tr": result.trace,
+               "table": result.table3, "styles": result.styles, "ablations": result.ablations,
+               "verdicts": verdicts(result), "settings": settings, "style": style, "cache": cache}
 
 
 def test_run_trains_once_and_names_its_checkpoints(real_page):
-    from thinking_sparks.realmodel import page
+    from pathlib import Path
+
+    from thinking_sparks.realmodel.training import train_run
 
     t = real_page["trained"]
+    name = Path(t.path).name
     assert t.steps == [1, 2] and not t.cached
-    assert t.specs == [f"real/{t.path.name}@1", f"real/{t.path.name}@2"]  # overridden settings: keyed name
-    again = page.train_run(t.name, t.cfg)
+    assert t.specs == [f"real/{name}@1", f"real/{name}@2"]  # overridden settings: keyed name
+    again = train_run(t.name, t.cfg)
     assert again.cached and again.specs == t.specs and again.meta == t.meta
 
 
@@ -93,11 +90,12 @@ def test_accuracy_before_after_is_paired(real_page):
 
 
 def test_sweep_layers_and_noise_floor(real_page):
-    from thinking_sparks.realmodel import page
+    from thinking_sparks.realmodel.sweep import layer_frame
 
     tr, table = real_page["tr"], real_page["table"]
     assert tr.steps == [1, 2] and len(tr.frequency) == tr.base.n_layers * tr.base.n_heads
-    layers = page.layer_frame(tr)
+    layers = layer_frame(tr)
+    assert layers.equals(real_page["result"].layers)
     final = layers[layers.kind == "emergent at the final checkpoint"]
     assert len(final) == tr.base.n_layers and final.heads.sum() == len(tr.sets().emergent)
     ever = layers[layers.kind == "emergent at any checkpoint"]
@@ -107,22 +105,27 @@ def test_sweep_layers_and_noise_floor(real_page):
 
 
 def test_style_circuits_overlap_and_interventions(real_page):
-    th, ov, styles, p = real_page["th"], real_page["ov"], real_page["styles"], real_page["p"]
-    on, off = set(th["on"]), set(th["off"])
-    assert set(th["off_only"]) <= off - on and len(th["off_only"]) <= p.k
-    assert set(th["on_only_top"]) <= on - off
+    from thinking_sparks.realmodel.styles import style_heads
+
+    sc, ov, ab, p = real_page["styles"], real_page["styles"].overlap, real_page["ablations"], real_page["p"]
+    on, off = set(sc.on), set(sc.off)
+    assert set(sc.off_only) <= off - on and len(sc.off_only) <= p.k
+    assert set(sc.on_only_top) <= on - off
     assert ov["n_on"] == len(on) and ov["n_off"] == len(off)
     if on | off:
         assert ov["jaccard"] == pytest.approx(len(on & off) / len(on | off))
-    cmp = th["comparison"]
-    assert cmp.base.clean.endswith("(step-by-step)") and cmp.model.clean.endswith("(direct)")
-    direct = styles["direct"].table
-    assert set(direct.set) == {"easy-direct"} and set(styles["think"].table.set) == {"easy"}
-    if th["off_only"]:
+    assert sc.labels["think"].endswith("(step-by-step)") and sc.labels["direct"].endswith("(direct)")
+    th = style_heads(p.model, real_page["style"], real_page["settings"], p.k)  # cached circuits: the same heads
+    assert (th["on"], th["off"], th["off_only"], th["on_only_top"]) == (sc.on, sc.off, sc.off_only, sc.on_only_top)
+    assert th["comparison"].base.clean == sc.labels["think"]
+    direct = ab.direct.table
+    assert set(direct.set) == {"easy-direct"} and set(ab.think.table.set) == {"easy"}
+    assert ab.heads == {"think": sc.on_only_top, "direct": sc.off_only}
+    if sc.off_only:
         assert {"no ablation", "ablate direct-only", "random #0", "x0.5 direct-only"} <= set(direct.condition)
         ablated = direct.set_index("condition").loc["ablate direct-only", "heads"]
-        assert ablated.split(",") == th["off_only"]
-    curves = styles["curves"].table
+        assert ablated.split(",") == sc.off_only
+    curves = ab.curves.table
     assert sorted(curves.k.unique()) == [1, 2, 3] and set(curves.metric) == {"pass", "success"}
 
 
@@ -139,26 +142,27 @@ def test_verdict_table_is_computed(real_page):
 
 
 def test_warm_rebuild_computes_nothing(real_page, monkeypatch):
-    """Every expensive result is cached: a second pass builds no circuit and samples no answer."""
+    """Every expensive result is cached also below the page: with the page's own entries gone, a second
+    pass builds no circuit and samples no answer."""
+    import shutil
+
     from thinking_sparks.emergence import sweep as sweep_mod
     from thinking_sparks.evaluation import harness
-    from thinking_sparks.realmodel import page
+    from thinking_sparks.pages.real_model import run
 
-    monkeypatch.setenv("SPARKS_CACHE", str(real_page["trained"].path.parents[1]))
+    cache = real_page["cache"]
+    monkeypatch.setenv("SPARKS_CACHE", str(cache))
+    for kind in ("page-real_model", "page-real_model-styles"):
+        shutil.rmtree(cache / "results" / kind, ignore_errors=True)
 
     def boom(*a, **k):
         raise AssertionError("recomputed a cached result")
 
     monkeypatch.setattr(sweep_mod, "_compute", boom)
     monkeypatch.setattr(harness, "evaluate", boom)
-    p, settings = real_page["p"], real_page["settings"]
-    tr = real_page["tr"]
-    again = page.sweep(p.model, [r.model for r in tr.results], p.circuit_settings()[0], settings, tr.run)
-    assert again.base.cached and all(r.cached for r in again.results)
-    th = page.style_heads(p.model, real_page["style"], settings, p.k)
-    assert th["comparison"].model.cached and th["on"] == real_page["th"]["on"]
-    page.accuracy(p.model, real_page["trained"].final, p.eval_params())
-    page.style_interventions(p.model, th["on_only_top"], th["off_only"], p.style_params(), p.style_level, p.seeds)
+    again = run(real_page["p"])
+    assert again.trace.base.cached and all(r.cached for r in again.trace.results)
+    assert again.styles == real_page["styles"] and again.trained.cached
 
 
 def test_notebook_runs_on_a_tiny_model(tmp_path, tiny_model_dir, monkeypatch):
@@ -183,14 +187,16 @@ def test_notebook_runs_on_a_tiny_model(tmp_path, tiny_model_dir, monkeypatch):
 
 def test_parallel_sweep_builds_the_same_circuits(real_page, tmp_path, monkeypatch):
     """``jobs=2`` (half the circuits in a worker process) gives the sweep of one process, bit for bit."""
+    from pathlib import Path
+
     import numpy as np
 
-    from thinking_sparks.realmodel import page
+    from thinking_sparks.realmodel.sweep import sweep
 
-    (tmp_path / "real").symlink_to(real_page["trained"].path.parent)  # the trained run, in a fresh cache
+    (tmp_path / "real").symlink_to(Path(real_page["trained"].path).parent)  # the trained run, in a fresh cache
     monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
     tr, p = real_page["tr"], real_page["p"]
-    par = page.sweep(p.model, [r.model for r in tr.results], p.circuit_settings()[0], real_page["settings"], tr.run,
+    par = sweep(p.model, [r.model for r in tr.results], p.circuit_settings()[0], real_page["settings"], tr.run,
                      jobs=2)
     assert par.base.heads == tr.base.heads and [r.heads for r in par.results] == [r.heads for r in tr.results]
     assert all(np.array_equal(a.score, b.score) for a, b in zip(par.results, tr.results))

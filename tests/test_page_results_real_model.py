@@ -1,0 +1,108 @@
+"""Page ``07_real_model`` computes the numbers it computed before the ``pages`` module (tiny profile:
+the tiny Qwen2 dir post-trained for two steps), its Result round-trips through the results cache, and
+a warm run reads both cached parts and loads no model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+
+import pytest
+
+from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+
+STEM = "07_real_model"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, tiny_model_dir):
+    """``(params, result, cache dir)``: the page run once on the stored tiny parameters, its own cache.
+    The model dir is called ``tiny-dir`` as when the stored results were computed (Table 3 names the
+    base row after it)."""
+    import shutil
+
+    from thinking_sparks.pages.real_model import Params, run
+
+    model = shutil.copytree(tiny_model_dir, tmp_path_factory.mktemp("real-model") / "tiny-dir")
+    names = {f.name for f in dataclasses.fields(Params)}
+    params = Params(**{k: v for k, v in tiny_params(model=str(model)).items() if k in names})
+    cache = tmp_path_factory.mktemp("real-page-results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARKS_CACHE", str(cache))
+        yield params, run(params), cache
+
+
+@pytest.mark.parametrize("field, name", [
+    ("accuracy.table", "acc.table"), ("accuracy.samples.before", "acc.samples[before]"),
+    ("accuracy.samples.after", "acc.samples[after]"),
+    ("trace.summary", "summary"), ("trace.summary", "tr.summary"), ("trace.bands", "tr.bands"),
+    ("trace.counts", "tr.counts"), ("trace.frequency", "tr.frequency"), ("trace.heads", "tr.heads"),
+    ("table3", "table"), ("ablations.table", "rows"),
+    ("ablations.think.table", "styles[think].table"), ("ablations.think.samples", "styles[think].samples"),
+    ("ablations.direct.table", "styles[direct].table"), ("ablations.direct.samples", "styles[direct].samples"),
+    ("ablations.curves.table", "styles[curves].table"), ("ablations.curves.table", "curves"),
+    ("ablations.curves.samples", "styles[curves].samples"),
+])
+def test_tables_are_unchanged(page, field, name):
+    obj = page[1]
+    for part in field.split("."):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    assert_same_frame(obj, STEM, name)
+
+
+def test_numbers_and_verdicts_are_unchanged(page):
+    from thinking_sparks.pages.real_model import verdicts
+
+    _, result, _ = page
+    values = before(STEM)["values"]
+    ov = result.styles.overlap
+    for key in ("jaccard", "jaccard_low", "jaccard_high", "n_on", "n_off", "on_only", "on_only_low", "on_only_high",
+                "off_only", "off_only_low", "off_only_high", "diff_low", "diff_high"):
+        assert ov[key] == pytest.approx(values[f"ov[{key}]"], abs=1e-9), key
+    assert result.styles.n_off_only == values["th[n_off_only]"]
+    base = result.trace.base
+    assert (base.n_layers, base.n_heads, base.n_pairs, base.n_edges) == (2, 4, 8, 19)
+    assert math.isclose(base.faithfulness, values["tr.base.faithfulness"], rel_tol=1e-9)
+    assert result.trained.cfg.max_steps == values["trained.cfg.max_steps"] and result.trained.steps == [1, 2]
+    assert_same_verdicts(verdicts(result), STEM)
+
+
+def test_result_round_trips(page, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from thinking_sparks.cache import load_result, save_result
+    from thinking_sparks.pages.real_model import closing_note, verdicts
+
+    _, result, _ = page
+    save_result(result, tmp_path / "r")
+    back = load_result(tmp_path / "r")
+    pd.testing.assert_frame_equal(verdicts(back), verdicts(result))
+    pd.testing.assert_frame_equal(back.trace.heads, result.trace.heads)
+    assert np.array_equal(back.trace.results[-1].score, result.trace.results[-1].score)
+    assert back.styles == result.styles and closing_note(back) == closing_note(result)
+    assert back.trained.specs == result.trained.specs and back.trained.final == result.trained.final
+
+
+def test_warm_run_loads_no_model(page, monkeypatch):
+    """The second run finds the trained run and reads both parts: no model is loaded, nothing computed."""
+    from thinking_sparks import models
+    from thinking_sparks.pages import real_model
+    from thinking_sparks.realmodel import runs
+
+    params, result, cache = page
+    monkeypatch.setenv("SPARKS_CACHE", str(cache))
+
+    def boom(*a, **k):
+        raise AssertionError("a warm run loaded a model or recomputed a part")
+
+    for mod in [m for n, m in sys.modules.items() if n.startswith("thinking_sparks") and m is not None]:
+        for name in ("load_model", "load_hf"):
+            if getattr(mod, name, None) is getattr(models, name):
+                monkeypatch.setattr(mod, name, boom)
+    monkeypatch.setattr(runs, "train", boom)
+    again = real_model.run(params)
+    assert again.trained.cached and again.trained.specs == result.trained.specs
+    assert again.style_seconds == result.style_seconds and again.sweep_seconds == result.sweep_seconds
+    assert real_model.verdicts(again).equals(real_model.verdicts(result))
