@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from thinking_sparks import atomic, runtime
+from thinking_sparks import atomic
 from thinking_sparks.errors import friendly_errors
 from thinking_sparks.organism.premises import HARD_N
 

@@ -1,6 +1,6 @@
 """Run every notebook of the checkout in cwd on the tiny profile (test_book's parameters) and dump
 every DataFrame reachable from its globals, plus its verdict table, to OUT/<stem>.json."""
-import json, os, sys, shutil, tempfile
+import json, os, sys, tempfile
 from pathlib import Path
 import nbformat
 
