@@ -114,7 +114,7 @@ def test_model_dtype_and_device_enter_the_key(tiny_model_dir):
 def test_eval_cache_misses_on_another_dtype(tiny_model_dir, tmp_path, monkeypatch):
     from thinking_sparks.evaluation.datasets import Problem
     from thinking_sparks.evaluation.generation import SamplingConfig
-from thinking_sparks.evaluation.harness import EvalParams, run_eval
+    from thinking_sparks.evaluation.harness import EvalParams, run_eval
     from thinking_sparks.models import load_model
 
     monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
