@@ -76,6 +76,8 @@ def heads_command(
     for f in (pairs, base_pairs):
         if f is not None and not f.exists():
             raise FileNotFoundError(f"pairs file not found: {f}")
+        if f is not None and f.is_dir():
+            raise IsADirectoryError(f"pairs file {f} is a directory; pass a JSONL file")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
     settings = _settings(method, steps, metric, top_n, n_boot)
