@@ -18,6 +18,9 @@ from typing import Optional
 import typer
 
 
+OUTPUTS = ("edges.parquet", "meta.json")
+
+
 @dataclass(frozen=True)
 class CircuitParams:
     """Everything that determines the scores (also the cache key)."""
@@ -135,8 +138,9 @@ def circuit_command(
     """Edge attribution (EAP / EAP-IG) -> DIR/edges.parquet (src, dst, score, ...) + DIR/meta.json."""
     if not pairs.exists():
         raise FileNotFoundError(f"pairs file not found: {pairs}")
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    from thinking_sparks.atomic import atomic_dir, check_replaceable
+
+    check_replaceable(out, OUTPUTS)
     params = CircuitParams(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
                            aggregation=aggregation, batch_size=batch_size)
     validate(params)
@@ -151,7 +155,8 @@ def circuit_command(
 
     lm = load_model(model, device=device, dtype=dtype)
     load_pairs(pairs, lm.tokenizer)  # fail on bad pairs before the long part
-    meta = run_circuit(lm, pairs, params, out, use_cache=not no_cache)
+    with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
+        meta = run_circuit(lm, pairs, params, tmp, use_cache=not no_cache)
     line = f"{meta['graph']['n_edges']} edges scored on {meta['pairs']['n']} pairs"
     if "circuit" in meta:
         c = meta["circuit"]
