@@ -96,3 +96,24 @@ def tiny_zoo(tiny_zoo_cache):
         mp.setenv("SPARKS_CACHE", str(cache))
         mp.setenv(zoo.PROFILE_ENV, "tiny")
         yield cache, finals
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """End every run with ``skipped: N`` and the skip reasons grouped, so a CI log shows what did
+    not run and why (pytest's own ``-ra`` summary lists them one by one above)."""
+    from collections import Counter
+
+    result = yield  # pytest's own summaries (short test summary included) first
+
+    reports = terminalreporter.stats.get("skipped", [])
+    reasons: Counter[str] = Counter()
+    for rep in reports:
+        longrepr = rep.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    terminalreporter.write_sep("-", "skips")
+    terminalreporter.write_line(f"skipped: {len(reports)}")
+    for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        terminalreporter.write_line(f"  {n} x {reason}")
+    return result
