@@ -191,6 +191,8 @@ def _adapt(cmd: str, kind: str, tiny: Path, tmp: Path) -> list[str]:
             "DIR": str(tmp / "DIR"), "out.ipynb": str(tmp / "out.ipynb"), "pairs.jsonl": str(tmp / "pairs.jsonl"),
             "runs/grpo": str(tmp / "runs-grpo")}
     args = [subs.get(a, a) for a in args]
+    if "DIR" in cmd.split():  # one DIR per verb: --out is replaced as a whole and must not hold another's files
+        args = [str(tmp / f"DIR-{args[1]}") if a == str(tmp / "DIR") else a for a in args]
     if args[0].startswith(".venv/bin/"):  # the scripts beside the interpreter running the tests
         args[0] = str(Path(sys.executable).parent / args[0].removeprefix(".venv/bin/"))
     if "zoo (build|list)" in kind:
