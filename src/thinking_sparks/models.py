@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -230,22 +229,19 @@ def smollm2_dir() -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from thinking_sparks.atomic import atomic_dir
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        tmp = Path(tmp)
-        gguf = _fetch_smollm2_gguf(tmp)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, atomic_dir(target) as out:
+        gguf = _fetch_smollm2_gguf(Path(tmp))
         log.info("dequantizing %s into %s", gguf.name, target)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         model.hf_quantizer = None  # weights are dequantized already; allow save_pretrained
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        out = tmp / "out"
         model.save_pretrained(out)
         tok.save_pretrained(out)
-        if target.exists():
-            shutil.rmtree(target)
-        out.rename(target)
     return target
 
 
