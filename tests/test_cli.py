@@ -51,9 +51,9 @@ def test_unavailable_device_is_one_line_naming_the_devices(device, tiny_model_di
     import torch
 
     if device.startswith("cuda") and torch.cuda.device_count() > 7 or device == "mps" and torch.backends.mps.is_available():
-        pytest.skip(f"{device} exists on this machine")
+        pytest.skip(f"needs a machine without {device} (this one has it)")
     if device == "cuda" and torch.cuda.is_available():
-        pytest.skip("cuda exists on this machine")
+        pytest.skip("needs a machine without CUDA (this one has it)")
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"clean_ids": [1, 2, 3], "corrupted_ids": [1, 4, 3]}\n')
     r = _inproc("circuit", "--model", str(tiny_model_dir), "--pairs", str(pairs), "--out", str(tmp_path / "o"),

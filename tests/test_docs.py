@@ -191,6 +191,10 @@ def _adapt(cmd: str, kind: str, tiny: Path, tmp: Path) -> list[str]:
             "DIR": str(tmp / "DIR"), "out.ipynb": str(tmp / "out.ipynb"), "pairs.jsonl": str(tmp / "pairs.jsonl"),
             "runs/grpo": str(tmp / "runs-grpo")}
     args = [subs.get(a, a) for a in args]
+    if "DIR" in cmd.split():  # one DIR per verb: --out is replaced as a whole and must not hold another's files
+        args = [str(tmp / f"DIR-{args[1]}") if a == str(tmp / "DIR") else a for a in args]
+    if args[0].startswith(".venv/bin/"):  # the scripts beside the interpreter running the tests
+        args[0] = str(Path(sys.executable).parent / args[0].removeprefix(".venv/bin/"))
     if "zoo (build|list)" in kind:
         args += ["--profile", "tiny"]
     elif "zoo report" in kind:
@@ -206,9 +210,9 @@ def _adapt(cmd: str, kind: str, tiny: Path, tmp: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_readme_cheap_commands_run(tiny_model_dir, tiny_zoo_cache, tmp_path):
-    venv_bin = REPO / ".venv" / "bin"
+    venv_bin = Path(sys.executable).parent  # the README's .venv/bin, wherever the tests run
     if not (venv_bin / "sparks").exists() or not (venv_bin / "papermill").exists():
-        pytest.skip(f"{venv_bin} has no sparks/papermill (run `make test` to create the venv)")
+        pytest.skip(f"needs the sparks and papermill scripts beside {sys.executable} (`pip install -e .[book]`)")
     (tmp_path / "pairs.jsonl").write_text(json.dumps({"clean": "what is 2 plus 3 =", "corrupted": "what is 7 plus 3 =",
                                                       "correct": "5", "wrong": "0"}) + "\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SPARKS_CACHE": str(tiny_zoo_cache[0]),

@@ -76,9 +76,17 @@ def test_unknown_organism_set():
         load_eval_set("organism/impossible")
 
 
-def test_organism_sets_when_available():
-    pytest.importorskip("thinking_sparks.organism.task")
+FIRST = {  # the first problem of each fixed organism set (a change of the generator changes these)
+    "easy": Problem("L1-49909da1e4", "Compute 6 * 5 .", "30", "easy"),
+    "medium": Problem("L3-a27e9e8079", "Evaluate 1 - 3 * 8 - 20 .", "-43", "medium"),
+    "hard": Problem("L4-579a10b1b5", "Calculate 3 + 11 - 6 * ( 4 + 5 ) .", "-40", "hard"),
+}
+
+
+def test_organism_sets():
     for level in ("easy", "medium", "hard"):
+        assert len(load_eval_set(f"organism/{level}")) == 100
+        assert load_eval_set(f"organism/{level}")[0] == FIRST[level]
         probs = load_eval_set(f"organism/{level}")
         assert probs and all(isinstance(p, Problem) for p in probs)
         assert len({p.id for p in probs}) == len(probs)

@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from thinking_sparks.evaluation.datasets import Problem
-from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import SAMPLE_COLUMNS, EvalParams, evaluate, run_eval
 
@@ -52,17 +51,25 @@ def test_evaluate_grades_every_sample(lm):
     result = evaluate(lm, problems, params, progress=False)
     s = result.samples
     assert list(s.columns) == SAMPLE_COLUMNS and len(s) == 5 * 4
-    for row in s.itertuples():
-        extracted = None if pd.isna(row.extracted) else row.extracted  # missing answers are NA
-        assert extracted == extract_answer(row.completion)
-        assert row.correct == is_correct(extracted, row.gold)
+    # literal values of this seeded model (sampling seed 0): 4 samples per problem, problem by problem
+    assert s["problem_id"].tolist() == [f"p{i}" for i in range(5) for _ in range(4)]
+    assert [None if pd.isna(x) else x for x in s["extracted"]] == [
+        "8", "<think> \n <unk> let's what", "5", None, "2", "3", None, "2", "5", "2", "by by -", "9",
+        "2", "9", "7", "2", "4", "3", "5", None]
+    assert s["correct"].tolist() == [False] * 9 + [True] + [False] * 6 + [True] + [False] * 3  # gold is p<i>'s i
+    assert result.pass_at_1 == pytest.approx(2 / 20)
     assert set(result.summary.to_frame()["difficulty"]) == {"all", "easy", "hard"}
     assert result.info["timing"]["new_tokens"] == int(s["n_tokens"].sum())
 
     # gold = what greedy decoding answers -> every problem with an extracted number is correct
     greedy = EvalParams(dataset="inline", sampling=SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=()), n_boot=50)
     first = evaluate(lm, problems, greedy, progress=False).samples
-    assert first["extracted"].notna().sum() >= 2, "tiny model should emit some digits"
+    assert first["completion"].tolist() == [
+        "<unk> . times minus by by think 9 5 of", "result <unk> by 2 - result = answer - result",
+        "9 product 9 product + * a assistant 5 result", "<think> step a by minus </answer> product what what what",
+        "an 4 product 9 ? by </answer>"]
+    # untagged text: the grader falls back to the last number; the fourth holds no number
+    assert [None if pd.isna(x) else x for x in first["extracted"]] == ["5", "2", "5", None, "9"]
     gold = [a if not pd.isna(a) else "no-answer" for a in first["extracted"]]
     again = evaluate(lm, [Problem(p.id, p.question, g, p.difficulty) for p, g in zip(problems, gold)], greedy,
                      progress=False)

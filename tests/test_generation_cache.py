@@ -111,31 +111,11 @@ def test_interventions_change_the_text_and_undo(lm):
     assert [g.text for g in generate(lm, prompts, GREEDY, progress=False)] == base
 
 
-# ---- real models, when they are already built (slow) -------------------------------------------
+# ---- real models: SmolLM2 (slow) and an organism checkpoint (tiny profile) -------------------------------------------
 
 
-def _cached_real_model(spec: str):
-    from thinking_sparks import runtime
-    from thinking_sparks.models import load_model
-
-    if spec == "smollm2-135m-instruct":
-        if not (runtime.cache_dir() / "models" / spec / "config.json").exists():
-            pytest.skip("SmolLM2 is not dequantized yet (.cache/models/smollm2-135m-instruct; "
-                        "`sparks generate --model smollm2-135m-instruct ...` builds it)")
-    else:
-        from thinking_sparks.organism.zoo import resolve_checkpoint
-
-        try:
-            resolve_checkpoint(spec)
-        except Exception as err:  # noqa: BLE001 - any failure means "not built"
-            pytest.skip(f"{spec} is not built ({err}); `sparks zoo build` builds it")
-    return load_model(spec, device="cpu", dtype="float32")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("spec", ["smollm2-135m-instruct", "organism/sft@final"])
-def test_real_model_cached_greedy_equals_reference(spec):
-    lm = _cached_real_model(spec)
+def _check_cached_greedy(lm) -> None:
+    """Batched KV-cache greedy decoding of two prompts equals the reference (no cache, one token at a time)."""
     prompts = [lm.encode(lm.chat(q))[0].tolist() for q in ("What is 7 + 5?", "What is 12 * 3 - 4?")]
     cfg = dataclasses.replace(GREEDY, max_new_tokens=12, batch_size=2)
     gens = generate(lm, prompts, cfg, progress=False)
@@ -144,3 +124,15 @@ def test_real_model_cached_greedy_equals_reference(spec):
         if g.finish_reason == "eos":
             ref = ref[:-1]
         assert g.text == _text(lm, ref)
+
+
+@pytest.mark.slow
+def test_smollm2_cached_greedy_equals_reference(smollm2):
+    _check_cached_greedy(smollm2)
+
+
+def test_organism_checkpoint_cached_greedy_equals_reference(tiny_zoo):
+    """The organism case, on the tiny profile's SFT checkpoint (built by the ``tiny_zoo`` fixture)."""
+    from thinking_sparks.models import load_model
+
+    _check_cached_greedy(load_model("organism/tiny/sft@final", device="cpu", dtype="float32"))

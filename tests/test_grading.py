@@ -168,20 +168,22 @@ def test_follows_format(text, ok):
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reward"),
     [
-        "<think> 3 + 4 = 7 </think> <answer> 7 </answer>",
-        "<think> </think> <answer>   </answer>",
-        "<think> x </think> <answer> a < b </answer>",
-        "<think> x </think> <answer> 7 </answer> <answer> 8 </answer>",
-        "<think> a </think> b </think> <answer> 1 </answer>",
-        "<think>\n1\n</think>\n<answer>\n1\n</answer>\n",
-        "<answer> 7 </answer>",
+        ("<think> 3 + 4 = 7 </think> <answer> 7 </answer>", 1.0),
+        ("<think> </think> <answer>   </answer>", 0.0),  # empty answer
+        ("<think> x </think> <answer> a < b </answer>", 0.0),  # '<' in the answer
+        ("<think> x </think> <answer> 7 </answer> <answer> 8 </answer>", 0.0),  # two answers
+        ("<think> a </think> b </think> <answer> 1 </answer>", 1.0),  # the think block may hold a stray tag
+        ("<think>\n1\n</think>\n<answer>\n1\n</answer>\n", 1.0),
+        ("<answer> 7 </answer>", 0.0),  # no think block
     ],
 )
-def test_grpo_format_reward_is_follows_format(text):
-    """One definition of the organism format: the GRPO reward and the grader agree on every text."""
+def test_grpo_format_reward(text, reward):
+    """GRPO's format reward on plain and chat-form completions (literal rewards; the grader's
+    ``follows_format`` is the same definition and must agree)."""
     from thinking_sparks.organism.grpo import format_reward
 
-    assert format_reward([text]) == [float(follows_format(text))]
-    assert format_reward([[{"role": "assistant", "content": text}]]) == [float(follows_format(text))]
+    assert format_reward([text]) == [reward]
+    assert format_reward([[{"role": "assistant", "content": text}]]) == [reward]
+    assert follows_format(text) is (reward == 1.0)

@@ -90,8 +90,13 @@ def test_bad_arguments_raise():
 
 def test_replies_are_graded_by_the_evaluation_helper():
     p = task.make_problems(1, [4], seed=1)[0]
-    for reply in (task.think_reply(p.solution, p.answer), task.direct_reply(p.answer)):
-        assert is_correct(extract_answer(reply), str(p.answer))
+    assert p.question == "Calculate 3 - 2 - 2 + ( 22 - 2 ) ." and p.answer == 19
+    think, direct = task.think_reply(p.solution, p.answer), task.direct_reply(p.answer)
+    assert think == ("<think> 3 - 2 - 2 + ( 22 - 2 ) = 1 - 2 + ( 22 - 2 ) = -1 + ( 22 - 2 ) = -1 + 20 = 19 </think> "
+                     "<answer> 19 </answer>")
+    assert direct == "<think> </think> <answer> 19 </answer>"
+    for reply in (think, direct):
+        assert extract_answer(reply) == "19" and is_correct(extract_answer(reply), "19")
 
 
 def test_tokenizer_round_trip_and_digits():

@@ -281,4 +281,5 @@ def test_runs_table_gives_shape_and_cpu_seconds(tiny_zoo):
     assert runs.loc["sft", "shape"] == runs.loc["base", "shape"] == (
         f"{shape.n_layers} x {shape.n_heads} heads ({shape.n_kv_heads} KV), d_model {shape.d_model}")
     assert runs.loc["teacher", "shape"] != runs.loc["base", "shape"]
-    assert (runs["cpu seconds"] > 0).all() and (runs["checkpoints"] > 0).all()
+    assert runs["checkpoints"].tolist() == [3] * len(ALL_RUNS)  # the tiny profile saves 3 per run
+    assert (runs["cpu seconds"] > 0).all()  # measured, so only its sign is known

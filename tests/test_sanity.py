@@ -42,7 +42,7 @@ def test_organism_floors_by_profile():
     from thinking_sparks.organism.scores import sanity_floor
 
     full = sanity_floor("full")
-    assert full.reference == "organism/full/teacher@final" and full.min_accuracy > 0
+    assert full.reference == "organism/full/teacher@final" and full.min_accuracy == 0.2
     broken = table(0.0, 1.0, others=0.0).replace({"organism/teacher@final": "organism/full/teacher@final"})
     assert len(sanity_problems(broken, full)) == 3
     assert sanity_problems(broken, sanity_floor("tiny")) == []  # a seconds-long zoo may loop and score 0

@@ -112,3 +112,19 @@ def atomic_dir(target: Path | str, replace: bool = True) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_replaceable(target: Path | str, produces: tuple[str, ...], flag: str = "--out") -> None:
+    """Raise ``ValueError`` unless ``target`` is absent, empty, or holds only files named in
+    ``produces`` (an earlier output of the same command): :func:`atomic_dir` replaces the whole
+    directory, so anything else in it would be lost. ``NotADirectoryError`` for a file."""
+    target = Path(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise NotADirectoryError(f"{flag} exists and is not a directory: {target}")
+    others = sorted(p.name for p in target.iterdir() if p.name not in produces)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ValueError(f"{flag} {target} holds other files ({shown}); it is replaced as a whole, so choose a "
+                         "new directory or one with only this command's earlier output")

@@ -13,10 +13,10 @@ from typing import List, Optional
 import typer
 
 from thinking_sparks import runtime
-from thinking_sparks.errors import _DEBUG, USER_ERRORS, friendly_errors  # noqa: F401 (re-exported)
+from thinking_sparks.errors import _DEBUG, USER_ERRORS, OneLineUsageGroup, friendly_errors  # noqa: F401 (re-exported)
 from thinking_sparks.interventions import cli as iv_cli
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(name="sparks", cls=OneLineUsageGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Thinking Sparks companion: circuits, heads, interventions, evaluation, organism.")
 
 @app.callback()

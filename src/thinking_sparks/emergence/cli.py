@@ -16,8 +16,6 @@ inclusion_base``) and ``DIR/meta.json``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,18 +23,10 @@ from typing import List, Optional
 
 import typer
 
+from thinking_sparks.atomic import atomic_dir, check_replaceable
 
-def _atomic_dir(out: Path):
-    """A temporary sibling of ``out`` whose files are moved into ``out`` at the end."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for f in tmp.iterdir():
-        os.replace(f, out / f.name)
-    tmp.rmdir()
+HEADS_OUTPUTS = ("heads.csv", "meta.json")
+TRACE_OUTPUTS = ("heads.parquet", "summary.csv", "cohorts.csv", "counts.csv", "frequency.csv", "meta.json")
 
 
 def _settings(method, steps, metric, top_n, n_boot):
@@ -65,11 +55,11 @@ def heads_command(
     for f in (pairs, base_pairs):
         if f is not None and not f.exists():
             raise FileNotFoundError(f"pairs file not found: {f}")
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+        if f is not None and f.is_dir():
+            raise IsADirectoryError(f"pairs file {f} is a directory; pass a JSONL file")
+    check_replaceable(out, HEADS_OUTPUTS)
     settings = _settings(method, steps, metric, top_n, n_boot)
     from thinking_sparks.emergence.pairs import PairParams, PairSet, Side
-    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
     from thinking_sparks.emergence.device import load_kept as _load
     from thinking_sparks.emergence.sweep import circuit_for
 
@@ -82,8 +72,21 @@ def heads_command(
              if base_pairs is not None else m_set.swapped())
     params = PairParams(dataset=str(pairs))
     t0 = time.perf_counter()
-    rm = circuit_for(model, m_set.clean, m_set.corrupted, params, settings, not no_cache, pairs=m_set)
-    rb = circuit_for(base, b_set.clean, b_set.corrupted, params, settings, not no_cache, pairs=b_set)
+    with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
+        rm = circuit_for(model, m_set.clean, m_set.corrupted, params, settings, not no_cache, pairs=m_set)
+        rb = circuit_for(base, b_set.clean, b_set.corrupted, params, settings, not no_cache, pairs=b_set)
+        sets, meta = _write_heads(tmp, rm, rb, model, base, pairs, base_pairs, settings, t0)
+    c = sets.counts()
+    typer.echo(f"{c['emergent']} emergent, {c['base_only']} base-only, {c['retained']} retained heads "
+               f"(model circuit faithfulness {rm.faithfulness:.3f}, base {rb.faithfulness:.3f})")
+    typer.echo(f"wrote {out / 'heads.csv'} and {out / 'meta.json'}")
+
+
+def _write_heads(tmp: Path, rm, rb, model: str, base: str, pairs: Path, base_pairs: Optional[Path], settings,
+                 t0: float):
+    """heads.csv and meta.json of ``sparks heads`` into ``tmp``; returns (HeadSets, meta)."""
+    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
+
     sets = HeadSets.from_sets(rm.heads, rb.heads, score_dict(rm.score), score_dict(rb.score))
     table = head_table(sets, rm.n_layers, rm.n_heads, rm.importance, rb.importance)
     table["score_model"], table["score_base"] = rm.score.ravel(), rb.score.ravel()
@@ -92,14 +95,9 @@ def heads_command(
             "settings": asdict(settings), "counts": sets.counts(), "emergent": list(sets.emergent),
             "base_only": list(sets.base_only), "retained": list(sets.retained),
             "circuits": {"model": rm.meta(), "base": rb.meta()}, "seconds": round(time.perf_counter() - t0, 3)}
-    tmp = _atomic_dir(out)
     table.to_csv(tmp / "heads.csv", index=False)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    _publish(tmp, out)
-    c = sets.counts()
-    typer.echo(f"{c['emergent']} emergent, {c['base_only']} base-only, {c['retained']} retained heads "
-               f"(model circuit faithfulness {rm.faithfulness:.3f}, base {rb.faithfulness:.3f})")
-    typer.echo(f"wrote {out / 'heads.csv'} and {out / 'meta.json'}")
+    return sets, meta
 
 
 def _expand(values: list[str]) -> list[str]:
@@ -131,8 +129,7 @@ def trace_command(
     from thinking_sparks.emergence.sweep import run_checkpoints
     from thinking_sparks.emergence.trace import trace
 
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    check_replaceable(out, TRACE_OUTPUTS)
     settings = _settings(method, steps, metric, top_n, n_boot)
     params = PairParams(dataset=dataset, n_questions=n_questions, answer_tokens=answer_tokens,
                         sampling=prefix_sampling(answer_tokens), reasoning_side=reasoning_side)
@@ -145,18 +142,17 @@ def trace_command(
             raise ValueError("give --base and --checkpoints, or --run organism/<run>")
         specs = _expand(checkpoints)
     name = run.removeprefix("organism/") if run else None
-    tr = trace(base, specs, params, settings, run=name, use_cache=not no_cache, progress=True)
-    tmp = _atomic_dir(out)
-    tr.heads.to_parquet(tmp / "heads.parquet", index=False)
-    tr.summary.to_csv(tmp / "summary.csv", index=False)
-    tr.bands.to_csv(tmp / "cohorts.csv", index=False)
-    tr.counts.to_csv(tmp / "counts.csv", index=False)
-    tr.frequency.to_csv(tmp / "frequency.csv", index=False)
-    meta = {"run": tr.run, "base": base, "checkpoints": specs, "params": asdict(params), "settings": asdict(settings),
-            "base_circuit": tr.base.meta(), "seconds": round(tr.seconds, 3),
-            "circuits_computed": int((~tr.summary.cached).sum()) + int(not tr.base.cached)}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    _publish(tmp, out)
+    with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
+        tr = trace(base, specs, params, settings, run=name, use_cache=not no_cache, progress=True)
+        tr.heads.to_parquet(tmp / "heads.parquet", index=False)
+        tr.summary.to_csv(tmp / "summary.csv", index=False)
+        tr.bands.to_csv(tmp / "cohorts.csv", index=False)
+        tr.counts.to_csv(tmp / "counts.csv", index=False)
+        tr.frequency.to_csv(tmp / "frequency.csv", index=False)
+        meta = {"run": tr.run, "base": base, "checkpoints": specs, "params": asdict(params), "settings": asdict(settings),
+                "base_circuit": tr.base.meta(), "seconds": round(tr.seconds, 3),
+                "circuits_computed": int((~tr.summary.cached).sum()) + int(not tr.base.cached)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     typer.echo(tr.summary[["step", "heads", "emergent", "retained", "faithfulness", "pairs", "seconds",
                            "cached"]].to_string(index=False))
     typer.echo(f"{len(specs) + 1} circuits in {tr.seconds:.1f} s ({meta['circuits_computed']} computed); wrote {out}")

@@ -63,6 +63,8 @@ def gold_from_answer(answer: Any) -> str:
 def load_jsonl(path: Path | str) -> list[Problem]:
     """Problems from a JSON-lines file; a bad line raises ``ValueError`` naming file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"eval set {path} is a directory; pass a JSONL file")
     if not path.is_file():
         raise FileNotFoundError(f"eval set file not found: {path}")
     problems: list[Problem] = []

@@ -53,8 +53,10 @@ def eval_command(
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     iv_cli.check_options(ablate, ablate_mode, scale)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out exists and is not a directory: {out}")
+    from thinking_sparks.atomic import atomic_dir, check_replaceable
+    from thinking_sparks.evaluation.harness import SAMPLES_FILE, SUMMARY_FILE
+
+    check_replaceable(out, (SAMPLES_FILE, SUMMARY_FILE))
     sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                               max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
                               stop=tuple(stop) if stop else SamplingConfig.stop)
@@ -74,7 +76,9 @@ def eval_command(
                                           batch_size=batch_size))
     if intervention:
         typer.echo(f"intervention: {intervention.describe()}")
-    result = run_eval(lm, params, out_dir=out, use_cache=not no_cache, intervention=intervention)
+    with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
+        result = run_eval(lm, params, out_dir=tmp, use_cache=not no_cache, intervention=intervention)
+    result.out_dir = out
     typer.echo(format_summary(result))
     typer.echo(f"wrote {out / 'samples.parquet'} and {out / 'summary.json'}"
                + (" (from cache)" if result.info.get("cached") else ""))

@@ -135,23 +135,29 @@ def train_command(
     if recipe == "distill" and teacher is None:
         raise ValueError("distill needs --teacher SPEC (the model that writes the traces)")
     out_dir = Path(out)
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ValueError(f"--out {out_dir} is not empty; choose a new run directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from thinking_sparks.atomic import atomic_dir
+
     t0 = time.perf_counter()
-    if recipe == "sft":
-        cfg = dataclasses.replace(cfg, model=model)
-        final = sft.train_sft(cfg, model, out_dir, out_dir.name)
-    elif recipe == "grpo":
-        cfg = dataclasses.replace(cfg, model=model)
-        final = grpo.train_grpo(cfg, model, out_dir, out_dir.name)
-    elif recipe == "hybrid":
-        cfg = dataclasses.replace(cfg, sft=dataclasses.replace(cfg.sft, model=model))
-        final = hybrid.train_hybrid(cfg, model, out_dir, out_dir.name)
-    else:
-        cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, model=model))
-        final = distill.train_distill(cfg, model, teacher, out_dir, out_dir.name)
-    meta = {"recipe": recipe, "model": model, "teacher": teacher, "seconds": round(time.perf_counter() - t0, 2),
-            "config": dataclasses.asdict(cfg)}
-    (out_dir / "run.json").write_text(json.dumps(meta, indent=1, default=str))
+    with atomic_dir(out_dir) as tmp:  # the run directory appears whole at the end, or not at all
+        if recipe == "sft":
+            cfg = dataclasses.replace(cfg, model=model)
+            final = sft.train_sft(cfg, model, tmp, out_dir.name)
+        elif recipe == "grpo":
+            cfg = dataclasses.replace(cfg, model=model)
+            final = grpo.train_grpo(cfg, model, tmp, out_dir.name)
+        elif recipe == "hybrid":
+            cfg = dataclasses.replace(cfg, sft=dataclasses.replace(cfg.sft, model=model))
+            final = hybrid.train_hybrid(cfg, model, tmp, out_dir.name)
+        else:
+            cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, model=model))
+            final = distill.train_distill(cfg, model, teacher, tmp, out_dir.name)
+        meta = {"recipe": recipe, "model": model, "teacher": teacher, "seconds": round(time.perf_counter() - t0, 2),
+                "config": dataclasses.asdict(cfg)}
+        atomic.write_json(tmp / "run.json", meta, indent=1)
+        card = tmp / "README.md"  # TRL's model card names the run after its (temporary) directory
+        if card.exists():
+            card.write_text(card.read_text().replace(tmp.name, out_dir.name))
+    final = out_dir / Path(final).relative_to(tmp)
     typer.echo(f"{recipe} done in {meta['seconds']:.0f} s: final checkpoint {final}")
