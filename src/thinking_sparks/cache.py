@@ -23,6 +23,13 @@ from typing import Any, Iterator
 
 from thinking_sparks import __version__, runtime
 from thinking_sparks.atomic import _swap_into_place
+import enum
+import numbers
+import pandas as pd
+import dataclasses
+import importlib
+import typing
+import functools
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +56,6 @@ def _jsonable(obj: Any, where: str = "value") -> Any:
     whose ``repr`` may carry a memory address) raises: key such values explicitly (e.g.
     ``Intervention.key()``) rather than through ``repr``.
     """
-    import enum
-    import numbers
-
     if is_dataclass(obj) and not isinstance(obj, type):
         return _jsonable(asdict(obj), where)
     if isinstance(obj, dict):
@@ -180,14 +184,10 @@ _MANIFEST = "manifest.json"
 
 
 def _is_frame(x: Any) -> bool:
-    import pandas as pd
-
     return isinstance(x, (pd.DataFrame, pd.Series))
 
 
 def _save_frame(frame: Any, path: Path) -> dict:
-    import pandas as pd
-
     series = isinstance(frame, pd.Series)
     df = frame.to_frame(name=frame.name if frame.name is not None else "value") if series else frame
     df.to_parquet(path)
@@ -195,8 +195,6 @@ def _save_frame(frame: Any, path: Path) -> dict:
 
 
 def _load_frame(spec: dict, folder: Path) -> Any:
-    import pandas as pd
-
     df = pd.read_parquet(folder / spec["file"])
     return df.iloc[:, 0] if spec["kind"] == "series" else df
 
@@ -211,7 +209,6 @@ def save_result(obj: Any, folder: Path) -> None:
     """
     if not (is_dataclass(obj) and not isinstance(obj, type)):
         raise TypeError(f"save_result takes a dataclass instance, got {type(obj).__qualname__}")
-    import dataclasses
 
     folder.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {"type": f"{type(obj).__module__}:{type(obj).__qualname__}", "fields": {}}
@@ -263,8 +260,6 @@ def _load_value(spec: dict, folder: Path) -> Any:
 
 def load_result(folder: Path) -> Any:
     """Read back what :func:`save_result` wrote (the dataclass type is recorded in the folder)."""
-    import importlib
-
     manifest = json.loads((folder / _MANIFEST).read_text())
     module, qualname = manifest["type"].split(":")
     cls: Any = importlib.import_module(module)
@@ -276,9 +271,6 @@ def load_result(folder: Path) -> Any:
 
 def result_schema(cls: Any) -> Any:
     """The field names and types of a result dataclass, nested dataclasses expanded (for keys)."""
-    import dataclasses
-    import typing
-
     if not (isinstance(cls, type) and is_dataclass(cls)):
         return None if cls is None else str(cls)
     hints = typing.get_type_hints(cls)
@@ -298,9 +290,6 @@ def cached(kind: str, key: Any):
     (parquet + JSON, :func:`load_result`) without running the function; a miss runs it and stores the
     result atomically. The undecorated function stays reachable as ``fn.uncached``.
     """
-    import functools
-    import typing
-
     def decorate(fn):
         # the result's layout is part of the key: a changed Result dataclass never reads an old entry
         schema = result_schema(typing.get_type_hints(fn).get("return"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import typer
 import typer.core
+import sys
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as _cx
@@ -47,8 +48,6 @@ class OneLineUsageGroup(typer.core.TyperGroup):
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        import sys
-
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:

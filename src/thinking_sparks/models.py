@@ -41,6 +41,9 @@ import torch
 
 from thinking_sparks import runtime
 from thinking_sparks.registry import Registry
+from thinking_sparks.atomic import atomic_dir
+from thinking_sparks.hfcompat import make_portable
+import copy
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +201,7 @@ def resolve_spec(spec: str) -> Path | str:
 
 def _hub_snapshot(name: str) -> Path:
     """Local snapshot dir of a hub model, downloading only when the hub is not switched off."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # deferred: huggingface_hub is heavy or optional, loaded only here
 
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
     try:
@@ -222,9 +225,8 @@ def smollm2_dir() -> Path:
     target = runtime.cache_dir() / "models" / SMOLLM2_SPEC
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
         return target
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from thinking_sparks.atomic import atomic_dir
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp, atomic_dir(target) as out:
@@ -237,7 +239,6 @@ def smollm2_dir() -> Path:
             del model.config.quantization_config
         model.save_pretrained(out)
         tok.save_pretrained(out)
-        from thinking_sparks.hfcompat import make_portable
 
         make_portable(out)  # stock AutoTokenizer then reads tokenizer.json as the project does
     return target
@@ -274,6 +275,7 @@ def _fetch_smollm2_gguf(tmp: Path) -> Path:
 
 def load_tokenizer(path: Path | str) -> Any:
     """The tokenizer saved in ``path`` (None when there is none)."""
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     path = Path(path)
@@ -315,7 +317,7 @@ def load_hf(spec: str, device: str | torch.device | None = None, dtype: str | to
     ``sdpa`` attention by default (12 % more tokens/s than ``eager`` in generation on SmolLM2, one
     CPU thread; the same greedy text); the bridge's twin is switched to ``eager``.
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # deferred: transformers is heavy or optional, loaded only here
 
     where = resolve_spec(spec)
     path = where if isinstance(where, Path) else _hub_snapshot(where)
@@ -378,6 +380,7 @@ def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str =
     ``generate`` fires the bridge's hooks) but can no longer be ``save_pretrained``-ed. Train and
     save with :func:`load_hf`'s plain model.
     """
+    # deferred: transformer_lens is heavy or optional, loaded only here
     from transformer_lens.model_bridge import TransformerBridge
 
     config = hf_model.config
@@ -396,8 +399,6 @@ def _twin(hf_model: torch.nn.Module) -> torch.nn.Module:
     Modules are copied, tensors are not (deepcopy with every parameter and buffer pre-seeded in
     the memo), so a bridge may rewire the twin's modules while weight edits stay visible in both.
     """
-    import copy
-
     memo: dict[int, Any] = {id(t): t for t in hf_model.parameters()}
     memo.update({id(t): t for t in hf_model.buffers()})
     return copy.deepcopy(hf_model, memo)

@@ -36,7 +36,7 @@ _TEMPLATE = """<div class="sparks-chart" id="{id}"><img alt="{alt}" src="data:im
 
 
 def _png_b64(spec: dict, scale: float = 1.5) -> str:
-    import vl_convert as vlc
+    import vl_convert as vlc  # deferred: vl_convert is heavy or optional, loaded only here
 
     return base64.b64encode(vlc.vegalite_to_png(spec, scale=scale)).decode()
 

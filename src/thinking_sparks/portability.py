@@ -15,6 +15,13 @@ from typing import Any
 import torch
 
 from thinking_sparks.hfcompat import PROBE_TEXTS, is_portable, make_portable
+from thinking_sparks.models import load_model
+from thinking_sparks.evaluation.generation import SamplingConfig, generate
+from thinking_sparks import runtime
+from thinking_sparks.models import SMOLLM2_SPEC
+from thinking_sparks.organism.zoo import checkpoint_steps
+from thinking_sparks.models import load_tokenizer
+import argparse
 
 __all__ = ["PortableReport", "check", "main", "model_dirs", "stock_tokenizer_differs"]
 
@@ -43,8 +50,6 @@ def check(directory: Path | str, prompt: str = "What is 7 + 5 ?", max_new_tokens
     Raises:
         AssertionError: the first disagreement, in one line.
     """
-    from thinking_sparks.models import load_model
-
     lm = load_model(str(directory), device="cpu", dtype="float32")
     assert lm.tokenizer is not None, f"{directory} has no tokenizer"
     chat = lm.chat(prompt)
@@ -52,7 +57,7 @@ def check(directory: Path | str, prompt: str = "What is 7 + 5 ?", max_new_tokens
     want_text = _project_greedy(lm, chat, max_new_tokens)
     stock_tok, n_tokens = _compare_stock(Path(directory), prompt, want_ids, want_text, max_new_tokens, "")
     with tempfile.TemporaryDirectory(prefix="sparks-roundtrip-") as tmp:
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM  # deferred: transformers is heavy or optional, loaded only here
 
         stock_tok.save_pretrained(tmp)
         AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).save_pretrained(tmp)
@@ -61,8 +66,6 @@ def check(directory: Path | str, prompt: str = "What is 7 + 5 ?", max_new_tokens
 
 
 def _project_greedy(lm: Any, chat: str, max_new_tokens: int) -> str:
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate
-
     cfg = SamplingConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, stop=(), batch_size=1)
     (gen,) = generate(lm, [chat], cfg, progress=False)
     return gen.text
@@ -70,6 +73,7 @@ def _project_greedy(lm: Any, chat: str, max_new_tokens: int) -> str:
 
 def _compare_stock(path: Path, prompt: str, want_ids: dict[str, list[int]], want_text: str,
                    max_new_tokens: int, where: str) -> tuple[Any, int]:
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path)
@@ -104,10 +108,6 @@ def model_dirs(every_checkpoint: bool = False) -> dict[str, Path]:
     """Built model directories in the cache: ``{label: dir}`` for every zoo profile's runs and
     real-model SFT runs (their final checkpoint, or all with ``every_checkpoint``) and the
     dequantized SmolLM2. Nothing is built here."""
-    from thinking_sparks import runtime
-    from thinking_sparks.models import SMOLLM2_SPEC
-    from thinking_sparks.organism.zoo import checkpoint_steps
-
     root = runtime.cache_dir()
     found: dict[str, Path] = {}
     runs = [(f"organism/{d.parent.name}/{d.name}", d) for d in sorted(root.glob("organism/*/*"))]
@@ -125,9 +125,7 @@ def model_dirs(every_checkpoint: bool = False) -> dict[str, Path]:
 def stock_tokenizer_differs(directory: Path | str, texts: tuple[str, ...] = PROBE_TEXTS) -> bool:
     """Whether stock ``AutoTokenizer`` gives other ids than the project's loader on ``texts``
     (tokenizers only: cheap, for listing dirs to fix without churning the fingerprints of the rest)."""
-    from transformers import AutoTokenizer
-
-    from thinking_sparks.models import load_tokenizer
+    from transformers import AutoTokenizer  # deferred: transformers is heavy or optional, loaded only here
 
     ours = load_tokenizer(directory)
     if ours is None:
@@ -144,8 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     Fixing rewrites ``tokenizer_config.json`` and adds :data:`MODULE` (weights untouched); the
     model fingerprints change, so results cached for those models are computed again.
     """
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m thinking_sparks.portability", description=main.__doc__)
     parser.add_argument("--fix", action="store_true", help="make every listed dir portable")
     args = parser.parse_args(argv)

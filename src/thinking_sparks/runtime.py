@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import torch
+import sys
+import concurrent.futures as cf
 
 log = logging.getLogger("thinking_sparks")
 
@@ -129,8 +131,6 @@ def call_with_output_to(path: Path | str, fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` with this process's stdout and stderr (file descriptors 1 and 2, so
     tqdm, warnings and child output too) sent to the file ``path``; meant for worker processes that
     train while a notebook kernel waits (the kernel would otherwise capture every progress bar)."""
-    import sys
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -165,8 +165,7 @@ def start_quiet_worker(log: Path | str, fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` started in a fresh (spawned) process pinned to one thread, whose
     console output goes to the file ``log``; returns its ``concurrent.futures.Future`` at once (the
     caller works on while it runs on another core)."""
-    import concurrent.futures as cf
-    import multiprocessing
+    import multiprocessing  # deferred: multiprocessing is heavy or optional, loaded only here
 
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_worker_init,
@@ -193,7 +192,7 @@ def in_quiet_worker(log: Path | str, fn, *args, **kwargs):
 def cpu_seconds() -> float:
     """CPU seconds (user + system) of this process and of its finished child processes (e.g. the
     worker processes of :func:`start_quiet_worker`)."""
-    import resource
+    import resource  # deferred: resource is heavy or optional, loaded only here
 
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from thinking_sparks.hfcompat import make_portable
 
 ARCHS = ("qwen2", "qwen3", "llama")
 _SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<answer>", "</answer>", "<unk>"]
@@ -48,8 +49,9 @@ def tiny_tokenizer(thinking: bool = False):
 
     ``thinking``: a chat template with Qwen3's ``enable_thinking`` switch (:data:`THINKING_CHAT_TEMPLATE`).
     """
+    # deferred: tokenizers is heavy or optional, loaded only here
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy or optional, loaded only here
 
     vocab = {tok: i for i, tok in enumerate(_SPECIALS + [str(d) for d in range(10)] + _WORDS + ["\n"])}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
@@ -75,6 +77,7 @@ def tiny_config(arch: str = "qwen2", vocab_size: int = 128, n_layers: int = 2, n
     ``head_dim`` (Qwen3 only) may differ from ``d_model // n_heads``; ``rope_scaling`` (e.g. Llama
     3's ``{"rope_type": "llama3", ...}``) and ``rope_theta`` set the RoPE variant.
     """
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import LlamaConfig, Qwen2Config, Qwen3Config
 
     common = dict(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
@@ -99,9 +102,7 @@ def build_tiny(out_dir: Path | str, arch: str = "qwen2", seed: int = 0, init_ran
     ``init_range`` overrides the config's ``initializer_range`` (0.02): a large one (0.4) gives
     long, varied greedy continuations instead of an immediate EOS, which generation tests need.
     """
-    from transformers import AutoModelForCausalLM
-
-    from thinking_sparks.hfcompat import make_portable
+    from transformers import AutoModelForCausalLM  # deferred: transformers is heavy or optional, loaded only here
 
     out = Path(out_dir)
     tok = tiny_tokenizer(thinking)

@@ -173,7 +173,7 @@ def summary(table: pd.DataFrame) -> str:
 def show(table: pd.DataFrame) -> None:
     """Display a page's verdict table (HTML, as a DataFrame shows) with a JSON copy under
     :data:`MIME`, which marks it as the page's verdicts for :func:`collect`."""
-    from IPython.display import display
+    from IPython.display import display  # deferred: IPython is heavy or optional, loaded only here
 
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
@@ -184,7 +184,7 @@ def show(table: pd.DataFrame) -> None:
 
 def collect(notebook: Path) -> pd.DataFrame | None:
     """The verdict table(s) an executed notebook shows with :func:`show`, concatenated (None: none)."""
-    import nbformat
+    import nbformat  # deferred: nbformat is heavy or optional, loaded only here
 
     nb = nbformat.read(str(notebook), as_version=4)
     found = [o["data"][MIME] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])

@@ -13,6 +13,7 @@ from typing import Any
 
 from thinking_sparks import runs
 from thinking_sparks.batch.grid import Grid
+import importlib.util
 
 
 def one_line(err: BaseException | str, limit: int = 300) -> str:
@@ -29,7 +30,7 @@ CONNECT_TIMEOUT = "30s"  # to reach a running scheduler
 def local_slots(workers: int | None, n_jobs: int, gpus: int = 0) -> tuple[int, int]:
     """``(workers, torch threads per worker)`` for a LocalCluster on this machine: one worker per
     GPU when the jobs ask for one, else per core while memory allows ``GIB_PER_JOB`` each."""
-    import psutil
+    import psutil  # deferred: psutil is heavy or optional, loaded only here
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if workers is None:
@@ -43,7 +44,7 @@ def local_slots(workers: int | None, n_jobs: int, gpus: int = 0) -> tuple[int, i
 def dask_client(grid: Grid, n_jobs: int, workers: int | None = None,
                 scheduler: str | None = None) -> Iterator[tuple[Any, int]]:
     """``(client, gpus to pin)``: a running cluster's, or a LocalCluster's bound to 127.0.0.1."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # deferred: distributed is heavy or optional, loaded only here
 
     if scheduler:
         _dask_log_level()
@@ -106,8 +107,6 @@ def _check_resources(client: Any, resources: dict[str, float]) -> None:
 
 
 def _log_dashboard(client: Any, local: bool = False) -> None:
-    import importlib.util
-
     if local and importlib.util.find_spec("bokeh") is None:  # the local scheduler serves no dashboard
         log.info("no Dask dashboard (pip install bokeh to get one)")
         return
@@ -124,6 +123,6 @@ def _dask_log_level() -> int:
 
 
 def _cuda_devices() -> int:
-    import torch
+    import torch  # deferred: the CLI starts without torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -46,7 +46,7 @@ class Grid:
 
 def load_grid(path: str | Path) -> Grid:
     """Parse and check a grid file; any problem is one ``ValueError`` line naming the file."""
-    import yaml
+    import yaml  # deferred: yaml is heavy or optional, loaded only here
 
     path = Path(path)
     if not path.is_file():

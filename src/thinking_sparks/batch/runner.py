@@ -20,6 +20,8 @@ from thinking_sparks import runs
 from thinking_sparks.batch.cluster import dask_client, one_line
 from thinking_sparks.batch.grid import Grid, Job
 from thinking_sparks.atomic import write_text as write_text_atomic
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def write_status(out: Path, rows: list[Row]) -> None:
 def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
     """Rewrite ``out/index.md``: a chapter page for the book linking every finished notebook
     (README: a batch in the book); failed and pending jobs are listed without a link."""
-    from thinking_sparks.pages import title
+    from thinking_sparks.pages import title  # deferred: the CLI starts without torch
 
     keys = grid.varying or ["parameters"]
     title = title(grid.section)
@@ -115,7 +117,7 @@ def run_job(notebook: str, out_dir: str, name: str, parameters: dict[str, Any],
 
     ``gpus`` > 0 pins the job's kernel to GPU ``worker index % gpus`` (local GPU workers).
     """
-    import papermill
+    import papermill  # deferred: papermill is heavy or optional, loaded only here
 
     if gpus:
         from distributed import get_worker
@@ -147,9 +149,7 @@ def run_batch(grid: Grid, out: Path, workers: int | None = None, scheduler: str 
 
 
 def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retry_failed: bool) -> list[Row]:
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-    from tqdm.contrib.logging import logging_redirect_tqdm
+    from distributed import as_completed  # deferred: distributed is heavy or optional, loaded only here
 
     rows, todo = plan(grid, out, retry_failed)
     write_status(out, rows)
@@ -164,7 +164,7 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
              sum(r.status == "skipped" for r in rows))
     if not todo:
         return rows
-    from thinking_sparks.runs.book import build_zoos
+    from thinking_sparks.runs.book import build_zoos  # deferred: the CLI starts without torch
 
     build_zoos([grid.section], [job.parameters for job in todo])  # once, before jobs share it
     by_name = {r.job: r for r in rows}
@@ -189,7 +189,7 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
 
 @contextlib.contextmanager
 def _only_batch_in(out: Path) -> Iterator[None]:
-    import fcntl
+    import fcntl  # deferred: fcntl is heavy or optional, loaded only here
 
     with (out / ".batch.lock").open("w") as handle:
         try:

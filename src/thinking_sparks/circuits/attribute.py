@@ -39,6 +39,7 @@ from thinking_sparks.circuits.grads import DstGradAccumulator
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair, PairBatch, collate
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,6 @@ class Attribution:
 
     def to_frame(self):
         """Tidy DataFrame: src, dst, score, abs_score (|mean|), mean_abs_score, rank (by |score|)."""
-        import pandas as pd
-
         mask = self.graph.edge_mask()
         d_idx, s_idx = mask.T.nonzero(as_tuple=True)
         sc = self.scores[s_idx, d_idx]

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from thinking_sparks.circuits.graph import Graph
+import pandas as pd
 
 AGGREGATIONS = ("mean", "mean_abs")
 
@@ -155,8 +156,6 @@ def head_effect(i_post: Tensor, i_pre: Tensor, eps: float = 1e-6) -> Tensor:
 def spearman(a, b) -> float:
     """Spearman rank correlation (average ranks for ties) of two equal-length 1-D sequences;
     nan when either side is constant or shorter than 2."""
-    import pandas as pd
-
     x = pd.Series([float(v) for v in a]).rank()
     y = pd.Series([float(v) for v in b]).rank()
     if len(x) != len(y):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
+from thinking_sparks.circuits.attribute import METHODS, check_method, riemann_alphas
+from thinking_sparks.circuits.circuit import AGGREGATIONS
+from thinking_sparks.circuits.graph import GQA_MODES
+from thinking_sparks.circuits.metrics import check_metric
 
 #: the paper's top-n (§A.5) and the size of its graph (Qwen2.5-Math-1.5B: 28 x 12 heads, 2 KV
 #: heads, q/k/v inputs per query head), so a smaller model keeps the same *fraction* of edges
@@ -70,11 +74,6 @@ class CircuitConfig:
         ``edges_only``: the caller scores edges without building a circuit, so ``exact`` (node
         scores) is allowed.
         """
-        from thinking_sparks.circuits.attribute import METHODS, check_method, riemann_alphas
-        from thinking_sparks.circuits.circuit import AGGREGATIONS
-        from thinking_sparks.circuits.graph import GQA_MODES
-        from thinking_sparks.circuits.metrics import check_metric
-
         if self.method == "exact" and not edges_only:  # exact patching scores nodes: no circuit from it
             raise ValueError(f"unknown --method {self.method!r}; choose one of "
                              f"{', '.join(m for m in METHODS if m != 'exact')}")

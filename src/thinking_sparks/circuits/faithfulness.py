@@ -19,6 +19,7 @@ from thinking_sparks.circuits.circuit import Circuit, top_n
 from thinking_sparks.circuits.forward import CircuitModel, Patch
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair
+import pandas as pd
 
 
 @dataclass
@@ -92,8 +93,6 @@ def faithfulness_curve(
     circuit_model: CircuitModel | None = None,
 ):
     """Faithfulness of pruned top-n circuits for each n in ``sizes`` -> DataFrame (one row per n)."""
-    import pandas as pd
-
     cm = circuit_model if circuit_model is not None else CircuitModel(model, gqa=attribution.graph.gqa)
     rows = []
     for n in sizes:

@@ -17,6 +17,7 @@ import pandas as pd
 from thinking_sparks.emergence.stats import spearman
 from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.verdicts import Verdict, verdict_table
+from thinking_sparks.heads import parse_head
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a proportion ``k / n`` (nan, nan when ``n == 0``)."""
@@ -54,8 +55,6 @@ def _switched(tr: Trace) -> tuple[int, int]:
 
 def _layer_boot(a: list[str], b: list[str], n_layers: int, n_boot: int = 2000, seed: int = 0):
     """Mean relative layer (layer / (L - 1)) of heads ``a`` minus that of ``b``, with a bootstrap CI."""
-    from thinking_sparks.heads import parse_head
-
     if not a or not b:
         return float("nan"), float("nan"), float("nan")
     la = np.array([parse_head(h)[0] for h in a]) / max(n_layers - 1, 1)

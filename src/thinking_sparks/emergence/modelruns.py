@@ -37,6 +37,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from thinking_sparks.emergence.sweep import step_of
+from thinking_sparks.organism.config import PROFILES, profile as table_of
+from thinking_sparks.emergence.sweep import checkpoint_dirs
+from thinking_sparks.organism import config, zoo
+import pandas as pd
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,8 +83,6 @@ class ModelRun:
 
     def checkpoint(self, step: str | int = "final") -> str:
         """The spec of checkpoint ``step`` (``final``, or a step number a checkpoint's spec names)."""
-        from thinking_sparks.emergence.sweep import step_of
-
         if str(step) == "final":
             return self.final
         if self.is_organism:
@@ -142,8 +145,6 @@ def check_values(values: Any, what: str, profile: str, need_base: bool = False) 
 
 
 def _check_organism_list(runs: list[str], what: str, profile: str, need_base: bool) -> None:
-    from thinking_sparks.organism.config import PROFILES, profile as table_of
-
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     table = table_of(profile)
@@ -176,8 +177,6 @@ def _is_run_mapping(v: Mapping) -> bool:
 def expand(spec: str) -> list[str]:
     """A checkpoints spec as a list: a directory of TRL ``checkpoint-N`` folders (and no
     ``config.json`` of its own) -> those folders by step; anything else -> ``[spec]``."""
-    from thinking_sparks.emergence.sweep import checkpoint_dirs
-
     p = Path(spec.strip()).expanduser()
     if p.is_dir() and not (p / "config.json").exists():
         return checkpoint_dirs(p)
@@ -198,8 +197,6 @@ def resolve(label: str, value: Any, profile: str) -> ModelRun:
 
 
 def _organism(label: str, run: str, profile: str) -> ModelRun:
-    from thinking_sparks.organism import config, zoo
-
     spec = config.profile(profile)[run]
     steps = zoo.checkpoint_steps(zoo.run_dir(profile, run))
     if not steps:
@@ -265,8 +262,6 @@ def reward_curve(run: ModelRun) -> pd.DataFrame | None:
 
 def trl_accuracy(history: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
     """``step, accuracy`` from TRL log entries (``rewards/<name with accuracy>[/mean]``)."""
-    import pandas as pd
-
     rows = []
     for entry in history:
         keys = [k for k in entry if re.fullmatch(r"rewards/[^/]*accuracy[^/]*(/mean)?", k)]

@@ -45,6 +45,12 @@ from typing import Any
 from thinking_sparks.circuits.pairs import Pair
 from thinking_sparks.emergence.device import analysis_dtype, load_kept
 from thinking_sparks.evaluation.generation import SamplingConfig, generate
+from thinking_sparks.models import fingerprint, resolve_spec
+from thinking_sparks.evaluation.datasets import load_eval_set
+from thinking_sparks.cache import ResultCache
+from thinking_sparks.cache import cache_key
+from thinking_sparks.evaluation.datasets import fingerprint_problems
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +171,6 @@ def swap(p: Pair) -> Pair:
 
 def side_fingerprint(side: Side) -> dict[str, str]:
     """What identifies a side's weights without loading it: spec, mode, weights fingerprint."""
-    from thinking_sparks.models import fingerprint, resolve_spec
-
     where = resolve_spec(side.spec)
     fp = fingerprint(where) if not isinstance(where, str) else where
     dtype = analysis_dtype()  # float32 (the CPU's) adds nothing, so CPU keys stay as they were
@@ -178,8 +182,6 @@ def side_fingerprint(side: Side) -> dict[str, str]:
 
 def questions(params: PairParams):
     """The circuit questions (``evaluation.datasets.Problem``)."""
-    from thinking_sparks.evaluation.datasets import load_eval_set
-
     return load_eval_set(params.dataset, limit=params.n_questions)
 
 
@@ -189,8 +191,6 @@ def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: b
 
     ``problems``: ask these instead of the first ``params.n_questions`` of ``params.dataset``.
     """
-    from thinking_sparks.cache import ResultCache
-
     probs = list(problems) if problems is not None else questions(params)
     key = prefix_key(side, params, probs)
     cache = ResultCache()
@@ -207,9 +207,6 @@ def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: b
 
 def prefix_key(side: Side, params: PairParams, probs: list) -> str:
     """Cache key of one side's prefixes: the side's weights and mode, the sampling, the questions."""
-    from thinking_sparks.cache import cache_key
-    from thinking_sparks.evaluation.datasets import fingerprint_problems
-
     sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
     return cache_key("prefixes", sampling, extra={"side": side_fingerprint(side), "questions": fingerprint_problems(probs)})
 
@@ -257,8 +254,6 @@ def build_pairs(clean: Prefixes, corrupted: Prefixes, answer_tokens: int | None 
 
 def pairs_frame(ps: PairSet, tokenizer: Any, limit: int = 5):
     """The first ``limit`` pairs as text (clean, corrupted, answer tokens) for pages."""
-    import pandas as pd
-
     rows = []
     for p in ps.pairs[:limit]:
         start = p.target_pos[0] + 1

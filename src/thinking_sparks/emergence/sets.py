@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from thinking_sparks.heads import head_name, parse_head, sort_heads
+from thinking_sparks.emergence.stats import effect
 
 STATUSES = ("emergent", "base", "retained", "inactive")
 
@@ -95,8 +96,6 @@ def score_dict(score: np.ndarray) -> dict[str, float]:
 def head_table(sets: HeadSets, n_layers: int, n_heads: int, importance_model: np.ndarray,
                importance_base: np.ndarray, eps: float = 1e-6) -> pd.DataFrame:
     """One row per head: ``head, layer, index, status, importance_model, importance_base, effect``."""
-    from thinking_sparks.emergence.stats import effect
-
     e = effect(importance_model, importance_base, eps)
     rows = []
     for layer in range(n_layers):

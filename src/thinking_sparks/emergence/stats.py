@@ -20,6 +20,13 @@ import pandas as pd
 import torch
 
 from thinking_sparks.circuits.circuit import head_effect, spearman  # noqa: F401 (re-exported)
+from thinking_sparks.emergence.sweep import circuit_heads
+import time
+from thinking_sparks.circuits.attribute import attribute
+from thinking_sparks.emergence.sweep import head_scores
+from thinking_sparks.circuits.circuit import top_n
+from thinking_sparks.circuits.faithfulness import evaluate_circuit
+from thinking_sparks.circuits.attribute import exact_node_scores, node_scores
 
 EPS = 1e-6
 #: the paper's effect E (§A.6) and rank correlation: the circuits room's, one definition each
@@ -80,8 +87,6 @@ def bootstrap_counts(model_pe: torch.Tensor, base_pe: torch.Tensor, graph, n: in
         model_pe, base_pe: ``[n_pairs, n_src, n_dst]`` per-example scores of the two circuits.
         n: top-n edges.
     """
-    from thinking_sparks.emergence.sweep import circuit_heads
-
     g = torch.Generator().manual_seed(seed)
     rows = []
     for _ in range(n_boot):
@@ -105,8 +110,6 @@ def overlap_bootstrap(pe_a: torch.Tensor, pe_b: torch.Tensor, graph, n: int, n_b
     Returns:
         one row per resample: ``jaccard, only_a, only_b, n_a, n_b``.
     """
-    from thinking_sparks.emergence.sweep import circuit_heads
-
     if pe_a.shape[0] != pe_b.shape[0]:
         raise ValueError(f"paired circuits need the same pairs: {pe_a.shape[0]} vs {pe_b.shape[0]} rows")
     g = torch.Generator().manual_seed(seed)
@@ -125,8 +128,6 @@ def noise_floor(per_example: torch.Tensor, graph, n: int, n_splits: int = 50, se
                 aggregation: str = "mean") -> np.ndarray:
     """``[n_splits]`` counts of heads in one half's circuit and not the other's (both directions
     averaged), for random disjoint halves of the pairs of one model (deterministic by ``seed``)."""
-    from thinking_sparks.emergence.sweep import circuit_heads
-
     k = per_example.shape[0]
     if k < 4:
         raise ValueError(f"noise floor needs at least 4 pairs, got {k}")
@@ -145,11 +146,6 @@ def ig_steps_check(lm, pairs, steps: Sequence[int] = (5, 20, 100), threshold: fl
     """Head ranking (node score) at each IG step count vs the largest: ``m, spearman, seconds,
     chosen`` where ``chosen`` marks the smallest ``m`` whose Spearman with the largest is at least
     ``threshold``."""
-    import time
-
-    from thinking_sparks.circuits.attribute import attribute
-    from thinking_sparks.emergence.sweep import head_scores
-
     steps = sorted({int(m) for m in steps})
     scores, secs = {}, {}
     for m in steps:
@@ -169,9 +165,6 @@ def ig_steps_check(lm, pairs, steps: Sequence[int] = (5, 20, 100), threshold: fl
 def topn_scaling(lm, pairs, attribution, sizes: Sequence[int], metric: str = "kl",
                  aggregation: str = "mean") -> pd.DataFrame:
     """For each top-n: edge fraction, edges and heads kept after pruning, normalized faithfulness."""
-    from thinking_sparks.circuits.circuit import top_n
-    from thinking_sparks.circuits.faithfulness import evaluate_circuit
-
     total = attribution.graph.n_edges
     rows = []
     for n in sorted({int(s) for s in sizes}):
@@ -190,8 +183,6 @@ def topn_sizes(top_n: int, n_edges: int) -> list[int]:
 def attribution_vs_exact(lm, pairs, attribution, metric: str = "kl", gqa: str = "ungrouped") -> tuple[pd.DataFrame, float]:
     """Head attribution (summed outgoing edge scores) against exact activation patching of each
     head's whole output: ``(frame of head, attribution, exact; their Spearman)``."""
-    from thinking_sparks.circuits.attribute import exact_node_scores, node_scores
-
     attr = node_scores(attribution)
     exact = exact_node_scores(lm, pairs, metric=metric, gqa=gqa)
     df = pd.DataFrame({"head": list(exact), "attribution": [attr[h] for h in exact], "exact": list(exact.values())})

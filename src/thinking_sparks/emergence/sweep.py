@@ -31,6 +31,20 @@ from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitCon
 from thinking_sparks.emergence.device import load_kept
 from thinking_sparks.emergence.pairs import (SPAN_RULE, PairParams, PairSet, Side, build_pairs, sample_prefixes,
                                              side_fingerprint)
+from thinking_sparks.circuits.attribute import Attribution
+from thinking_sparks.circuits.circuit import top_n
+from thinking_sparks.heads import parse_head
+from thinking_sparks.cache import ResultCache
+from thinking_sparks.emergence.pairs import prefix_key, questions
+from thinking_sparks.cache import cache_key, library_versions
+from thinking_sparks.models import fingerprint, resolve_spec
+from thinking_sparks.circuits.attribute import attribute
+from thinking_sparks.circuits.circuit import head_importance
+from thinking_sparks.circuits.faithfulness import evaluate_circuit
+from thinking_sparks.heads import sort_heads
+from thinking_sparks.circuits.graph import Graph
+import os
+from thinking_sparks.organism import config, zoo
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +97,6 @@ def head_scores(abs_scores: torch.Tensor, graph) -> np.ndarray:
 def circuit_heads(per_example: torch.Tensor, graph, n: int, rows=None, aggregation: str = "mean") -> set[str]:
     """Heads of the pruned top-``n`` circuit built from the mean of ``per_example[rows]`` (rows may
     repeat: a bootstrap resample; computed as a weighted sum, without copying the rows)."""
-    from thinking_sparks.circuits.attribute import Attribution
-    from thinking_sparks.circuits.circuit import top_n
-
     k = per_example.shape[0]
     w = torch.full((k,), 1.0 / k) if rows is None else torch.bincount(torch.as_tensor(rows), minlength=k).float() / len(rows)
     flat = per_example.reshape(k, -1)
@@ -99,8 +110,6 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
               aggregation: str = "mean") -> np.ndarray:
     """``[n_layers, n_heads]`` share of ``n_boot`` circuits on resampled pairs holding each head
     (deterministic by ``seed``)."""
-    from thinking_sparks.heads import parse_head
-
     g = torch.Generator().manual_seed(seed)
     counts = np.zeros((graph.n_layers, graph.n_heads), dtype=np.float32)
     k = per_example.shape[0]
@@ -121,9 +130,6 @@ def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool =
 
 
 def _cached(side: Side, params: PairParams) -> bool:
-    from thinking_sparks.cache import ResultCache
-    from thinking_sparks.emergence.pairs import prefix_key, questions
-
     return ResultCache().get(prefix_key(side, params, questions(params))) is not None
 
 
@@ -131,9 +137,6 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
                 use_cache: bool = True, pairs: PairSet | None = None) -> CircuitResult:
     """The circuit of ``model`` on pairs clean = ``clean``'s prefixes, corrupted = ``corrupted``'s
     (or on given ``pairs``); cached."""
-    from thinking_sparks.cache import ResultCache, cache_key, library_versions
-    from thinking_sparks.models import fingerprint, resolve_spec
-
     where = resolve_spec(model)
     extra = {"model": {"spec": model, "fingerprint": fingerprint(where) if not isinstance(where, str) else where},
              "clean": side_fingerprint(clean), "corrupted": side_fingerprint(corrupted)}
@@ -169,10 +172,6 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
 
 
 def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
-    from thinking_sparks.circuits.attribute import attribute
-    from thinking_sparks.circuits.circuit import head_importance, top_n
-    from thinking_sparks.circuits.faithfulness import evaluate_circuit
-
     t0 = time.perf_counter()
     a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
                   rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
@@ -188,7 +187,6 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
     t2 = time.perf_counter()
     inc = inclusion(a.per_example, g, n, settings.n_boot, settings.seed, settings.aggregation)
     t_boot = time.perf_counter() - t2
-    from thinking_sparks.heads import sort_heads
 
     res = CircuitResult(
         model="", clean="", corrupted="", n_layers=g.n_layers, n_heads=g.n_heads, top_n=n,
@@ -205,8 +203,6 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
 def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
     """A circuit without signal: no heads, zero maps, faithfulness nan (recorded, not raised, so a
     sweep goes on past checkpoints that still answer like the base)."""
-    from thinking_sparks.circuits.graph import Graph
-
     g = Graph(lm.n_layers, lm.n_heads, lm.n_kv_heads, settings.gqa)
     zero = np.zeros((g.n_layers, g.n_heads), dtype=np.float32)
     res = CircuitResult(model="", clean="", corrupted="", n_layers=g.n_layers, n_heads=g.n_heads,
@@ -246,10 +242,6 @@ def checkpoint_dirs(directory: str | Path) -> list[str]:
 
 def run_checkpoints(run: str, profile: str | None = None) -> tuple[str, list[str]]:
     """``(base spec, checkpoint specs)`` of an organism run (``sft`` or ``organism/sft``)."""
-    import os
-
-    from thinking_sparks.organism import config, zoo
-
     name = run.removeprefix("organism/")
     prof = profile or os.environ.get(zoo.PROFILE_ENV, "full")
     if "/" in name:

@@ -349,7 +349,7 @@ def _generate_batch(
         mask[r, width - len(ids) :] = 1
     input_ids, mask = input_ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [batch, pos]; pads sit at 0
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # deferred: transformers is heavy or optional, loaded only here
 
     cache = DynamicCache(config=hf_model.config)
     cache_kw = {_cache_arg(type(hf_model)): cache}

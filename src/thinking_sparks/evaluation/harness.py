@@ -28,6 +28,8 @@ from thinking_sparks.evaluation.datasets import Problem, fingerprint_problems, l
 from thinking_sparks.evaluation.generation import GenerationStats, SamplingConfig, generate
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.metrics import EvalSummary, summarize
+from thinking_sparks.cache import library_versions
+from thinking_sparks.cache import ResultCache, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +146,6 @@ def evaluate(model: Any, problems: Sequence[Problem], params: EvalParams, *, int
 
 
 def summary_json(result: EvalResult, model: Any, params: EvalParams) -> dict[str, Any]:
-    from thinking_sparks.cache import library_versions
-
     return {
         "model": getattr(model, "spec", None),
         "fingerprint": getattr(model, "fingerprint", None),
@@ -190,8 +190,6 @@ def run_eval(model: Any, params: EvalParams, out_dir: Path | str | None = None, 
         problems: evaluate these instead of ``params.dataset`` (e.g. questions with a ``/think`` flag);
             their content enters the key as always.
     """
-    from thinking_sparks.cache import ResultCache, cache_key
-
     problems = list(problems) if problems is not None else load_eval_set(params.dataset, limit=params.limit)
     key = cache_key("eval", params, model=model,
                     extra={"problems": fingerprint_problems(problems),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import pandas as pd
+import torch
 
 _HEAD = re.compile(r"^L(\d+)H(\d+)$")
 
@@ -46,9 +48,6 @@ def head_write_norms(lm, prompts: list[str], use_chat: bool = True):
     Returns:
         DataFrame with columns ``layer, head, name, write_norm`` (one row per head).
     """
-    import pandas as pd
-    import torch
-
     if not prompts:
         raise ValueError("head_write_norms needs at least one prompt")
     n_layers, n_heads, d_head = lm.n_layers, lm.n_heads, lm.d_head

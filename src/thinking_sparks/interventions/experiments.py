@@ -32,6 +32,8 @@ from thinking_sparks.evaluation.harness import EvalParams, EvalResult, run_eval
 from thinking_sparks.heads.edits import Intervention, parse_edits
 from thinking_sparks.interventions.headsets import parse_heads, random_matched_sets
 from thinking_sparks.interventions.taxonomy import classify_samples, failure_counts
+from thinking_sparks.organism.task import flagged
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -255,15 +257,12 @@ def _problems(name: str, limit: int | None, think: bool | None):
     """The eval set's problems, with the soft switch appended when ``think`` is not None."""
     if think is None:
         return None
-    from thinking_sparks.organism.task import flagged
 
     return [dataclasses.replace(p, question=flagged(p.question, think)) for p in load_eval_set(name, limit=limit)]
 
 
 def set_label(name: str) -> str:
     """A set's label in tables: ``organism/easy`` -> ``easy``, ``/data/aime24.jsonl`` -> ``aime24``."""
-    from pathlib import Path
-
     path = Path(str(name))
     return path.stem if path.suffix in (".jsonl", ".json") else str(name).split("/", 1)[-1]
 

@@ -29,6 +29,9 @@ import torch
 
 from thinking_sparks.heads import parse_head
 from thinking_sparks.heads.edits import HeadEdit, Intervention, output_projections
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams, build_prompt, run_eval
+from thinking_sparks.evaluation.datasets import load_eval_set
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +163,6 @@ def reference_texts(model: Any, dataset: str, *, limit: int | None = 32, max_new
     The default reference set of ``--ablate-mode mean``: it covers prompt and generated positions
     alike, in the format the model writes. The greedy run goes through the evaluation cache.
     """
-    from thinking_sparks.evaluation.generation import SamplingConfig
-    from thinking_sparks.evaluation.harness import EvalParams, build_prompt, run_eval
-    from thinking_sparks.evaluation.datasets import load_eval_set
-
     greedy = SamplingConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=batch_size)
     params = EvalParams(dataset=dataset, sampling=greedy, limit=limit, system=system, enable_thinking=enable_thinking,
                         n_boot=0)

@@ -9,6 +9,9 @@ import typer
 from thinking_sparks import atomic
 from thinking_sparks.errors import friendly_errors
 from thinking_sparks.organism.premises import HARD_N
+from pathlib import Path
+import dataclasses
+import json
 
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
                       help="The model organism: build and list post-training runs and checkpoints.")
@@ -27,7 +30,7 @@ def build_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism import zoo
+        from thinking_sparks.organism import zoo  # deferred: the CLI starts without torch
 
         names = [r.strip() for item in (runs or []) for r in item.split(",") if r.strip()] or None
         t0 = time.perf_counter()
@@ -47,7 +50,7 @@ def list_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism import zoo
+        from thinking_sparks.organism import zoo  # deferred: the CLI starts without torch
 
         for r in zoo.list_runs(profile):
             steps = ",".join(map(str, r.steps)) if r.steps else "-"
@@ -74,9 +77,7 @@ def report_command(
 
     @friendly_errors
     def _run() -> None:
-        from pathlib import Path
-
-        from thinking_sparks.organism import curves, premises, scores
+        from thinking_sparks.organism import curves, premises, scores  # deferred: the CLI starts without torch
 
         t0 = time.perf_counter()
         evaluation = scores.zoo_evaluation(profile, n=n, hard_n=hard_n, limit=limit, temperature=temperature,
@@ -113,11 +114,7 @@ def train_command(
     show: bool = typer.Option(False, "--show", help="Print the resolved recipe as JSON and stop."),
 ) -> None:
     """Run one post-training recipe on any model: the zoo's recipe, with your overrides."""
-    import dataclasses
-    import json
-    from pathlib import Path
-
-    from thinking_sparks.organism import config, distill, grpo, hybrid, sft
+    from thinking_sparks.organism import config, distill, grpo, hybrid, sft  # deferred: the CLI starts without torch
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
@@ -137,7 +134,7 @@ def train_command(
     out_dir = Path(out)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ValueError(f"--out {out_dir} is not empty; choose a new run directory")
-    from thinking_sparks.atomic import atomic_dir
+    from thinking_sparks.atomic import atomic_dir  # deferred: the CLI starts without torch
 
     t0 = time.perf_counter()
     with atomic_dir(out_dir) as tmp:  # the run directory appears whole at the end, or not at all

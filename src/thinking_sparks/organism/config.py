@@ -51,7 +51,7 @@ class ModelShape:
 
     def hf_config(self, tokenizer):
         """A ``transformers.Qwen2Config`` of this shape for ``tokenizer``'s vocabulary."""
-        from transformers import Qwen2Config
+        from transformers import Qwen2Config  # deferred: transformers is heavy or optional, loaded only here
 
         if self.n_heads % self.n_kv_heads or (self.head_dim is None and self.d_model % self.n_heads):
             raise ValueError(f"bad shape {self}: n_heads must divide d_model (or head_dim be set) and be a "
@@ -134,7 +134,7 @@ class SFTRecipe(TrainCommon):
 
     def trl_config(self, output_dir: str):
         """This recipe as a ``trl.SFTConfig``."""
-        from trl import SFTConfig
+        from trl import SFTConfig  # deferred: trl is heavy or optional, loaded only here
 
         return SFTConfig(**self.trainer_kwargs(output_dir), per_device_train_batch_size=self.batch_size,
                          max_length=self.max_length, completion_only_loss=True, packing=False,
@@ -163,7 +163,7 @@ class GRPORecipe(TrainCommon):
 
     def trl_config(self, output_dir: str):
         """This recipe as a ``trl.GRPOConfig`` (``per_device_train_batch_size`` counts completions)."""
-        from trl import GRPOConfig
+        from trl import GRPOConfig  # deferred: trl is heavy or optional, loaded only here
 
         return GRPOConfig(
             **self.trainer_kwargs(output_dir), per_device_train_batch_size=self.prompts_per_step * self.num_generations,

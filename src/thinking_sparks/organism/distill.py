@@ -16,6 +16,8 @@ from pathlib import Path
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import DistillRecipe
 from thinking_sparks.organism.sft import load_start, train_sft
+from thinking_sparks.evaluation.generation import SamplingConfig, generate
+from thinking_sparks.evaluation.grading import extract_answer, is_correct
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,7 @@ def teacher_traces(teacher: str | Path, recipe: DistillRecipe, device: str = "cp
 
     Returns a ``datasets.Dataset`` with conversational ``prompt`` / ``completion`` columns.
     """
-    from datasets import Dataset
-
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate
-    from thinking_sparks.evaluation.grading import extract_answer, is_correct
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     hf, tok = load_start(teacher, recipe.student)
     hf = hf.to(device).eval()

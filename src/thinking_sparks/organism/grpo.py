@@ -47,7 +47,7 @@ def format_reward(completions: list, **kwargs) -> list[float]:
 
 def grpo_dataset(recipe: GRPORecipe):
     """Prompts (conversational) with their gold ``answer`` for the reward."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     problems = task.make_problems(recipe.n_prompts, recipe.levels, recipe.seed + 200, "train")
     return Dataset.from_list([
@@ -69,8 +69,8 @@ def reward_curve(log_csv: Path | str) -> pd.DataFrame:
 def train_grpo(recipe: GRPORecipe, model: str | Path, run_dir: Path | str, run_name: str = "grpo",
                dataset: Any = None) -> Path:
     """Run GRPO from ``model`` on ``dataset`` (default :func:`grpo_dataset`); returns the final checkpoint."""
-    from transformers import set_seed
-    from trl import GRPOTrainer
+    from transformers import set_seed  # deferred: transformers is heavy or optional, loaded only here
+    from trl import GRPOTrainer  # deferred: trl is heavy or optional, loaded only here
 
     run_dir = Path(run_dir)
     set_seed(recipe.seed)

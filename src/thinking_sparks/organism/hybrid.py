@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def hybrid_dataset(recipe: HybridRecipe):
     """Think-on / think-off examples as a conversational prompt-completion dataset (+ ``think``)."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     sft = recipe.sft
     problems = task.make_problems(sft.n_train, sft.levels, sft.seed + 400, "train", weights=sft.level_weights)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from thinking_sparks.hfcompat import make_portable
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,6 @@ def fix_tokenizer_class(directory: Path) -> None:
     """Make the saved tokenizer load as saved under stock ``AutoTokenizer`` too (transformers 5
     writes ``TokenizersBackend``, and for ``qwen2`` ignores the class anyway): see
     :func:`thinking_sparks.hfcompat.make_portable`. Weights are not touched."""
-    from thinking_sparks.hfcompat import make_portable
-
     make_portable(directory)
 
 

@@ -23,6 +23,8 @@ easier sets show whether the mode switch itself works.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from thinking_sparks.evaluation.metrics import paired_difference
+from thinking_sparks.verdicts import Verdict, verdict_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,8 +65,6 @@ def difference(samples: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], di
 
     Returns ``(difference, ci_low, ci_high)``, or None when either cell was not evaluated.
     """
-    from thinking_sparks.evaluation.metrics import paired_difference
-
     sa, sb = cell(samples, *a, difficulty), cell(samples, *b, difficulty)
     if sa.empty or sb.empty:
         return None
@@ -91,8 +91,6 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
         rewards: ``reward_summary``'s frame (``run, term, window, change, ci_low, ci_high``).
         difficulty: the eval set of the accuracy checks (the paper's premises are about hard problems).
     """
-    from thinking_sparks.verdicts import Verdict, verdict_table
-
     _check_columns(samples)
     k = _samples_per_problem(samples, difficulty)
     rows = []
@@ -133,8 +131,6 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
 
 def _teacher_row(samples: pd.DataFrame, difficulty: str, k: int, diff) -> list:
     """The teacher against the strongest student (the smallest paired difference), if both were evaluated."""
-    from thinking_sparks.verdicts import Verdict
-
     part = samples[samples["difficulty"] == difficulty]
     if part.empty or not (part["run"] == "teacher").any():
         return []

@@ -51,7 +51,7 @@ def packed_dataset(texts: list[str], tokenizer, seq_len: int):
     Documents are separated by their own end token (``<|im_end|>``); attention runs across
     document boundaries, as in ordinary LM pretraining. A tail shorter than ``seq_len`` is dropped.
     """
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     stream = [t for doc in ids for t in doc]
@@ -70,7 +70,7 @@ class PackedCollator:
 
 def init_model(cfg: PretrainConfig, tokenizer):
     """A freshly initialised Qwen2 causal LM of ``cfg.shape`` (seeded)."""
-    from transformers import Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM  # deferred: transformers is heavy or optional, loaded only here
 
     torch.manual_seed(cfg.seed)
     return Qwen2ForCausalLM(cfg.shape.hf_config(tokenizer))
@@ -78,6 +78,7 @@ def init_model(cfg: PretrainConfig, tokenizer):
 
 def pretrain(cfg: PretrainConfig, run_dir: Path | str, run_name: str = "base") -> Path:
     """Pretrain from scratch; returns ``run_dir`` (checkpoints inside). Deterministic in ``cfg.seed``."""
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import Trainer, TrainingArguments, set_seed
 
     run_dir = Path(run_dir)

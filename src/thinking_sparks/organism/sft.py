@@ -16,16 +16,15 @@ from typing import Any
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import SFTRecipe, TrainCommon
 from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
+import torch
+from thinking_sparks.models import load_tokenizer, resolve_spec
 
 log = logging.getLogger(__name__)
 
 
 def load_start(model: str | Path, common: TrainCommon) -> tuple[Any, Any]:
     """The starting HF causal LM (train mode, float32 or bf16) and its tokenizer."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from thinking_sparks.models import load_tokenizer, resolve_spec
+    from transformers import AutoModelForCausalLM  # deferred: transformers is heavy or optional, loaded only here
 
     where = resolve_spec(str(model))
     dtype = torch.bfloat16 if common.bf16 else torch.float32
@@ -45,7 +44,7 @@ def load_start(model: str | Path, common: TrainCommon) -> tuple[Any, Any]:
 
 def sft_dataset(recipe: SFTRecipe, seed: int | None = None):
     """Gold reasoning traces as a conversational prompt-completion ``datasets.Dataset``."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     seed = recipe.seed if seed is None else seed
     problems = task.make_problems(recipe.n_train, recipe.levels, seed + 100, "train", weights=recipe.level_weights)
@@ -69,8 +68,8 @@ def finalize(trainer, run_dir: Path, tokenizer) -> Path:
 def train_sft(recipe: SFTRecipe, model: str | Path, run_dir: Path | str, run_name: str = "sft",
               dataset: Any = None) -> Path:
     """Fine-tune ``model`` on ``dataset`` (default :func:`sft_dataset`); returns the final checkpoint dir."""
-    from transformers import set_seed
-    from trl import SFTTrainer
+    from transformers import set_seed  # deferred: transformers is heavy or optional, loaded only here
+    from trl import SFTTrainer  # deferred: trl is heavy or optional, loaded only here
 
     run_dir = Path(run_dir)
     set_seed(recipe.seed)

@@ -266,7 +266,7 @@ def difficulty_of(level: int) -> str:
 def make_dataset(n: int, levels: tuple[int, ...] | list[int], seed: int, split: Split = "train",
                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False):
     """:func:`make_problems` as a ``datasets.Dataset`` (columns of :func:`to_record`)."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     rows = [to_record(p) for p in make_problems(n, levels, seed, split, weights, unique)]
     return Dataset.from_list(rows)

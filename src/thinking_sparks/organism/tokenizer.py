@@ -24,6 +24,7 @@ With ``enable_thinking=False`` the generation prompt is pre-filled with an empty
 from __future__ import annotations
 
 from pathlib import Path
+from thinking_sparks.hfcompat import make_portable
 
 __all__ = ["ADDED_TOKENS", "CHAT_TEMPLATE", "EOS", "PAD", "SPECIAL_TOKENS", "WORDS", "build_tokenizer"]
 
@@ -60,8 +61,9 @@ def vocabulary() -> list[str]:
 
 def build_tokenizer():
     """The organism tokenizer as a ``transformers.PreTrainedTokenizerFast`` (deterministic)."""
+    # deferred: tokenizers is heavy or optional, loaded only here
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy or optional, loaded only here
 
     vocab = {tok: i for i, tok in enumerate(vocabulary())}
     core = Tokenizer(models.WordPiece(vocab=vocab, unk_token=UNK, continuing_subword_prefix="##",
@@ -84,7 +86,6 @@ def save_tokenizer(directory: Path | str):
     the ``auto_map`` that makes stock ``AutoTokenizer`` honour it)."""
     tok = build_tokenizer()
     tok.save_pretrained(str(directory))
-    from thinking_sparks.hfcompat import make_portable
 
     make_portable(directory)  # AutoTokenizer would otherwise build Qwen2's BPE next to a qwen2 config
     return tok

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from thinking_sparks import atomic, runtime
 from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
+from thinking_sparks.organism import distill, grpo, hybrid, pretrain, sft
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,6 @@ def _final_dir(profile_name: str, run: str) -> Path:
 
 def train_run(profile_name: str, name: str) -> dict:
     """Train one run from scratch into its dir (its dependencies must be built); returns its meta."""
-    from thinking_sparks.organism import distill, grpo, hybrid, pretrain, sft
-
     table = profile(profile_name)
     spec = table[name]
     out = run_dir(profile_name, name)

@@ -26,6 +26,7 @@ from thinking_sparks.emergence.stats import attribution_vs_exact, ig_steps_check
 from thinking_sparks.emergence.sweep import circuit_for, pair_set
 from thinking_sparks.pages.params import CircuitInputs, emergence_settings
 from thinking_sparks.verdicts import verdict_table
+from thinking_sparks.emergence.modelruns import check_value
 
 
 @dataclass
@@ -45,8 +46,6 @@ class Params(CircuitInputs):
     ig_steps: list[int] = field(default_factory=lambda: [5, 20, 100])
 
     def __post_init__(self):
-        from thinking_sparks.emergence.modelruns import check_value
-
         super().__post_init__()
         check_value(self.run, "run", self.profile, need_base=True)
         if not self.ig_steps or not all(isinstance(m, int) and m >= 1 for m in self.ig_steps):

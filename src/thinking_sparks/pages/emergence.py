@@ -26,6 +26,8 @@ from thinking_sparks.emergence.tables import (RewardTrack, cross_method_frame, e
                                               sweep_summary, table3)
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
+from thinking_sparks.emergence.modelruns import check_values
+from thinking_sparks.emergence.pairs import REASONING_SIDES
 
 
 @dataclass
@@ -47,9 +49,6 @@ class Params(CircuitInputs):
     n_splits: int = 50
 
     def __post_init__(self):
-        from thinking_sparks.emergence.modelruns import check_values
-        from thinking_sparks.emergence.pairs import REASONING_SIDES
-
         super().__post_init__()
         check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:

@@ -30,6 +30,7 @@ from thinking_sparks.interventions.choose import ChosenHeads, choose_heads, cont
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.verdicts import verdict_table
+from thinking_sparks.emergence.modelruns import check_value
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ class Params(HeadPageParams):
     seeds: int = 5
 
     def __post_init__(self):
-        from thinking_sparks.emergence.modelruns import check_value
-
         for name in ("model_run", "sft_run", "grpo_run"):
             if getattr(self, name) is not None or name == "model_run":
                 check_value(getattr(self, name), name, self.profile, need_base=True)

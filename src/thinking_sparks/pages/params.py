@@ -21,6 +21,12 @@ from typing import Any
 
 from thinking_sparks import runtime
 from thinking_sparks.pages import params_class
+import warnings
+from thinking_sparks.organism.config import PROFILES, profile
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams
+from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence.pairs import PairParams, prefix_sampling
 
 def validate(section: str, **values: Any):
     """Build the section's params from notebook literals; also sets up threads/logging."""
@@ -94,9 +100,8 @@ def _nulls(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 def _quiet_notebook_output() -> None:
     """Keep book pages free of widget warnings and transformers' advice (``runtime.setup`` at
     WARNING level turns the progress bars off)."""
-    import warnings
-
     warnings.filterwarnings("ignore", message="IProgress not found")  # before tqdm.auto is imported
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -104,8 +109,6 @@ def _quiet_notebook_output() -> None:
 
 def _check_runs(profile_name: str, runs: list[str], what: str) -> dict:
     """The profile's run table, once ``profile_name`` is a profile and every one of ``runs`` its run."""
-    from thinking_sparks.organism.config import PROFILES, profile
-
     if profile_name not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile_name!r}")
     table = profile(profile_name)
@@ -201,9 +204,6 @@ class HeadPageParams(CircuitInputs):
             raise ValueError(f"top_k must be a non-negative integer (0: off), got {self.top_k!r}")
 
     def _eval_params(self, dataset: str, n: int, limit: int | None):
-        from thinking_sparks.evaluation.generation import SamplingConfig
-        from thinking_sparks.evaluation.harness import EvalParams
-
         sampling = SamplingConfig(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                                   max_new_tokens=self.max_new_tokens, batch_size=64)
         return EvalParams(dataset=dataset, sampling=sampling, limit=limit, n_boot=self.n_boot)
@@ -238,9 +238,6 @@ def params_from(cls: type, parameters: dict[str, Any]):
 def emergence_settings(p):
     """``(PairParams, CircuitConfig)`` of a page's :class:`CircuitInputs` (the inclusion bootstrap
     takes the page's ``n_boot`` when it has one)."""
-    from thinking_sparks.circuits.config import CircuitConfig
-    from thinking_sparks.emergence.pairs import PairParams, prefix_sampling
-
     pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
                        sampling=prefix_sampling(p.answer_tokens), reasoning_side=getattr(p, "reasoning_side", "own"))
     return pairs, CircuitConfig(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))

@@ -29,6 +29,7 @@ from thinking_sparks.interventions.claims import think_verdicts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.verdicts import verdict_table
+from thinking_sparks.emergence.modelruns import check_value
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")
@@ -59,8 +60,6 @@ class Params(HeadPageParams):
     k_limit: int = 30
 
     def __post_init__(self):
-        from thinking_sparks.emergence.modelruns import check_value
-
         check_value(self.hybrid_run, "hybrid_run", self.profile, need_base=isinstance(self.hybrid_run, str))
         if self.think_switch not in THINK_SWITCHES:
             raise ValueError(f"think_switch must be one of {', '.join(THINK_SWITCHES)}, got {self.think_switch!r}")

@@ -26,14 +26,13 @@ from thinking_sparks.emergence.claims import section4_verdicts, wilson
 from thinking_sparks.evaluation.metrics import paired_difference
 from thinking_sparks.interventions.claims import think_verdicts
 from thinking_sparks.verdicts import Verdict, verdict_table
+from thinking_sparks.heads import parse_head
 
 __all__ = ["real_verdicts", "late_share"]
 
 
 def late_share(heads: list[str], n_layers: int) -> tuple[int, int, float]:
     """(heads in layers >= ``n_layers // 3``, heads, the share of *all* heads in those layers)."""
-    from thinking_sparks.heads import parse_head
-
     cut = n_layers // 3
     k = sum(parse_head(h)[0] >= cut for h in heads)
     return k, len(heads), (n_layers - cut) / n_layers

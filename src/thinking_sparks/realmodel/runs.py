@@ -41,6 +41,11 @@ from typing import Any
 
 from thinking_sparks import runtime
 from thinking_sparks.organism import task
+from thinking_sparks.evaluation.datasets import Problem
+from thinking_sparks.organism.config import SFTRecipe
+from thinking_sparks.organism.config import config_hash
+from thinking_sparks.organism.zoo import checkpoint_steps
+from thinking_sparks.organism import sft
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +121,7 @@ def _gsm8k_rows(n: int) -> list[dict]:
 
 def sft_data(data: str, n: int, levels: tuple[int, ...] = (1, 2, 3), seed: int = 0):
     """``n`` conversational prompt-completion pairs of ``data`` (``words`` | ``gsm8k``) as a Dataset."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     if data == "words":
         pairs = [(words_question(p), words_solution(p))
@@ -136,8 +141,6 @@ def words_set(name: str) -> list:
     ``words/easy-bare`` is the bare question (``What is ...?``), to which a circuit side in a
     prompting-style mode (:mod:`~thinking_sparks.realmodel.styles`) appends its style's instruction.
     """
-    from thinking_sparks.evaluation.datasets import Problem
-
     level, _, style = name.partition("-")
     style = style or "think"
     if level not in WORDS_SETS or (style not in STYLES and style != "bare"):
@@ -176,8 +179,6 @@ class RealSFT:
 
     def recipe(self):
         """The organism's SFT recipe (:class:`~thinking_sparks.organism.config.SFTRecipe`) with these settings."""
-        from thinking_sparks.organism.config import SFTRecipe
-
         gpu = self.device.startswith("cuda")
         return SFTRecipe(model=self.model, n_train=self.n_train, levels=self.levels, batch_size=self.batch_size,
                          max_length=self.max_length, learning_rate=self.learning_rate,
@@ -197,8 +198,6 @@ RUNS: dict[str, RealSFT] = {
 
 def run_key(cfg: RealSFT) -> str:
     """Hash of everything that changes the run: recipe, data, seed, start model, device."""
-    from thinking_sparks.organism.config import config_hash
-
     return config_hash(cfg)
 
 
@@ -214,8 +213,6 @@ def _named(name: str) -> RealSFT:
 
 
 def _steps(path: Path) -> list[int]:
-    from thinking_sparks.organism.zoo import checkpoint_steps
-
     return checkpoint_steps(path)
 
 
@@ -232,8 +229,6 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     whose console output (progress bars, warnings) goes to ``<cache>/real/logs/<name>.log`` (for
     notebooks).
     """
-    from thinking_sparks.organism import sft
-
     cfg = cfg or _named(name)
     out = run_dir(name, cfg)
     if is_trained(name, cfg) and not force:

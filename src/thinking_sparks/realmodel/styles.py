@@ -29,6 +29,7 @@ from thinking_sparks.emergence.trace import think_circuits
 from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.interventions.experiments import head_overlap
 from thinking_sparks.realmodel.runs import STYLES
+from thinking_sparks.evaluation.datasets import Problem
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ def style_pairs(lm: Any, questions: list[str], clean: str = "think", corrupted: 
     len(corrupted), S + answer_tokens)`` where ``S`` is the longer of the two prompts, and the
     metric reads positions ``S - 1 .. T - 2`` (where both sides predict answer tokens).
     """
-    from thinking_sparks.evaluation.datasets import Problem
-
     if clean == corrupted:
         raise ValueError("clean and corrupted styles must differ")
     probs = [Problem(id=f"q{i}", question=q, answer="") for i, q in enumerate(questions)]

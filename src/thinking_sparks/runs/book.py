@@ -23,6 +23,13 @@ from thinking_sparks import atomic, runtime
 from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
+from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
+import json
+import datetime
+import hashlib
+from thinking_sparks import doctor
+import pandas as pd
+from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,7 @@ KERNEL = "thinking-sparks"
 
 def ensure_kernel() -> None:
     """Register this interpreter as the Jupyter kernel ``thinking-sparks`` (inside its prefix)."""
+    # deferred: jupyter_client is heavy or optional, loaded only here
     from jupyter_client.kernelspec import KernelSpecManager
 
     if KERNEL in KernelSpecManager().find_kernel_specs():
@@ -44,7 +52,7 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
     """Execute one notebook with papermill into ``out`` (written atomically: papermill writes a
     temporary name beside it, renamed once the last cell ran). On an error the partial notebook
     moves to ``failed`` when given (else it is removed) and the error propagates."""
-    import papermill as pm
+    import papermill as pm  # deferred: papermill is heavy or optional, loaded only here
 
     ensure_kernel()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +101,6 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     weights (``01_models``' and ``07_real_model``'s default), so that their progress shows in the
     terminal and not in the pages. ``07_real_model`` trains its SFT run itself, in a quiet worker
     process beside its own analysis."""
-    from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
-
     if "01_models" in stems:
         if params_from(params_class("01_models"), parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
@@ -122,8 +128,6 @@ ENVIRONMENT_PAGE = "book/pages/environment.md"
 
 def _page_durations(root: Path) -> dict[str, float]:
     """``stem -> seconds`` that papermill recorded in each executed page under ``book/pages``."""
-    import json
-
     out = {}
     for page in sorted((root / "book" / "pages").glob("[0-9]*.ipynb")):
         try:
@@ -138,11 +142,6 @@ def _page_durations(root: Path) -> dict[str, float]:
 def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
                            seconds: dict[str, float] | None = None) -> Path:
     """``book/pages/environment.md``: the versions, machine and page times this book was built with."""
-    import datetime
-    import hashlib
-
-    from thinking_sparks import doctor
-
     lock = root / doctor.LOCK_FILE
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "no lock file"
     lines = ["# Build environment", "",
@@ -180,10 +179,6 @@ def write_verdicts_page(root: Path) -> Path:
     """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
     :func:`thinking_sparks.verdicts.show`), one section per page in book order, and the count of
     verdicts by kind, per page and in all. Written atomically."""
-    import pandas as pd
-
-    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
-
     pages = root / "book" / "pages"
     tables = {stem: collect(pages / f"{stem}.ipynb") for stem in PAGES if (pages / f"{stem}.ipynb").exists()}
     found = {stem: t for stem, t in tables.items() if t is not None}
@@ -257,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         root = runtime.project_root() or Path.cwd()
         print("rewritten:", ", ".join(sync_parameters_cells(root / "notebooks")) or "none")
         return
-    import yaml
+    import yaml  # deferred: yaml is heavy or optional, loaded only here
 
     params = {name: yaml.safe_load(value) for name, value in args.p}
     root = runtime.project_root() or Path.cwd()

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def sync_parameters_cells(notebooks: Path) -> list[str]:
     """Rewrite each page notebook's parameters cell from its ``Params``; returns the stems changed."""
-    import nbformat
+    import nbformat  # deferred: nbformat is heavy or optional, loaded only here
 
     changed = []
     for stem in PAGES:
