@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -99,7 +100,8 @@ def test_run_eval_caches_and_writes(lm, tmp_path, cache_root):
     pd.testing.assert_frame_equal(first.samples, second.samples)
     assert (tmp_path / "out2" / "summary.json").read_text() == (tmp_path / "out1" / "summary.json").read_text()
     # other params -> a new entry; an intervention is cached under a key naming heads and factors
-    third = run_eval(lm, params.__class__(**{**params.__dict__, "seed": 1}), progress=False)
+    reseeded = dataclasses.replace(params, sampling=dataclasses.replace(params.sampling, seed=1))
+    third = run_eval(lm, reseeded, progress=False)
     assert third.info["cached"] is False
     from thinking_sparks.interventions import parse_edits
 
