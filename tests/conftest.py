@@ -59,7 +59,8 @@ def smollm2():
     Skips, naming what is missing, when the wheel is neither installed nor fetchable from the
     package index (e.g. no network); any other failure is an error.
     """
-    from thinking_sparks.models import SMOLLM2_WHEEL, ModelNotFound, load_model
+    from thinking_sparks.models import ModelNotFound, load_model
+    from thinking_sparks.smollm2 import SMOLLM2_WHEEL
 
     try:
         return load_model("smollm2-135m-instruct", device="cpu", dtype="float32")

