@@ -19,7 +19,7 @@ from typing import Any
 from thinking_sparks import runs
 from thinking_sparks.batch.cluster import dask_client, one_line
 from thinking_sparks.batch.grid import Grid, Job
-from thinking_sparks.atomic import write_text as write_text_atomic
+from thinking_sparks.atomic import write_text
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -60,7 +60,7 @@ def write_status(out: Path, rows: list[Row]) -> None:
     writer = csv.DictWriter(buf, COLUMNS)
     writer.writeheader()
     writer.writerows({**dataclasses.asdict(r), "seconds": f"{r.seconds:.1f}"} for r in rows)
-    write_text_atomic(out / STATUS_FILE, buf.getvalue())
+    write_text(out / STATUS_FILE, buf.getvalue())
 
 
 def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
@@ -80,7 +80,7 @@ def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
         status = "done" if row.status == "skipped" else row.status  # skipped: done by an earlier run
         cells = [link, *(v.replace("|", "\\|") for v in values), status]
         lines.append("| " + " | ".join(cells) + " |")
-    write_text_atomic(out / "index.md", "\n".join(lines) + "\n")
+    write_text(out / "index.md", "\n".join(lines) + "\n")
 
 
 def _complete(path: Path) -> bool:
