@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,3 +357,42 @@ def load_model(spec: str, device: str | torch.device | None = None,
              hf_model.config.hidden_size)
     return LoadedModel(spec=spec, hf_model=hf_model, tokenizer=tokenizer, path=path,
                        fingerprint=fingerprint(path))
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+#: a training checkpoint folder, as TRL and the organism's zoo name them
+CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+
+
+def checkpoint_steps(directory: Path | str, complete: bool = True) -> list[int]:
+    """Steps of the ``checkpoint-N`` folders of a training output directory, ascending ([] when it
+    does not exist). ``complete``: only folders holding ``config.json`` and weights (a run killed
+    mid-save leaves a folder without them)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    steps = []
+    for child in d.iterdir():
+        m = CHECKPOINT_DIR.fullmatch(child.name)
+        if m and child.is_dir() and (not complete or _has_weights(child)):
+            steps.append(int(m.group(1)))
+    return sorted(steps)
+
+
+def checkpoint_dirs(directory: Path | str) -> list[str]:
+    """TRL ``checkpoint-N`` folders of a training output directory, by step (complete or not)."""
+    steps = checkpoint_steps(directory, complete=False)
+    if not steps:
+        raise FileNotFoundError(f"no checkpoint-N folders in {directory}")
+    return [str(Path(directory) / f"checkpoint-{s}") for s in steps]
+
+
+def _has_weights(folder: Path) -> bool:
+    return (folder / "config.json").exists() and any(p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir())
+
+
+def step_of(spec: str, default: int = 0) -> int:
+    """The training step a spec names (``...@200``, ``.../checkpoint-200``), else ``default``."""
+    m = re.search(r"(?:@|checkpoint-)(\d+)/?$", spec.strip())
+    return int(m.group(1)) if m else default

@@ -19,7 +19,7 @@ from thinking_sparks.models import load_model
 from thinking_sparks.evaluation.generation import SamplingConfig, generate
 from thinking_sparks import runtime
 from thinking_sparks.models import SMOLLM2_SPEC
-from thinking_sparks.organism.zoo import checkpoint_steps
+from thinking_sparks.models import checkpoint_steps
 from thinking_sparks.models import load_tokenizer
 import argparse
 

@@ -37,9 +37,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from thinking_sparks.emergence.sweep import step_of
+from thinking_sparks.models import checkpoint_dirs, step_of
 from thinking_sparks.organism.config import PROFILES, profile as table_of
-from thinking_sparks.emergence.sweep import checkpoint_dirs
 from thinking_sparks.organism import config, zoo
 import pandas as pd
 

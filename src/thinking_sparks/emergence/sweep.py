@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from thinking_sparks.heads import parse_head
 from thinking_sparks.cache import ResultCache
 from thinking_sparks.emergence.pairs import prefix_key, questions
 from thinking_sparks.cache import cache_key, library_versions
-from thinking_sparks.models import fingerprint, resolve_spec
+from thinking_sparks.models import checkpoint_steps, fingerprint, resolve_spec
 from thinking_sparks.circuits.attribute import attribute
 from thinking_sparks.circuits.circuit import head_importance
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
@@ -225,21 +224,6 @@ def _read(entry: Path, cached: bool = True) -> CircuitResult:
 
 # ------------------------------------------------------------------ checkpoints of a run
 
-def step_of(spec: str, default: int = 0) -> int:
-    """The training step a spec names (``...@200``, ``.../checkpoint-200``), else ``default``."""
-    m = re.search(r"(?:@|checkpoint-)(\d+)/?$", spec.strip())
-    return int(m.group(1)) if m else default
-
-
-def checkpoint_dirs(directory: str | Path) -> list[str]:
-    """TRL ``checkpoint-N`` folders of a training output directory, by step."""
-    d = Path(directory)
-    found = [p for p in d.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)] if d.is_dir() else []
-    if not found:
-        raise FileNotFoundError(f"no checkpoint-N folders in {directory}")
-    return [str(p) for p in sorted(found, key=lambda p: step_of(p.name))]
-
-
 def run_checkpoints(run: str, profile: str | None = None) -> tuple[str, list[str]]:
     """``(base spec, checkpoint specs)`` of an organism run (``sft`` or ``organism/sft``)."""
     name = run.removeprefix("organism/")
@@ -251,11 +235,11 @@ def run_checkpoints(run: str, profile: str | None = None) -> tuple[str, list[str
         raise ValueError(f"unknown organism run {name!r}; runs: {', '.join(table)}")
     if not table[name].parent:
         raise ValueError(f"organism run {name!r} is not post-trained from a base")
-    steps = zoo.checkpoint_steps(zoo.run_dir(prof, name))
+    steps = checkpoint_steps(zoo.run_dir(prof, name))
     if not steps:
         raise FileNotFoundError(f"organism run {prof}/{name} is not built; run `sparks zoo build --profile {prof}`")
     return f"organism/{prof}/{table[name].parent}@final", [f"organism/{prof}/{name}@{s}" for s in steps]
 
 
-__all__ = ["PAPER_EDGES", "PAPER_TOP_N", "CircuitResult", "checkpoint_dirs", "circuit_for", "circuit_heads", "head_scores",
-           "inclusion", "pair_set", "run_checkpoints", "scaled_top_n", "step_of"]
+__all__ = ["PAPER_EDGES", "PAPER_TOP_N", "CircuitResult", "circuit_for", "circuit_heads", "head_scores",
+           "inclusion", "pair_set", "run_checkpoints", "scaled_top_n"]

@@ -12,7 +12,6 @@ page shows and the §4 claims read (:class:`TraceTables`, storable in the result
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ from thinking_sparks.emergence.pairs import PairParams, Side
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
 from thinking_sparks.emergence.device import current_device, use_device
-from thinking_sparks.emergence.sweep import CircuitResult, circuit_for, step_of
+from thinking_sparks.emergence.sweep import CircuitResult, circuit_for
+from thinking_sparks.models import CHECKPOINT_DIR, step_of
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def trace(base: str, checkpoints: list[str], params: PairParams | None = None,
     checkpoints, steps = [checkpoints[i] for i in order], [steps[i] for i in order]
     final = checkpoints[-1]
     run = run or (final.rsplit("@", 1)[0] if "@" in final else Path(final).parent.name
-                  if re.fullmatch(r"checkpoint-\d+", Path(final).name) else final)
+                  if CHECKPOINT_DIR.fullmatch(Path(final).name) else final)
     t0 = time.perf_counter()
     own = params.reasoning_side == "own"
     if jobs > 1 and use_cache:

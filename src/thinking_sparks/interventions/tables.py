@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from thinking_sparks.emergence.modelruns import ModelRun
-from thinking_sparks.emergence.sweep import step_of
+from thinking_sparks.models import step_of
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.heads.edits import parse_edits
 from thinking_sparks.interventions import experiments as ex

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from thinking_sparks.models import checkpoint_steps
 from thinking_sparks import atomic, runtime
 from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
 from thinking_sparks.organism import distill, grpo, hybrid, pretrain, sft
@@ -59,18 +60,6 @@ def root(profile_name: str) -> Path:
 
 def run_dir(profile_name: str, run: str) -> Path:
     return root(profile_name) / run
-
-
-def checkpoint_steps(path: Path) -> list[int]:
-    """Steps of the complete checkpoints (weights present) in a run dir, ascending."""
-    if not path.is_dir():
-        return []
-    steps = []
-    for child in path.iterdir():
-        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if m and (child / "model.safetensors").exists() and (child / "config.json").exists():
-            steps.append(int(m.group(1)))
-    return sorted(steps)
 
 
 def fingerprint(table: dict[str, RunSpec], name: str) -> str:

@@ -44,7 +44,7 @@ from thinking_sparks.organism import task
 from thinking_sparks.evaluation.datasets import Problem
 from thinking_sparks.organism.config import SFTRecipe
 from thinking_sparks.organism.config import config_hash
-from thinking_sparks.organism.zoo import checkpoint_steps
+from thinking_sparks.models import checkpoint_steps
 from thinking_sparks.organism import sft
 
 log = logging.getLogger(__name__)
@@ -212,13 +212,9 @@ def _named(name: str) -> RealSFT:
     return RUNS[name]
 
 
-def _steps(path: Path) -> list[int]:
-    return checkpoint_steps(path)
-
-
 def is_trained(name: str, cfg: RealSFT | None = None) -> bool:
     path = run_dir(name, cfg)
-    return (path / "run.json").exists() and bool(_steps(path))
+    return (path / "run.json").exists() and bool(checkpoint_steps(path))
 
 
 def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = False, quiet: bool = False) -> Path:
@@ -246,7 +242,7 @@ def train(name: str = "smollm2-sft", cfg: RealSFT | None = None, force: bool = F
     # cpu_seconds: this process's CPU time; on a shared machine it says what the run costs on a free core
     meta = {"name": name, "key": run_key(cfg), "config": dataclasses.asdict(cfg), "seconds": round(seconds, 2),
             "cpu_seconds": round(cpu, 2),
-            "steps": _steps(tmp), "steps_per_second": round(recipe.max_steps / seconds, 4)}
+            "steps": checkpoint_steps(tmp), "steps_per_second": round(recipe.max_steps / seconds, 4)}
     (tmp / "run.json").write_text(json.dumps(meta, indent=1, default=str))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -276,7 +272,7 @@ def run_meta(name: str, cfg: RealSFT | None = None) -> dict[str, Any]:
 
 def checkpoint_specs(name: str = "smollm2-sft") -> list[str]:
     """``real/<name>@<step>`` for every checkpoint of a trained run, ascending."""
-    return [f"real/{name}@{s}" for s in _steps(run_dir(name))]
+    return [f"real/{name}@{s}" for s in checkpoint_steps(run_dir(name))]
 
 
 def resolve_checkpoint(spec: str) -> Path:
@@ -294,11 +290,11 @@ def resolve_checkpoint(spec: str) -> Path:
         path, trained = run_dir(name), is_trained(name)
     else:
         path = runtime.cache_dir() / "real" / name
-        trained = (path / "run.json").exists() and bool(_steps(path))
+        trained = (path / "run.json").exists() and bool(checkpoint_steps(path))
         if not path.is_dir():
             raise FileNotFoundError(f"unknown real-model run {name!r}; runs: {', '.join(RUNS)} (or <name>-<key> "
                                     "as `sparks real train` prints it)")
-    steps = _steps(path)
+    steps = checkpoint_steps(path)
     if not steps or not trained:
         raise FileNotFoundError(f"real-model run {name!r} is not trained; run `sparks real train {name}`")
     step = m.group("step") or "final"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinking_sparks import runtime
-from thinking_sparks.organism.zoo import checkpoint_steps
+from thinking_sparks.models import checkpoint_steps
 from thinking_sparks.realmodel import runs
 
 __all__ = ["PendingRun", "TrainedRun", "run_config", "start_run", "train_run"]
