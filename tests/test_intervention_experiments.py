@@ -71,7 +71,7 @@ def test_scaling_and_think_modes(zoo):
     think = ex.think_conditions(["L1H3"])
     assert [c.think for c in think] == [True, False, False, False]
     assert [c.enable_thinking for c in think] == [None, False, False, False]
-    k_res = ex.k_curves(hybrid, think, dataclasses.replace(PARAMS, n=4), dataset="organism/hard")
+    k_res = ex.k_curves(hybrid, think, dataclasses.replace(PARAMS, sampling=dataclasses.replace(PARAMS.sampling, n=4)), dataset="organism/hard")
     curves = k_res.table
     assert k_res.samples.groupby("condition").size().eq(PARAMS.limit * 4).all()
     on = k_res.samples[k_res.samples["condition"] == "think on"]["completion"]
