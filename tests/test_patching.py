@@ -125,3 +125,53 @@ def test_agreement_on_a_known_case():
     assert agreement([1, 2, 3], [3, 2, 1], k=1).spearman == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="k must be"):
         agreement(attributed, exact, k=5)
+
+
+# ---------------------------------------------------------------- sparks patch
+
+
+def _patch_cli(tmp_path, monkeypatch, *args):
+    from typer.testing import CliRunner
+
+    from thinking_sparks.cli import app
+
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path / "cache"))
+    return CliRunner().invoke(app, ["--quiet", "patch", *args])
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    import json
+
+    f = tmp_path / "pairs.jsonl"
+    rows = [{"clean_ids": [5, 6, 7, 8, 9], "corrupted_ids": [5, 10, 7, 8, 9], "correct_id": 11, "wrong_id": 12},
+            {"clean_ids": [13, 14, 15, 16], "corrupted_ids": [13, 17, 15, 16], "correct_id": 18, "wrong_id": 19},
+            {"clean_ids": [20, 21, 22, 23], "corrupted_ids": [20, 24, 25, 23], "correct_id": 11, "wrong_id": 19}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return f
+
+
+def test_cli_heads_and_edges(tmp_path, tiny_model_dir, pairs_file, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    for level, n_rows in (("heads", 8), ("edges", 25)):
+        out = tmp_path / level
+        r = _patch_cli(tmp_path, monkeypatch, "--model", str(tiny_model_dir), "--pairs", str(pairs_file), "--out",
+                       str(out), "--level", level, "--metric", "logit-diff", "--top-n", "6", "--sample", "19")
+        assert r.exit_code == 0, r.output
+        df = pd.read_parquet(out / f"{level}.parquet")
+        assert len(df) == n_rows and {"attribution", "exact"} <= set(df.columns)
+        meta = json.loads((out / "meta.json").read_text())
+        assert set(meta["agreement"]) == {"spearman", "spearman_abs", "recall", "k", "n"}
+        assert meta["agreement"]["n"] == n_rows and meta["params"]["level"] == level
+    assert json.loads((tmp_path / "edges" / "meta.json").read_text())["edges_sampled"] is True
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporaries left
+
+
+def test_cli_bad_level_is_one_line(tmp_path, tiny_model_dir, pairs_file, monkeypatch):
+    r = _patch_cli(tmp_path, monkeypatch, "--model", str(tiny_model_dir), "--pairs", str(pairs_file), "--out",
+                   str(tmp_path / "o"), "--level", "nodes")
+    assert r.exit_code != 0 and "unknown --level 'nodes'" in r.output
+    assert not (tmp_path / "o").exists()

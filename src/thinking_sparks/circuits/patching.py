@@ -223,7 +223,7 @@ def patch_edges(model, pairs: list[Pair], *, edges: Tensor | None = None, metric
 
 def sample_edges(scores: Tensor, edge_mask: Tensor, n: int = 1000, top_n: int = 0, strata: int = 10,
                  seed: int = 0) -> Tensor:
-    """Edges to patch: the ``top_n`` best by ``|scores|``, plus about ``n`` more drawn evenly from
+    """Edges to patch: the ``top_n`` best by ``|scores|``, plus ``n`` more drawn evenly from
     ``strata`` bins of the |score| rank (so weak edges are represented as well as strong ones).
 
     Args:
@@ -239,9 +239,8 @@ def sample_edges(scores: Tensor, edge_mask: Tensor, n: int = 1000, top_n: int = 
     chosen, rest = [ranked[:top_n]], ranked[top_n:]
     gen = torch.Generator().manual_seed(seed)
     bins = torch.tensor_split(torch.arange(len(rest)), strata)
-    per_bin = -(-n // strata)
-    for b in bins:
-        pick = b[torch.randperm(len(b), generator=gen)[:per_bin]]
+    for i, b in enumerate(bins):
+        pick = b[torch.randperm(len(b), generator=gen)[: n // strata + (i < n % strata)]]
         chosen.append(rest[pick])
     return torch.cat(chosen)
 
