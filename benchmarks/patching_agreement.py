@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--answer-tokens", type=int, default=24)
     ap.add_argument("--edges", type=int, default=1000, help="edges sampled beyond the top-n (0: no edge patch)")
     ap.add_argument("--csv", default=None, help="also write the table here")
+    ap.add_argument("--save-pairs", default=None, help="also write the page-03 pairs here (JSONL, for sparks patch)")
     args = ap.parse_args()
     runtime.setup(threads=None, level=logging.WARNING)
 
@@ -56,6 +57,10 @@ def main() -> None:
 
     ps = pair_set(Side(args.model), Side(args.base), PairParams(n_questions=args.questions,
                                                                 answer_tokens=args.answer_tokens))
+    if args.save_pairs:
+        from thinking_sparks.circuits.pairs import save_pairs
+
+        save_pairs(ps.pairs, args.save_pairs)
     lm = _load(args.model)
     cm = CircuitModel(lm)
     n = scaled_top_n(cm.graph.n_edges)

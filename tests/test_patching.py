@@ -175,3 +175,18 @@ def test_cli_bad_level_is_one_line(tmp_path, tiny_model_dir, pairs_file, monkeyp
                    str(tmp_path / "o"), "--level", "nodes")
     assert r.exit_code != 0 and "unknown --level 'nodes'" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_pair_transforms():
+    from thinking_sparks.circuits.agreement import cap_answer, first_divergent_token, max_differing, n_differing
+
+    # prompt 0 1 2, answers from position 3; the inputs first differ at 4, the continuations at 5 -> 6
+    p = Pair((0, 1, 2, 3, 4, 5, 6, 7), (0, 1, 2, 3, 9, 5, 8, 7), target_pos=(2, 3, 4, 5, 6))
+    same_start = Pair((0, 1, 2, 3), (0, 1, 2, 9), target_pos=(2,))  # differs only in the last token
+    (f,) = first_divergent_token([p, same_start])
+    assert (f.clean_ids, f.corrupted_ids, f.correct_id, f.wrong_id, f.target_pos) == (
+        (0, 1, 2, 3, 4, 5), (0, 1, 2, 3, 9, 5), 6, 8, (5,))
+    (c,) = cap_answer([p], 3)
+    assert (c.clean_ids, c.target_pos) == ((0, 1, 2, 3, 4), (2, 3, 4))
+    assert cap_answer([p], 2) == []  # the inputs up to the cut are identical
+    assert n_differing(p) == 2 and max_differing([p, same_start], 1) == [same_start]
