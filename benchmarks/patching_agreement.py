@@ -48,10 +48,19 @@ def main() -> None:
 
     import pandas as pd
 
-    from thinking_sparks.circuits.agreement import agreement_table, default_pair_sets, default_variants
+    from thinking_sparks.circuits.agreement import (
+        agreement_table,
+        default_pair_sets,
+        default_variants,
+    )
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.circuits.forward import CircuitModel
-    from thinking_sparks.circuits.patching import agreement, patch_edges, patch_nodes, sample_edges
+    from thinking_sparks.circuits.patching import (
+        agreement,
+        patch_edges,
+        patch_nodes,
+        sample_edges,
+    )
     from thinking_sparks.emergence.pairs import PairParams, Side
     from thinking_sparks.emergence.sweep import _load, pair_set, scaled_top_n
 

@@ -12,7 +12,12 @@ import torch
 from thinking_sparks.circuits.attribute import attribute, exact_node_scores
 from thinking_sparks.circuits.metrics import loss
 from thinking_sparks.circuits.pairs import Pair, collate
-from thinking_sparks.circuits.patching import agreement, patch_edges, patch_nodes, sample_edges
+from thinking_sparks.circuits.patching import (
+    agreement,
+    patch_edges,
+    patch_nodes,
+    sample_edges,
+)
 
 
 def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0) -> list[Pair]:
@@ -178,7 +183,12 @@ def test_cli_bad_level_is_one_line(tmp_path, tiny_model_dir, pairs_file, monkeyp
 
 
 def test_pair_transforms():
-    from thinking_sparks.circuits.agreement import cap_answer, first_divergent_token, max_differing, n_differing
+    from thinking_sparks.circuits.agreement import (
+        cap_answer,
+        first_divergent_token,
+        max_differing,
+        n_differing,
+    )
 
     # prompt 0 1 2, answers from position 3; the inputs first differ at 4, the continuations at 5 -> 6
     p = Pair((0, 1, 2, 3, 4, 5, 6, 7), (0, 1, 2, 3, 9, 5, 8, 7), target_pos=(2, 3, 4, 5, 6))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -32,7 +31,7 @@ class PatchParams:
     metric: str = "kl"
     direction: str = "noise"
     gqa: str = "ungrouped"
-    top_n: Optional[int] = None
+    top_n: int | None = None
     head_score: str = "node"
     sample: int = 1000
     batch_size: int = 8
@@ -74,7 +73,12 @@ def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.circuits.circuit import top_n
     from thinking_sparks.circuits.forward import CircuitModel
-    from thinking_sparks.circuits.patching import agreement, patch_edges, patch_nodes, sample_edges
+    from thinking_sparks.circuits.patching import (
+        agreement,
+        patch_edges,
+        patch_nodes,
+        sample_edges,
+    )
 
     validate(p)
     cm = CircuitModel(lm, gqa=p.gqa)
@@ -126,12 +130,12 @@ def patch_command(
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     direction: str = typer.Option("noise", "--direction", help="noise (clean run, corrupted value patched in) | denoise (the opposite)."),
     gqa: str = typer.Option("ungrouped", "--gqa", help="ungrouped | grouped."),
-    top_n: Optional[int] = typer.Option(None, "--top-n", help="Circuit size: top-k is its heads (or its edges). Default: the paper's share of the graph."),
+    top_n: int | None = typer.Option(None, "--top-n", help="Circuit size: top-k is its heads (or its edges). Default: the paper's share of the graph."),
     head_score: str = typer.Option("node", "--head-score", help="node | abs-edges | mean-abs-edges | abs-node (see circuits.agreement)."),
     sample: int = typer.Option(1000, "--sample", help="Edges sampled beyond the top-n (--level edges; every edge if the graph is smaller)."),
     batch_size: int = typer.Option(8, "--batch-size", help="Pairs per batch."),
     seed: int = typer.Option(0, "--seed", help="Seed of the edge sample."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
 ) -> None:
     """Exact head or edge patching beside the attribution, with Spearman and top-k recall."""
     if not pairs.exists():
