@@ -35,6 +35,7 @@ from thinking_sparks.circuits.circuit import spearman
 from thinking_sparks.circuits.forward import CircuitModel, Patch
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair
+from thinking_sparks.circuits.weights import rms_norm
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,9 @@ class _Base:
     def __init__(self, r: _Runner, direction: str) -> None:
         self.r = r
         if direction == "noise":
-            self.emb, self.target, self.ref = r.emb_clean, r.src_corr, r.clean_loss
+            self.emb, self.other, self.target, self.ref = r.emb_clean, r.emb_corr, r.src_corr, r.clean_loss
         else:
-            self.emb, self.target = r.emb_corr, r.src_clean
+            self.emb, self.other, self.target = r.emb_corr, r.emb_clean, r.src_clean
         with torch.no_grad():
             corr = r.loss(r.cm.run(r.emb_corr, positions=r.cols).logits)
         self.corrupted_loss = corr
@@ -141,6 +142,7 @@ def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[s
     sel_all = torch.zeros(len(labels), g.n_src, dtype=torch.bool, device=cm.device)  # [n_groups, n_src]
     for i, label in enumerate(labels):
         sel_all[i, [g.src_index(n) for n in groups[label]]] = True
+    by_layer = _head_groups(g, sel_all)
     per = torch.zeros(len(pairs), len(labels))
     clean_sum = corr_sum = 0.0
     t0 = time.perf_counter()
@@ -152,6 +154,15 @@ def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[s
             corr_sum += float(base.corrupted_loss.sum())
             b, p = batch.clean.shape
             step = _chunk(b, p, chunk)
+            if by_layer is not None:  # heads only: patch hook_z, start at the layer from the cached run
+                run, other = _trace(cm, base.emb), _trace(cm, base.other)
+                for layer, (cols, heads) in by_layer.items():
+                    for start in range(0, len(cols), step):
+                        hm = heads[start : start + step]
+                        logits = _resume(cm, run, other, layer, hm.repeat_interleave(b, 0), base.r.cols)
+                        per[torch.tensor(batch.index)[:, None], cols[start : start + step][None, :]] = (
+                            base.effect(logits, len(hm)).cpu())
+                continue
             for start in range(0, len(labels), step):
                 sel = sel_all[start : start + step]
                 n = len(sel)
@@ -160,6 +171,62 @@ def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[s
                 per[batch.index, start : start + n] = base.effect(out.logits, n).cpu()
     return NodePatching(labels, per.mean(0), per, metric, direction, clean_sum / len(pairs), corr_sum / len(pairs),
                         time.perf_counter() - t0)
+
+
+def _head_groups(g, sel: Tensor) -> dict[int, tuple[Tensor, Tensor]] | None:
+    """If every group (row of ``sel`` ``[n_groups, n_src]``) is heads of one layer: layer -> (group
+    indices ``[m]`` long, head masks ``[m, H]`` bool); else None."""
+    out: dict[int, tuple[list[int], list[Tensor]]] = {}
+    for i, row in enumerate(sel):
+        hits = [l for l in range(g.n_layers) if bool(row[g.head_src(l, 0) : g.head_src(l, 0) + g.n_heads].any())]
+        if len(hits) != 1:
+            return None
+        heads = row[g.head_src(hits[0], 0) : g.head_src(hits[0], 0) + g.n_heads]
+        if int(heads.sum()) != int(row.sum()):  # also other nodes (input, MLPs)
+            return None
+        cols, masks = out.setdefault(hits[0], ([], []))
+        cols.append(i)
+        masks.append(heads)
+    return {l: (torch.tensor(c), torch.stack(m)) for l, (c, m) in sorted(out.items())}
+
+
+def _attn_z(cm: CircuitModel, li: int, resid: Tensor, rope) -> Tensor:
+    """Layer ``li``'s per-head attention outputs (hook_z) ``[b, p, H, dh]`` from ``resid`` ``[b, p, D]``."""
+    lw, (b, p, _) = cm.layers[li], resid.shape
+    H, G = cm.n_heads, cm.n_kv_heads
+    qkv = torch.nn.functional.linear(rms_norm(resid, lw.ln1, lw.ln1_eps), lw.w_qkv, lw.b_qkv).view(b, p, H + 2 * G, -1)
+    q, k, v = qkv.split([H, G, G], dim=2)
+    return cm._attention(lw, q, cm._expand_kv(k), cm._expand_kv(v), *rope)
+
+
+def _finish(cm: CircuitModel, li: int, resid: Tensor, z: Tensor) -> Tensor:
+    """The residual after layer ``li`` given its input ``resid`` and its heads' ``z``."""
+    lw = cm.layers[li]
+    attn = torch.nn.functional.linear(z.flatten(2), lw.wo_flat)
+    resid = resid + (attn if lw.bo is None else attn + lw.bo)
+    return resid + cm._mlp_fns[li](rms_norm(resid, lw.ln2, lw.ln2_eps))
+
+
+def _trace(cm: CircuitModel, emb: Tensor) -> tuple[list[Tensor], list[Tensor], tuple]:
+    """One plain run: each layer's input residual ``[b, p, D]`` and z ``[b, p, H, dh]``, and the RoPE."""
+    rope = cm.rope(emb, emb.shape[1])
+    resid, rs, zs = emb, [], []
+    for li in range(cm.n_layers):
+        rs.append(resid)
+        zs.append(_attn_z(cm, li, resid, rope))
+        resid = _finish(cm, li, resid, zs[-1])
+    return rs, zs, rope
+
+
+def _resume(cm: CircuitModel, run, other, layer: int, heads: Tensor, cols: Tensor) -> Tensor:
+    """Logits ``[n b, len(cols), vocab]`` of ``run`` with, in stacked row ``i``, the z of the heads
+    ``heads[i]`` (``[n b, H]`` bool) of ``layer`` taken from ``other``; layers before it are reused."""
+    n = heads.shape[0] // run[0][0].shape[0]
+    z = torch.where(heads[:, None, :, None], other[1][layer].repeat(n, 1, 1, 1), run[1][layer].repeat(n, 1, 1, 1))
+    resid = _finish(cm, layer, run[0][layer].repeat(n, 1, 1), z)
+    for li in range(layer + 1, cm.n_layers):
+        resid = _finish(cm, li, resid, _attn_z(cm, li, resid, run[2]))
+    return cm.unembed(resid[:, cols])
 
 
 def _swap(rows: Tensor, target: Tensor, n: int):
