@@ -200,3 +200,11 @@ def test_pair_transforms():
     assert (c.clean_ids, c.target_pos) == ((0, 1, 2, 3, 4), (2, 3, 4))
     assert cap_answer([p], 2) == []  # the inputs up to the cut are identical
     assert n_differing(p) == 2 and max_differing([p, same_start], 1) == [same_start]
+
+
+def test_edges_grouped_gqa_equal_the_reference(tiny_qwen2, pairs):
+    ex = attribute(tiny_qwen2, pairs, method="exact", metric="kl", gqa="grouped", batch_size=6, progress=False)
+    pe = patch_edges(tiny_qwen2.hf_model, pairs, metric="kl", gqa="grouped", batch_size=6, chunk=5)
+    mask = ex.graph.edge_mask()
+    assert "L1G1.k" in ex.graph.dst_names and len(pe.effects) == int(mask.sum())
+    assert torch.allclose(pe.dense()[mask], ex.scores[mask], atol=1e-6)

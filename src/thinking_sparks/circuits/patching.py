@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from thinking_sparks.circuits.attribute import _batches, _repeat_batch, _Runner
 from thinking_sparks.circuits.circuit import spearman
-from thinking_sparks.circuits.forward import CircuitModel, Patch
+from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair
 from thinking_sparks.circuits.weights import rms_norm
@@ -251,8 +251,8 @@ def patch_edges(model, pairs: list[Pair], *, edges: Tensor | None = None, metric
     """Patch each edge alone (default: every edge of the graph), all pairs.
 
     Args:
-        edges: ``[n, 2]`` long (src, dst) graph indices; patched grouped by destination layer so a
-            forward recomputes per-destination inputs in as few layers as possible.
+        edges: ``[n, 2]`` long (src, dst) graph indices.  Edges are patched in blocks of one
+            destination layer; each forward starts at that layer from the cached unpatched run.
         chunk: edges per forward (default: from :data:`ROW_BUDGET`).
     """
     check_metric(metric)
@@ -267,25 +267,78 @@ def patch_edges(model, pairs: list[Pair], *, edges: Tensor | None = None, metric
     edges = edges.long().cpu()
     if not bool(mask[edges[:, 0], edges[:, 1]].all()):
         raise ValueError("edges: some (src, dst) pairs are not edges of the graph")
-    order = torch.argsort(edges[:, 1], stable=True)  # destination-major: a chunk touches few layers
+    order = torch.argsort(edges[:, 1], stable=True)  # destination-major
+    blocks: dict[tuple[int, str], list[int]] = {}  # (layer, attn | mlp | logits) -> edge indices
+    for i in order.tolist():
+        blocks.setdefault(_dst_block(g, int(edges[i, 1])), []).append(i)
     per = torch.zeros(len(pairs), len(edges))
     t0 = time.perf_counter()
     with torch.no_grad():
         for batch in tqdm(_batches(pairs, batch_size), desc=f"patch edges ({direction})", disable=not progress):
             check_metric(metric, batch)
             base = _Base(_Runner(cm, batch, metric), direction)
+            run = _trace(cm, base.emb)
+            delta = base.target - (base.r.src_clean if direction == "noise" else base.r.src_corr)  # [b, p, S, D]
             b, p = batch.clean.shape
             step = _chunk(b, p, chunk)
-            for start in range(0, len(edges), step):
-                part = order[start : start + step]
-                n = len(part)
-                m = torch.zeros(n, b, g.n_src, g.n_dst, device=cm.device)
-                m[torch.arange(n), :, edges[part, 0], edges[part, 1]] = 1.0
-                out = cm.run(base.emb.repeat(n, 1, 1), patch=Patch(m.view(n * b, g.n_src, g.n_dst),
-                                                                   base.target.repeat(n, 1, 1, 1)),
-                             positions=base.r.cols)
-                per[torch.tensor(batch.index)[:, None], part[None, :]] = base.effect(out.logits, n).cpu()
+            for (layer, kind), idx in blocks.items():
+                for start in range(0, len(idx), step):
+                    part = torch.tensor(idx[start : start + step])
+                    logits = _resume_edges(cm, run, delta, layer, kind, edges[part], base.r.cols)
+                    per[torch.tensor(batch.index)[:, None], part[None, :]] = base.effect(logits, len(part)).cpu()
     return EdgePatching(g, edges, per.mean(0), per, metric, direction, time.perf_counter() - t0)
+
+
+def _dst_block(g, d: int) -> tuple[int, str]:
+    """Where destination ``d`` reads: (layer, ``attn`` | ``mlp``) or (n_layers, ``logits``)."""
+    if d == g.logits_dst:
+        return g.n_layers, "logits"
+    layer = d // g.dst_per_layer
+    return layer, "mlp" if d == g.mlp_dst(layer) else "attn"
+
+
+def _qkv_masks(g, layer: int, dst: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per edge, the query heads whose q / k / v read the patched input: three ``[n, H]`` bool."""
+    local = dst - g.attn_dst_slice(layer).start  # [n]: q heads, then k inputs, then v inputs
+    H, K = g.n_heads, g.n_kv_inputs
+    heads = torch.arange(H)
+    q = local[:, None] == heads
+    who = heads if g.gqa == "ungrouped" else heads // g.group_size  # k / v input each head reads
+    k = (local[:, None] - H) == who
+    v = (local[:, None] - H - K) == who
+    return q, k, v
+
+
+def _resume_edges(cm: CircuitModel, run, delta: Tensor, layer: int, kind: str, edges: Tensor, cols: Tensor) -> Tensor:
+    """Logits ``[n b, len(cols), vocab]`` of ``run`` with, in stacked block ``j``, the input of
+    destination ``edges[j, 1]`` shifted by source ``edges[j, 0]``'s ``delta`` (``[b, p, S, D]``:
+    patched-in minus own output); layers before the destination's are reused."""
+    rs, zs, rope = run
+    n, (b, p, _) = len(edges), rs[0].shape
+    dev = rs[0].device
+    d_rows = delta[:, :, edges[:, 0].to(dev)].permute(2, 0, 1, 3).reshape(n * b, p, -1).to(rs[0].dtype)
+    if kind == "logits":
+        final = _finish(cm, cm.n_layers - 1, rs[-1], zs[-1]).repeat(n, 1, 1)
+        return cm.unembed((final + d_rows)[:, cols])
+    lw = cm.layers[layer]
+    x = rs[layer].repeat(n, 1, 1)
+    if kind == "mlp":
+        attn = torch.nn.functional.linear(zs[layer].flatten(2), lw.wo_flat)
+        mid = (rs[layer] + (attn if lw.bo is None else attn + lw.bo)).repeat(n, 1, 1)
+        resid = mid + cm._mlp_fns[layer](rms_norm(mid + d_rows, lw.ln2, lw.ln2_eps))
+    else:
+        H, G = cm.n_heads, cm.n_kv_heads
+        parts = []
+        for inp in (x, x + d_rows):
+            qkv = torch.nn.functional.linear(rms_norm(inp, lw.ln1, lw.ln1_eps), lw.w_qkv, lw.b_qkv)
+            q, k, v = qkv.view(n * b, p, H + 2 * G, -1).split([H, G, G], dim=2)
+            parts.append((q, cm._expand_kv(k), cm._expand_kv(v)))
+        masks = [m.to(dev).repeat_interleave(b, 0)[:, None, :, None] for m in _qkv_masks(cm.graph, layer, edges[:, 1])]
+        q, k, v = (torch.where(m, new, old) for m, old, new in zip(masks, parts[0], parts[1], strict=True))
+        resid = _finish(cm, layer, x, cm._attention(lw, q, k, v, *rope))
+    for li in range(layer + 1, cm.n_layers):
+        resid = _finish(cm, li, resid, _attn_z(cm, li, resid, rope))
+    return cm.unembed(resid[:, cols])
 
 
 def sample_edges(scores: Tensor, edge_mask: Tensor, n: int = 1000, top_n: int = 0, strata: int = 10,
