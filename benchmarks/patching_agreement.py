@@ -52,6 +52,7 @@ def main() -> None:
         agreement_table,
         default_pair_sets,
         default_variants,
+        head_scores,
     )
     from thinking_sparks.circuits.attribute import attribute
     from thinking_sparks.circuits.forward import CircuitModel
@@ -90,8 +91,12 @@ def main() -> None:
 
     heads = patch_nodes(lm, ps.pairs, circuit_model=cm)
     print(f"exact head patch ({len(heads.nodes)} heads x {len(ps.pairs)} pairs): {heads.seconds:.2f} s")
+    a = attribute(lm, ps.pairs, circuit_model=cm, progress=False)
+    print(f"kl: L(corrupted) {heads.corrupted_loss:.4g}, L(clean) {heads.clean_loss:.4g}; sum of the {len(heads.nodes)} "
+          f"exact single-head effects {float(heads.effects.sum()):.4g}; sum of head node attributions "
+          f"{float(head_scores(a).sum()):.4g}; attributions into logits (IG total) "
+          f"{float(a.scores[:, cm.graph.logits_dst].sum()):.4g}")
     if args.edges:
-        a = attribute(lm, ps.pairs, circuit_model=cm, progress=False)
         edges = sample_edges(a.scores, cm.graph.edge_mask(), n=args.edges, top_n=n)
         e = patch_edges(lm, ps.pairs, edges=edges, circuit_model=cm)
         s = agreement(a.scores[edges[:, 0], edges[:, 1]], e.effects, n)

@@ -181,6 +181,11 @@ def default_variants() -> list[Variant]:
         Variant("answer prefix: 8 tokens", pairs="cap8"),
         Variant("pairs differing in <= 4 tokens", pairs="diff4"),
         Variant("pairs differing in <= 8 tokens", pairs="diff8"),
+        # two changes at once, for the changes that help alone
+        Variant("logit-diff first divergent token + denoise", pairs="first", metric="logit-diff", direction="denoise"),
+        Variant("kl first divergent token + denoise", pairs="first", direction="denoise"),
+        Variant("denoise + IG steps 100", steps=100, direction="denoise"),
+        Variant("denoise + abs-node", head_score="abs-node", direction="denoise"),
     ]
 
 
