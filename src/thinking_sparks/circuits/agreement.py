@@ -14,6 +14,12 @@ Head scores from an :class:`~.attribute.Attribution` (``[n_src, n_dst]`` edge sc
 * ``abs-edges``: sum of the |mean edge score| of its outgoing edges;
 * ``mean-abs-edges``: sum over its outgoing edges of the mean over pairs of |edge score|;
 * ``abs-node``: mean over pairs of |that pair's node score| (needs per-example scores).
+
+Measured (``benchmarks/patching_agreement.py``; organism sft vs base, 30 pairs, KL span): the
+page-03 setting gives Spearman 0.31 because exact patching there *noises* one head in the clean
+run, where KL(P_clean || P) is flat (single-head effects sum to 1.3 of L(corrupted) = 7.4), while
+EAP-IG integrates gradients from the corrupted end; against *denoising* patches the same
+attributions give Spearman 0.81, top-k recall 0.80 (0.85 / 0.83 with m = 100).
 """
 
 from __future__ import annotations
