@@ -110,6 +110,11 @@ from thinking_sparks.circuits.cli import circuit_command  # noqa: E402
 
 app.command("circuit")(friendly_errors(circuit_command))
 
+# circuits: `sparks patch` (exact patching beside attributions)
+from thinking_sparks.circuits.patch_cli import patch_command  # noqa: E402
+
+app.command("patch")(friendly_errors(patch_command))
+
 # emergence: `sparks heads`, `sparks trace`
 from thinking_sparks.emergence.cli import heads_command, trace_command  # noqa: E402
 
