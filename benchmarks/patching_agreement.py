@@ -62,8 +62,10 @@ def main() -> None:
         patch_nodes,
         sample_edges,
     )
+    from thinking_sparks.circuits.config import scaled_top_n
+    from thinking_sparks.emergence.device import load_kept
     from thinking_sparks.emergence.pairs import PairParams, Side
-    from thinking_sparks.emergence.sweep import _load, pair_set, scaled_top_n
+    from thinking_sparks.emergence.sweep import pair_set
 
     ps = pair_set(Side(args.model), Side(args.base), PairParams(n_questions=args.questions,
                                                                 answer_tokens=args.answer_tokens))
@@ -71,7 +73,7 @@ def main() -> None:
         from thinking_sparks.circuits.pairs import save_pairs
 
         save_pairs(ps.pairs, args.save_pairs)
-    lm = _load(args.model)
+    lm = load_kept(args.model)
     cm = CircuitModel(lm)
     n = scaled_top_n(cm.graph.n_edges)
     sets = default_pair_sets(ps.pairs)
