@@ -4,8 +4,8 @@ One verdict row per claim, STYLE.md's schema: ``claim, paper, statistic, value, 
 criterion, verdict``. Statistics are paired differences over problems with a bootstrap CI
 (:func:`~thinking_sparks.evaluation.metrics.paired_difference`): ``reproduced`` when the
 whole 95% interval meets the criterion, ``not reproduced`` when the whole interval misses it,
-``inconclusive`` when it straddles it; a statistic without a CI is decided by its value
-(rows built by :class:`thinking_sparks.verdicts.Verdict`).
+``inconclusive`` when it straddles it or has none (one problem); only a head count, exact without a
+CI, is decided by its value (rows built by :class:`thinking_sparks.verdicts.Verdict`).
 
 Against random head sets the interval resamples the sets as well as the problems
 (:func:`~thinking_sparks.evaluation.metrics.sets_paired_difference`): with one random set the
@@ -25,10 +25,11 @@ from thinking_sparks.interventions.headsets import parse_heads
 from thinking_sparks.verdicts import Verdict, verdict_table
 
 def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
-         lower: float | None = None, upper: float | None = None) -> Verdict:
-    """A row for the criterion ``lower < x < upper``; a statistic without a CI is decided by its value."""
+         lower: float | None = None, upper: float | None = None, point_decides: bool = False) -> Verdict:
+    """A row for the criterion ``lower < x < upper``; only an exact count (``point_decides``) is decided
+    by its value without a CI: an estimate without one (e.g. from one problem) is ``inconclusive``."""
     return Verdict(claim, paper, statistic, *stat, above=lower, below=upper, criterion=criterion,
-                   point_decides=True)
+                   point_decides=point_decides)
 
 
 def random_criterion(random_samples: pd.DataFrame, rule: str = "CI above 0") -> str:
@@ -114,10 +115,10 @@ def think_verdicts(think_on_heads: Sequence[str], think_off_heads: Sequence[str]
     rows = [
         _row("Think-off circuits recruit more heads than think-on circuits", "§6, Fig 17",
              "heads in think-off circuit − heads in think-on circuit",
-             (nan if empty else len(offh) - len(on), nan, nan), "> 0" + why, lower=0.0),
+             (nan if empty else len(offh) - len(on), nan, nan), "> 0" + why, lower=0.0, point_decides=True),
         _row("Think-on heads are (almost) all in the think-off circuit: no think-only heads", "§6",
              "think-on heads missing from the think-off circuit",
-             (nan if empty else len(on - offh), nan, nan), "= 0" + why, upper=0.5),
+             (nan if empty else len(on - offh), nan, nan), "= 0" + why, upper=0.5, point_decides=True),
         _row(f"Ablating think-off-only heads raises success@{low_k} in think-off mode", "Fig 5",
              f"success@{low_k} ablated − think off, paired over problems",
              paired_difference(a, b, f"success@{low_k}", **kw), "CI above 0", lower=0.0),

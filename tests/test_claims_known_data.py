@@ -1,0 +1,294 @@
+"""Every claim function's verdict on hand-built data whose right verdict is known.
+
+For each verdict row: one input that clearly reproduces the claim, one that clearly does not, and one
+at noise level that must be ``inconclusive``; then the edge cases that once decided a row by accident
+(one problem, one random set, two or three checkpoints, one head, an empty circuit, a failed
+precondition). No model runs: sample tables, head lists and fake traces are built here.
+
+Sections: the verdict schema, the bootstrap helpers, the emergence claims (§4), the intervention
+claims (Table 1/5, §6), the organism premises, the real-model page's claims.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thinking_sparks.emergence import claims as em
+from thinking_sparks.emergence.sets import HeadSets
+from thinking_sparks.evaluation.metrics import (MIN_SETS, bootstrap_ci, paired_difference,
+                                                sets_paired_difference)
+from thinking_sparks.interventions import claims as iv
+from thinking_sparks.interventions.experiments import ExperimentResult
+from thinking_sparks.organism import premises
+from thinking_sparks.realmodel import claims as real
+from thinking_sparks.verdicts import VERDICTS, Verdict, combine, decide
+
+nan = math.nan
+YES, NO, UNSURE = "reproduced", "not reproduced", "inconclusive"
+
+
+def answers(condition: str, rate: float, n: int = 4, n_problems: int = 40, seed: int | None = None,
+            difficulty: str = "hard", **cols) -> pd.DataFrame:
+    """``n`` samples of each of ``n_problems`` problems: with ``seed`` None the first ``rate * n`` are
+    correct on every problem (a known, constant difference); else each is correct with chance ``rate``."""
+    ids = np.repeat([f"{difficulty}-{p:02d}" for p in range(n_problems)], n)
+    index = np.tile(np.arange(n), n_problems)
+    if seed is None:
+        correct = index < round(rate * n)
+    else:
+        correct = np.random.default_rng(seed).random(n * n_problems) < rate
+    return pd.DataFrame({"problem_id": ids, "difficulty": difficulty, "sample_index": index, "correct": correct,
+                         "condition": condition, "set": difficulty, **cols})
+
+
+def verdict_of(table: pd.DataFrame, claim: str) -> pd.Series:
+    """The one row of ``table`` whose claim starts with ``claim``."""
+    rows = table[table["claim"].str.startswith(claim)]
+    assert len(rows) == 1, f"{len(rows)} rows for {claim!r} in {list(table['claim'])}"
+    return rows.iloc[0]
+
+
+def straddles(row: pd.Series, bound: float) -> bool:
+    return row.ci_low < bound < row.ci_high
+
+
+# --- the verdict schema (verdicts.py) -----------------------------------------------------------
+
+@pytest.mark.parametrize("above, below", [(0.0, None), (None, 0.0), (0.5, 5 / 6)])
+@pytest.mark.parametrize("partly_above", [None, -10.0])
+@pytest.mark.parametrize("point_decides", [False, True])
+def test_an_interval_that_straddles_a_bound_is_always_inconclusive(above, below, partly_above, point_decides):
+    for bound in (b for b in (above, below) if b is not None):
+        for lo, hi in ((bound - 0.1, bound + 0.1), (bound - 1e-9, bound + 1e-9)):
+            v = Verdict("c", "§", "s", bound, lo, hi, above=above, below=below, partly_above=partly_above,
+                        point_decides=point_decides)
+            assert v.verdict == UNSURE, (lo, hi, v)
+
+
+def test_decide_three_known_cases():
+    assert decide(0.3, 0.2, 0.4, above=0.0) == YES
+    assert decide(-0.3, -0.4, -0.2, above=0.0) == NO
+    assert decide(0.01, -0.05, 0.07, above=0.0) == UNSURE
+
+
+def test_partly_only_for_a_claim_checked_in_parts():
+    # partly_above makes two parts (noise mean 4, its 95th percentile 10): one met, one wholly missed
+    row = lambda lo, hi: Verdict("c", "§", "s", (lo + hi) / 2, lo, hi, above=10, partly_above=4).verdict
+    assert [row(11, 15), row(5, 9), row(5, 12), row(1, 3), row(2, 6)] == [YES, "partly", UNSURE, NO, NO]
+    # without parts, no interval gives partly
+    grid = [(lo, hi) for lo in np.linspace(-2, 2, 9) for hi in np.linspace(-2, 2, 9) if lo <= hi]
+    assert all(decide((lo + hi) / 2, lo, hi, above=0.0) != "partly" for lo, hi in grid)
+    assert {combine(p) for p in ([YES, NO], [YES, YES], [NO, NO], [YES, UNSURE])} == {"partly", YES, NO, UNSURE}
+    assert set(VERDICTS) == {YES, "partly", NO, UNSURE}
+
+
+# --- the bootstrap helpers (evaluation/metrics.py) -----------------------------------------------
+
+def test_one_problem_gives_no_interval():
+    assert all(math.isnan(x) for x in bootstrap_ci([0.75]))
+    assert all(math.isnan(x) for x in bootstrap_ci([0.2, 0.4], n_boot=0))
+    a, b = answers("a", 1.0, n_problems=1), answers("b", 0.0, n_problems=1)
+    d = paired_difference(a, b, n_boot=200)
+    assert d[0] == 1.0 and math.isnan(d[1]) and math.isnan(d[2])
+    # before: (1.0, 1.0, 1.0), a zero-width interval that reproduced the claim from one problem
+    assert Verdict("a beats b", "§", "pass@1", *d).verdict == UNSURE
+
+
+def random_sets(rates: list[float], n_problems: int = 40) -> pd.DataFrame:
+    return pd.concat([answers(f"random #{i}", r, n_problems=n_problems) for i, r in enumerate(rates)],
+                     ignore_index=True)
+
+
+def test_sets_paired_difference_three_known_cases():
+    target = answers("ablate emergent", 0.25)
+    value, lo, hi = sets_paired_difference(random_sets([0.75, 0.75, 1.0]), target, n_boot=500)
+    assert value == pytest.approx(7 / 12) and 0.5 <= lo <= hi <= 0.75 and decide(value, lo, hi, 0.0) == YES
+    value, lo, hi = sets_paired_difference(random_sets([0.0, 0.25, 0.0]), target, n_boot=500)
+    assert value == pytest.approx(-1 / 6) and hi <= 0 and decide(value, lo, hi, 0.0) == NO
+    # two sets far apart around the target: the variation between sets straddles 0
+    rnd, target = random_sets([1.0, 0.0]), answers("ablate emergent", 0.25)
+    value, lo, hi = sets_paired_difference(rnd, target, n_boot=500)
+    assert (value, lo, hi) == (0.25, -0.25, 0.75) and decide(value, lo, hi, 0.0) == UNSURE
+    # the old rule (sets averaged per problem before the interval) decided this by accident
+    assert paired_difference(rnd, target, n_boot=500) == pytest.approx((0.25, 0.25, 0.25))
+
+
+def test_sets_paired_difference_needs_two_sets_and_the_same_problems():
+    assert MIN_SETS == 2
+    value, lo, hi = sets_paired_difference(random_sets([1.0]), answers("ablate emergent", 0.0), n_boot=200)
+    assert value == 1.0 and math.isnan(lo) and math.isnan(hi)
+    with pytest.raises(ValueError, match="same problems"):
+        sets_paired_difference(random_sets([1.0, 0.5], n_problems=30), answers("x", 0.0), n_boot=10)
+    with pytest.raises(ValueError, match="column 'seed'"):
+        sets_paired_difference(random_sets([1.0, 0.5]), answers("x", 0.0), by="seed")
+
+
+# --- the emergence claims, §4 (emergence/claims.py) ----------------------------------------------
+
+@dataclass
+class FakeTrace:
+    """What the §4 claims read of a :class:`~thinking_sparks.emergence.trace.Trace`: the base circuit's
+    heads and layers, the checkpoint circuits with signal (``live``) and the final head sets."""
+
+    base_heads: list[str]
+    checkpoints: list[list[str]]
+    n_layers: int = 6
+
+    @property
+    def base(self) -> SimpleNamespace:
+        return SimpleNamespace(heads=list(self.base_heads), n_layers=self.n_layers)
+
+    def live(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(heads=list(h), has_signal=True) for h in self.checkpoints]
+
+    def sets(self, i: int = -1) -> HeadSets:
+        return HeadSets.from_sets(self.checkpoints[i], self.base_heads)
+
+
+def heads(layers: list[int]) -> list[str]:
+    """Distinct head names in the given layers (``L{l}H{j}``, j counting per layer)."""
+    seen: dict[int, int] = {}
+    out = []
+    for layer in layers:
+        out.append(f"L{layer}H{seen.get(layer, 0)}")
+        seen[layer] = seen.get(layer, 0) + 1
+    return out
+
+
+def persisting(n_stay: int, n_leave: int) -> FakeTrace:
+    """``n_stay + n_leave`` heads appear at the first checkpoint; ``n_leave`` of them are gone at the last."""
+    new = heads([1 + i % 5 for i in range(n_stay + n_leave)])
+    return FakeTrace(["L0H0"], [["L0H0", *new], ["L0H0", *new[:n_stay]]])
+
+
+def switching(n_switch: int, n_steady: int) -> FakeTrace:
+    """``n_switch`` heads leave once and come back; ``n_steady`` stay on throughout."""
+    new = heads([1 + i % 5 for i in range(n_switch + n_steady)])
+    return FakeTrace(["L0H0"], [new, new[n_switch:], new])
+
+
+def test_ever_emergent_switched_stable_on_a_hand_made_sequence():
+    tr = FakeTrace(["L0H0"], [["L0H0", "L1H0"], ["L1H1"], ["L1H0", "L1H1"]])
+    assert em.ever_emergent(tr) == {"L1H0": [True, False, True], "L1H1": [True, True]}
+    assert em._switched(tr) == (1, 2) and em._stable(tr) == (2, 2)
+    assert em.ever_emergent(FakeTrace(["L0H0"], [["L0H0"]])) == {}
+
+
+def table3(sft=(12, 11, 15), distill=(20, nan, nan), noise=(4.0, 10.0), retained=(0.6, 0.55, 0.7)) -> pd.DataFrame:
+    """A :func:`~thinking_sparks.emergence.zoo.table3` of sft and distill (emergent, ci_low, ci_high)."""
+    rows = [{"method": m, "emergent": e, "ci_low": lo, "ci_high": hi, "noise_mean": noise[0], "noise_q95": noise[1],
+             "retained_share": retained[0], "retained_ci_low": retained[1], "retained_ci_high": retained[2]}
+            for m, (e, lo, hi) in (("sft", sft), ("distill", distill))]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("ci, expected", [((11, 15), YES), ((1, 3), NO), ((8, 12), UNSURE), ((5, 9), "partly")])
+def test_emergent_heads_against_the_noise_floor(ci, expected):
+    row = verdict_of(em.section4_verdicts({}, table3(sft=(sum(ci) / 2, *ci)), {}), "SFT adds many emergent heads")
+    assert row.verdict == expected
+
+
+def test_an_unmeasured_noise_floor_is_an_inconclusive_row_not_a_missing_one():
+    v = em.section4_verdicts({}, table3(noise=(nan, nan)), {})
+    row = verdict_of(v, "SFT adds many emergent heads")  # before: no row at all
+    assert row.verdict == UNSURE and "not measured" in row.criterion
+
+
+@pytest.mark.parametrize("stay, leave, expected", [(10, 0, YES), (0, 10, NO), (5, 5, UNSURE)])
+def test_heads_persist(stay, leave, expected):
+    row = verdict_of(em.section4_verdicts({"sft": persisting(stay, leave)}, table3(), {}), "SFT heads persist")
+    assert row.value == stay / 10 and row.verdict == expected
+
+
+def test_layer_boot_known_cases():
+    early, late = heads([0, 0, 1, 1, 1, 0]), heads([4, 5, 5, 4, 4, 5])
+    value, lo, hi = em._layer_boot(early, late, 6)
+    assert value == pytest.approx((0.5 - 4.5) / 5) and hi < 0
+    value, lo, hi = em._layer_boot(heads([2, 3]), ["L2H5", "L3H5"], 6)
+    assert value == 0.0 and lo < 0 < hi
+    assert em.MIN_HEADS == 2
+    value, lo, hi = em._layer_boot(["L0H0"], ["L5H0"], 6)  # before: a zero-width interval at -1.0
+    assert value == -1.0 and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(x) for x in em._layer_boot([], ["L5H0"], 6))
+
+
+@pytest.mark.parametrize("distill, sft, expected", [
+    ([0, 0, 1, 1, 1, 0], [4, 5, 5, 4, 4, 5], YES),
+    ([4, 5, 5, 4, 4, 5], [0, 0, 1, 1, 1, 0], NO),
+    ([1, 2, 3, 4], [1, 2, 3, 4], UNSURE),
+    ([0], [5], UNSURE),  # one head a side decides nothing (before: reproduced)
+])
+def test_distillation_heads_sit_earlier(distill, sft, expected):
+    # distinct names per side: the sft heads sit at head index 7+ so that none is shared
+    traces = {"distill": FakeTrace(["L0H9"], [heads(distill)]),
+              "sft": FakeTrace(["L0H9"], [[f"L{layer}H{7 + j}" for j, layer in enumerate(sft)]])}
+    row = verdict_of(em.section4_verdicts(traces, table3(), {}), "Distillation's emergent heads sit in earlier")
+    assert row.verdict == expected
+    assert ("needs 2 heads a side" in row.criterion) == (len(distill) < 2)
+
+
+@pytest.mark.parametrize("grpo, sft, expected", [((2, 5), (10, 14), YES), ((10, 14), (2, 5), NO),
+                                                 ((6, 11), (7, 10), UNSURE)])
+def test_grpo_adds_fewer_heads(grpo, sft, expected):
+    t = table3().astype({"emergent": float})
+    t = pd.concat([t, t.iloc[:1].assign(method="grpo-hard")], ignore_index=True)
+    t.loc[t.method == "grpo-hard", "emergent"] = sum(grpo) / 2
+    t.loc[t.method == "sft", "emergent"] = sum(sft) / 2
+    rng = np.random.default_rng(0)
+    t.attrs["boot"] = {run: pd.DataFrame({"emergent": rng.integers(lo, hi + 1, 200)})
+                       for run, (lo, hi) in (("grpo-hard", grpo), ("sft", sft))}
+    assert verdict_of(em.section4_verdicts({}, t, {}), "GRPO adds fewer").verdict == expected
+
+
+@pytest.mark.parametrize("grpo, sft, expected", [
+    ((10, 0), (0, 10), YES),  # every GRPO head switches, no SFT head does
+    ((0, 10), (5, 5), NO),
+    ((5, 5), (5, 5), UNSURE),
+    ((10, 0), (0, 0), UNSURE),  # no SFT heads to compare with
+])
+def test_grpo_switches_heads(grpo, sft, expected):
+    traces = {"grpo-hard": switching(*grpo), "sft": switching(*sft)}
+    row = verdict_of(em.section4_verdicts(traces, table3(), {}), "GRPO switches")
+    assert row.verdict == expected
+
+
+def rewards(new_heads, reward) -> dict:
+    from thinking_sparks.emergence.stats import permutation_p, spearman
+
+    pc = pd.DataFrame({"step": range(len(reward)), "new_heads": new_heads, "reward": reward})
+    return {"grpo-hard": {"n": len(pc), "spearman": spearman(new_heads, reward),
+                          "p": permutation_p(new_heads, reward, 200), "per_checkpoint": pc}}
+
+
+@pytest.mark.parametrize("new_heads, reward, expected", [
+    (list(range(12)), [0.1 * i for i in range(12)], YES),
+    (list(range(12)), [1 - 0.1 * i for i in range(12)], NO),
+    ([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], [0.2, 0.7, 0.1, 0.8, 0.2, 0.8, 0.4, 0.5, 0.9, 0.0, 0.3, 0.6], UNSURE),
+    ([1, 2, 3], [0.1, 0.2, 0.3], UNSURE),  # rho = 1 over three checkpoints (before: reproduced)
+    ([1, 2], [0.1, 0.2], UNSURE),
+])
+def test_new_heads_track_the_reward(new_heads, reward, expected):
+    row = verdict_of(em.section4_verdicts({}, table3(), rewards(new_heads, reward)), "The number of new heads")
+    assert row.verdict == expected
+    assert ("needs 4 checkpoints" in row.criterion) == (len(reward) < em.MIN_CHECKPOINTS)
+
+
+def test_spearman_boot_known_cases():
+    assert em._spearman_boot(range(12), range(12), n_boot=300) == pytest.approx((1.0, 1.0))
+    zigzag = [0.3, 0.1, 0.5, 0.2, 0.6, 0.0, 0.4, 0.8, 0.7, 0.9, 1.0, 0.05]  # rho 0.39 over 12 checkpoints
+    lo, hi = em._spearman_boot(range(12), zigzag, n_boot=300)
+    assert lo < 0 < 0.39 < hi < 1
+    assert all(math.isnan(x) for x in em._spearman_boot([1, 2, 3], [1, 2, 3]))
+
+
+@pytest.mark.parametrize("share, expected", [((0.65, 0.6, 0.7), YES), ((0.95, 0.9, 0.99), NO),
+                                             ((0.55, 0.45, 0.65), UNSURE)])
+def test_two_thirds_of_base_heads_retained(share, expected):
+    row = verdict_of(em.section4_verdicts({}, table3(retained=share), {}), "About two-thirds")
+    assert row.verdict == expected
