@@ -292,3 +292,172 @@ def test_spearman_boot_known_cases():
 def test_two_thirds_of_base_heads_retained(share, expected):
     row = verdict_of(em.section4_verdicts({}, table3(retained=share), {}), "About two-thirds")
     assert row.verdict == expected
+
+
+# --- the intervention claims, Table 1 / Table 5 / §6 (interventions/claims.py) ---------------------
+
+def result(*frames: pd.DataFrame) -> ExperimentResult:
+    return ExperimentResult(pd.DataFrame(), pd.concat(frames, ignore_index=True))
+
+
+@pytest.mark.parametrize("none, emergent, expected", [
+    (answers("no ablation", 0.75), answers("ablate emergent", 0.25), YES),
+    (answers("no ablation", 0.25), answers("ablate emergent", 0.75), NO),
+    (answers("no ablation", 0.5, seed=1), answers("ablate emergent", 0.5, seed=2), UNSURE),
+    (answers("no ablation", 1.0, n_problems=1), answers("ablate emergent", 0.0, n_problems=1), UNSURE),
+])
+def test_ablating_emergent_heads_lowers_pass_at_1(none, emergent, expected):
+    row = verdict_of(iv.ablation_verdicts(result(none, emergent), n_boot=500), "Zero-ablating the emergent heads")
+    assert row.verdict == expected
+    if expected == UNSURE and len(none) > 4:
+        assert straddles(row, 0.0)
+
+
+@pytest.mark.parametrize("rates, expected", [([0.75, 0.75, 1.0], YES), ([0.0, 0.25, 0.0], NO),
+                                             ([1.0, 0.0], UNSURE), ([1.0], UNSURE)])
+def test_emergent_heads_against_random_sets(rates, expected):
+    res = result(answers("no ablation", 0.75), answers("ablate emergent", 0.25), random_sets(rates))
+    row = verdict_of(iv.ablation_verdicts(res, n_boot=500), "Ablating emergent heads hurts more")
+    assert row.verdict == expected
+    assert ("cannot be measured" in row.criterion) == (len(rates) < MIN_SETS)
+    assert f"mean over {len(rates)} seeds" in row.statistic
+
+
+@pytest.mark.parametrize("control, expected", [(answers("ablate control", 0.0), YES),
+                                               (answers("ablate control", 0.75), NO),
+                                               (answers("ablate control", 0.375, n=8, seed=3), UNSURE)])
+def test_ablating_the_control_circuit_collapses_accuracy(control, expected):
+    none = answers("no ablation", 0.75, n=control.sample_index.nunique())
+    res = result(none, answers("ablate emergent", 0.25, n=none.sample_index.nunique()), control)
+    row = verdict_of(iv.ablation_verdicts(res, n_boot=500), "Ablating the control")
+    assert row.verdict == expected and "0.375" in row.criterion
+    if expected == UNSURE:
+        assert straddles(row, 0.375)
+
+
+def scaled(hard: float, easy: float, seed: int | None = None) -> ExperimentResult:
+    base = [answers("no intervention", 0.5, difficulty=d, seed=None if seed is None else seed + i)
+            for i, d in enumerate(("hard", "easy"))]
+    up = [answers("x1.3 sft", r, difficulty=d, seed=None if seed is None else seed + 10 + i)
+          for i, (d, r) in enumerate((("hard", hard), ("easy", easy)))]
+    return result(*base, *up)
+
+
+@pytest.mark.parametrize("res, expected", [(scaled(0.75, 0.25), [YES, YES]), (scaled(0.25, 0.75), [NO, NO]),
+                                           (scaled(0.5, 0.5, seed=4), [UNSURE, UNSURE])])
+def test_scaling_sft_heads_helps_hard_hurts_easy(res, expected):
+    v = iv.scaling_verdicts(res, n_boot=500)
+    assert list(v.verdict) == expected
+    if expected[0] == UNSURE:
+        assert straddles(v.iloc[0], 0.0) and straddles(v.iloc[1], 0.0)
+
+
+@pytest.mark.parametrize("on, off, expected", [(["L0H1"], ["L0H1", "L1H0"], [YES, YES]),
+                                               (["L0H1", "L2H2"], ["L0H1"], [NO, NO]),
+                                               (["L0H1", "L2H2"], ["L0H1", "L2H2"], [NO, YES]),
+                                               ([], ["L0H1", "L1H0"], [UNSURE, UNSURE]),
+                                               (["L0H1"], [], [UNSURE, UNSURE])])
+def test_think_off_head_counts(on, off, expected):
+    curves = pd.concat([answers("think off", 0.5), answers("think off + ablation", 0.5)])
+    v = iv.think_verdicts(on, off, curves, n_boot=100)
+    counts = v.iloc[:2]
+    assert list(counts.verdict) == expected
+    # before: an empty think-on circuit passed "no think-only heads" (0 missing heads)
+    assert all(("is empty" in c) == (not on or not off) for c in counts.criterion)
+
+
+def at(condition: str, hits: list[int], n: int = 8, n_problems: int = 30) -> pd.DataFrame:
+    """Samples correct exactly at the sample indices ``hits`` on every problem."""
+    out = answers(condition, 0.0, n=n, n_problems=n_problems)
+    return out.assign(correct=out.sample_index.isin(hits))
+
+
+def fig5(off: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
+    return iv.think_verdicts(["L0H1"], ["L0H1", "L1H0"], pd.concat([off, ablated]), n_boot=500).iloc[2:]
+
+
+@pytest.mark.parametrize("off, ablated, expected", [
+    (at("think off", [4]), at("think off + ablation", [0]), YES),
+    (at("think off", [0]), at("think off + ablation", [4]), NO),
+    (answers("think off", 0.5, n=8, seed=5), answers("think off + ablation", 0.5, n=8, seed=6), UNSURE),
+])
+def test_ablating_think_off_only_heads_raises_success_at_1(off, ablated, expected):
+    assert fig5(off, ablated).iloc[0].verdict == expected
+
+
+@pytest.mark.parametrize("off, ablated, expected", [
+    (at("think off", [4]), at("think off + ablation", []), YES),
+    (at("think off", []), at("think off + ablation", [0]), NO),
+    (answers("think off", 0.1, n=8, seed=7), answers("think off + ablation", 0.1, n=8, seed=8), UNSURE),
+])
+def test_ablating_think_off_only_heads_lowers_pass_at_k(off, ablated, expected):
+    row = fig5(off, ablated).iloc[1]
+    assert row.claim == "... but lowers pass@8" and row.verdict == expected
+
+
+# --- the organism's premises (organism/premises.py) ------------------------------------------------
+
+def cell(run: str, solved: int | float, mode: str = "default", n: int = 4, n_problems: int = 100,
+         seed: int | None = None) -> pd.DataFrame:
+    """One evaluation cell: problems ``0..solved-1`` always solved (``seed`` None), else every sample
+    correct with chance ``solved`` (a shared per-problem rate would be the same noise on both sides)."""
+    if seed is None:
+        correct = np.repeat(np.arange(n_problems) < solved, n)
+    else:
+        correct = np.random.default_rng(seed).random(n * n_problems) < solved
+    return pd.DataFrame({"run": run, "mode": mode, "difficulty": "hard",
+                         "problem_id": np.repeat([f"p{i:03d}" for i in range(n_problems)], n),
+                         "sample_index": np.tile(np.arange(n), n_problems), "correct": correct})
+
+
+def reward_rows(change: float, lo: float, hi: float) -> pd.DataFrame:
+    return pd.DataFrame([{"run": "grpo-hard", "term": "accuracy", "window": 25, "change": change,
+                          "ci_low": lo, "ci_high": hi}])
+
+
+NO_REWARDS = reward_rows(0.0, 0.0, 0.0).iloc[:0]
+
+
+@pytest.mark.parametrize("run, claim", [("sft", "SFT raises"), ("distill", "distillation raises"),
+                                        ("grpo-hard", "grpo-hard raises")])
+@pytest.mark.parametrize("subject, base, expected", [((38,), (30,), YES), ((20,), (30,), NO),
+                                                     ((0.3, "default", 4, 100, 1), (0.3, "default", 4, 100, 2), UNSURE)])
+def test_post_training_raises_hard_pass_at_1(run, claim, subject, base, expected):
+    samples = pd.concat([cell(run, *subject), cell("base", *base)])
+    row = verdict_of(premises.claims(samples, NO_REWARDS, n_boot=500), claim)
+    assert row.verdict == expected
+    if expected == UNSURE:
+        assert straddles(row, 0.0)
+
+
+def test_premise_edge_cases():
+    one = pd.concat([cell("sft", 1, n_problems=1), cell("base", 0, n_problems=1)])
+    row = verdict_of(premises.claims(one, NO_REWARDS), "SFT raises")
+    assert row.value == 1.0 and row.verdict == UNSURE  # before: [1, 1], reproduced by one problem
+    row = verdict_of(premises.claims(cell("sft", 38), NO_REWARDS), "SFT raises")  # before: no row
+    assert row.verdict == UNSURE and "base default was not evaluated" in row.criterion
+    assert premises.claims(cell("base", 30), NO_REWARDS).empty  # nothing asked, nothing checked
+
+
+@pytest.mark.parametrize("think, no_think, expected", [((40,), (20,), YES), ((10,), (20,), NO),
+                                                       ((0.2, 4, 100, 3), (0.2, 4, 100, 4), UNSURE)])
+def test_thinking_on_beats_thinking_off(think, no_think, expected):
+    samples = pd.concat([cell("hybrid", think[0], "think", *think[1:]), cell("hybrid", no_think[0], "no_think",
+                                                                             *no_think[1:])])
+    assert verdict_of(premises.claims(samples, NO_REWARDS, n_boot=500), "thinking on beats").verdict == expected
+
+
+@pytest.mark.parametrize("teacher, expected", [((60,), YES), ((20,), NO), ((0.4, 4, 100, 5), UNSURE)])
+def test_the_teacher_is_strongest(teacher, expected):
+    students = [cell("sft", 40), cell("base", 10)]
+    if expected == UNSURE:
+        students = [cell("sft", 0.4, seed=6), cell("base", 0.1, seed=7)]
+    samples = pd.concat([cell("teacher", teacher[0], "default", *teacher[1:]), *students])
+    row = verdict_of(premises.claims(samples, NO_REWARDS, n_boot=500), "the teacher is the strongest")
+    assert row.verdict == expected and "(sft)" in row.statistic
+
+
+@pytest.mark.parametrize("ci, expected", [((0.01, 0.09), YES), ((-0.09, -0.01), NO), ((-0.02, 0.04), UNSURE)])
+def test_grpo_reward_rises(ci, expected):
+    row = verdict_of(premises.claims(cell("base", 10), reward_rows(sum(ci) / 2, *ci)), "GRPO accuracy reward")
+    assert row.verdict == expected
