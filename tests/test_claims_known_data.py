@@ -461,3 +461,114 @@ def test_the_teacher_is_strongest(teacher, expected):
 def test_grpo_reward_rises(ci, expected):
     row = verdict_of(premises.claims(cell("base", 10), reward_rows(sum(ci) / 2, *ci)), "GRPO accuracy reward")
     assert row.verdict == expected
+
+
+# --- the real-model page's claims (realmodel/claims.py) -------------------------------------------
+
+def test_late_share_known_values():
+    assert real.late_share(["L0H0", "L2H1", "L3H0"], 6) == (2, 3, pytest.approx(4 / 6))
+    assert real.late_share([], 9) == (0, 0, pytest.approx(6 / 9))
+
+
+OV = {"jaccard": 0.4, "jaccard_low": 0.3, "jaccard_high": 0.5, "n_on": 4, "n_off": 10, "diff_low": 3.0,
+      "diff_high": 8.0, "on_only": 0, "on_only_low": 0.0, "on_only_high": 0.0}
+
+
+def style_results(random_rates=(0.75, 0.75, 1.0), ablated=0.25, scaled_rate=0.25, direct=("L3H0", "L4H1")):
+    """``style_interventions``' output: the direct style's conditions; the think style has no heads of its own."""
+    d = [answers("no ablation", 0.75, n=8), answers("ablate direct-only", ablated, n=8),
+         answers("x0.5 direct-only", scaled_rate, n=8)]
+    d += [answers(f"random #{i}", r, n=8) for i, r in enumerate(random_rates)]
+    ablated_curve = at("ablate direct-only", [0])  # half the problems right at once, half never
+    ablated_curve["correct"] &= ablated_curve.problem_id.str[-2:].astype(int) % 2 == 0
+    curves = pd.concat([at("no ablation", [4]), ablated_curve], ignore_index=True)
+    return {"heads": {"think": [], "direct": list(direct)}, "think": result(answers("no ablation", 0.5)),
+            "direct": result(*d) if direct else result(answers("no ablation", 0.75, n=8)),
+            "curves": result(curves)}
+
+
+def page07(acc=(0.1, 0.05, 0.15), late=12, early=0, ov=None, styles=None) -> pd.DataFrame:
+    emergent = heads([2 + i % 4 for i in range(late)] + [i % 2 for i in range(early)])
+    tr = FakeTrace(["L0H9"], [["L0H9", *emergent]])
+    table = table3().iloc[:1]
+    return real.real_verdicts("sft", tr, table, SimpleNamespace(diff=acc), OV if ov is None else ov,
+                              styles or style_results(), n_boot=500)
+
+
+def test_page07_known_table():
+    v = page07()
+    assert v.claim.tolist() == [
+        "Post-training on worked solutions raises accuracy", "SFT adds many emergent heads",
+        "SFT heads persist to the end of training", "SFT's emergent heads sit in mid-late layers",
+        "Think-off (direct) circuits recruit more heads than think-on (step-by-step) ones",
+        "Think-on heads are (almost) all in the think-off circuit: no think-only heads",
+        "Zeroing the heads only the think-off (direct) circuit recruits hurts that style more than zeroing as "
+        "many random heads",
+        "Scaling the think-off-only heads down (x0.5) lowers think-off accuracy",
+        "Ablating think-off-only heads raises success@1 in think-off mode", "... but lowers pass@8"]
+    assert v.verdict.tolist() == [YES] * 10
+
+
+@pytest.mark.parametrize("acc, expected", [((0.1, 0.05, 0.15), YES), ((-0.1, -0.15, -0.05), NO),
+                                           ((0.01, -0.04, 0.06), UNSURE)])
+def test_page07_accuracy(acc, expected):
+    assert verdict_of(page07(acc=acc), "Post-training on worked").verdict == expected
+
+
+@pytest.mark.parametrize("late, early, expected", [(12, 0, YES), (0, 12, NO), (8, 4, UNSURE)])
+def test_page07_mid_late_layers(late, early, expected):
+    row = verdict_of(page07(late=late, early=early), "SFT's emergent heads sit in mid-late")
+    assert row.value == pytest.approx(late / 12, abs=1e-3) and row.verdict == expected
+
+
+@pytest.mark.parametrize("diff, on_only, expected", [
+    ((6, 3.0, 8.0), (0, 0.0, 0.0), [YES, YES]),
+    ((-6, -8.0, -3.0), (3, 2.0, 4.0), [NO, NO]),
+    ((1, -2.0, 4.0), (0, 0.0, 1.0), [UNSURE, UNSURE]),
+])
+def test_page07_style_circuits(diff, on_only, expected):
+    ov = OV | {"n_off": OV["n_on"] + diff[0], "diff_low": diff[1], "diff_high": diff[2], "on_only": on_only[0],
+               "on_only_low": on_only[1], "on_only_high": on_only[2]}
+    v = page07(ov=ov)
+    got = [verdict_of(v, c).verdict for c in ("Think-off (direct) circuits recruit", "Think-on heads are")]
+    assert got == expected
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"n_on": 0, "on_only": 0, "on_only_low": 0.0, "on_only_high": 0.0}, "step-by-step circuit is empty"),
+    ({"jaccard_low": nan, "diff_low": nan, "diff_high": nan, "on_only_low": nan, "on_only_high": nan}, "no signal"),
+])
+def test_page07_empty_or_silent_circuit_is_inconclusive_with_a_reason(change, why):
+    v = page07(ov=OV | change)  # before: the empty circuit passed both rows; the silent one dropped them
+    for claim in ("Think-off (direct) circuits recruit", "Think-on heads are"):
+        row = verdict_of(v, claim)
+        assert row.verdict == UNSURE and why in row.criterion
+
+
+@pytest.mark.parametrize("rates, expected", [((0.75, 0.75, 1.0), YES), ((0.0, 0.25, 0.0), NO),
+                                             ((1.0, 0.0), UNSURE), ((1.0,), UNSURE)])
+def test_page07_direct_heads_against_random_sets(rates, expected):
+    row = verdict_of(page07(styles=style_results(random_rates=rates)), "Zeroing the heads only the think-off")
+    assert row.verdict == expected
+    # the page's seeds = 1: one random set says nothing about the spread between sets (before: reproduced)
+    assert ("1 random set: the variation between sets cannot be measured" in row.criterion) == (len(rates) == 1)
+
+
+def test_page07_without_direct_heads_or_random_sets_says_why():
+    row = verdict_of(page07(styles=style_results(direct=())), "Zeroing the heads only the think-off")
+    assert row.verdict == UNSURE and "no direct-only heads" in row.criterion
+    row = verdict_of(page07(styles=style_results(random_rates=())), "Zeroing the heads only the think-off")
+    assert row.verdict == UNSURE and "no random sets" in row.criterion
+
+
+@pytest.mark.parametrize("rate, expected", [(0.25, YES), (1.0, NO), (None, UNSURE)])
+def test_page07_scaling_direct_heads(rate, expected):
+    styles = style_results(scaled_rate=0.75 if rate is None else rate)
+    if rate is None:  # both sides sampled at 0.75: only noise between them
+        s = styles["direct"].samples
+        noisy = answers("x0.5 direct-only", 0.75, n=8, seed=9)
+        styles["direct"] = result(s[s.condition != "x0.5 direct-only"], noisy)
+        s = styles["direct"].samples
+        styles["direct"] = result(s[s.condition != "no ablation"], answers("no ablation", 0.75, n=8, seed=10))
+    row = verdict_of(page07(styles=styles), "Scaling the think-off-only heads down")
+    assert row.verdict == expected
