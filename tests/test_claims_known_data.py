@@ -283,7 +283,7 @@ def test_spearman_boot_known_cases():
     assert em._spearman_boot(range(12), range(12), n_boot=300) == pytest.approx((1.0, 1.0))
     zigzag = [0.3, 0.1, 0.5, 0.2, 0.6, 0.0, 0.4, 0.8, 0.7, 0.9, 1.0, 0.05]  # rho 0.39 over 12 checkpoints
     lo, hi = em._spearman_boot(range(12), zigzag, n_boot=300)
-    assert lo < 0 < 0.39 < hi < 1
+    assert lo < 0 and 0.39 < hi < 1
     assert all(math.isnan(x) for x in em._spearman_boot([1, 2, 3], [1, 2, 3]))
 
 
@@ -397,7 +397,7 @@ def test_ablating_think_off_only_heads_lowers_pass_at_k(off, ablated, expected):
 
 # --- the organism's premises (organism/premises.py) ------------------------------------------------
 
-def cell(run: str, solved: int | float, mode: str = "default", n: int = 4, n_problems: int = 100,
+def cell(run: str, solved: float, mode: str = "default", n: int = 4, n_problems: int = 100,
          seed: int | None = None) -> pd.DataFrame:
     """One evaluation cell: problems ``0..solved-1`` always solved (``seed`` None), else every sample
     correct with chance ``solved`` (a shared per-problem rate would be the same noise on both sides)."""
@@ -502,8 +502,8 @@ def test_page07_known_table():
         "SFT heads persist to the end of training", "SFT's emergent heads sit in mid-late layers",
         "Think-off (direct) circuits recruit more heads than think-on (step-by-step) ones",
         "Think-on heads are (almost) all in the think-off circuit: no think-only heads",
-        "Zeroing the heads only the think-off (direct) circuit recruits hurts that style more than zeroing as "
-        "many random heads",
+        ("Zeroing the heads only the think-off (direct) circuit recruits hurts that style more than zeroing as "
+         "many random heads"),
         "Scaling the think-off-only heads down (x0.5) lowers think-off accuracy",
         "Ablating think-off-only heads raises success@1 in think-off mode", "... but lowers pass@8"]
     assert v.verdict.tolist() == [YES] * 10
