@@ -20,8 +20,9 @@ Two documented options:
 
 - ``point_decides``: a statistic without an interval (an exact count) is decided by its value.
 - ``partly_above``: a weaker lower bound (e.g. a noise floor's mean when ``above`` is its 95th
-  percentile): an interval that does not meet the criterion but lies wholly above ``partly_above``
-  gives ``partly``.
+  percentile), which makes the row a claim checked in two parts: an interval that lies wholly at or
+  below ``above`` (the strong part not reproduced) but wholly above ``partly_above`` (the weak part
+  reproduced) gives ``partly``; an interval that straddles ``above`` stays ``inconclusive``.
 
 :func:`combine` gives ``partly`` for a claim checked in parts, some reproduced and the others not.
 :func:`show` displays a page's table and marks it for the book's verdicts page
@@ -101,7 +102,7 @@ class Verdict:
         above, below: the criterion ``above < x < below``; with neither given, ``x > 0``.
         criterion: the rule in words; default e.g. ``"CI above 0"``.
         point_decides: a row without an interval is decided by its value (exact counts).
-        partly_above: ``partly`` when the interval misses the criterion but lies above this.
+        partly_above: ``partly`` when the interval wholly misses the criterion but lies above this.
     """
 
     claim: str
@@ -122,10 +123,10 @@ class Verdict:
             object.__setattr__(self, "above", 0.0)
         kw = {"above": self.above, "below": self.below, "point_decides": self.point_decides}
         v = decide(self.value, self.ci_low, self.ci_high, **kw)
-        if (v != "reproduced" and self.partly_above is not None
-                and decide(self.value, self.ci_low, self.ci_high, self.partly_above, None,
-                           self.point_decides) == "reproduced"):
-            v = "partly"
+        if v == "not reproduced" and self.partly_above is not None:
+            # two parts: the criterion (wholly missed) and the weak bound (``partly`` if wholly met)
+            weak = decide(self.value, self.ci_low, self.ci_high, self.partly_above, None, self.point_decides)
+            v = combine([weak, v]) if weak == "reproduced" else v
         object.__setattr__(self, "verdict", v)
         if not self.criterion:
             point = self.point_decides and (_nan(self.ci_low) or _nan(self.ci_high))

@@ -4,7 +4,12 @@ Columns (STYLE.md's verdict schema): ``claim, paper, statistic, value, ci_low, c
 verdict``, built by :mod:`thinking_sparks.verdicts`.  A verdict is ``reproduced`` when the whole
 95% CI satisfies the criterion, ``not reproduced`` when the whole CI fails it, ``inconclusive`` when
 the CI straddles it; ``partly`` marks a count whose CI clears the noise floor's mean but not its
-95th percentile (``partly_above``).  Without a CI the point value decides (``point_decides``).
+95th percentile (``partly_above``).  Without a CI the point value of a count decides
+(``point_decides``); a mean layer or a rank correlation without a CI decides nothing.
+
+Too little data gives no interval, never a narrow one: a layer difference needs
+:data:`MIN_HEADS` heads on each side, a Spearman over checkpoints :data:`MIN_CHECKPOINTS`
+checkpoints. A run whose noise floor could not be measured gets an ``inconclusive`` row that says so.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from thinking_sparks.emergence.stats import spearman
 from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.verdicts import Verdict, verdict_table
 from thinking_sparks.heads import parse_head
+
+#: heads on each side that :func:`_layer_boot` needs for an interval (one head has no spread to resample)
+MIN_HEADS = 2
+#: checkpoints that :func:`_spearman_boot` needs for an interval (2 or 3 ranks are always near +-1)
+MIN_CHECKPOINTS = 4
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a proportion ``k / n`` (nan, nan when ``n == 0``)."""
@@ -54,18 +64,25 @@ def _switched(tr: Trace) -> tuple[int, int]:
 
 
 def _layer_boot(a: list[str], b: list[str], n_layers: int, n_boot: int = 2000, seed: int = 0):
-    """Mean relative layer (layer / (L - 1)) of heads ``a`` minus that of ``b``, with a bootstrap CI."""
+    """Mean relative layer (layer / (L - 1)) of heads ``a`` minus that of ``b``, with a bootstrap CI
+    (NaN when a side has fewer than :data:`MIN_HEADS` heads; all NaN when a side is empty)."""
     if not a or not b:
         return float("nan"), float("nan"), float("nan")
     la = np.array([parse_head(h)[0] for h in a]) / max(n_layers - 1, 1)
     lb = np.array([parse_head(h)[0] for h in b]) / max(n_layers - 1, 1)
+    if min(la.size, lb.size) < MIN_HEADS:
+        return float(la.mean() - lb.mean()), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     d = [rng.choice(la, la.size).mean() - rng.choice(lb, lb.size).mean() for _ in range(n_boot)]
     return float(la.mean() - lb.mean()), float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))
 
 
 def _spearman_boot(x, y, n_boot: int = 2000, seed: int = 0):
+    """95% bootstrap CI of Spearman(x, y), pairs resampled (NaN with fewer than :data:`MIN_CHECKPOINTS`
+    pairs, or when most resamples are constant)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < MIN_CHECKPOINTS:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     vals = []
     for _ in range(n_boot):
@@ -92,26 +109,29 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
     rows = []
     nan = float("nan")
     for run, what in ((sft, "SFT"), (distill, "Distillation")):
-        if run not in t.index or math.isnan(t.loc[run, "noise_q95"]):
+        if run not in t.index:
             continue
         r = t.loc[run]
+        floor = (f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})" if not math.isnan(r.noise_q95)
+                 else "CI above the noise floor's 95th percentile; the noise floor was not measured")
         rows.append(Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
                             f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
                             r.emergent, r.ci_low, r.ci_high, above=r.noise_q95, partly_above=r.noise_mean,
-                            criterion=f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})",
-                            point_decides=True))
+                            criterion=floor, point_decides=True))
         if run in traces:
             k, n = _stable(traces[run])
             rows.append(Verdict(f"{what} heads persist to the end of training", "§4.1, Fig 2A/B",
                                 f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n})",
                                 k / n if n else nan, *wilson(k, n), above=0.5, criterion="above 0.5",
                                 point_decides=True))
-    if sft in t.index and distill in t.index and sft in traces:
+    if sft in t.index and distill in t.index and sft in traces and distill in traces:
         ea, eb = traces[distill].sets().emergent, traces[sft].sets().emergent
         rows.append(Verdict("Distillation's emergent heads sit in earlier layers than SFT's", "§4.1, Fig 14",
                             "mean relative layer (layer / (L-1)) of emergent heads, distill minus sft",
                             *_layer_boot(list(ea), list(eb), traces[sft].base.n_layers), below=0.0,
-                            criterion="below 0", point_decides=True))
+                            criterion="CI below 0" + ("" if min(len(ea), len(eb)) >= MIN_HEADS else
+                                                        f"; needs {MIN_HEADS} heads a side, "
+                                                        f"{len(ea)} and {len(eb)} here")))
     if grpo in boots and sft in boots:
         d = boots[grpo].emergent.to_numpy() - boots[sft].emergent.to_numpy()
         rows.append(Verdict("GRPO adds fewer emergent heads than SFT", "§4.2, Table 3, Fig 3A",
@@ -134,7 +154,8 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
                             f"Spearman(new heads, reward) over {r['n']} {grpo} checkpoints "
                             f"(permutation p = {r['p']:.3g})",
                             r["spearman"], *_spearman_boot(pc.new_heads, pc.reward), above=0.0,
-                            criterion="above 0", point_decides=True))
+                            criterion="CI above 0" + ("" if len(pc) >= MIN_CHECKPOINTS else
+                                                       f"; needs {MIN_CHECKPOINTS} checkpoints, {len(pc)} here")))
     if distill in t.index:
         r = t.loc[distill]
         rows.append(Verdict("About two-thirds of base heads are retained after distillation", "§4.1, §7",

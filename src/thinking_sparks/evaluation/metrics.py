@@ -8,7 +8,8 @@ columns ``problem_id``, ``difficulty``, ``sample_index`` (generation order) and 
 - success@k: per problem, 1 if a correct answer is among the first k samples in generation
   order; order-dependent.
 - pass@1 is the mean correctness over the n samples (== pass@k at k=1).
-Each metric is the mean over problems, with a seeded percentile bootstrap CI over problems.
+Each metric is the mean over problems, with a seeded percentile bootstrap CI over problems; a
+single problem (or ``n_boot < 1``) gives no interval (NaN, NaN), never a zero-width one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ import pandas as pd
 
 __all__ = [
     "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
-    "EvalSummary", "summarize", "paired_difference",
+    "EvalSummary", "summarize", "paired_difference", "sets_paired_difference", "MIN_SETS",
 ]
+
+#: random head sets that :func:`sets_paired_difference` needs to measure the variation between sets
+MIN_SETS = 2
 
 ALL = "all"  #: the difficulty label of the pooled group
 
@@ -86,14 +90,18 @@ def per_problem(samples: pd.DataFrame, ks: Sequence[int] | None = None) -> pd.Da
 
 def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha: float = 0.05,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean, resampling ``values`` (one per problem) with replacement."""
+    """Percentile bootstrap CI of the mean, resampling ``values`` (one per problem) with replacement.
+
+    One value (or ``n_boot < 1``) has no spread to resample: the interval is ``(nan, nan)``, which
+    decides nothing (a zero-width interval at the value would decide by one problem).
+    """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         raise ValueError("bootstrap_ci needs at least one value")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if v.size == 1 or n_boot < 1:
-        return float(v.mean()), float(v.mean())
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
@@ -119,6 +127,42 @@ def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, metric: 
     diff = (a - b.reindex(a.index)).to_numpy()
     lo, hi = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
     return float(diff.mean()), lo, hi
+
+
+def sets_paired_difference(sets_a: pd.DataFrame, samples_b: pd.DataFrame, by: str = "condition",
+                           metric: str = "pass@1", n_boot: int = 1000, alpha: float = 0.05,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """Mean over the sets of ``sets_a`` (e.g. random head sets, one per value of ``by``) and over
+    problems of ``metric(a) - metric(b)``, with a two-level percentile bootstrap CI.
+
+    Each draw resamples the sets and the problems (both with replacement), so the variation between
+    sets enters the interval; :func:`paired_difference` on the pooled sets would average them per
+    problem first and leave it out. With fewer than :data:`MIN_SETS` sets (or one problem) that
+    variation cannot be measured and the interval is ``(nan, nan)``.
+
+    Returns ``(difference, ci_low, ci_high)``; raises ``ValueError`` when a set's problems differ from ``b``'s.
+    """
+    k = int(metric.split("@")[1])
+    if by not in sets_a.columns:
+        raise ValueError(f"sets_paired_difference: the samples lack the column {by!r} that names the sets")
+    b = per_problem(samples_b, ks=[k]).groupby("problem_id")[metric].mean()
+    rows = []
+    for name, part in sets_a.groupby(by, sort=True):
+        a = per_problem(part, ks=[k]).groupby("problem_id")[metric].mean()
+        if set(a.index) != set(b.index):
+            raise ValueError(f"a paired difference needs the same problems on both sides ({by} {name!r} differs)")
+        rows.append((a - b.reindex(a.index)).reindex(b.index).to_numpy())
+    d = np.vstack(rows)  # [n_sets, n_problems]
+    value = float(d.mean())
+    n_sets, n_problems = d.shape
+    if n_sets < MIN_SETS or n_problems < 2 or n_boot < 1:
+        return value, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    ws = np.apply_along_axis(np.bincount, 1, rng.integers(0, n_sets, (n_boot, n_sets)), minlength=n_sets)
+    wp = np.apply_along_axis(np.bincount, 1, rng.integers(0, n_problems, (n_boot, n_problems)), minlength=n_problems)
+    means = np.einsum("bs,sp,bp->b", ws, d, wp) / (n_sets * n_problems)  # [n_boot]
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return value, float(lo), float(hi)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,13 @@ One verdict row per claim, STYLE.md's schema: ``claim, paper, statistic, value, 
 criterion, verdict``. Statistics are paired differences over problems with a bootstrap CI
 (:func:`~thinking_sparks.evaluation.metrics.paired_difference`): ``reproduced`` when the
 whole 95% interval meets the criterion, ``not reproduced`` when the whole interval misses it,
-``inconclusive`` when it straddles it; a statistic without a CI is decided by its value
-(rows built by :class:`thinking_sparks.verdicts.Verdict`).
+``inconclusive`` when it straddles it or has none (one problem); only a head count, exact without a
+CI, is decided by its value (rows built by :class:`thinking_sparks.verdicts.Verdict`).
+
+Against random head sets the interval resamples the sets as well as the problems
+(:func:`~thinking_sparks.evaluation.metrics.sets_paired_difference`): with one random set the
+variation between sets cannot be measured and that row is ``inconclusive``. A head count from an
+empty circuit decides nothing: those rows are ``inconclusive`` with the reason in their criterion.
 """
 
 from __future__ import annotations
@@ -14,16 +19,26 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from thinking_sparks.evaluation.metrics import paired_difference
+from thinking_sparks.evaluation.metrics import MIN_SETS, paired_difference, sets_paired_difference
 from thinking_sparks.interventions.experiments import ExperimentResult
 from thinking_sparks.interventions.headsets import parse_heads
 from thinking_sparks.verdicts import Verdict, verdict_table
 
 def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
-         lower: float | None = None, upper: float | None = None) -> Verdict:
-    """A row for the criterion ``lower < x < upper``; a statistic without a CI is decided by its value."""
+         lower: float | None = None, upper: float | None = None, point_decides: bool = False) -> Verdict:
+    """A row for the criterion ``lower < x < upper``; only an exact count (``point_decides``) is decided
+    by its value without a CI: an estimate without one (e.g. from one problem) is ``inconclusive``."""
     return Verdict(claim, paper, statistic, *stat, above=lower, below=upper, criterion=criterion,
-                   point_decides=True)
+                   point_decides=point_decides)
+
+
+def random_criterion(random_samples: pd.DataFrame, rule: str = "CI above 0") -> str:
+    """``rule``, with the reason when the random sets (``random #<seed>`` conditions) are too few
+    for an interval (:data:`~thinking_sparks.evaluation.metrics.MIN_SETS`)."""
+    n = random_samples["condition"].nunique()
+    if n >= MIN_SETS:
+        return rule
+    return f"{rule}; {n} random set: the variation between sets cannot be measured (needs {MIN_SETS})"
 
 
 def _of(result: ExperimentResult, label: str, sets: Sequence[str] | None = None) -> pd.DataFrame:
@@ -48,10 +63,12 @@ def ablation_verdicts(result: ExperimentResult, n_boot: int = 1000, seed: int = 
                  "pass@1 no ablation − emergent ablated, paired over problems",
                  paired_difference(none, emergent, **kw), "CI above 0", lower=0.0)]
     if (result.samples["condition"].str.startswith("random #")).any():
+        rnd = _of(result, "random")
         rows.append(_row("Ablating emergent heads hurts more than ablating as many random heads (layer-matched)",
                          "Table 1 (added control)",
-                         "pass@1 random sets (mean over seeds) − emergent ablated, paired over problems",
-                         paired_difference(_of(result, "random"), emergent, **kw), "CI above 0", lower=0.0))
+                         f"pass@1 random sets (mean over {rnd['condition'].nunique()} seeds) − emergent ablated, "
+                         "paired over problems, sets and problems resampled",
+                         sets_paired_difference(rnd, emergent, **kw), random_criterion(rnd), lower=0.0))
     if (result.samples["condition"] == "ablate control").any():
         control = _of(result, "ablate control")
         base_p1 = float(none["correct"].mean())
@@ -93,12 +110,15 @@ def think_verdicts(think_on_heads: Sequence[str], think_off_heads: Sequence[str]
     b = k_samples[k_samples["condition"] == off]
     high_k = high_k or int(b.groupby("problem_id").size().min())
     kw = dict(n_boot=n_boot, seed=seed)
+    empty = [name for name, heads in (("think-on", on), ("think-off", offh)) if not heads]
+    why = f"; the {' and '.join(empty)} circuit is empty: nothing to compare" if empty else ""
     rows = [
         _row("Think-off circuits recruit more heads than think-on circuits", "§6, Fig 17",
-             "heads in think-off circuit − heads in think-on circuit", (len(offh) - len(on), nan, nan), "> 0",
-             lower=0.0),
+             "heads in think-off circuit − heads in think-on circuit",
+             (nan if empty else len(offh) - len(on), nan, nan), "> 0" + why, lower=0.0, point_decides=True),
         _row("Think-on heads are (almost) all in the think-off circuit: no think-only heads", "§6",
-             "think-on heads missing from the think-off circuit", (len(on - offh), nan, nan), "= 0", upper=0.5),
+             "think-on heads missing from the think-off circuit",
+             (nan if empty else len(on - offh), nan, nan), "= 0" + why, upper=0.5, point_decides=True),
         _row(f"Ablating think-off-only heads raises success@{low_k} in think-off mode", "Fig 5",
              f"success@{low_k} ablated − think off, paired over problems",
              paired_difference(a, b, f"success@{low_k}", **kw), "CI above 0", lower=0.0),

@@ -84,7 +84,9 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
     A check is ``reproduced`` when its interval lies above 0, ``not reproduced`` when it lies at or
     below 0, else ``inconclusive``. Accuracy checks use :func:`difference` (paired by problem); the
     GRPO reward rise uses :func:`~thinking_sparks.organism.curves.reward_summary`'s
-    normal-approximation interval. Checks whose cells were not evaluated are left out.
+    normal-approximation interval. Checks whose cells were not evaluated are left out; a check whose
+    subject was evaluated (e.g. ``sft``) but not its reference (``base``) is an ``inconclusive`` row
+    that says so.
 
     Args:
         samples: one row per sampled answer (:data:`SAMPLE_COLUMNS`), e.g. ``zoo_evaluation(...).samples``.
@@ -94,6 +96,7 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
     _check_columns(samples)
     k = _samples_per_problem(samples, difficulty)
     rows = []
+    nan = float("nan")
 
     def diff(a, b):
         return difference(samples, a, b, difficulty, n_boot=n_boot, seed=seed)
@@ -102,6 +105,10 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
         d = diff(a, b)
         if d is not None:
             rows.append(Verdict(claim, paper, f"{difficulty} pass@1, {what} (n={k})", *d, criterion=_CI_RULE))
+            return
+        if not cell(samples, *a, difficulty).empty:  # the subject evaluated, its reference not: said so
+            rows.append(Verdict(claim, paper, f"{difficulty} pass@1, {what} (n={k})", nan, nan, nan,
+                                criterion=f"{_CI_RULE}; {' '.join(b)} was not evaluated"))
 
     for run, what in (("sft", "SFT"), ("distill", "distillation")):
         add(f"{what} raises {difficulty}-set pass@1 over base", "§2 premise; Table 1", (run, "default"),
