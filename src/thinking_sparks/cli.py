@@ -52,10 +52,10 @@ def generate(
     heads are edited at every position: --ablate H gives the same text as the model with H's
     o_proj columns zeroed, --scale H=0.5 as those columns halved.
     """
-    from thinking_sparks.evaluation.generation import SamplingConfig  # deferred: the CLI starts without torch
-    from thinking_sparks.evaluation.generation import generate as run_generate  # deferred: the CLI starts without torch
-    from thinking_sparks.interventions.means import reference_texts  # deferred: the CLI starts without torch
-    from thinking_sparks.models import load_model  # deferred: the CLI starts without torch
+    from thinking_sparks.evaluation.generation import SamplingConfig  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.generation import generate as run_generate  # deferred: loaded only when this verb runs
+    from thinking_sparks.interventions.means import reference_texts  # deferred: loaded only when this verb runs
+    from thinking_sparks.models import load_model  # deferred: loaded only when this verb runs
 
     iv_cli.check_options(ablate, ablate_mode, scale)
     lm = load_model(model, device=device, dtype=dtype)
@@ -76,7 +76,7 @@ def generate(
 @friendly_errors
 def doctor(device: str = typer.Option("cpu", "--device", help="Device for the self-checks.")) -> None:
     """Versions, threads, devices, and a seconds-long self-check (KV cache, bridge, offline chart)."""
-    from thinking_sparks.doctor import report  # deferred: the CLI starts without torch
+    from thinking_sparks.doctor import report  # deferred: loaded only when this verb runs
 
     text, ok = report(device=device)
     typer.echo(text)
@@ -88,7 +88,7 @@ def doctor(device: str = typer.Option("cpu", "--device", help="Device for the se
 @friendly_errors
 def cache_clear(kind: Optional[str] = typer.Argument(None, help="Only this kind (circuit, eval, ...).")) -> None:
     """Delete cached results (not models or the organism zoo)."""
-    from thinking_sparks.cache import ResultCache  # deferred: the CLI starts without torch
+    from thinking_sparks.cache import ResultCache  # deferred: loaded only when this verb runs
 
     typer.echo(f"removed {ResultCache().clear(kind)} entries")
 

@@ -161,8 +161,8 @@ def _timed(name: str, fn: Callable[[], str]) -> Check:
 
 
 def _tiny_model(device: str):
-    from thinking_sparks.models import load_model  # deferred: the CLI starts without torch
-    from thinking_sparks.tiny import build_tiny  # deferred: the CLI starts without torch
+    from thinking_sparks.models import load_model  # deferred: loaded only when this verb runs
+    from thinking_sparks.tiny import build_tiny  # deferred: loaded only when this verb runs
 
     path = build_tiny(Path(tempfile.mkdtemp(prefix="sparks-doctor-")), arch="qwen2", seed=1, init_range=0.4,
                       n_layers=3)
@@ -170,8 +170,8 @@ def _tiny_model(device: str):
 
 
 def _check_kv_cache(lm) -> str:
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate  # deferred: the CLI starts without torch
-    from thinking_sparks.heads.edits import apply, parse_edits  # deferred: the CLI starts without torch
+    from thinking_sparks.evaluation.generation import SamplingConfig, generate  # deferred: loaded only when this verb runs
+    from thinking_sparks.heads.edits import apply, parse_edits  # deferred: loaded only when this verb runs
 
     prompts = [lm.chat(q) for q in ("what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 ) step by step", "7")]
     cfg = SamplingConfig(n=1, temperature=0.0, max_new_tokens=10, stop=(), batch_size=len(prompts))
@@ -206,9 +206,9 @@ def _check_bridge(lm) -> str:
 
 def _check_chart() -> str:
     import altair as alt  # deferred: altair is heavy or optional, loaded only here
-    import pandas as pd  # deferred: the CLI starts without pandas
+    import pandas as pd  # deferred: loaded only when this verb runs
 
-    from thinking_sparks.plots import offline_bundle  # deferred: the CLI starts without torch
+    from thinking_sparks.plots import offline_bundle  # deferred: loaded only when this verb runs
 
     chart = alt.Chart(pd.DataFrame({"x": [0, 1, 2], "y": [1, 3, 2]})).mark_line().encode(x="x", y="y")
     bundle = offline_bundle(chart.to_dict())
@@ -233,7 +233,7 @@ def run_checks(device: str = "cpu") -> list[Check]:
 
 def model_checks() -> list[Check]:
     """Stock Hugging Face loading of every model dir built in the cache (one check each)."""
-    from thinking_sparks import portability  # deferred: the CLI starts without torch
+    from thinking_sparks import portability  # deferred: loaded only when this verb runs
 
     return [_timed(label, lambda d=d: str(portability.check(d, max_new_tokens=8)))
             for label, d in portability.model_dirs().items()]

@@ -213,6 +213,7 @@ def _hub_snapshot(name: str) -> Path:
 def load_tokenizer(path: Path | str) -> Any:
     """The tokenizer saved in ``path`` (None when there is none)."""
     # deferred: transformers is heavy or optional, loaded only here
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     path = Path(path)
@@ -317,6 +318,7 @@ def bridge_from_hf(hf_model: torch.nn.Module, tokenizer: Any = None, name: str =
     ``generate`` fires the bridge's hooks) but can no longer be ``save_pretrained``-ed. Train and
     save with :func:`load_hf`'s plain model.
     """
+    # deferred: transformer_lens is heavy or optional, loaded only here
     # deferred: transformer_lens is heavy or optional, loaded only here
     from transformer_lens.model_bridge import TransformerBridge
 

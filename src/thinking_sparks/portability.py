@@ -74,6 +74,7 @@ def _project_greedy(lm: Any, chat: str, max_new_tokens: int) -> str:
 def _compare_stock(path: Path, prompt: str, want_ids: dict[str, list[int]], want_text: str,
                    max_new_tokens: int, where: str) -> tuple[Any, int]:
     # deferred: transformers is heavy or optional, loaded only here
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path)

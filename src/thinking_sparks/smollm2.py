@@ -34,6 +34,7 @@ def smollm2_dir() -> Path:
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
         return target
     # deferred: transformers is heavy or optional, loaded only here
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target.parent.mkdir(parents=True, exist_ok=True)

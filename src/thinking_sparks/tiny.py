@@ -50,6 +50,7 @@ def tiny_tokenizer(thinking: bool = False):
     ``thinking``: a chat template with Qwen3's ``enable_thinking`` switch (:data:`THINKING_CHAT_TEMPLATE`).
     """
     # deferred: tokenizers is heavy or optional, loaded only here
+    # deferred: tokenizers is heavy or optional, loaded only here
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy or optional, loaded only here
 
@@ -77,6 +78,7 @@ def tiny_config(arch: str = "qwen2", vocab_size: int = 128, n_layers: int = 2, n
     ``head_dim`` (Qwen3 only) may differ from ``d_model // n_heads``; ``rope_scaling`` (e.g. Llama
     3's ``{"rope_type": "llama3", ...}``) and ``rope_theta`` set the RoPE variant.
     """
+    # deferred: transformers is heavy or optional, loaded only here
     # deferred: transformers is heavy or optional, loaded only here
     from transformers import LlamaConfig, Qwen2Config, Qwen3Config
 

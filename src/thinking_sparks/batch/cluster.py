@@ -123,6 +123,6 @@ def _dask_log_level() -> int:
 
 
 def _cuda_devices() -> int:
-    import torch  # deferred: the CLI starts without torch
+    import torch  # deferred: loaded only when this verb runs
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -66,7 +66,7 @@ def write_status(out: Path, rows: list[Row]) -> None:
 def write_index(out: Path, grid: Grid, rows: list[Row]) -> None:
     """Rewrite ``out/index.md``: a chapter page for the book linking every finished notebook
     (README: a batch in the book); failed and pending jobs are listed without a link."""
-    from thinking_sparks.pages import title  # deferred: the CLI starts without torch
+    from thinking_sparks.pages import title  # deferred: loaded only when this verb runs
 
     keys = grid.varying or ["parameters"]
     title = title(grid.section)
@@ -164,7 +164,7 @@ def _run(grid: Grid, out: Path, workers: int | None, scheduler: str | None, retr
              sum(r.status == "skipped" for r in rows))
     if not todo:
         return rows
-    from thinking_sparks.runs.book import build_zoos  # deferred: the CLI starts without torch
+    from thinking_sparks.runs.book import build_zoos  # deferred: loaded only when this verb runs
 
     build_zoos([grid.section], [job.parameters for job in todo])  # once, before jobs share it
     by_name = {r.job: r for r in rows}

@@ -35,6 +35,7 @@ from thinking_sparks.circuits.circuit import top_n
 from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.pairs import Pair
 from thinking_sparks.circuits.patching import NodePatching, agreement, patch_nodes
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,6 @@ def agreement_table(model, pair_sets: dict[str, list[Pair]], variants: list[Vari
                     gqa: str = "ungrouped", batch_size: int = 8, progress: bool = False):
     """One :class:`Row` per variant, as a DataFrame.  ``n_edges``: the circuit size whose heads
     give ``k``.  Attributions and exact patches shared by several variants are computed once."""
-    import pandas as pd
-
     cm = CircuitModel(model, gqa=gqa)
     attrs: dict[tuple, Attribution] = {}
     exact: dict[tuple, NodePatching] = {}

@@ -29,11 +29,11 @@ def run_circuit(lm, pairs_path: Path, params: CircuitConfig, out: Path, use_cach
     Edges only, unless ``params.top_n`` is given: then also the pruned top-n circuit and its
     faithfulness (the command scores edges; it does not apply the paper's fraction by itself).
     """
-    from thinking_sparks.cache import ResultCache, cache_key, library_versions  # deferred: the CLI starts without torch
-    from thinking_sparks.circuits.attribute import attribute  # deferred: the CLI starts without torch
-    from thinking_sparks.circuits.circuit import top_n  # deferred: the CLI starts without torch
-    from thinking_sparks.circuits.faithfulness import evaluate_circuit  # deferred: the CLI starts without torch
-    from thinking_sparks.circuits.pairs import load_pairs  # deferred: the CLI starts without torch
+    from thinking_sparks.cache import ResultCache, cache_key, library_versions  # deferred: loaded only when this verb runs
+    from thinking_sparks.circuits.attribute import attribute  # deferred: loaded only when this verb runs
+    from thinking_sparks.circuits.circuit import top_n  # deferred: loaded only when this verb runs
+    from thinking_sparks.circuits.faithfulness import evaluate_circuit  # deferred: loaded only when this verb runs
+    from thinking_sparks.circuits.pairs import load_pairs  # deferred: loaded only when this verb runs
 
     params.validate(edges_only=True)
     pairs = load_pairs(pairs_path, lm.tokenizer)
@@ -110,19 +110,19 @@ def circuit_command(
     """Edge attribution (EAP / EAP-IG) -> DIR/edges.parquet (src, dst, score, ...) + DIR/meta.json."""
     if not pairs.exists():
         raise FileNotFoundError(f"pairs file not found: {pairs}")
-    from thinking_sparks.atomic import atomic_dir, check_replaceable  # deferred: the CLI starts without torch
+    from thinking_sparks.atomic import atomic_dir, check_replaceable  # deferred: loaded only when this verb runs
 
     check_replaceable(out, OUTPUTS)
     params = CircuitConfig(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
                            aggregation=aggregation, batch_size=batch_size, dtype=dtype).validate(edges_only=True)
-    from thinking_sparks.circuits.pairs import load_pairs  # deferred: the CLI starts without torch
+    from thinking_sparks.circuits.pairs import load_pairs  # deferred: loaded only when this verb runs
 
     try:  # id-form pairs can be checked before the model loads
         load_pairs(pairs, None)
     except ValueError as err:
         if "need a model with a tokenizer" not in str(err):
             raise
-    from thinking_sparks.models import load_model  # deferred: the CLI starts without torch
+    from thinking_sparks.models import load_model  # deferred: loaded only when this verb runs
 
     lm = load_model(model, device=device, dtype=params.dtype)
     load_pairs(pairs, lm.tokenizer)  # fail on bad pairs before the long part

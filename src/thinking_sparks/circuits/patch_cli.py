@@ -14,6 +14,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import typer
+from thinking_sparks.circuits.agreement import HEAD_SCORES
+from thinking_sparks.circuits.attribute import check_method, riemann_alphas
+from thinking_sparks.circuits.graph import GQA_MODES
+from thinking_sparks.circuits.metrics import check_metric
+from thinking_sparks.circuits.patching import check_direction
+import pandas as pd
+from thinking_sparks.atomic import atomic_dir, write_frame, write_json
+from thinking_sparks.circuits.agreement import head_scores
+from thinking_sparks.circuits.attribute import attribute
+from thinking_sparks.circuits.circuit import top_n
+from thinking_sparks.circuits.forward import CircuitModel
+from thinking_sparks.circuits.patching import (
+    agreement,
+    patch_edges,
+    patch_nodes,
+    sample_edges,
+)
+from thinking_sparks.circuits.pairs import load_pairs
+from thinking_sparks.models import load_model
 
 LEVELS = ("heads", "edges")
 #: the paper's circuit size, as a share of the graph's edges (5000 of 183,555)
@@ -40,12 +59,6 @@ class PatchParams:
 
 def validate(p: PatchParams) -> None:
     """Raise ValueError on a bad parameter (before a model is loaded)."""
-    from thinking_sparks.circuits.agreement import HEAD_SCORES
-    from thinking_sparks.circuits.attribute import check_method, riemann_alphas
-    from thinking_sparks.circuits.graph import GQA_MODES
-    from thinking_sparks.circuits.metrics import check_metric
-    from thinking_sparks.circuits.patching import check_direction
-
     if p.level not in LEVELS:
         raise ValueError(f"unknown --level {p.level!r}; choose one of {', '.join(LEVELS)}")
     check_method(p.method)
@@ -66,20 +79,6 @@ def validate(p: PatchParams) -> None:
 
 def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
     """Attribute, patch, compare; write ``out`` atomically; return the meta dict."""
-    import pandas as pd
-
-    from thinking_sparks.atomic import atomic_dir, write_frame, write_json
-    from thinking_sparks.circuits.agreement import head_scores
-    from thinking_sparks.circuits.attribute import attribute
-    from thinking_sparks.circuits.circuit import top_n
-    from thinking_sparks.circuits.forward import CircuitModel
-    from thinking_sparks.circuits.patching import (
-        agreement,
-        patch_edges,
-        patch_nodes,
-        sample_edges,
-    )
-
     validate(p)
     cm = CircuitModel(lm, gqa=p.gqa)
     g = cm.graph
@@ -144,8 +143,6 @@ def patch_command(
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
     params = PatchParams(level, method, steps, rule, metric, direction, gqa, top_n, head_score, sample, batch_size, seed)
     validate(params)
-    from thinking_sparks.circuits.pairs import load_pairs
-    from thinking_sparks.models import load_model
 
     lm = load_model(model, device=device, dtype="float32")
     loaded = load_pairs(pairs, lm.tokenizer)

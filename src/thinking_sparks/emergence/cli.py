@@ -31,7 +31,7 @@ TRACE_OUTPUTS = ("heads.parquet", "summary.csv", "cohorts.csv", "counts.csv", "f
 
 def _settings(method, steps, metric, top_n, n_boot):
     """The :class:`~thinking_sparks.circuits.config.CircuitConfig` of the options, checked."""
-    from thinking_sparks.circuits.config import CircuitConfig  # deferred: the CLI starts without torch
+    from thinking_sparks.circuits.config import CircuitConfig  # deferred: loaded only when this verb runs
 
     return CircuitConfig(method=method, steps=steps, metric=metric, top_n=top_n, n_boot=n_boot).validate()
 
@@ -50,7 +50,7 @@ def heads_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached."),
 ) -> None:
     """Emergent / base-only / retained heads of MODEL against BASE -> DIR/heads.csv + DIR/meta.json."""
-    from thinking_sparks.circuits.pairs import load_pairs  # deferred: the CLI starts without torch
+    from thinking_sparks.circuits.pairs import load_pairs  # deferred: loaded only when this verb runs
 
     for f in (pairs, base_pairs):
         if f is not None and not f.exists():
@@ -59,9 +59,9 @@ def heads_command(
             raise IsADirectoryError(f"pairs file {f} is a directory; pass a JSONL file")
     check_replaceable(out, HEADS_OUTPUTS)
     settings = _settings(method, steps, metric, top_n, n_boot)
-    from thinking_sparks.emergence.pairs import PairParams, PairSet, Side  # deferred: the CLI starts without torch
-    from thinking_sparks.emergence.device import load_kept as _load  # deferred: the CLI starts without torch
-    from thinking_sparks.emergence.sweep import circuit_for  # deferred: the CLI starts without torch
+    from thinking_sparks.emergence.pairs import PairParams, PairSet, Side  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.device import load_kept as _load  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.sweep import circuit_for  # deferred: loaded only when this verb runs
 
     lm, lb = _load(model), _load(base)
     if (lm.n_layers, lm.n_heads) != (lb.n_layers, lb.n_heads):
@@ -85,7 +85,8 @@ def heads_command(
 def _write_heads(tmp: Path, rm, rb, model: str, base: str, pairs: Path, base_pairs: Optional[Path], settings,
                  t0: float):
     """heads.csv and meta.json of ``sparks heads`` into ``tmp``; returns (HeadSets, meta)."""
-    # deferred: the CLI starts without torch
+    # deferred: loaded only when this verb runs
+    # deferred: loaded only when this verb runs
     from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
 
     sets = HeadSets.from_sets(rm.heads, rb.heads, score_dict(rm.score), score_dict(rb.score))
@@ -103,7 +104,7 @@ def _write_heads(tmp: Path, rm, rb, model: str, base: str, pairs: Path, base_pai
 
 def _expand(values: list[str]) -> list[str]:
     """Comma-separated specs, each directory of TRL ``checkpoint-N`` folders expanded (as pages do)."""
-    from thinking_sparks.emergence.modelruns import expand  # deferred: the CLI starts without torch
+    from thinking_sparks.emergence.modelruns import expand  # deferred: loaded only when this verb runs
 
     return [s for value in values for v in value.split(",") if v.strip() for s in expand(v)]
 
@@ -126,9 +127,9 @@ def trace_command(
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
     """Circuits at every checkpoint against one base -> heads.parquet, cohorts.csv, summary.csv, ..."""
-    from thinking_sparks.emergence.pairs import PairParams, prefix_sampling  # deferred: the CLI starts without torch
-    from thinking_sparks.emergence.sweep import run_checkpoints  # deferred: the CLI starts without torch
-    from thinking_sparks.emergence.trace import trace  # deferred: the CLI starts without torch
+    from thinking_sparks.emergence.pairs import PairParams, prefix_sampling  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.sweep import run_checkpoints  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.trace import trace  # deferred: loaded only when this verb runs
 
     check_replaceable(out, TRACE_OUTPUTS)
     settings = _settings(method, steps, metric, top_n, n_boot)

@@ -22,7 +22,7 @@ REFERENCE_LIMIT_HELP = "Reference problems for --ablate-mode mean."
 
 def check_options(ablate: Sequence[str] | None, mode: str, scale: Sequence[str] | None) -> None:
     """Validate the notation before any model loads (one-line ``ValueError``)."""
-    from thinking_sparks.heads.edits import parse_edits  # deferred: the CLI starts without torch
+    from thinking_sparks.heads.edits import parse_edits  # deferred: loaded only when this verb runs
 
     if mode not in ("zero", "mean"):
         raise ValueError(f"--ablate-mode must be 'zero' or 'mean', got {mode!r}")
@@ -37,9 +37,10 @@ def build_intervention(model: Any, ablate: Sequence[str] | None, mode: str, scal
         model: the loaded model (heads are checked against its shape).
         reference: returns the reference texts; called only for ``mode == "mean"`` with heads.
     """
-    # deferred: the CLI starts without torch
+    # deferred: loaded only when this verb runs
+    # deferred: loaded only when this verb runs
     from thinking_sparks.heads.edits import Intervention, check_heads, parse_edits
-    from thinking_sparks.interventions.means import mean_ablation  # deferred: the CLI starts without torch
+    from thinking_sparks.interventions.means import mean_ablation  # deferred: loaded only when this verb runs
 
     check_options(ablate, mode, scale)
     iv = parse_edits(list(ablate or []), scale=list(scale or []), mode="zero")

@@ -47,14 +47,14 @@ def eval_command(
     reference_limit: int = typer.Option(32, "--reference-limit", min=1, help=iv_cli.REFERENCE_LIMIT_HELP),
 ) -> None:
     """Evaluate a model: pass@1, pass@k, success@k with bootstrap CIs, by difficulty."""
-    from thinking_sparks.evaluation.generation import SamplingConfig  # deferred: the CLI starts without torch
-    from thinking_sparks.evaluation.harness import EvalParams, run_eval  # deferred: the CLI starts without torch
+    from thinking_sparks.evaluation.generation import SamplingConfig  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.harness import EvalParams, run_eval  # deferred: loaded only when this verb runs
 
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     iv_cli.check_options(ablate, ablate_mode, scale)
-    from thinking_sparks.atomic import atomic_dir, check_replaceable  # deferred: the CLI starts without torch
-    from thinking_sparks.evaluation.harness import SAMPLES_FILE, SUMMARY_FILE  # deferred: the CLI starts without torch
+    from thinking_sparks.atomic import atomic_dir, check_replaceable  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.harness import SAMPLES_FILE, SUMMARY_FILE  # deferred: loaded only when this verb runs
 
     check_replaceable(out, (SAMPLES_FILE, SUMMARY_FILE))
     sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
@@ -62,12 +62,12 @@ def eval_command(
                               stop=tuple(stop) if stop else SamplingConfig.stop)
     params = EvalParams(dataset=dataset, sampling=sampling, limit=limit, system=system, enable_thinking=think,
                         instruction=instruction, ks=tuple(k) if k else None)
-    from thinking_sparks.evaluation.datasets import load_eval_set  # deferred: the CLI starts without torch
-    from thinking_sparks.models import load_model  # deferred: the CLI starts without torch
+    from thinking_sparks.evaluation.datasets import load_eval_set  # deferred: loaded only when this verb runs
+    from thinking_sparks.models import load_model  # deferred: loaded only when this verb runs
 
     load_eval_set(dataset, limit=limit)  # fail on a bad eval set before loading the model
     lm = load_model(model, device=device, dtype=dtype)
-    from thinking_sparks.interventions.means import reference_texts  # deferred: the CLI starts without torch
+    from thinking_sparks.interventions.means import reference_texts  # deferred: loaded only when this verb runs
 
     intervention = iv_cli.build_intervention(
         lm, ablate, ablate_mode, scale,

@@ -30,7 +30,7 @@ def build_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism import zoo  # deferred: the CLI starts without torch
+        from thinking_sparks.organism import zoo  # deferred: loaded only when this verb runs
 
         names = [r.strip() for item in (runs or []) for r in item.split(",") if r.strip()] or None
         t0 = time.perf_counter()
@@ -50,7 +50,7 @@ def list_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism import zoo  # deferred: the CLI starts without torch
+        from thinking_sparks.organism import zoo  # deferred: loaded only when this verb runs
 
         for r in zoo.list_runs(profile):
             steps = ",".join(map(str, r.steps)) if r.steps else "-"
@@ -77,7 +77,7 @@ def report_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism import curves, premises, scores  # deferred: the CLI starts without torch
+        from thinking_sparks.organism import curves, premises, scores  # deferred: loaded only when this verb runs
 
         t0 = time.perf_counter()
         evaluation = scores.zoo_evaluation(profile, n=n, hard_n=hard_n, limit=limit, temperature=temperature,
@@ -114,7 +114,7 @@ def train_command(
     show: bool = typer.Option(False, "--show", help="Print the resolved recipe as JSON and stop."),
 ) -> None:
     """Run one post-training recipe on any model: the zoo's recipe, with your overrides."""
-    from thinking_sparks.organism import config, distill, grpo, hybrid, sft  # deferred: the CLI starts without torch
+    from thinking_sparks.organism import config, distill, grpo, hybrid, sft  # deferred: loaded only when this verb runs
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
@@ -134,7 +134,7 @@ def train_command(
     out_dir = Path(out)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ValueError(f"--out {out_dir} is not empty; choose a new run directory")
-    from thinking_sparks.atomic import atomic_dir  # deferred: the CLI starts without torch
+    from thinking_sparks.atomic import atomic_dir  # deferred: loaded only when this verb runs
 
     t0 = time.perf_counter()
     with atomic_dir(out_dir) as tmp:  # the run directory appears whole at the end, or not at all

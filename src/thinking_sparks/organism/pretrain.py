@@ -79,6 +79,7 @@ def init_model(cfg: PretrainConfig, tokenizer):
 def pretrain(cfg: PretrainConfig, run_dir: Path | str, run_name: str = "base") -> Path:
     """Pretrain from scratch; returns ``run_dir`` (checkpoints inside). Deterministic in ``cfg.seed``."""
     # deferred: transformers is heavy or optional, loaded only here
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers import Trainer, TrainingArguments, set_seed
 
     run_dir = Path(run_dir)

@@ -62,6 +62,7 @@ def vocabulary() -> list[str]:
 def build_tokenizer():
     """The organism tokenizer as a ``transformers.PreTrainedTokenizerFast`` (deterministic)."""
     # deferred: tokenizers is heavy or optional, loaded only here
+    # deferred: tokenizers is heavy or optional, loaded only here
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy or optional, loaded only here
 

@@ -102,6 +102,7 @@ def _quiet_notebook_output() -> None:
     WARNING level turns the progress bars off)."""
     warnings.filterwarnings("ignore", message="IProgress not found")  # before tqdm.auto is imported
     # deferred: transformers is heavy or optional, loaded only here
+    # deferred: transformers is heavy or optional, loaded only here
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

@@ -23,8 +23,8 @@ def train_command(
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.organism.config import override  # deferred: the CLI starts without torch
-        from thinking_sparks.realmodel import runs  # deferred: the CLI starts without torch
+        from thinking_sparks.organism.config import override  # deferred: loaded only when this verb runs
+        from thinking_sparks.realmodel import runs  # deferred: loaded only when this verb runs
 
         if name not in runs.RUNS:
             raise ValueError(f"unknown run {name!r}; runs: {', '.join(runs.RUNS)}")
@@ -45,7 +45,7 @@ def list_command() -> None:
 
     @friendly_errors
     def _run() -> None:
-        from thinking_sparks.realmodel import runs  # deferred: the CLI starts without torch
+        from thinking_sparks.realmodel import runs  # deferred: loaded only when this verb runs
 
         for name, cfg in runs.RUNS.items():
             trained = runs.is_trained(name)

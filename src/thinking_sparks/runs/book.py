@@ -39,6 +39,7 @@ KERNEL = "thinking-sparks"
 def ensure_kernel() -> None:
     """Register this interpreter as the Jupyter kernel ``thinking-sparks`` (inside its prefix)."""
     # deferred: jupyter_client is heavy or optional, loaded only here
+    # deferred: jupyter_client is heavy or optional, loaded only here
     from jupyter_client.kernelspec import KernelSpecManager
 
     if KERNEL in KernelSpecManager().find_kernel_specs():
