@@ -52,11 +52,19 @@ def assert_same_frame(got: pd.DataFrame, stem: str, name: str, drop_index: bool 
     assert a == b, f"{stem}:{name} differs from before the move"
 
 
+#: verdict columns that must not move: the claims, their point estimates and the decisions. The
+#: intervals and criteria of some rows changed on purpose after these tables were stored (one problem,
+#: two or three checkpoints, a one-head side or one random set no longer decide a row; the random sets'
+#: variation enters the interval): ``tests/test_claims_known_data.py`` tests those rules.
+VERDICT_COLUMNS = ("claim", "paper", "value", "verdict")
+
+
 def assert_same_verdicts(table: pd.DataFrame, stem: str) -> None:
-    """The verdict table equals the one the notebook showed before the move."""
+    """The verdict table has the rows, point estimates and decisions the notebook showed before the move."""
     want = before(stem)["verdicts"]
     got = json.loads(table.to_json(orient="records", double_precision=10))
-    assert [{k: _norm(v) for k, v in r.items()} for r in got] == [{k: _norm(v) for k, v in r.items()} for r in want]
+    pick = lambda rows: [{k: _norm(r.get(k)) for k in VERDICT_COLUMNS} for r in rows]  # noqa: E731
+    assert pick(got) == pick(want), f"{stem}: verdicts differ from before the move"
 
 
 def tiny_params(**extra) -> dict:

@@ -137,7 +137,7 @@ def test_cli_end_to_end(model_dir, tmp_path, cache_root):
         assert key in summary
     assert set(summary["metrics"]) == {"all", "easy", "hard"}
     assert {"pass@4", "success@2"} <= set(summary["metrics"]["all"])
-    assert summary["params"]["top_k"] == 20 and summary["params"]["limit"] == 4
+    assert summary["params"]["sampling"]["top_k"] == 20 and summary["params"]["limit"] == 4
     res2 = run_cli(args)
     assert res2.exit_code == 0 and "from cache" in res2.output
     pd.testing.assert_frame_equal(samples, pd.read_parquet(out / "samples.parquet"))

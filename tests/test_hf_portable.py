@@ -104,7 +104,8 @@ def test_doctor_checks_the_built_zoo(tiny_zoo):
 
 def test_dequantized_smollm2_matches_stock_hf(monkeypatch):
     from thinking_sparks import portability
-    from thinking_sparks.models import SMOLLM2_WHEEL, ModelNotFound, smollm2_dir
+    from thinking_sparks.models import ModelNotFound
+    from thinking_sparks.smollm2 import SMOLLM2_WHEEL, smollm2_dir
 
     monkeypatch.delenv("SPARKS_CACHE", raising=False)  # the project's cache (built once), not the zoo's
 
