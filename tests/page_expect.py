@@ -63,8 +63,11 @@ def assert_same_verdicts(table: pd.DataFrame, stem: str) -> None:
     """The verdict table has the rows, point estimates and decisions the notebook showed before the move."""
     want = before(stem)["verdicts"]
     got = json.loads(table.to_json(orient="records", double_precision=10))
-    pick = lambda rows: [{k: _norm(r.get(k)) for k in VERDICT_COLUMNS} for r in rows]  # noqa: E731
-    assert pick(got) == pick(want), f"{stem}: verdicts differ from before the move"
+    assert _pick(got) == _pick(want), f"{stem}: verdicts differ from before the move"
+
+
+def _pick(rows: list[dict]) -> list[dict]:
+    return [{k: _norm(r.get(k)) for k in VERDICT_COLUMNS} for r in rows]
 
 
 def tiny_params(**extra) -> dict:
