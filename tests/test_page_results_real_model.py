@@ -65,7 +65,9 @@ def test_numbers_and_verdicts_are_unchanged(page):
     assert (base.n_layers, base.n_heads, base.n_pairs, base.n_edges) == (2, 4, 8, 19)
     assert math.isclose(base.faithfulness, values["tr.base.faithfulness"], rel_tol=1e-9)
     assert result.trained.cfg.max_steps == values["trained.cfg.max_steps"] and result.trained.steps == [1, 2]
-    assert_same_verdicts(verdicts(result), STEM)
+    # one random head set measures no variation between sets: the row that an interval of [0, 0] from
+    # that one set decided before is inconclusive now (tests/test_claims_known_data.py)
+    assert_same_verdicts(verdicts(result), STEM, changed={"Zeroing the heads only the think-off": "inconclusive"})
 
 
 def test_result_round_trips(page, tmp_path):
