@@ -30,7 +30,7 @@ STAMP  := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
 
 $(STAMP): pyproject.toml $(LOCK) $(INSTALL_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(if $(GPU),,$(PY) -m pip install --quiet --no-deps --extra-index-url $(TORCH_CPU_INDEX) "$$(grep -m1 '^torch==' $(LOCK))")
+	$(if $(GPU),,$(PY) -m pip install --quiet --no-deps --retries 1 --timeout 15 --extra-index-url $(TORCH_CPU_INDEX) "$$(grep -m1 '^torch==' $(LOCK))")
 	$(PY) -m pip install --quiet -r $(INSTALL_LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -c "from thinking_sparks.runs import ensure_kernel; ensure_kernel()"
