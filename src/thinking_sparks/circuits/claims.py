@@ -25,9 +25,9 @@ def premise_verdicts(spearman: float, low: float, high: float, recall: float, re
     over pairs) against :data:`SPEARMAN_BAR`, and top-``k`` recall against 0.5 (most of the ``k``
     heads exact patching ranks first are among EAP-IG's first ``k``)."""
     claim = "EAP-IG approximates exact patching well enough to pick heads"
-    return [Verdict(claim, PAPER, f"head Spearman, attribution vs exact {direction} patching", spearman, low, high,
+    return [Verdict(claim, PAPER, f"head Spearman, attribution vs exact patching ({direction})", spearman, low, high,
                     above=SPEARMAN_BAR, criterion=f"CI above {SPEARMAN_BAR:g}"),
-            Verdict(claim, PAPER, f"top-{k} recall of exact {direction} heads", recall, recall_low, recall_high,
+            Verdict(claim, PAPER, f"top-{k} recall of exact-patching heads ({direction})", recall, recall_low, recall_high,
                     above=0.5, criterion="CI above 0.5")]
 
 
