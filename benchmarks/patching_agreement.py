@@ -18,6 +18,13 @@ patches every head in the denoising direction): per run the head Spearman agains
 denoising patches, top-k recall (k = the circuit's heads), the emergent / base-only / retained
 counts of EAP-IG and of exact-patching head sets of the same sizes, the Jaccard of the two emergent
 sets with a bootstrap CI, and the exact-patching seconds per circuit.
+
+Measured (full profile, 32 questions, 24 answer tokens, m = 5, 2 busy CPU cores; ``--runs sft
+grpo-easy grpo-hard grpo-hard-lr distill hybrid``): head Spearman against denoising 0.72-0.81
+(noising 0.17-0.47), top-k recall 0.72-0.86 (noising 0.55-0.78), base circuits 0.81-0.88; EAP-IG
+and exact patching give similar emergent / base-only / retained counts (e.g. sft 8 / 10 / 27 both)
+but different emergent heads: Jaccard 0.00-0.12, bootstrap CIs within [0, 0.33]. Exact denoising
+of every head: 2.4-5.3 s per circuit (circuits 7-14 s in all).
 """
 
 from __future__ import annotations
