@@ -49,3 +49,17 @@ def test_exact_heads_and_jaccard():
     assert exact_heads([0.1, -0.9, 0.5, 0.0], names, 0) == set()
     assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
     assert math.isnan(jaccard(set(), set()))
+
+
+def test_mean_jaccard_over_runs():
+    import pandas as pd
+
+    from thinking_sparks.emergence.tables import mean_jaccard
+
+    sets = pd.DataFrame({"run": ["a", "b", "c"], "jaccard": [0.2, 0.4, float("nan")]})
+    boot = pd.DataFrame({"a": [0.0, 0.2, 0.4, float("nan")], "b": [0.2, 0.4, 0.6, 0.5]})
+    value, low, high, runs = mean_jaccard(sets, boot)
+    assert (value, runs) == (pytest.approx(0.3), 2)
+    # resample means 0.1, 0.3, 0.5 (the fourth has a NaN side): 2.5% and 97.5% quantiles
+    assert (low, high) == (pytest.approx(0.11), pytest.approx(0.49))
+    assert all(math.isnan(x) for x in mean_jaccard(sets, pd.DataFrame())[:3])

@@ -199,3 +199,17 @@ def exact_sets_frame(traces: dict[str, Trace], settings: CircuitConfig, n_boot: 
                 row |= {"jaccard_low": boot.quantile(0.025), "jaccard_high": boot.quantile(0.975)}
         rows.append(row)
     return pd.DataFrame(rows), pd.DataFrame(boots)
+
+
+def mean_jaccard(exact_sets: pd.DataFrame, boot: pd.DataFrame) -> tuple[float, float, float, int]:
+    """``(mean, ci_low, ci_high, runs)``: the mean over the runs with a bootstrap (``boot``'s columns,
+    :func:`exact_sets_frame`) of their Jaccard, its 95% interval from the mean of each resample across
+    runs (runs resampled independently; a resample with a NaN Jaccard left out); NaNs without runs."""
+    runs = list(boot.columns)
+    if not runs:
+        return float("nan"), float("nan"), float("nan"), 0
+    value = float(exact_sets.set_index("run").loc[runs, "jaccard"].mean())
+    means = boot.mean(axis=1, skipna=False).dropna()
+    if not len(means):
+        return value, float("nan"), float("nan"), len(runs)
+    return value, float(means.quantile(0.025)), float(means.quantile(0.975)), len(runs)

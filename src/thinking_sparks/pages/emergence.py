@@ -24,7 +24,7 @@ from thinking_sparks.emergence.modelruns import ModelRun
 from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
 from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.emergence.tables import (RewardTrack, cross_method_frame, effect_frame, exact_sets_frame, head_grid,
-                                              reward_frames, sweep_summary, table3)
+                                              mean_jaccard, reward_frames, sweep_summary, table3)
 from thinking_sparks.verdicts import verdict_table
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
@@ -176,11 +176,6 @@ def verdicts(result: Result) -> pd.DataFrame:
 
 
 def emergent_sets_row(result: Result):
-    """The premise row: mean Jaccard of the final emergent sets (EAP-IG vs exact patching) over the runs
-    with a bootstrap, its CI from the mean of each resample across runs (runs resampled independently)."""
-    boot = result.jaccard_boot
-    runs = list(boot.columns)
-    value = float(result.exact_sets.set_index("run").loc[runs, "jaccard"].mean()) if runs else float("nan")
-    means = boot.mean(axis=1, skipna=False).dropna() if runs else pd.Series(dtype=float)
-    low, high = (float(means.quantile(0.025)), float(means.quantile(0.975))) if len(means) else (float("nan"),) * 2
-    return emergent_sets_verdict(value, low, high, len(runs))
+    """The premise row: the mean over runs of the Jaccard between the final emergent sets of EAP-IG and of
+    exact patching (:func:`~thinking_sparks.emergence.tables.mean_jaccard`)."""
+    return emergent_sets_verdict(*mean_jaccard(result.exact_sets, result.jaccard_boot))
