@@ -140,6 +140,7 @@ def main() -> None:
         head_scores,
     )
     from thinking_sparks.circuits.attribute import attribute
+    from thinking_sparks.circuits.config import scaled_top_n
     from thinking_sparks.circuits.forward import CircuitModel
     from thinking_sparks.circuits.patching import (
         agreement,
@@ -147,7 +148,6 @@ def main() -> None:
         patch_nodes,
         sample_edges,
     )
-    from thinking_sparks.circuits.config import scaled_top_n
     from thinking_sparks.emergence.device import load_kept
     from thinking_sparks.emergence.pairs import PairParams, Side
     from thinking_sparks.emergence.sweep import pair_set

@@ -59,7 +59,7 @@ def test_verdicts_check_the_premise(page):
     table = circuits.verdicts(result)
     assert list(table.columns) == list(COLUMNS) and len(table) == 2
     assert list(table.criterion) == ["CI above 0.8", "CI above 0.5"]
-    low, high = result.ci("spearman")
+    low, _ = result.ci("spearman")
     assert low <= result.spearman_denoise + 1e-9 and table.iloc[0].ci_low == pytest.approx(low, abs=1e-3)
     assert set(table.verdict) <= {"reproduced", "not reproduced", "inconclusive"}
 
