@@ -156,7 +156,7 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
     assert "building them took" in text
-    assert "ranks the exact effects with Spearman" in text and "exact_emergent" in text
+    assert "the exact effects with Spearman" in text and "exact_emergent" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
 
 
