@@ -138,9 +138,11 @@ def test_circuits_page_measures_its_choices(built_book):
     root, _ = built_book
     charts, text, noise = _outputs(root, "03_circuits")
     assert noise == []
-    assert len(charts) == 3  # faithfulness/heads vs top-n, the circuit, attribution vs exact patching
+    assert len(charts) == 3  # faithfulness/heads vs top-n, the circuit, attribution vs exact (denoising) patching
     assert "The smallest step count whose head ranking agrees with m = 10" in text
     assert "Spearman between attribution and exact patching over 8 heads" in text
+    assert "against denoising patches (the ground truth here)" in text and "single-head noising effects sum to" in text
+    _verdicts(root, "03_circuits", text)  # the method's premise (§3)
     assert "clean prefix" in text and "&lt;think&gt;" in text  # the pairs, as text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "03_circuits.html").exists()
 
@@ -150,10 +152,11 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
     # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
-    assert len(charts) == 6 + 3
+    assert len(charts) == 6 + 3 + 1  # ... and attribution vs exact patching along training
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
     assert "building them took" in text
+    assert "the exact effects with Spearman" in text and "exact_emergent" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
 
 

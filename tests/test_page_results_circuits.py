@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import pandas as pd
 import pytest
 
 from tests.page_expect import assert_same_frame, before, tiny_params
@@ -37,12 +38,37 @@ def test_numbers_as_before(page):
     assert math.isclose(result.faithfulness, 0.9986122826059444, abs_tol=1e-9)
 
 
-def test_verdicts_are_an_empty_verdict_table(page):
+def test_exact_patching_in_both_directions(page):
+    _, _, result = page
+    assert result.patch_direction == "denoise" and result.spearman == result.spearman_denoise
+    assert result.other_spearman == result.exact_spearman  # the noising Spearman, as before
+    assert list(result.exact.columns) == ["head", "attribution", "exact", "denoise"]
+    assert -1 <= result.spearman_denoise <= 1 and 0 <= result.recall <= 1 and result.k >= 1
+    assert result.corrupted_loss > 0 and result.clean_loss == pytest.approx(0, abs=1e-5)  # KL against clean
+    assert list(result.agreement.direction) == ["noise", "denoise", "denoise", "denoise", "denoise"]
+    row = result.agreement.iloc[1]  # the page's setting against denoising: the page's own numbers
+    assert row.spearman == pytest.approx(result.spearman_denoise, abs=1e-6) and row.k == result.k
+    assert result.agreement.iloc[0].spearman == pytest.approx(result.exact_spearman, abs=0.05)
+    assert len(result.boot) == 1000 and result.boot.spearman.dropna().between(-1, 1).all()
+
+
+def test_verdicts_check_the_premise(page):
     from thinking_sparks.verdicts import COLUMNS
 
     circuits, _, result = page
     table = circuits.verdicts(result)
-    assert table.empty and list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(COLUMNS) and len(table) == 2
+    assert list(table.criterion) == ["CI above 0.8", "CI above 0.5"]
+    low, _ = result.ci("spearman")
+    assert low <= result.spearman_denoise + 1e-9 and table.iloc[0].ci_low == pytest.approx(low, abs=1e-3)
+    assert set(table.verdict) <= {"reproduced", "not reproduced", "inconclusive"}
+
+
+def test_noise_direction_is_a_parameter(tiny_zoo):
+    from thinking_sparks.pages import circuits
+
+    with pytest.raises(ValueError, match="patch_direction must be one of noise, denoise"):
+        circuits.Params(profile="tiny", patch_direction="sideways")
 
 
 def test_second_run_reads_the_cache(page, monkeypatch):
@@ -57,3 +83,6 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     assert again.chosen_steps == result.chosen_steps and again.heads == result.heads
     for name in FRAMES:
         assert_same_frame(getattr(again, name), "03_circuits", f"w.{name}")
+    for name in ("agreement", "boot", "exact"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))
+    assert (again.spearman_denoise, again.noise_sum, again.k) == (result.spearman_denoise, result.noise_sum, result.k)

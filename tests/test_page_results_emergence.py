@@ -4,7 +4,9 @@ move, and a second ``run`` reads them from the cache."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import pandas as pd
 import pytest
 
 from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
@@ -46,7 +48,27 @@ def test_results_as_before(page):
 
 def test_verdicts_as_before(page):
     emergence, _, result = page
-    assert_same_verdicts(emergence.verdicts(result), "04_emergence")
+    table = emergence.verdicts(result)
+    assert_same_verdicts(table.iloc[:-1], "04_emergence")  # the §4 rows, then the patching premise
+    assert table.iloc[-1].claim == "the emergent heads are the ones exact patching finds"
+
+
+def test_exact_patching_agreement(page):
+    """Every circuit with signal records its head agreement with exact denoising; the exact-set table
+    has one row per run with counts that partition each side's heads."""
+    _, _, result = page
+    s = result.summary
+    live = s[s.pairs >= 2]
+    assert live.patch_spearman.between(-1, 1).all() and live.patch_recall.between(0, 1).all()
+    assert s[s.pairs < 2].patch_spearman.isna().all()
+    ex = result.exact_sets
+    assert list(ex.run) == list(RUNS)
+    final = s.groupby("run").tail(1).set_index("run")  # a run's rows end with its final checkpoint
+    for _, row in ex.iterrows():
+        assert row.exact_emergent + row.exact_retained == final.loc[row.run, "heads"]
+        assert row.emergent + row.retained == final.loc[row.run, "heads"]
+        assert math.isnan(row.jaccard) or 0 <= row.jaccard <= 1
+    assert set(result.jaccard_boot.columns) <= set(RUNS) and len(result.jaccard_boot) in (0, 20)
 
 
 def test_second_run_reads_the_cache(page, monkeypatch):
@@ -58,4 +80,7 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    assert_same_verdicts(emergence.verdicts(again), "04_emergence")
+    assert_same_verdicts(emergence.verdicts(again).iloc[:-1], "04_emergence")
+    pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
+    pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
+    assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

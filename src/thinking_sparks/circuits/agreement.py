@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -34,8 +35,7 @@ from thinking_sparks.circuits.attribute import Attribution, attribute
 from thinking_sparks.circuits.circuit import top_n
 from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.pairs import Pair
-from thinking_sparks.circuits.patching import NodePatching, agreement, patch_nodes
-import pandas as pd
+from thinking_sparks.circuits.patching import NodePatching, agreement, patch_nodes, top_k
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +199,49 @@ def default_pair_sets(pairs: list[Pair]) -> dict[str, list[Pair]]:
     return {"all": pairs, "first": first_divergent_token(pairs), "cap4": cap_answer(pairs, 4),
             "cap8": cap_answer(pairs, 8), "diff4": max_differing(pairs, 4), "diff8": max_differing(pairs, 8)}
 
+
+
+# ---- how sure: pairs resampled -----------------------------------------------------------------
+
+def head_per_example(a: Attribution) -> Tensor:
+    """``[n_pairs, n_layers * n_heads]`` each pair's node score per head (layer-major; their mean
+    over pairs is :func:`head_scores` ``"node"``).  Needs ``keep_per_example=True``."""
+    if a.per_example is None:
+        raise ValueError("head_per_example needs an attribution with keep_per_example=True")
+    g = a.graph
+    idx = torch.tensor([g.head_src(l, h) for l in range(g.n_layers) for h in range(g.n_heads)])
+    return a.per_example[:, idx].sum(2)
+
+
+def agreement_bootstrap(attributed: Tensor, exact: Tensor, k: int, n_boot: int = 1000,
+                        seed: int = 0) -> pd.DataFrame:
+    """Spearman and top-``k`` recall of head means over ``n_boot`` resamples of the pairs.
+
+    Args:
+        attributed, exact: ``[n_pairs, n_heads]`` per-pair head values of the two sides, row ``i``
+            of both on pair ``i``; each resample draws the same rows for both sides (a paired
+            bootstrap) and recomputes both sides' head means (deterministic by ``seed``).
+    Returns:
+        one row per resample: ``spearman, spearman_abs, recall``.
+    """
+    a = torch.as_tensor(attributed, dtype=torch.float64)
+    e = torch.as_tensor(exact, dtype=torch.float64)
+    if a.shape != e.shape or a.dim() != 2:
+        raise ValueError(f"agreement_bootstrap: need two aligned [n_pairs, n_heads] tables, got "
+                         f"{tuple(a.shape)} and {tuple(e.shape)}")
+    n = a.shape[0]
+    if n < 2:
+        raise ValueError(f"agreement_bootstrap needs at least 2 pairs, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n_boot):
+        w = torch.bincount(torch.randint(0, n, (n,), generator=g), minlength=n).double() / n
+        s = agreement(w @ a, w @ e, k)
+        rows.append({"spearman": s.spearman, "spearman_abs": s.spearman_abs, "recall": s.recall})
+    return pd.DataFrame(rows)
+
+
+def exact_heads(effects, names: list[str], k: int) -> set[str]:
+    """The ``k`` heads with the largest ``|effects|`` (aligned with ``names``): an exact-patching
+    head set of the size of a circuit's."""
+    return {names[i] for i in top_k(torch.as_tensor(effects).flatten(), k)} if k > 0 else set()

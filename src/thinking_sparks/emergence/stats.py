@@ -9,6 +9,7 @@
   model on disjoint random halves of its pairs: the count an "emergent" number must beat.
 * :func:`ig_steps_check` — head ranking at several IG step counts against the largest.
 * :func:`topn_scaling` — head counts and faithfulness as top-n moves around the paper's fraction.
+* :func:`emergent_jaccard_bootstrap` — emergent heads by EAP-IG against those by exact patching.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from thinking_sparks.emergence.sweep import head_scores
 from thinking_sparks.circuits.circuit import top_n
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.circuits.attribute import exact_node_scores, node_scores
+from thinking_sparks.circuits.agreement import exact_heads
 
 EPS = 1e-6
 #: the paper's effect E (§A.6) and rank correlation: the circuits room's, one definition each
@@ -187,3 +189,45 @@ def attribution_vs_exact(lm, pairs, attribution, metric: str = "kl", gqa: str = 
     exact = exact_node_scores(lm, pairs, metric=metric, gqa=gqa)
     df = pd.DataFrame({"head": list(exact), "attribution": [attr[h] for h in exact], "exact": list(exact.values())})
     return df, spearman(df.attribution, df.exact)
+
+
+def jaccard(a: set, b: set) -> float:
+    """``|a & b| / |a | b|`` (NaN when both are empty)."""
+    return len(a & b) / len(a | b) if a | b else float("nan")
+
+
+def head_names(n_layers: int, n_heads: int) -> list[str]:
+    """``L0H0, L0H1, ...`` (layer-major, the order of exact-patching effects)."""
+    return [f"L{l}H{h}" for l in range(n_layers) for h in range(n_heads)]
+
+
+def emergent_jaccard_bootstrap(model_pe: torch.Tensor, model_exact: torch.Tensor, base_pe: torch.Tensor,
+                               base_exact: torch.Tensor, graph, n: int, n_boot: int = 200, seed: int = 0,
+                               aggregation: str = "mean") -> pd.DataFrame:
+    """Jaccard of the emergent heads EAP-IG finds and those exact patching finds, over ``n_boot``
+    resamples (each circuit's pairs resampled with replacement, independently, as in
+    :func:`bootstrap_counts`; within a circuit the same rows for attribution and patching).
+
+    Exact-patching head sets have the size of the resample's EAP-IG circuit (its top-|effect| heads).
+
+    Args:
+        model_pe, base_pe: ``[n_pairs, n_src, n_dst]`` per-example edge scores of the two circuits.
+        model_exact, base_exact: ``[n_pairs, n_heads]`` per-pair exact denoising effects, same rows.
+        n: top-n edges.
+    Returns:
+        one row per resample: ``jaccard, eap_emergent, exact_emergent``.
+    """
+    names = head_names(graph.n_layers, graph.n_heads)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n_boot):
+        sets = []
+        for pe, ex in ((model_pe, model_exact), (base_pe, base_exact)):
+            r = torch.randint(0, pe.shape[0], (pe.shape[0],), generator=g)
+            eap = circuit_heads(pe, graph, n, r, aggregation)
+            w = torch.bincount(r, minlength=pe.shape[0]).to(ex.dtype) / len(r)
+            sets.append((eap, exact_heads(w @ ex, names, len(eap))))
+        (m_eap, m_ex), (b_eap, b_ex) = sets
+        e_eap, e_ex = m_eap - b_eap, m_ex - b_ex
+        rows.append({"jaccard": jaccard(e_eap, e_ex), "eap_emergent": len(e_eap), "exact_emergent": len(e_ex)})
+    return pd.DataFrame(rows)

@@ -12,7 +12,11 @@ Head maps are ``[n_layers, n_heads]`` float32 arrays:
 
 * ``score``: the head's node score, the sum of its outgoing edges' ranking keys ``|mean score|``;
 * ``importance``: the paper's §A.6 ``I(l, h)`` from per-example top-n circuits, summing to 1;
-* ``inclusion``: the share of bootstrap circuits (pairs resampled) that contain the head.
+* ``inclusion``: the share of bootstrap circuits (pairs resampled) that contain the head;
+* ``exact``: the head's exact denoising effect (:data:`AGREEMENT`: restore the head's clean output
+  in the corrupted run, :func:`~thinking_sparks.circuits.patching.patch_nodes`), the ground truth
+  EAP-IG approximates from the corrupted end; ``patch_spearman`` / ``patch_recall`` compare it with
+  the heads' signed node scores (Spearman; top-k recall at the circuit's number of heads).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from thinking_sparks.circuits.circuit import head_importance
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.heads import sort_heads
 from thinking_sparks.circuits.graph import Graph
+from thinking_sparks.circuits.agreement import head_scores as agreement_scores
+from thinking_sparks.circuits.patching import agreement, patch_nodes
 import os
 from thinking_sparks.organism import config, zoo
 
@@ -71,6 +77,9 @@ class CircuitResult:
     cached: bool = False
     question_index: list[int] = field(default_factory=list)
     path: Path | None = None
+    exact: np.ndarray | None = None   # [n_layers, n_heads] exact denoising effects (AGREEMENT)
+    patch_spearman: float = float("nan")
+    patch_recall: float = float("nan")
 
     @property
     def has_signal(self) -> bool:
@@ -80,6 +89,10 @@ class CircuitResult:
     def per_example(self) -> torch.Tensor:
         """``[n_pairs, n_src, n_dst]`` per-example edge scores (from the cache entry)."""
         return torch.load(self.path / "per_example.pt", weights_only=True)
+
+    def exact_per_example(self) -> torch.Tensor:
+        """``[n_pairs, n_layers * n_heads]`` per-pair exact denoising effects (from the cache entry)."""
+        return torch.load(self.path / "exact_per_example.pt", weights_only=True)
 
     def meta(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if not isinstance(v, np.ndarray) and k != "path"}
@@ -120,6 +133,10 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
     return counts / max(n_boot, 1)
 
 
+#: the exact patching every sweep circuit is checked against (part of the cache key)
+AGREEMENT = {"patch": "heads", "direction": "denoise", "head_score": "node", "k": "circuit heads"}
+
+
 def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool = True) -> PairSet:
     """Pairs for a circuit whose clean side is ``clean``."""
     c = sample_prefixes(clean, params, lm=None if _cached(clean, params) else load_kept(clean.spec), use_cache=use_cache)
@@ -143,7 +160,8 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
         extra["span"] = SPAN_RULE
     if pairs is not None:
         extra["pairs"] = [[list(p.clean_ids), list(p.corrupted_ids), list(p.target_pos or ())] for p in pairs.pairs]
-    key = cache_key("emergence-circuit", {"pairs": asdict(params), "circuit": asdict(settings)}, extra=extra)
+    key = cache_key("emergence-circuit", {"pairs": asdict(params), "circuit": asdict(settings),
+                                          "agreement": AGREEMENT}, extra=extra)
     cache = ResultCache()
     hit = cache.get(key) if use_cache else None
     if hit is not None:
@@ -155,9 +173,9 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     if len(ps.pairs) < 2:  # the model answers (almost) exactly as the other side: no signal, no circuit
         log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
                     corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)
-        result, per_ex = _empty(lm, ps, settings)
+        result, per_ex, exact_pe = _empty(lm, ps, settings)
     else:
-        result, per_ex = _compute(lm, ps, settings)
+        result, per_ex, exact_pe = _compute(lm, ps, settings)
     result.model, result.clean, result.corrupted = model, clean.label(), corrupted.label()
     result.seconds["pairs_s"] = round(t_pairs, 3)
     result.seconds["total_s"] = round(time.perf_counter() - t0, 3)
@@ -165,12 +183,14 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
         meta = result.meta() | {"versions": library_versions(), "params": asdict(params),
                                 "settings": asdict(settings)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        np.savez(tmp / "maps.npz", score=result.score, importance=result.importance, inclusion=result.inclusion)
+        np.savez(tmp / "maps.npz", score=result.score, importance=result.importance, inclusion=result.inclusion,
+                 exact=result.exact)
         torch.save(per_ex, tmp / "per_example.pt")
+        torch.save(exact_pe, tmp / "exact_per_example.pt")
     return _read(cache.get(key) or cache.path(key), cached=False)
 
 
-def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
+def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:
     t0 = time.perf_counter()
     a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
                   rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
@@ -186,6 +206,9 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
     t2 = time.perf_counter()
     inc = inclusion(a.per_example, g, n, settings.n_boot, settings.seed, settings.aggregation)
     t_boot = time.perf_counter() - t2
+    p = patch_nodes(lm, ps.pairs, metric=settings.metric, direction=AGREEMENT["direction"], gqa=settings.gqa,
+                    batch_size=min(a.batch_size or 8, 8))
+    s = agreement(agreement_scores(a, "node"), p.effects, max(1, len(c.heads())))
 
     res = CircuitResult(
         model="", clean="", corrupted="", n_layers=g.n_layers, n_heads=g.n_heads, top_n=n,
@@ -194,12 +217,14 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
         n_pairs=len(ps.pairs), n_identical=ps.n_identical, n_short=ps.n_short, faithfulness=float(f.normalized),
         circuit_kl=float(f.circuit_kl), n_edges=c.n_edges, question_index=list(ps.question_index),
         seconds={"attribute_s": round(t_attr, 3), "faithfulness_s": round(t_faith, 3),
-                 "bootstrap_s": round(t_boot, 3)},
+                 "bootstrap_s": round(t_boot, 3), "patch_s": round(p.seconds, 3)},
+        exact=p.effects.numpy().reshape(g.n_layers, g.n_heads).astype(np.float32),
+        patch_spearman=float(s.spearman), patch_recall=float(s.recall),
     )
-    return res, a.per_example
+    return res, a.per_example, p.per_example
 
 
-def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor]:
+def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:
     """A circuit without signal: no heads, zero maps, faithfulness nan (recorded, not raised, so a
     sweep goes on past checkpoints that still answer like the base)."""
     g = Graph(lm.n_layers, lm.n_heads, lm.n_kv_heads, settings.gqa)
@@ -208,8 +233,8 @@ def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, tor
                         top_n=settings.n_for(g), heads=[], score=zero, importance=zero.copy(), inclusion=zero.copy(),
                         n_pairs=len(ps.pairs), n_identical=ps.n_identical, n_short=ps.n_short,
                         faithfulness=float("nan"), circuit_kl=float("nan"), n_edges=0,
-                        question_index=list(ps.question_index), seconds={})
-    return res, torch.zeros(0, g.n_src, g.n_dst)
+                        question_index=list(ps.question_index), seconds={}, exact=zero.copy())
+    return res, torch.zeros(0, g.n_src, g.n_dst), torch.zeros(0, g.n_layers * g.n_heads)
 
 
 def _read(entry: Path, cached: bool = True) -> CircuitResult:
@@ -217,9 +242,9 @@ def _read(entry: Path, cached: bool = True) -> CircuitResult:
     maps = np.load(entry / "maps.npz")
     keep = {k: meta[k] for k in ("model", "clean", "corrupted", "n_layers", "n_heads", "top_n", "heads", "n_pairs",
                                  "n_identical", "n_short", "faithfulness", "circuit_kl", "n_edges", "seconds",
-                                 "question_index")}
+                                 "question_index", "patch_spearman", "patch_recall")}
     return CircuitResult(**keep, score=maps["score"], importance=maps["importance"], inclusion=maps["inclusion"],
-                         cached=cached, path=entry)
+                         exact=maps["exact"], cached=cached, path=entry)
 
 
 # ------------------------------------------------------------------ checkpoints of a run

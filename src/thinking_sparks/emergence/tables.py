@@ -20,7 +20,9 @@ from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.modelruns import ModelRun, reward_curve
 from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
-from thinking_sparks.emergence.stats import bootstrap_counts, mean_effect, noise_floor, reward_tracking
+from thinking_sparks.circuits.agreement import exact_heads
+from thinking_sparks.emergence.stats import (bootstrap_counts, emergent_jaccard_bootstrap, head_names, jaccard,
+                                            mean_effect, noise_floor, reward_tracking)
 from thinking_sparks.emergence.sweep import CircuitResult
 from thinking_sparks.emergence.trace import Trace
 
@@ -34,13 +36,16 @@ def head_grid(traces: dict[str, Trace]) -> str:
 
 
 def sweep_summary(traces: dict[str, Trace]) -> pd.DataFrame:
-    """Per-checkpoint summaries of every run, the base circuits first (``step`` -1)."""
+    """Per-checkpoint summaries of every run, the base circuits first (``step`` -1); ``patch_spearman``
+    / ``patch_recall``: each circuit's head attributions against exact denoising patches
+    (:data:`~.sweep.AGREEMENT`; NaN for a circuit without signal)."""
     rows = []
     for run, tr in traces.items():
         b = tr.base
         rows.append({"run": run, "step": -1, "checkpoint": b.model + " (base circuit)", "heads": len(b.heads),
                      "faithfulness": b.faithfulness, "pairs": b.n_pairs, "dropped_identical": b.n_identical,
-                     "seconds": float(b.seconds.get("total_s", 0.0)), "cached": b.cached})
+                     "seconds": float(b.seconds.get("total_s", 0.0)), "cached": b.cached,
+                     "patch_spearman": b.patch_spearman, "patch_recall": b.patch_recall})
     return pd.concat([pd.DataFrame(rows)] + [tr.summary for tr in traces.values()], ignore_index=True)
 
 
@@ -162,3 +167,49 @@ class RewardTrack:
     def as_dict(self) -> dict:
         """The dict :func:`~.stats.reward_tracking` returns (what :mod:`.claims` reads)."""
         return {"n": self.n, "spearman": self.spearman, "p": self.p, "per_checkpoint": self.per_checkpoint}
+
+
+def exact_sets_frame(traces: dict[str, Trace], settings: CircuitConfig, n_boot: int = 200,
+                     seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per run's final checkpoint: emergent / base-only / retained counts of EAP-IG's circuits and of
+    exact-patching head sets of the same sizes (the top-|denoising effect| heads, :data:`.sweep.AGREEMENT`),
+    and the Jaccard of the two emergent sets with a 95% bootstrap CI
+    (:func:`~.stats.emergent_jaccard_bootstrap`; NaN where a side has no signal).
+
+    Columns: ``run, emergent, base_only, retained, exact_emergent, exact_base_only, exact_retained,
+    jaccard, jaccard_low, jaccard_high, patch_spearman``; and the bootstrap Jaccards, one column per
+    run with signal, one row per resample.
+    """
+    rows, boots = [], {}
+    for run, tr in traces.items():
+        final, b = tr.results[-1], tr.base
+        names = head_names(final.n_layers, final.n_heads)
+        m_eap, b_eap = set(final.heads), set(b.heads)
+        m_ex, b_ex = exact_heads(final.exact, names, len(m_eap)), exact_heads(b.exact, names, len(b_eap))
+        row = {"run": run, "emergent": len(m_eap - b_eap), "base_only": len(b_eap - m_eap),
+               "retained": len(m_eap & b_eap), "exact_emergent": len(m_ex - b_ex), "exact_base_only": len(b_ex - m_ex),
+               "exact_retained": len(m_ex & b_ex), "jaccard": jaccard(m_eap - b_eap, m_ex - b_ex),
+               "jaccard_low": np.nan, "jaccard_high": np.nan, "patch_spearman": final.patch_spearman}
+        if final.has_signal and b.has_signal:
+            boot = emergent_jaccard_bootstrap(_pe(final), final.exact_per_example(), _pe(b), b.exact_per_example(),
+                                              edge_graph(final, settings), final.top_n, n_boot, seed,
+                                              settings.aggregation).jaccard
+            boots[run] = boot.to_numpy()
+            if boot.notna().any():
+                row |= {"jaccard_low": boot.quantile(0.025), "jaccard_high": boot.quantile(0.975)}
+        rows.append(row)
+    return pd.DataFrame(rows), pd.DataFrame(boots)
+
+
+def mean_jaccard(exact_sets: pd.DataFrame, boot: pd.DataFrame) -> tuple[float, float, float, int]:
+    """``(mean, ci_low, ci_high, runs)``: the mean over the runs with a bootstrap (``boot``'s columns,
+    :func:`exact_sets_frame`) of their Jaccard, its 95% interval from the mean of each resample across
+    runs (runs resampled independently; a resample with a NaN Jaccard left out); NaNs without runs."""
+    runs = list(boot.columns)
+    if not runs:
+        return float("nan"), float("nan"), float("nan"), 0
+    value = float(exact_sets.set_index("run").loc[runs, "jaccard"].mean())
+    means = boot.mean(axis=1, skipna=False).dropna()
+    if not len(means):
+        return value, float("nan"), float("nan"), len(runs)
+    return value, float(means.quantile(0.025)), float(means.quantile(0.975)), len(runs)

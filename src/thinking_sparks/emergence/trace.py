@@ -202,7 +202,8 @@ def _summary(run: str, step: int, ckpt: str, r: CircuitResult, base_heads: set[s
     return {"run": run, "step": step, "checkpoint": ckpt, "heads": len(heads), "emergent": len(heads - base_heads),
             "retained": len(heads & base_heads), "base_only": len(base_heads - heads), "edges": r.n_edges,
             "faithfulness": r.faithfulness, "pairs": r.n_pairs, "dropped_identical": r.n_identical,
-            "dropped_short": r.n_short, "signal": r.has_signal, "seconds": float(r.seconds.get("total_s", 0.0)), "cached": r.cached}
+            "dropped_short": r.n_short, "signal": r.has_signal, "seconds": float(r.seconds.get("total_s", 0.0)), "cached": r.cached,
+            "patch_spearman": r.patch_spearman, "patch_recall": r.patch_recall}
 
 
 def _tidy(run: str, steps: list[int], ckpts: list[str], results: list[CircuitResult], b: CircuitResult) -> pd.DataFrame:

@@ -22,8 +22,10 @@ from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.modelruns import ModelRun
 from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
-from thinking_sparks.emergence.tables import (RewardTrack, cross_method_frame, effect_frame, head_grid, reward_frames,
-                                              sweep_summary, table3)
+from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
+from thinking_sparks.emergence.tables import (RewardTrack, cross_method_frame, effect_frame, exact_sets_frame, head_grid,
+                                              mean_jaccard, reward_frames, sweep_summary, table3)
+from thinking_sparks.verdicts import verdict_table
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
 from thinking_sparks.emergence.modelruns import check_values
@@ -77,6 +79,10 @@ class Result:
         rewards: reward tracking of the GRPO runs with a reward log; ``no_reward_log`` the others.
         effects, methods: Fig 13's effect maps and Fig 14's cross-method map.
         drawings: the final SFT and GRPO circuits with signal (Fig 16), named by run.
+        exact_sets: per run's final checkpoint, EAP-IG's emergent / base-only / retained counts beside
+            those of exact-patching head sets of the same sizes and the Jaccard of the two emergent
+            sets (:func:`~thinking_sparks.emergence.tables.exact_sets_frame`); ``jaccard_boot`` its
+            bootstrap Jaccards (one column per run with signal).
 
     Run order lives in lists (the results cache stores a dict's keys sorted).
         seconds: compute seconds of the analysis (the circuits' own times are in ``summary``).
@@ -95,7 +101,16 @@ class Result:
     effects: pd.DataFrame
     methods: pd.DataFrame
     drawings: list[CircuitDrawing]
+    exact_sets: pd.DataFrame
+    jaccard_boot: pd.DataFrame
     seconds: float = 0.0
+
+    @property
+    def below_bar(self) -> pd.DataFrame:
+        """Checkpoint circuits (base circuits included) whose head attributions rank the exact
+        denoising effects with Spearman below :data:`~thinking_sparks.circuits.claims.SPEARMAN_BAR`."""
+        s = self.summary
+        return s[s.patch_spearman < SPEARMAN_BAR]
 
     @property
     def traces(self) -> dict[str, TraceTables]:
@@ -136,6 +151,7 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
     boots = table.attrs.pop("boot", {})
     rewards = reward_frames(traces, models)
     roles = modelruns.claim_roles(models)
+    exact_sets, jaccard_boot = exact_sets_frame(traces, config, n_boot=n_boot)
     drawings = [CircuitDrawing(r, *circuit_graph(traces[r].results[-1], config))
                 for r in (roles[k] for k in ("sft", "grpo") if roles[k]) if traces[r].results[-1].has_signal]
     return Result(
@@ -145,7 +161,8 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
         rewards={r: RewardTrack(**d) for r, d in rewards.items()},
         no_reward_log=[r for r, m in models.items() if m.kind == "grpo" and r not in rewards],
         effects=effect_frame(traces, final_only=[r for r, m in models.items() if m.kind == "distill"]),
-        methods=cross_method_frame(traces), drawings=drawings, seconds=round(time.perf_counter() - t0, 3))
+        methods=cross_method_frame(traces), drawings=drawings, exact_sets=exact_sets, jaccard_boot=jaccard_boot,
+        seconds=round(time.perf_counter() - t0, 3))
 
 
 def verdicts(result: Result) -> pd.DataFrame:
@@ -153,5 +170,12 @@ def verdicts(result: Result) -> pd.DataFrame:
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
-    return section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"], distill=result.roles["distill"],
-                             grpo=result.roles["grpo"])
+    section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
+                                 distill=result.roles["distill"], grpo=result.roles["grpo"])
+    return pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+
+
+def emergent_sets_row(result: Result):
+    """The premise row: the mean over runs of the Jaccard between the final emergent sets of EAP-IG and of
+    exact patching (:func:`~thinking_sparks.emergence.tables.mean_jaccard`)."""
+    return emergent_sets_verdict(*mean_jaccard(result.exact_sets, result.jaccard_boot))
