@@ -108,3 +108,25 @@ def test_warm_run_loads_no_model(page, monkeypatch):
     assert again.trained.cached and again.trained.specs == result.trained.specs
     assert again.style_seconds == result.style_seconds and again.sweep_seconds == result.sweep_seconds
     assert real_model.verdicts(again).equals(real_model.verdicts(result))
+
+
+def test_style_circuits_against_exact_patching(page):
+    """Both style circuits' head attributions against patching every head of the 2 x 4 model, both
+    directions (``realmodel.agreement``; the page shows it once exact patching is wired into page 07)."""
+    from thinking_sparks.realmodel.agreement import style_agreement
+
+    params, result, _ = page
+    _, settings, style = params.circuit_settings()
+    agreement = style_agreement(params.model, style, settings)
+    t = agreement.table
+    assert t.circuit.tolist() == ["think", "think", "direct", "direct"]
+    assert t.direction.tolist() == ["denoise", "noise", "denoise", "noise"]
+    # the tiny model shows the issue's finding: denoising patches agree with EAP-IG, noising ones much less
+    assert t.spearman.tolist() == pytest.approx([19 / 21, 5 / 21, 20 / 21, 0.5], abs=1e-9)
+    assert t.recall.tolist() == pytest.approx([0.8, 1.0, 6 / 7, 1.0], abs=1e-9)
+    assert t.k.tolist() == [5, 5, 7, 7] and t.k_tenth.tolist() == [1, 1, 1, 1]
+    for name in ("think", "direct"):
+        c = getattr(agreement, name)
+        assert c.n_heads == 8 and c.heads["head"].tolist() == [f"L{l}H{h}" for l in range(2) for h in range(4)]
+        assert c.heads.in_circuit.sum() == len(getattr(result.styles, "on" if name == "think" else "off"))
+        assert c.heads.denoise.sum() == pytest.approx(c.row("denoise")["effect_sum"], rel=1e-6)
