@@ -131,7 +131,7 @@ def test_params_take_run_values_without_touching_the_disk():
         make_params("05_interventions", {"model_run": {"model": "D"}})
     t = make_params("06_thinking_modes", {"hybrid_run": {"model": "Qwen/Qwen3-8B"}, "top_k": 20})
     assert t.switch() == "template" and make_params("06_thinking_modes", {}).switch() == "flags"
-    assert t.eval_params().top_k == 20
+    assert t.eval_params().sampling.top_k == 20
     with pytest.raises(ValueError, match="think_switch must be one of auto, flags, template"):
         make_params("06_thinking_modes", {"think_switch": "on"})
 
