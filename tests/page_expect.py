@@ -80,3 +80,11 @@ def tiny_params(**extra) -> dict:
     from tests.test_book import TEST_PARAMS
 
     return {**TEST_PARAMS, **extra}
+
+
+def tiny_page_params(page, **extra):
+    """``page.Params`` from :func:`tiny_params` (the entries that are its fields)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(page.Params)}
+    return page.Params(**{k: v for k, v in tiny_params(**extra).items() if k in names})

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_page_params
 
 STEM = "05_interventions"
 
@@ -18,8 +18,7 @@ def page_run(tiny_zoo):
     from thinking_sparks.pages import interventions as page
 
     ResultCache().clear("page-interventions")  # a zoo kept between sessions may hold this page already
-    names = {f.name for f in dataclasses.fields(page.Params)}
-    params = page.Params(**{k: v for k, v in tiny_params().items() if k in names})
+    params = tiny_page_params(page)
     return page, params, page.run(params)
 
 

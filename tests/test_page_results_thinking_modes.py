@@ -3,11 +3,10 @@ a second run read whole from the page cache."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
-from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_page_params
 
 STEM = "06_thinking_modes"
 
@@ -18,8 +17,7 @@ def page_run(tiny_zoo):
     from thinking_sparks.pages import thinking_modes as page
 
     ResultCache().clear("page-thinking-modes")  # a zoo kept between sessions may hold this page already
-    names = {f.name for f in dataclasses.fields(page.Params)}
-    params = page.Params(**{k: v for k, v in tiny_params().items() if k in names})
+    params = tiny_page_params(page)
     return page, params, page.run(params)
 
 
