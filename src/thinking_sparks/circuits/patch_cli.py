@@ -15,9 +15,7 @@ from pathlib import Path
 
 import typer
 from thinking_sparks.circuits.agreement import HEAD_SCORES
-from thinking_sparks.circuits.attribute import check_method, riemann_alphas
-from thinking_sparks.circuits.graph import GQA_MODES
-from thinking_sparks.circuits.metrics import check_metric
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.circuits.patching import check_direction
 import pandas as pd
 from thinking_sparks.atomic import atomic_dir, write_frame, write_json
@@ -35,25 +33,18 @@ from thinking_sparks.circuits.pairs import load_pairs
 from thinking_sparks.models import load_model
 
 LEVELS = ("heads", "edges")
-#: the paper's circuit size, as a share of the graph's edges (5000 of 183,555)
-PAPER_SHARE = 5000 / 183_555
 
 
 @dataclass(frozen=True)
 class PatchParams:
-    """Everything that determines the output."""
+    """Everything that determines the output: the attribution's circuit settings (the one
+    :class:`~thinking_sparks.circuits.config.CircuitConfig`) and what is patched and compared."""
 
+    circuit: CircuitConfig = CircuitConfig(batch_size=8)
     level: str = "heads"
-    method: str = "eap-ig-inputs"
-    steps: int = 5
-    rule: str = "left"
-    metric: str = "kl"
     direction: str = "noise"
-    gqa: str = "ungrouped"
-    top_n: int | None = None
     head_score: str = "node"
     sample: int = 1000
-    batch_size: int = 8
     seed: int = 0
 
 
@@ -61,36 +52,31 @@ def validate(p: PatchParams) -> None:
     """Raise ValueError on a bad parameter (before a model is loaded)."""
     if p.level not in LEVELS:
         raise ValueError(f"unknown --level {p.level!r}; choose one of {', '.join(LEVELS)}")
-    check_method(p.method)
-    if p.method == "exact":
+    if p.circuit.method == "exact":
         raise ValueError("--method exact is the patching itself; choose an attribution method")
-    riemann_alphas(p.steps, p.rule)
-    check_metric(p.metric)
+    p.circuit.validate()
     check_direction(p.direction)
-    if p.gqa not in GQA_MODES:
-        raise ValueError(f"unknown --gqa {p.gqa!r}; choose one of {', '.join(GQA_MODES)}")
     if p.head_score not in HEAD_SCORES:
         raise ValueError(f"unknown --head-score {p.head_score!r}; choose one of {', '.join(HEAD_SCORES)}")
-    for name in ("top_n", "sample", "batch_size"):
-        value = getattr(p, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if p.sample < 1:
+        raise ValueError(f"--sample must be >= 1, got {p.sample}")
 
 
 def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
     """Attribute, patch, compare; write ``out`` atomically; return the meta dict."""
     validate(p)
-    cm = CircuitModel(lm, gqa=p.gqa)
+    c = p.circuit
+    cm = CircuitModel(lm, gqa=c.gqa)
     g = cm.graph
-    n = p.top_n or max(1, round(g.n_edges * PAPER_SHARE))
-    a = attribute(lm, pairs, method=p.method, metric=p.metric, steps=p.steps, rule=p.rule, gqa=p.gqa,
-                  batch_size=p.batch_size, circuit_model=cm, keep_per_example=p.head_score == "abs-node")
+    n = c.n_for(g)
+    a = attribute(lm, pairs, method=c.method, metric=c.metric, steps=c.steps, rule=c.rule, gqa=c.gqa,
+                  batch_size=c.batch_size, circuit_model=cm, keep_per_example=p.head_score == "abs-node")
     circuit = top_n(a, n)
     meta = {"params": asdict(p), "model": {"spec": lm.spec, "fingerprint": lm.fingerprint},
             "pairs": len(pairs), "graph": {"n_edges": g.n_edges, "top_n": n},
             "timings": {"attribute_s": round(a.seconds, 3)}}
     if p.level == "heads":
-        e = patch_nodes(lm, pairs, metric=p.metric, direction=p.direction, gqa=p.gqa, batch_size=p.batch_size,
+        e = patch_nodes(lm, pairs, metric=c.metric, direction=p.direction, gqa=c.gqa, batch_size=c.batch_size,
                         circuit_model=cm)
         attr = head_scores(a, p.head_score)
         k = max(1, len(circuit.heads()))
@@ -100,8 +86,8 @@ def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
         meta["losses"] = {"clean": e.clean_loss, "corrupted": e.corrupted_loss}
     else:
         edges = sample_edges(a.scores, g.edge_mask(), n=p.sample, top_n=n, seed=p.seed)
-        e = patch_edges(lm, pairs, edges=edges, metric=p.metric, direction=p.direction, gqa=p.gqa,
-                        batch_size=p.batch_size, circuit_model=cm)
+        e = patch_edges(lm, pairs, edges=edges, metric=c.metric, direction=p.direction, gqa=c.gqa,
+                        batch_size=c.batch_size, circuit_model=cm)
         attr = a.scores[edges[:, 0], edges[:, 1]]
         k = min(n, len(edges))
         names = e.names()
@@ -141,7 +127,9 @@ def patch_command(
         raise FileNotFoundError(f"pairs file not found: {pairs}")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out exists and is not a directory: {out}")
-    params = PatchParams(level, method, steps, rule, metric, direction, gqa, top_n, head_score, sample, batch_size, seed)
+    circuit = CircuitConfig(method=method, steps=steps, rule=rule, metric=metric, gqa=gqa, top_n=top_n,
+                            batch_size=batch_size)
+    params = PatchParams(circuit, level=level, direction=direction, head_score=head_score, sample=sample, seed=seed)
     validate(params)
 
     lm = load_model(model, device=device, dtype="float32")
