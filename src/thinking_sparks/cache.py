@@ -10,26 +10,27 @@ it into place, so an interrupted run never leaves a half entry behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
+import functools
 import hashlib
+import importlib
 import json
 import logging
+import numbers
 import os
 import shutil
 import tempfile
+import typing
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+import pandas as pd
+
 from thinking_sparks import __version__, runtime
 from thinking_sparks.atomic import _swap_into_place
-import enum
-import numbers
-import pandas as pd
-import dataclasses
-import importlib
-import typing
-import functools
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,9 @@ def generate(
     o_proj columns zeroed, --scale H=0.5 as those columns halved.
     """
     from thinking_sparks.evaluation.generation import SamplingConfig  # deferred: loaded only when this verb runs
-    from thinking_sparks.evaluation.generation import generate as run_generate  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.generation import (
+        generate as run_generate,  # deferred: loaded only when this verb runs
+    )
     from thinking_sparks.interventions.means import reference_texts  # deferred: loaded only when this verb runs
     from thinking_sparks.models import load_model  # deferred: loaded only when this verb runs
 

@@ -170,7 +170,10 @@ def _tiny_model(device: str):
 
 
 def _check_kv_cache(lm) -> str:
-    from thinking_sparks.evaluation.generation import SamplingConfig, generate  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.generation import (  # deferred: loaded only when this verb runs
+        SamplingConfig,
+        generate,
+    )
     from thinking_sparks.heads.edits import apply, parse_edits  # deferred: loaded only when this verb runs
 
     prompts = [lm.chat(q) for q in ("what is 3 plus 4 ?", "let's solve 1 + 2 * ( 3 - 4 ) step by step", "7")]

@@ -22,7 +22,6 @@ import json
 import logging
 from pathlib import Path
 
-
 from thinking_sparks.atomic import write_json, write_text
 
 log = logging.getLogger(__name__)

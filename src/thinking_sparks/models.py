@@ -24,6 +24,7 @@ carries its special tokens, so :meth:`LoadedModel.encode` never adds a second BO
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -38,10 +39,9 @@ from typing import Any
 import torch
 
 from thinking_sparks import runtime
-from thinking_sparks.registry import Registry
 from thinking_sparks.errors import ModelNotFound
+from thinking_sparks.registry import Registry
 from thinking_sparks.smollm2 import SMOLLM2_SPEC, smollm2_dir
-import copy
 
 log = logging.getLogger(__name__)
 

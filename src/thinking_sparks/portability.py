@@ -6,6 +6,7 @@ repairs them with :func:`thinking_sparks.hfcompat.make_portable`. ``sparks docto
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -14,14 +15,10 @@ from typing import Any
 
 import torch
 
-from thinking_sparks.hfcompat import PROBE_TEXTS, is_portable, make_portable
-from thinking_sparks.models import load_model
-from thinking_sparks.evaluation.generation import SamplingConfig, generate
 from thinking_sparks import runtime
-from thinking_sparks.models import SMOLLM2_SPEC
-from thinking_sparks.models import checkpoint_steps
-from thinking_sparks.models import load_tokenizer
-import argparse
+from thinking_sparks.evaluation.generation import SamplingConfig, generate
+from thinking_sparks.hfcompat import PROBE_TEXTS, is_portable, make_portable
+from thinking_sparks.models import SMOLLM2_SPEC, checkpoint_steps, load_model, load_tokenizer
 
 __all__ = ["PortableReport", "check", "main", "model_dirs", "stock_tokenizer_differs"]
 

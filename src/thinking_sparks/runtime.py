@@ -7,13 +7,13 @@ beside it a forward pass gets ~30x slower, so threads are pinned by default.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import os
+import sys
 from pathlib import Path
 
 import torch
-import sys
-import concurrent.futures as cf
 
 log = logging.getLogger("thinking_sparks")
 

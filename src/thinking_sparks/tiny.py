@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
 from thinking_sparks.hfcompat import make_portable
 
 ARCHS = ("qwen2", "qwen3", "llama")
@@ -51,7 +52,7 @@ def tiny_tokenizer(thinking: bool = False):
     """
     # deferred: tokenizers is heavy or optional, loaded only here
     # deferred: tokenizers is heavy or optional, loaded only here
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy or optional, loaded only here
 
     vocab = {tok: i for i, tok in enumerate(_SPECIALS + [str(d) for d in range(10)] + _WORDS + ["\n"])}

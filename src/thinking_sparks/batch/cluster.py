@@ -4,6 +4,7 @@ torch threads pinned per worker), or a running scheduler (``--scheduler tcp://..
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import re
@@ -13,7 +14,6 @@ from typing import Any
 
 from thinking_sparks import runs
 from thinking_sparks.batch.grid import Grid
-import importlib.util
 
 
 def one_line(err: BaseException | str, limit: int = 300) -> str:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinking_sparks import runs
-from thinking_sparks.batch.cluster import dask_client, one_line
-from thinking_sparks.batch.grid import Grid, Job
-from thinking_sparks.atomic import write_text
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
+
+from thinking_sparks import runs
+from thinking_sparks.atomic import write_text
+from thinking_sparks.batch.cluster import dask_client, one_line
+from thinking_sparks.batch.grid import Grid, Job
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import pandas as pd
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -39,7 +40,6 @@ from thinking_sparks.circuits.grads import DstGradAccumulator
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair, PairBatch, collate
-import pandas as pd
 
 log = logging.getLogger(__name__)
 

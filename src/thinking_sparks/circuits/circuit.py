@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch import Tensor
 
 from thinking_sparks.circuits.graph import Graph
-import pandas as pd
 
 AGGREGATIONS = ("mean", "mean_abs")
 

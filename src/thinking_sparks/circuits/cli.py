@@ -29,7 +29,11 @@ def run_circuit(lm, pairs_path: Path, params: CircuitConfig, out: Path, use_cach
     Edges only, unless ``params.top_n`` is given: then also the pruned top-n circuit and its
     faithfulness (the command scores edges; it does not apply the paper's fraction by itself).
     """
-    from thinking_sparks.cache import ResultCache, cache_key, library_versions  # deferred: loaded only when this verb runs
+    from thinking_sparks.cache import (  # deferred: loaded only when this verb runs
+        ResultCache,
+        cache_key,
+        library_versions,
+    )
     from thinking_sparks.circuits.attribute import attribute  # deferred: loaded only when this verb runs
     from thinking_sparks.circuits.circuit import top_n  # deferred: loaded only when this verb runs
     from thinking_sparks.circuits.faithfulness import evaluate_circuit  # deferred: loaded only when this verb runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
+
 from thinking_sparks.circuits.attribute import METHODS, check_method, riemann_alphas
 from thinking_sparks.circuits.circuit import AGGREGATIONS
 from thinking_sparks.circuits.graph import GQA_MODES

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import pandas as pd
 import torch
 
 from thinking_sparks.circuits.attribute import _batches
@@ -19,7 +20,6 @@ from thinking_sparks.circuits.circuit import Circuit, top_n
 from thinking_sparks.circuits.forward import CircuitModel, Patch
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair
-import pandas as pd
 
 
 @dataclass

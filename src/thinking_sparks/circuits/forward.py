@@ -33,8 +33,16 @@ from torch import Tensor
 from transformers.activations import ACT2FN
 
 from thinking_sparks.circuits.graph import Graph
-from thinking_sparks.circuits.weights import (LayerWeights, bias_of, eps_of, orig, rms_norm, rotate_half,
-                                            sliding_window, weight_of)
+from thinking_sparks.circuits.weights import (
+    LayerWeights,
+    bias_of,
+    eps_of,
+    orig,
+    rms_norm,
+    rotate_half,
+    sliding_window,
+    weight_of,
+)
 
 
 @dataclass

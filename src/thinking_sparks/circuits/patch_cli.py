@@ -13,23 +13,23 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import typer
-from thinking_sparks.circuits.agreement import HEAD_SCORES
-from thinking_sparks.circuits.config import CircuitConfig
-from thinking_sparks.circuits.patching import check_direction
 import pandas as pd
+import typer
+
 from thinking_sparks.atomic import atomic_dir, write_frame, write_json
-from thinking_sparks.circuits.agreement import head_scores
+from thinking_sparks.circuits.agreement import HEAD_SCORES, head_scores
 from thinking_sparks.circuits.attribute import attribute
 from thinking_sparks.circuits.circuit import top_n
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.circuits.forward import CircuitModel
+from thinking_sparks.circuits.pairs import load_pairs
 from thinking_sparks.circuits.patching import (
     agreement,
+    check_direction,
     patch_edges,
     patch_nodes,
     sample_edges,
 )
-from thinking_sparks.circuits.pairs import load_pairs
 from thinking_sparks.models import load_model
 
 LEVELS = ("heads", "edges")

@@ -21,8 +21,8 @@ import pandas as pd
 
 from thinking_sparks.emergence.stats import spearman
 from thinking_sparks.emergence.trace import Trace
-from thinking_sparks.verdicts import Verdict, verdict_table
 from thinking_sparks.heads import parse_head
+from thinking_sparks.verdicts import Verdict, verdict_table
 
 #: heads on each side that :func:`_layer_boot` needs for an interval (one head has no spread to resample)
 MIN_HEADS = 2

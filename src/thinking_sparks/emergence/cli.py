@@ -59,8 +59,8 @@ def heads_command(
             raise IsADirectoryError(f"pairs file {f} is a directory; pass a JSONL file")
     check_replaceable(out, HEADS_OUTPUTS)
     settings = _settings(method, steps, metric, top_n, n_boot)
-    from thinking_sparks.emergence.pairs import PairParams, PairSet, Side  # deferred: loaded only when this verb runs
     from thinking_sparks.emergence.device import load_kept as _load  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.pairs import PairParams, PairSet, Side  # deferred: loaded only when this verb runs
     from thinking_sparks.emergence.sweep import circuit_for  # deferred: loaded only when this verb runs
 
     lm, lb = _load(model), _load(base)

@@ -37,10 +37,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from thinking_sparks.models import checkpoint_dirs, step_of
-from thinking_sparks.organism.config import PROFILES, profile as table_of
-from thinking_sparks.organism import config, zoo
+
 import pandas as pd
+
+from thinking_sparks.models import checkpoint_dirs, step_of
+from thinking_sparks.organism import config, zoo
+from thinking_sparks.organism.config import PROFILES
+from thinking_sparks.organism.config import profile as table_of
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -42,15 +42,14 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pandas as pd
+
+from thinking_sparks.cache import ResultCache, cache_key
 from thinking_sparks.circuits.pairs import Pair
 from thinking_sparks.emergence.device import analysis_dtype, load_kept
+from thinking_sparks.evaluation.datasets import fingerprint_problems, load_eval_set
 from thinking_sparks.evaluation.generation import SamplingConfig, generate
 from thinking_sparks.models import fingerprint, resolve_spec
-from thinking_sparks.evaluation.datasets import load_eval_set
-from thinking_sparks.cache import ResultCache
-from thinking_sparks.cache import cache_key
-from thinking_sparks.evaluation.datasets import fingerprint_problems
-import pandas as pd
 
 log = logging.getLogger(__name__)
 

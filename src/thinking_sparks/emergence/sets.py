@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from thinking_sparks.heads import head_name, parse_head, sort_heads
 from thinking_sparks.emergence.stats import effect
+from thinking_sparks.heads import head_name, parse_head, sort_heads
 
 STATUSES = ("emergent", "base", "retained", "inactive")
 

@@ -14,21 +14,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from thinking_sparks.circuits.circuit import head_effect, spearman  # noqa: F401 (re-exported)
-from thinking_sparks.emergence.sweep import circuit_heads
-import time
-from thinking_sparks.circuits.attribute import attribute
-from thinking_sparks.emergence.sweep import head_scores
-from thinking_sparks.circuits.circuit import top_n
-from thinking_sparks.circuits.faithfulness import evaluate_circuit
-from thinking_sparks.circuits.attribute import exact_node_scores, node_scores
 from thinking_sparks.circuits.agreement import exact_heads
+from thinking_sparks.circuits.attribute import attribute, exact_node_scores, node_scores
+from thinking_sparks.circuits.circuit import head_effect, spearman, top_n  # noqa: F401 (re-exported)
+from thinking_sparks.circuits.faithfulness import evaluate_circuit
+from thinking_sparks.emergence.sweep import circuit_heads, head_scores
 
 EPS = 1e-6
 #: the paper's effect E (§A.6) and rank correlation: the circuits room's, one definition each

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,25 +31,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitConfig, scaled_top_n
-from thinking_sparks.emergence.device import load_kept
-from thinking_sparks.emergence.pairs import (SPAN_RULE, PairParams, PairSet, Side, build_pairs, sample_prefixes,
-                                             side_fingerprint)
-from thinking_sparks.circuits.attribute import Attribution
-from thinking_sparks.circuits.circuit import top_n
-from thinking_sparks.heads import parse_head
-from thinking_sparks.cache import ResultCache
-from thinking_sparks.emergence.pairs import prefix_key, questions
-from thinking_sparks.cache import cache_key, library_versions
-from thinking_sparks.models import checkpoint_steps, fingerprint, resolve_spec
-from thinking_sparks.circuits.attribute import attribute
-from thinking_sparks.circuits.circuit import head_importance
-from thinking_sparks.circuits.faithfulness import evaluate_circuit
-from thinking_sparks.heads import sort_heads
-from thinking_sparks.circuits.graph import Graph
+from thinking_sparks.cache import ResultCache, cache_key, library_versions
 from thinking_sparks.circuits.agreement import head_scores as agreement_scores
+from thinking_sparks.circuits.attribute import Attribution, attribute
+from thinking_sparks.circuits.circuit import head_importance, top_n
+from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitConfig, scaled_top_n
+from thinking_sparks.circuits.faithfulness import evaluate_circuit
+from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.patching import agreement, patch_nodes
-import os
+from thinking_sparks.emergence.device import load_kept
+from thinking_sparks.emergence.pairs import (
+    SPAN_RULE,
+    PairParams,
+    PairSet,
+    Side,
+    build_pairs,
+    prefix_key,
+    questions,
+    sample_prefixes,
+    side_fingerprint,
+)
+from thinking_sparks.heads import parse_head, sort_heads
+from thinking_sparks.models import checkpoint_steps, fingerprint, resolve_spec
 from thinking_sparks.organism import config, zoo
 
 log = logging.getLogger(__name__)

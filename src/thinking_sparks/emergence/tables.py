@@ -16,13 +16,20 @@ import numpy as np
 import pandas as pd
 import torch
 
+from thinking_sparks.circuits.agreement import exact_heads
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.modelruns import ModelRun, reward_curve
 from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
-from thinking_sparks.circuits.agreement import exact_heads
-from thinking_sparks.emergence.stats import (bootstrap_counts, emergent_jaccard_bootstrap, head_names, jaccard,
-                                            mean_effect, noise_floor, reward_tracking)
+from thinking_sparks.emergence.stats import (
+    bootstrap_counts,
+    emergent_jaccard_bootstrap,
+    head_names,
+    jaccard,
+    mean_effect,
+    noise_floor,
+    reward_tracking,
+)
 from thinking_sparks.emergence.sweep import CircuitResult
 from thinking_sparks.emergence.trace import Trace
 

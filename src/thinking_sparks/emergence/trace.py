@@ -22,13 +22,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from thinking_sparks.emergence.modelruns import ModelRun, resolve_runs
-
 from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence.device import current_device, use_device
+from thinking_sparks.emergence.modelruns import ModelRun, resolve_runs
 from thinking_sparks.emergence.pairs import PairParams, Side
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
-from thinking_sparks.emergence.device import current_device, use_device
 from thinking_sparks.emergence.sweep import CircuitResult, circuit_for
 from thinking_sparks.models import CHECKPOINT_DIR, step_of
 

@@ -24,12 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from thinking_sparks.cache import ResultCache, cache_key, library_versions
 from thinking_sparks.evaluation.datasets import Problem, fingerprint_problems, load_eval_set
 from thinking_sparks.evaluation.generation import GenerationStats, SamplingConfig, generate
 from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.evaluation.metrics import EvalSummary, summarize
-from thinking_sparks.cache import library_versions
-from thinking_sparks.cache import ResultCache, cache_key
 
 log = logging.getLogger(__name__)
 

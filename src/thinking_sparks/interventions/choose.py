@@ -30,9 +30,9 @@ from thinking_sparks import runtime
 from thinking_sparks.atomic import write_text
 from thinking_sparks.emergence import compare, think_circuits
 from thinking_sparks.emergence.modelruns import ModelRun
-from thinking_sparks.models import step_of
 from thinking_sparks.interventions.experiments import has_taxonomy, head_overlap
 from thinking_sparks.interventions.headsets import top_heads
+from thinking_sparks.models import step_of
 from thinking_sparks.organism import task
 
 CONTROL_LEVEL = 1

@@ -24,6 +24,7 @@ from thinking_sparks.interventions.experiments import ExperimentResult
 from thinking_sparks.interventions.headsets import parse_heads
 from thinking_sparks.verdicts import Verdict, verdict_table
 
+
 def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
          lower: float | None = None, upper: float | None = None, point_decides: bool = False) -> Verdict:
     """A row for the criterion ``lower < x < upper``; only an exact count (``point_decides``) is decided

@@ -54,7 +54,10 @@ def eval_command(
         raise ValueError(f"--n must be >= 1, got {n}")
     iv_cli.check_options(ablate, ablate_mode, scale)
     from thinking_sparks.atomic import atomic_dir, check_replaceable  # deferred: loaded only when this verb runs
-    from thinking_sparks.evaluation.harness import SAMPLES_FILE, SUMMARY_FILE  # deferred: loaded only when this verb runs
+    from thinking_sparks.evaluation.harness import (  # deferred: loaded only when this verb runs
+        SAMPLES_FILE,
+        SUMMARY_FILE,
+    )
 
     check_replaceable(out, (SAMPLES_FILE, SUMMARY_FILE))
     sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,

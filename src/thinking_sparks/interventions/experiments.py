@@ -22,6 +22,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,6 @@ from thinking_sparks.heads.edits import Intervention, parse_edits
 from thinking_sparks.interventions.headsets import parse_heads, random_matched_sets
 from thinking_sparks.interventions.taxonomy import classify_samples, failure_counts
 from thinking_sparks.organism.task import flagged
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 

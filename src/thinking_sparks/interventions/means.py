@@ -27,11 +27,11 @@ from typing import Any
 
 import torch
 
-from thinking_sparks.heads import parse_head
-from thinking_sparks.heads.edits import HeadEdit, Intervention, output_projections
+from thinking_sparks.evaluation.datasets import load_eval_set
 from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams, build_prompt, run_eval
-from thinking_sparks.evaluation.datasets import load_eval_set
+from thinking_sparks.heads import parse_head
+from thinking_sparks.heads.edits import HeadEdit, Intervention, output_projections
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from thinking_sparks.emergence.modelruns import ModelRun
-from thinking_sparks.models import step_of
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.heads.edits import parse_edits
 from thinking_sparks.interventions import experiments as ex
+from thinking_sparks.models import step_of
 
 #: Table 5's scale factors (the paper's x1.3 up, x0.5 down)
 SCALE_FACTORS = (1.3, 0.5)

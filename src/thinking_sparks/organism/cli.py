@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
+from pathlib import Path
 
 import typer
 
 from thinking_sparks import atomic
 from thinking_sparks.errors import friendly_errors
 from thinking_sparks.organism.premises import HARD_N
-from pathlib import Path
-import dataclasses
-import json
 
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
                       help="The model organism: build and list post-training runs and checkpoints.")

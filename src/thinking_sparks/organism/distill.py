@@ -13,11 +13,11 @@ import logging
 import types
 from pathlib import Path
 
+from thinking_sparks.evaluation.generation import SamplingConfig, generate
+from thinking_sparks.evaluation.grading import extract_answer, is_correct
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import DistillRecipe
 from thinking_sparks.organism.sft import load_start, train_sft
-from thinking_sparks.evaluation.generation import SamplingConfig, generate
-from thinking_sparks.evaluation.grading import extract_answer, is_correct
 
 log = logging.getLogger(__name__)
 

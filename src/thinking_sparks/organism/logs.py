@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
 from thinking_sparks.hfcompat import make_portable
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ easier sets show whether the mode switch itself works.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
 from thinking_sparks.evaluation.metrics import paired_difference
 from thinking_sparks.verdicts import Verdict, verdict_table
 

@@ -13,11 +13,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from thinking_sparks.models import load_tokenizer, resolve_spec
 from thinking_sparks.organism import task
 from thinking_sparks.organism.config import SFTRecipe, TrainCommon
 from thinking_sparks.organism.logs import CleanCheckpointCallback, TidyLogCallback, drop_printer
-import torch
-from thinking_sparks.models import load_tokenizer, resolve_spec
 
 log = logging.getLogger(__name__)
 

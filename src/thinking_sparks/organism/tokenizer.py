@@ -24,6 +24,7 @@ With ``enable_thinking=False`` the generation prompt is pre-filled with an empty
 from __future__ import annotations
 
 from pathlib import Path
+
 from thinking_sparks.hfcompat import make_portable
 
 __all__ = ["ADDED_TOKENS", "CHAT_TEMPLATE", "EOS", "PAD", "SPECIAL_TOKENS", "WORDS", "build_tokenizer"]

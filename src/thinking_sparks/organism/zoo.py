@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from thinking_sparks.models import checkpoint_steps
 from thinking_sparks import atomic, runtime
-from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
+from thinking_sparks.models import checkpoint_steps
 from thinking_sparks.organism import distill, grpo, hybrid, pretrain, sft
+from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
 
 log = logging.getLogger(__name__)
 

@@ -22,23 +22,28 @@ from typing import Any
 import pandas as pd
 
 from thinking_sparks.cache import cached
-from thinking_sparks.circuits.agreement import (Variant, agreement_bootstrap, agreement_table, first_divergent_token,
-                                                head_per_example)
+from thinking_sparks.circuits.agreement import (
+    Variant,
+    agreement_bootstrap,
+    agreement_table,
+    first_divergent_token,
+    head_per_example,
+)
 from thinking_sparks.circuits.agreement import head_scores as node_head_scores
 from thinking_sparks.circuits.attribute import attribute
 from thinking_sparks.circuits.circuit import top_n as prune
 from thinking_sparks.circuits.claims import premise_verdicts
-from thinking_sparks.circuits.patching import DIRECTIONS, agreement, patch_nodes
 from thinking_sparks.circuits.config import CircuitConfig, scaled_top_n
+from thinking_sparks.circuits.patching import DIRECTIONS, agreement, patch_nodes
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import load_kept, use_device
 from thinking_sparks.emergence.drawing import circuit_graph
+from thinking_sparks.emergence.modelruns import check_value
 from thinking_sparks.emergence.pairs import PairParams, Side, pairs_frame, side_fingerprint
 from thinking_sparks.emergence.stats import attribution_vs_exact, ig_steps_check, topn_scaling, topn_sizes
 from thinking_sparks.emergence.sweep import circuit_for, pair_set
 from thinking_sparks.pages.params import CircuitInputs, emergence_settings
 from thinking_sparks.verdicts import verdict_table
-from thinking_sparks.emergence.modelruns import check_value
 
 
 @dataclass

@@ -15,21 +15,28 @@ from typing import Any
 import pandas as pd
 
 from thinking_sparks.cache import cached
+from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
-from thinking_sparks.emergence.modelruns import ModelRun
-from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
-from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
-from thinking_sparks.emergence.tables import (RewardTrack, cross_method_frame, effect_frame, exact_sets_frame, head_grid,
-                                              mean_jaccard, reward_frames, sweep_summary, table3)
-from thinking_sparks.verdicts import verdict_table
+from thinking_sparks.emergence.modelruns import ModelRun, check_values
+from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
+from thinking_sparks.emergence.tables import (
+    RewardTrack,
+    cross_method_frame,
+    effect_frame,
+    exact_sets_frame,
+    head_grid,
+    mean_jaccard,
+    reward_frames,
+    sweep_summary,
+    table3,
+)
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
-from thinking_sparks.emergence.modelruns import check_values
-from thinking_sparks.emergence.pairs import REASONING_SIDES
+from thinking_sparks.verdicts import verdict_table
 
 
 @dataclass

@@ -22,7 +22,7 @@ from thinking_sparks import models
 from thinking_sparks.cache import cached
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import analysis_dtype, use_device
-from thinking_sparks.emergence.modelruns import ModelRun
+from thinking_sparks.emergence.modelruns import ModelRun, check_value
 from thinking_sparks.evaluation.datasets import fingerprint_problems, load_eval_set
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
@@ -30,7 +30,6 @@ from thinking_sparks.interventions.choose import ChosenHeads, choose_heads, cont
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.verdicts import verdict_table
-from thinking_sparks.emergence.modelruns import check_value
 
 log = logging.getLogger(__name__)
 

@@ -16,17 +16,18 @@ import dataclasses
 import logging
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from thinking_sparks import runtime
-from thinking_sparks.pages import params_class
-import warnings
-from thinking_sparks.organism.config import PROFILES, profile
-from thinking_sparks.evaluation.generation import SamplingConfig
-from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.pairs import PairParams, prefix_sampling
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams
+from thinking_sparks.organism.config import PROFILES, profile
+from thinking_sparks.pages import params_class
+
 
 def validate(section: str, **values: Any):
     """Build the section's params from notebook literals; also sets up threads/logging."""

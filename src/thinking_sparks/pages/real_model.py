@@ -20,13 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks import runtime
 from thinking_sparks.cache import cached
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.device import analysis_dtype, use_device
 from thinking_sparks.emergence.pairs import PairParams
-from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.emergence.tables import table3
+from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.models import fingerprint, resolve_spec

@@ -20,8 +20,8 @@ from thinking_sparks import models
 from thinking_sparks.cache import cached
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import analysis_dtype, use_device
-from thinking_sparks.emergence.modelruns import ModelRun
 from thinking_sparks.emergence.drawing import circuit_graph
+from thinking_sparks.emergence.modelruns import ModelRun, check_value
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import think_heads
@@ -29,7 +29,6 @@ from thinking_sparks.interventions.claims import think_verdicts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.verdicts import verdict_table
-from thinking_sparks.emergence.modelruns import check_value
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")

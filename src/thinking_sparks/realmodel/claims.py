@@ -30,9 +30,9 @@ import pandas as pd
 
 from thinking_sparks.emergence.claims import section4_verdicts, wilson
 from thinking_sparks.evaluation.metrics import paired_difference, sets_paired_difference
+from thinking_sparks.heads import parse_head
 from thinking_sparks.interventions.claims import random_criterion, think_verdicts
 from thinking_sparks.verdicts import Verdict, verdict_table
-from thinking_sparks.heads import parse_head
 
 __all__ = ["real_verdicts", "late_share"]
 

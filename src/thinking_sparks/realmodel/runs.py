@@ -40,12 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from thinking_sparks import runtime
-from thinking_sparks.organism import task
 from thinking_sparks.evaluation.datasets import Problem
-from thinking_sparks.organism.config import SFTRecipe
-from thinking_sparks.organism.config import config_hash
 from thinking_sparks.models import checkpoint_steps
-from thinking_sparks.organism import sft
+from thinking_sparks.organism import sft, task
+from thinking_sparks.organism.config import SFTRecipe, config_hash
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pairs, register_mode, sample_prefixes
 from thinking_sparks.emergence.stats import overlap_bootstrap
 from thinking_sparks.emergence.trace import think_circuits
-from thinking_sparks.emergence.drawing import edge_graph
+from thinking_sparks.evaluation.datasets import Problem
+from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.interventions.experiments import head_overlap
 from thinking_sparks.realmodel.runs import STYLES
-from thinking_sparks.evaluation.datasets import Problem
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,11 @@ papermill's outputs).
 from __future__ import annotations
 
 import argparse
-import math
+import datetime
+import hashlib
+import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -19,16 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinking_sparks import atomic, runtime
+import pandas as pd
+
+from thinking_sparks import atomic, doctor, runtime
 from thinking_sparks.emergence.modelruns import organism_names
+from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
-from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
-import json
-import datetime
-import hashlib
-from thinking_sparks import doctor
-import pandas as pd
 from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
 
 log = logging.getLogger(__name__)
