@@ -18,7 +18,10 @@ from thinking_sparks.circuits.memory import estimate_bytes, plan_batch_size
 from thinking_sparks.circuits.pairs import Pair, collate, load_pairs, save_pairs
 
 
-def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0) -> list[Pair]:
+def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0,
+           target_pos: tuple[int, ...] | None = None) -> list[Pair]:
+    """``n`` seeded random pairs whose corrupted side differs at positions 1-2; the metric reads
+    ``target_pos`` (None: the last position)."""
     g = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(n):
@@ -26,7 +29,7 @@ def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0) -> list[Pair]
         corr = clean.clone()
         corr[1:3] = torch.randint(0, vocab, (2,), generator=g)
         a, b = torch.randperm(vocab, generator=g)[:2].tolist()
-        out.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), a, b))
+        out.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), a, b, target_pos=target_pos))
     return out
 
 

@@ -12,6 +12,7 @@ import torch
 from thinking_sparks.circuits.attribute import attribute, exact_node_scores
 from thinking_sparks.circuits.metrics import loss
 from thinking_sparks.circuits.pairs import Pair, collate
+from tests.test_circuits import _pairs as random_pairs
 from thinking_sparks.circuits.patching import (
     agreement,
     patch_edges,
@@ -21,15 +22,8 @@ from thinking_sparks.circuits.patching import (
 
 
 def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0) -> list[Pair]:
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        clean = torch.randint(0, vocab, (length,), generator=g)
-        corr = clean.clone()
-        corr[1:3] = torch.randint(0, vocab, (2,), generator=g)
-        a, b = torch.randperm(vocab, generator=g)[:2].tolist()
-        out.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), a, b, target_pos=(length - 2, length - 1)))
-    return out
+    """Random pairs whose metric reads the last two positions."""
+    return random_pairs(vocab, n, length, seed, target_pos=(length - 2, length - 1))
 
 
 @pytest.fixture(scope="module")
