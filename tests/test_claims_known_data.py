@@ -167,16 +167,10 @@ def persisting(n_stay: int, n_leave: int) -> FakeTrace:
     return FakeTrace(["L0H0"], [["L0H0", *new], ["L0H0", *new[:n_stay]]])
 
 
-def switching(n_switch: int, n_steady: int) -> FakeTrace:
-    """``n_switch`` heads leave once and come back; ``n_steady`` stay on throughout."""
-    new = heads([1 + i % 5 for i in range(n_switch + n_steady)])
-    return FakeTrace(["L0H0"], [new, new[n_switch:], new])
-
-
 def test_ever_emergent_switched_stable_on_a_hand_made_sequence():
     tr = FakeTrace(["L0H0"], [["L0H0", "L1H0"], ["L1H1"], ["L1H0", "L1H1"]])
     assert em.ever_emergent(tr) == {"L1H0": [True, False, True], "L1H1": [True, True]}
-    assert em._switched(tr) == (1, 2) and em._stable(tr) == (2, 2)
+    assert em._stable(tr) == (2, 2)
     assert em.ever_emergent(FakeTrace(["L0H0"], [["L0H0"]])) == {}
 
 
@@ -200,98 +194,12 @@ def test_an_unmeasured_noise_floor_is_an_inconclusive_row_not_a_missing_one():
     assert row.verdict == UNSURE and "not measured" in row.criterion
 
 
+# persistence, the layer, GRPO-vs-SFT, switching, reward and retention rows: tests/test_claims4.py
+
 @pytest.mark.parametrize("stay, leave, expected", [(10, 0, YES), (0, 10, NO), (5, 5, UNSURE)])
 def test_heads_persist(stay, leave, expected):
     row = verdict_of(em.section4_verdicts({"sft": persisting(stay, leave)}, table3(), {}), "SFT heads persist")
     assert row.value == stay / 10 and row.verdict == expected
-
-
-def test_layer_boot_known_cases():
-    early, late = heads([0, 0, 1, 1, 1, 0]), heads([4, 5, 5, 4, 4, 5])
-    value, lo, hi = em._layer_boot(early, late, 6)
-    assert value == pytest.approx((0.5 - 4.5) / 5) and hi < 0
-    value, lo, hi = em._layer_boot(heads([2, 3]), ["L2H5", "L3H5"], 6)
-    assert value == 0.0 and lo < 0 < hi
-    assert em.MIN_HEADS == 2
-    value, lo, hi = em._layer_boot(["L0H0"], ["L5H0"], 6)  # before: a zero-width interval at -1.0
-    assert value == -1.0 and math.isnan(lo) and math.isnan(hi)
-    assert all(math.isnan(x) for x in em._layer_boot([], ["L5H0"], 6))
-
-
-@pytest.mark.parametrize("distill, sft, expected", [
-    ([0, 0, 1, 1, 1, 0], [4, 5, 5, 4, 4, 5], YES),
-    ([4, 5, 5, 4, 4, 5], [0, 0, 1, 1, 1, 0], NO),
-    ([1, 2, 3, 4], [1, 2, 3, 4], UNSURE),
-    ([0], [5], UNSURE),  # one head a side decides nothing (before: reproduced)
-])
-def test_distillation_heads_sit_earlier(distill, sft, expected):
-    # distinct names per side: the sft heads sit at head index 7+ so that none is shared
-    traces = {"distill": FakeTrace(["L0H9"], [heads(distill)]),
-              "sft": FakeTrace(["L0H9"], [[f"L{layer}H{7 + j}" for j, layer in enumerate(sft)]])}
-    row = verdict_of(em.section4_verdicts(traces, table3(), {}), "Distillation's emergent heads sit in earlier")
-    assert row.verdict == expected
-    assert ("needs 2 heads a side" in row.criterion) == (len(distill) < 2)
-
-
-@pytest.mark.parametrize("grpo, sft, expected", [((2, 5), (10, 14), YES), ((10, 14), (2, 5), NO),
-                                                 ((6, 11), (7, 10), UNSURE)])
-def test_grpo_adds_fewer_heads(grpo, sft, expected):
-    t = table3().astype({"emergent": float})
-    t = pd.concat([t, t.iloc[:1].assign(method="grpo-hard")], ignore_index=True)
-    t.loc[t.method == "grpo-hard", "emergent"] = sum(grpo) / 2
-    t.loc[t.method == "sft", "emergent"] = sum(sft) / 2
-    rng = np.random.default_rng(0)
-    t.attrs["boot"] = {run: pd.DataFrame({"emergent": rng.integers(lo, hi + 1, 200)})
-                       for run, (lo, hi) in (("grpo-hard", grpo), ("sft", sft))}
-    assert verdict_of(em.section4_verdicts({}, t, {}), "GRPO adds fewer").verdict == expected
-
-
-@pytest.mark.parametrize("grpo, sft, expected", [
-    ((10, 0), (0, 10), YES),  # every GRPO head switches, no SFT head does
-    ((0, 10), (5, 5), NO),
-    ((5, 5), (5, 5), UNSURE),
-    ((10, 0), (0, 0), UNSURE),  # no SFT heads to compare with
-])
-def test_grpo_switches_heads(grpo, sft, expected):
-    traces = {"grpo-hard": switching(*grpo), "sft": switching(*sft)}
-    row = verdict_of(em.section4_verdicts(traces, table3(), {}), "GRPO switches")
-    assert row.verdict == expected
-
-
-def rewards(new_heads, reward) -> dict:
-    from thinking_sparks.emergence.stats import permutation_p, spearman
-
-    pc = pd.DataFrame({"step": range(len(reward)), "new_heads": new_heads, "reward": reward})
-    return {"grpo-hard": {"n": len(pc), "spearman": spearman(new_heads, reward),
-                          "p": permutation_p(new_heads, reward, 200), "per_checkpoint": pc}}
-
-
-@pytest.mark.parametrize("new_heads, reward, expected", [
-    (list(range(12)), [0.1 * i for i in range(12)], YES),
-    (list(range(12)), [1 - 0.1 * i for i in range(12)], NO),
-    ([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], [0.2, 0.7, 0.1, 0.8, 0.2, 0.8, 0.4, 0.5, 0.9, 0.0, 0.3, 0.6], UNSURE),
-    ([1, 2, 3], [0.1, 0.2, 0.3], UNSURE),  # rho = 1 over three checkpoints (before: reproduced)
-    ([1, 2], [0.1, 0.2], UNSURE),
-])
-def test_new_heads_track_the_reward(new_heads, reward, expected):
-    row = verdict_of(em.section4_verdicts({}, table3(), rewards(new_heads, reward)), "The number of new heads")
-    assert row.verdict == expected
-    assert ("needs 4 checkpoints" in row.criterion) == (len(reward) < em.MIN_CHECKPOINTS)
-
-
-def test_spearman_boot_known_cases():
-    assert em._spearman_boot(range(12), range(12), n_boot=300) == pytest.approx((1.0, 1.0))
-    zigzag = [0.3, 0.1, 0.5, 0.2, 0.6, 0.0, 0.4, 0.8, 0.7, 0.9, 1.0, 0.05]  # rho 0.39 over 12 checkpoints
-    lo, hi = em._spearman_boot(range(12), zigzag, n_boot=300)
-    assert lo < 0 and 0.39 < hi < 1
-    assert all(math.isnan(x) for x in em._spearman_boot([1, 2, 3], [1, 2, 3]))
-
-
-@pytest.mark.parametrize("share, expected", [((0.65, 0.6, 0.7), YES), ((0.95, 0.9, 0.99), NO),
-                                             ((0.55, 0.45, 0.65), UNSURE)])
-def test_two_thirds_of_base_heads_retained(share, expected):
-    row = verdict_of(em.section4_verdicts({}, table3(retained=share), {}), "About two-thirds")
-    assert row.verdict == expected
 
 
 # --- the intervention claims, Table 1 / Table 5 / §6 (interventions/claims.py) ---------------------

@@ -11,6 +11,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`CircuitPlan` — circuit question sets, questions per circuit, independent samples for the
   same-size noise floor, paired-bootstrap resamples and the inclusion rule for emergent heads.
 * :class:`StatsPlan` — confidence level, bootstrap resamples and method of the verdict intervals.
+* :class:`Section4Plan` — the paper's numbers and the test constants of page 04's dynamic claims
+  (reward tracking, switching, persistence, retention, layers).
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "Section4Plan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,37 @@ class StatsPlan:
 
 
 @dataclass(frozen=True)
+class Section4Plan:
+    """Page 04's claims on how heads move during training (paper v2 §4, Figs 2, 3, 14, Table 3).
+
+    Attributes:
+        exact_permutations: reward tracking enumerates every permutation of the checkpoint changes
+            up to this many changes (8! = 40,320), and draws ``n_permutations`` at random beyond.
+        n_permutations: random permutations of the reward-tracking null beyond ``exact_permutations``.
+        persist_share: the share of ever-emergent heads active at the final checkpoint that "most
+            persist" must exceed.
+        retained_share: the paper's share of base heads retained after distillation.
+        retained_majority: the share the retained heads must exceed ("about two-thirds" is most).
+        retained_contrast: the share the retained heads must stay below (all retained).
+        min_heads: heads a side (or heads that switch) that an interval over heads needs.
+    """
+
+    exact_permutations: int = 8
+    n_permutations: int = 20_000
+    persist_share: float = 0.5
+    retained_share: float = 2 / 3
+    retained_majority: float = 0.5
+    retained_contrast: float = 1.0
+    min_heads: int = 2
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
     circuits: CircuitPlan = field(default_factory=CircuitPlan)
     stats: StatsPlan = field(default_factory=StatsPlan)
+    section4: Section4Plan = field(default_factory=Section4Plan)
 
 
 #: the plan in force
@@ -95,6 +123,18 @@ REASONS: dict[str, str] = {
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",
     "stats.seed": "One seed for every resampling and sampled question set; a seed fixes results on CPU.",
+    "section4.exact_permutations": "Up to 8 checkpoint changes every permutation is enumerated (40,320), so the "
+                                   "reward-tracking null is exact where the organism has about 8 to 10 checkpoints.",
+    "section4.n_permutations": "Beyond 8 changes, 20,000 random permutations put the Monte-Carlo error of a 2.5 % "
+                               "tail below 0.002, far inside the step between attainable critical values.",
+    "section4.persist_share": "The paper (v2 §4.1, Fig 2A/B; digest §7) says 'most' SFT heads persist: more than half.",
+    "section4.retained_share": "The paper's number (v2 §4.1 and §7): 'about two-thirds of baseline head nodes' are "
+                               "retained after distillation; it gives no count.",
+    "section4.retained_majority": "Two-thirds is a majority: the claim excludes the alternative that distillation "
+                                  "replaced most base heads (half or fewer retained).",
+    "section4.retained_contrast": "The paper contrasts the heads with the MLP nodes, all (100 %) of which are "
+                                  "retained: 'about two-thirds' means most, not all.",
+    "section4.min_heads": "One head has no spread to resample: an interval over heads needs two.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }

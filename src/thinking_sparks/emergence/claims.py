@@ -3,31 +3,51 @@
 Columns (STYLE.md's verdict schema): ``claim, paper, statistic, value, ci_low, ci_high, criterion,
 verdict``, built by :mod:`thinking_sparks.verdicts`.  A verdict is ``reproduced`` when the whole
 95% CI satisfies the criterion, ``not reproduced`` when the whole CI fails it, ``inconclusive`` when
-the CI straddles it; ``partly`` marks a count whose CI clears the noise floor's mean but not its
-95th percentile (``partly_above``).  Without a CI the point value of a count decides
-(``point_decides``); a mean layer or a rank correlation without a CI decides nothing.
+the CI straddles it or is missing. Every row quotes where the paper says it (v2 numbering) and the
+paper's number where it gives one; every bound is the paper's number or direction
+(:class:`~thinking_sparks.plan.Section4Plan`) or a quantile of a measured null. The rules:
 
-Too little data gives no interval, never a narrow one: a layer difference needs
-:data:`MIN_HEADS` heads on each side, a Spearman over checkpoints :data:`MIN_CHECKPOINTS`
-checkpoints. A run whose noise floor could not be measured gets an ``inconclusive`` row that says so.
+* new heads track the reward (Fig 3B): Sen's slope of the reward *change* on the new-head *change*
+  between consecutive checkpoints, CI from inverting the exact permutation test of Kendall's tau
+  (:func:`~.stats.slope_interval`); CI above 0. Levels are not tested: two trending series
+  correlate by chance.
+* GRPO switches heads (Fig 3A/C): the share of emergent heads gone at the next checkpoint minus the
+  share missing from a second circuit of the *same* checkpoint (``Trace.nulls``), bootstrapped over
+  heads (:func:`~.claimstats.switch_difference`); CI above 0.
+* GRPO adds fewer heads than SFT (Table 3): the two runs' bootstrap draws paired every-with-every
+  (independent; :func:`~.claimstats.independent_difference`); CI below 0.
+* heads persist (Fig 2A/B, "most"): Clopper-Pearson CI of the share active at the end above 1/2.
+* about two-thirds retained (§4.1, §7): a claim in two parts (:class:`PartsVerdict`), the direction
+  (CI within (1/2, 1): most but, unlike the MLP nodes, not all) and the number (2/3 inside the CI).
+* distillation's heads sit earlier (Fig 14): mean relative layer, heads resampled independently on
+  each side (:data:`MIN_HEADS` a side); CI below 0.
+
+Too little data gives no interval, never a narrow one. A run whose noise floor or same-checkpoint
+null could not be measured gets an ``inconclusive`` row that says so.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from thinking_sparks.emergence.stats import spearman
+from thinking_sparks.emergence.claimstats import (
+    independent_difference,
+    layer_difference,
+    proportion_ci,
+    switch_counts,
+    switch_difference,
+)
 from thinking_sparks.emergence.trace import Trace
-from thinking_sparks.heads import parse_head
-from thinking_sparks.verdicts import Verdict, verdict_table
+from thinking_sparks.plan import PLAN, Plan
+from thinking_sparks.verdicts import Verdict, combine, decide, verdict_table
 
-#: heads on each side that :func:`_layer_boot` needs for an interval (one head has no spread to resample)
-MIN_HEADS = 2
-#: checkpoints that :func:`_spearman_boot` needs for an interval (2 or 3 ranks are always near +-1)
-MIN_CHECKPOINTS = 4
+#: heads on each side that a layer difference needs for an interval (one head has no spread to resample)
+MIN_HEADS = PLAN.section4.min_heads
+NAN = math.nan
+
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a proportion ``k / n`` (nan, nan when ``n == 0``)."""
@@ -38,6 +58,19 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     mid = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return mid - half, mid + half
+
+
+@dataclass(frozen=True)
+class PartsVerdict(Verdict):
+    """A row checked in parts: its verdict is :func:`~thinking_sparks.verdicts.combine` of ``parts``
+    (all reproduced -> reproduced; some reproduced, the rest not -> partly; any inconclusive ->
+    inconclusive)."""
+
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "verdict", combine(self.parts))
 
 
 def ever_emergent(tr: Trace) -> dict[str, list[bool]]:
@@ -57,57 +90,49 @@ def _stable(tr: Trace) -> tuple[int, int]:
     return sum(f[-1] for f in flags.values()), len(flags)
 
 
-def _switched(tr: Trace) -> tuple[int, int]:
-    """(heads ever emergent that left the circuit at least once after appearing, heads ever emergent)."""
-    flags = ever_emergent(tr)
-    return sum(not all(f) for f in flags.values()), len(flags)
+def _null_heads(x) -> set[str] | None:
+    """A null circuit's heads: None when it is missing or has no signal."""
+    if x is None or not getattr(x, "has_signal", True):
+        return None
+    return set(x.heads) if hasattr(x, "heads") else set(x)
 
 
-def _layer_boot(a: list[str], b: list[str], n_layers: int, n_boot: int = 2000, seed: int = 0):
-    """Mean relative layer (layer / (L - 1)) of heads ``a`` minus that of ``b``, with a bootstrap CI
-    (NaN when a side has fewer than :data:`MIN_HEADS` heads; all NaN when a side is empty)."""
-    if not a or not b:
-        return float("nan"), float("nan"), float("nan")
-    la = np.array([parse_head(h)[0] for h in a]) / max(n_layers - 1, 1)
-    lb = np.array([parse_head(h)[0] for h in b]) / max(n_layers - 1, 1)
-    if min(la.size, lb.size) < MIN_HEADS:
-        return float(la.mean() - lb.mean()), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    d = [rng.choice(la, la.size).mean() - rng.choice(lb, lb.size).mean() for _ in range(n_boot)]
-    return float(la.mean() - lb.mean()), float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))
+def switching(tr: Trace) -> pd.DataFrame | None:
+    """:func:`~.claimstats.switch_counts` of a run's checkpoints with signal against their
+    same-checkpoint nulls (``tr.nulls``, aligned with ``tr.results``); None without nulls."""
+    nulls = getattr(tr, "nulls", None)
+    if not nulls:
+        return None
+    if len(nulls) != len(tr.results):
+        raise ValueError(f"{len(nulls)} null circuits for {len(tr.results)} checkpoints of {tr.run}")
+    live = [(set(r.heads), _null_heads(n)) for r, n in zip(tr.results, nulls, strict=True) if r.has_signal]
+    return switch_counts([c for c, _ in live], [n for _, n in live], tr.base.heads)
 
 
-def _spearman_boot(x, y, n_boot: int = 2000, seed: int = 0):
-    """95% bootstrap CI of Spearman(x, y), pairs resampled (NaN with fewer than :data:`MIN_CHECKPOINTS`
-    pairs, or when most resamples are constant)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < MIN_CHECKPOINTS:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(x), len(x))
-        r = spearman(x[i], y[i])
-        if not math.isnan(r):
-            vals.append(r)
-    if len(vals) < n_boot // 2:
-        return float("nan"), float("nan")
-    return float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))
+def _persist_rows(what: str, run: str, tr: Trace, plan: Plan) -> Verdict:
+    k, n = _stable(tr)
+    share = plan.section4.persist_share
+    where = ("v2 §4.1, Fig 2A/B: 'most persisting to the end'" if what == "SFT" else
+             "v2 §4.1 (§1: distillation's heads 'stay'; the paper shows no distillation checkpoints)")
+    return Verdict(f"{what} heads persist to the end of training", where,
+                   f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n}; "
+                   "Clopper-Pearson CI)", k / n if n else math.nan, *proportion_ci(k, n, plan), above=share,
+                   criterion=f"CI above {share:g} ('most' persist)")
 
 
 def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: dict[str, dict],
-                      sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard") -> pd.DataFrame:
+                      sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard",
+                      plan: Plan = PLAN) -> pd.DataFrame:
     """The §4 claims on the organism (runs missing from ``traces`` are skipped).
 
     Args:
-        traces: :func:`~.zoo.trace_runs`.
-        table: :func:`~.zoo.table3` (with its bootstrap draws in ``table.attrs["boot"]``).
-        rewards: :func:`~.zoo.reward_frames`.
+        traces: :func:`~.trace.trace_runs` (``nulls``, where present: the same-checkpoint nulls).
+        table: :func:`~.tables.table3` (with its bootstrap draws in ``table.attrs["boot"]``).
+        rewards: :func:`~.tables.reward_frames`.
     """
     t = table.set_index("method")
     boots = table.attrs.get("boot", {})
     rows = []
-    nan = float("nan")
     for run, what in ((sft, "SFT"), (distill, "Distillation")):
         if run not in t.index:
             continue
@@ -119,47 +144,79 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
                             r.emergent, r.ci_low, r.ci_high, above=r.noise_q95, partly_above=r.noise_mean,
                             criterion=floor, point_decides=True))
         if run in traces:
-            k, n = _stable(traces[run])
-            rows.append(Verdict(f"{what} heads persist to the end of training", "§4.1, Fig 2A/B",
-                                f"share of ever-emergent {run} heads active at the final checkpoint ({k}/{n})",
-                                k / n if n else nan, *wilson(k, n), above=0.5, criterion="above 0.5",
-                                point_decides=True))
+            rows.append(_persist_rows(what, run, traces[run], plan))
     if sft in t.index and distill in t.index and sft in traces and distill in traces:
         ea, eb = traces[distill].sets().emergent, traces[sft].sets().emergent
-        rows.append(Verdict("Distillation's emergent heads sit in earlier layers than SFT's", "§4.1, Fig 14",
-                            "mean relative layer (layer / (L-1)) of emergent heads, distill minus sft",
-                            *_layer_boot(list(ea), list(eb), traces[sft].base.n_layers), below=0.0,
-                            criterion="CI below 0" + ("" if min(len(ea), len(eb)) >= MIN_HEADS else
-                                                        f"; needs {MIN_HEADS} heads a side, "
-                                                        f"{len(ea)} and {len(eb)} here")))
+        few = min(len(ea), len(eb)) < MIN_HEADS
+        rows.append(Verdict("Distillation's emergent heads sit in earlier layers than SFT's",
+                            "v2 §4.1, Fig 14 [v1 Fig 10]: distillation early-mid, SFT mid-late layers",
+                            f"mean relative layer (layer / (L-1)) of emergent heads, {distill} ({len(ea)}) minus "
+                            f"{sft} ({len(eb)}); heads resampled independently",
+                            *layer_difference(list(ea), list(eb), traces[sft].base.n_layers, plan), below=0.0,
+                            criterion="CI below 0" + (f"; needs {MIN_HEADS} heads a side, {len(ea)} and "
+                                                      f"{len(eb)} here" if few else "")))
     if grpo in boots and sft in boots:
-        d = boots[grpo].emergent.to_numpy() - boots[sft].emergent.to_numpy()
-        rows.append(Verdict("GRPO adds fewer emergent heads than SFT", "§4.2, Table 3, Fig 3A",
-                            f"emergent heads, {grpo} final minus {sft} final",
-                            float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"]),
-                            float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975)), below=0.0,
-                            criterion="below 0", point_decides=True))
-    if grpo in traces and sft in traces:
-        k, n = _switched(traces[grpo])
-        ks, ns = _switched(traces[sft])
-        ref = ks / ns if ns else nan  # no sft heads to compare with: the criterion is NaN, inconclusive
-        rows.append(Verdict("GRPO switches emergent heads on and off", "§4.2, Fig 3A/C",
-                            f"share of ever-emergent {grpo} heads that leave the circuit at least once ({k}/{n})",
-                            k / n if n else nan, *wilson(k, n), above=ref,
-                            criterion=f"above the same share for {sft} ({ref:.2f})", point_decides=True))
+        lo, hi = independent_difference(boots[grpo].emergent.to_numpy(), boots[sft].emergent.to_numpy(), plan)
+        rows.append(Verdict("GRPO adds fewer emergent heads than SFT",
+                            "v2 §4.2, Table 3 [v1 Table 1]: GRPO-OpenR1 19, GRPO-GSM8K 20 vs SFT 34",
+                            f"emergent heads, {grpo} final minus {sft} final (the runs' bootstrap draws "
+                            "paired every-with-every: independent)",
+                            float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"]), lo, hi, below=0.0,
+                            criterion="CI below 0"))
+    if grpo in traces:
+        rows.append(_switch_row(grpo, traces[grpo], plan))
     if grpo in rewards:
-        r = rewards[grpo]
-        pc = r["per_checkpoint"].dropna()
-        rows.append(Verdict("The number of new heads rises and falls with the accuracy reward", "§4.2, Fig 3B",
-                            f"Spearman(new heads, reward) over {r['n']} {grpo} checkpoints "
-                            f"(permutation p = {r['p']:.3g})",
-                            r["spearman"], *_spearman_boot(pc.new_heads, pc.reward), above=0.0,
-                            criterion="CI above 0" + ("" if len(pc) >= MIN_CHECKPOINTS else
-                                                       f"; needs {MIN_CHECKPOINTS} checkpoints, {len(pc)} here")))
+        rows.append(_reward_row(grpo, rewards[grpo]))
     if distill in t.index:
-        r = t.loc[distill]
-        rows.append(Verdict("About two-thirds of base heads are retained after distillation", "§4.1, §7",
-                            f"retained share of the base circuit's heads, {distill} final",
-                            r.retained_share, r.retained_ci_low, r.retained_ci_high, above=0.5, below=5 / 6,
-                            criterion="within 2/3 ± 1/6 (0.5 to 0.83)", point_decides=True))
+        rows.append(_retained_row(distill, t.loc[distill], plan))
     return verdict_table(rows)
+
+
+def _switch_row(run: str, tr: Trace, plan: Plan) -> Verdict:
+    claim, paper = ("GRPO switches emergent heads on and off",
+                    "v2 §4.2, Fig 3A/C: heads 'iteratively activated, evaluated and pruned'")
+    counts = switching(tr)
+    if counts is None:
+        return Verdict(claim, paper, f"{run}: emergent heads gone at the next checkpoint minus gone from a "
+                       "second circuit of the same checkpoint", NAN, NAN, NAN, above=0.0,
+                       criterion="CI above 0; the same-checkpoint null was not measured")
+    e, gone, null = int(counts.exposures.sum()), int(counts.leaves.sum()), int(counts.null_leaves.sum())
+    few = len(counts) < plan.section4.min_heads
+    return Verdict(claim, paper,
+                   f"share of emergent {run} heads gone at the next checkpoint ({gone}/{e}) minus the share "
+                   f"missing from a second circuit of the same checkpoint ({null}/{e}); bootstrap over "
+                   f"{len(counts)} heads", *switch_difference(counts, plan), above=0.0,
+                   criterion="CI above 0 (more switching than two question samples of one checkpoint show)"
+                   + (f"; needs {plan.section4.min_heads} heads, {len(counts)} here" if few else ""))
+
+
+
+def _reward_row(run: str, r: dict) -> Verdict:
+    m = r.get("changes", max(r["n"] - 1, 0))
+    unbounded = m >= 1 and math.isnan(r.get("slope_low", NAN)) and not math.isnan(r.get("slope", NAN))
+    why = (f"; {m} changes are too few for the permutation test to reach 95 %" if unbounded
+           else f"; {r['n']} checkpoint(s) with a reward: too few changes to test" if m < 2
+           else "; the new-head count changes by the same amount at every checkpoint: no slope"
+           if math.isnan(r.get("slope", NAN)) else "")
+    return Verdict("The number of new heads rises and falls with the accuracy reward",
+                   "v2 §4.2, Fig 3B (no statistic in the paper: the claim is visual)",
+                   f"Sen slope of the reward change on the new-head change, {m} changes between {r['n']} "
+                   f"{run} checkpoints (Kendall tau {r.get('change_tau', NAN):.2f}, exact permutation "
+                   f"p = {r.get('change_p', NAN):.3g}; levels: Spearman {r['spearman']:.2f})",
+                   r.get("slope", NAN), r.get("slope_low", NAN), r.get("slope_high", NAN), above=0.0,
+                   criterion="CI (inverted permutation test of Kendall's tau on first differences) above 0" + why)
+
+
+def _retained_row(run: str, r: pd.Series, plan: Plan) -> Verdict:
+    s4 = plan.section4
+    lo, hi = r.retained_ci_low, r.retained_ci_high
+    direction = decide(r.retained_share, lo, hi, above=s4.retained_majority, below=s4.retained_contrast)
+    number = ("inconclusive" if math.isnan(lo) or math.isnan(hi) else
+              "reproduced" if lo <= s4.retained_share <= hi else "not reproduced")
+    return PartsVerdict("About two-thirds of base heads are retained after distillation",
+                        "v2 §4.1, §7: 'about two-thirds of baseline head nodes' (and all MLP nodes) retained",
+                        f"retained share of the base circuit's heads, {run} final (bootstrap over questions)",
+                        r.retained_share, lo, hi, above=s4.retained_majority, below=s4.retained_contrast,
+                        criterion=f"two parts: CI within ({s4.retained_majority:g}, {s4.retained_contrast:g}) "
+                                  f"(most, not all: {direction}); CI contains {s4.retained_share:.2f} "
+                                  f"(the paper's number: {number})", parts=(direction, number))

@@ -1,8 +1,12 @@
 """How sure: effects, rank agreement, bootstraps, the noise floor, and the two measured choices.
 
 * :func:`effect` — the paper's §A.6 ``E = (I_post - I_pre) / (I_post + I_pre + eps)``.
-* :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value
-  (the statistic the paper's reward-tracking claim lacks), deterministic by seed.
+* :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value,
+  deterministic by seed.
+* :func:`slope_interval` — Sen's slope of ``y`` on ``x`` with the confidence interval that inverts
+  the permutation test of Kendall's tau (exact under exchangeable residuals);
+  :func:`reward_tracking` applies it to the checkpoint-to-checkpoint *changes* of new heads and reward
+  (the statistic the paper's reward-tracking claim lacks).
 * :func:`bootstrap_counts` — emergent / base-only / retained counts over resampled questions.
 * :func:`overlap_bootstrap` — Jaccard overlap of two circuits on the same pairs, pairs resampled.
 * :func:`noise_floor` — heads in one circuit but not the other for two circuits of the *same*
@@ -14,6 +18,9 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 import time
 from collections.abc import Sequence
 
@@ -26,6 +33,7 @@ from thinking_sparks.circuits.attribute import attribute, exact_node_scores, nod
 from thinking_sparks.circuits.circuit import head_effect, spearman, top_n  # noqa: F401 (re-exported)
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.emergence.sweep import circuit_heads, head_scores
+from thinking_sparks.plan import PLAN, Plan
 
 EPS = 1e-6
 #: the paper's effect E (§A.6) and rank correlation: the circuits room's, one definition each
@@ -55,13 +63,85 @@ def permutation_p(a, b, n_perm: int = 10_000, seed: int = 0) -> float:
     return (1 + hits) / (1 + n_perm)
 
 
-def reward_tracking(counts: pd.DataFrame, rewards: pd.DataFrame, n_perm: int = 10_000, seed: int = 0) -> dict:
-    """Spearman between the new-head count and the accuracy reward across checkpoints.
+@functools.lru_cache(maxsize=64)
+def _kendall_null(ties: tuple[int, ...], exact_max: int, n_perm: int, seed: int) -> np.ndarray:
+    """``[n_perm or m!]`` sorted ``|S|``, Kendall's S of an ``x`` with tie groups of sizes ``ties``
+    against tie-free residuals in random order: every permutation up to ``exact_max`` items, else
+    ``n_perm`` drawn by ``seed`` (the null depends on ``x`` only through its ties: cached by them)."""
+    x = np.repeat(np.arange(len(ties)), ties)
+    m = len(x)
+    if m <= exact_max:
+        perms = np.array(list(itertools.permutations(range(m))), dtype=np.int8)  # [m!, m]
+    else:
+        perms = np.random.default_rng(seed).permuted(np.tile(np.arange(m, dtype=np.int8), (n_perm, 1)), axis=1)
+    iu = np.triu_indices(m, 1)
+    sr = np.sign(perms[:, iu[1]] - perms[:, iu[0]]).astype(np.int16)  # [n, pairs]
+    out = np.sort(np.abs(sr @ np.sign(x[iu[1]] - x[iu[0]]).astype(np.int16)))
+    out.flags.writeable = False
+    return out
+
+
+def slope_interval(x, y, confidence: float | None = None, plan: Plan = PLAN) -> dict:
+    """Sen's slope of ``y`` on ``x`` and its CI from inverting the two-sided permutation test of
+    Kendall's tau between ``x`` and the residuals ``y - b x`` (Sen 1968; the null distribution is
+    the permutation one for ``x``'s own ties, exact up to ``plan.section4.exact_permutations`` items).
+
+    The CI holds every slope ``b`` the test does not reject: its ends are order statistics of the
+    pairwise slopes (pairs with equal ``x`` carry no slope). It is exact whenever the residuals are
+    exchangeable, e.g. for independent random walks once differenced. Too few items for the test
+    to reject at all give NaN ends (``finite`` False), never an arbitrary interval.
+
+    Returns:
+        ``slope, ci_low, ci_high, tau`` (Kendall tau-a of ``x`` and ``y``), ``p`` (two-sided
+        permutation p of tau at slope 0), ``n`` (items), ``finite`` (the test can reject).
+    """
+    conf = plan.stats.confidence if confidence is None else confidence
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    m = len(x)
+    out = {"slope": math.nan, "ci_low": math.nan, "ci_high": math.nan, "tau": math.nan, "p": math.nan, "n": m,
+           "finite": False}
+    if m < 2 or len(y) != m:
+        return out
+    iu = np.triu_indices(m, 1)
+    dx, dy = (x[iu[1]] - x[iu[0]]), (y[iu[1]] - y[iu[0]])
+    slopes = np.sort(dy[dx != 0] / dx[dx != 0])
+    if not len(slopes):
+        return out  # x is constant: no slope
+    s4 = plan.section4
+    ties = tuple(sorted(np.unique(x, return_counts=True)[1].tolist()))
+    null = _kendall_null(ties, s4.exact_permutations, s4.n_permutations, plan.stats.seed)
+    s0 = float(np.sign(dy) @ np.sign(dx))
+    out |= {"slope": float(np.median(slopes)), "tau": s0 / len(dx),
+            "p": float((np.sum(null >= abs(s0) - 1e-9) + (m > s4.exact_permutations)) /
+                       (len(null) + (m > s4.exact_permutations)))}
+    alpha = 1 - conf
+    crit = [c for c in np.unique(null) if c > 0 and np.mean(null >= c) <= alpha]
+    if not crit:
+        return out  # no statistic is rare enough at this size: the test cannot reject
+    c, big_n = float(min(crit)), len(slopes)
+    j = math.floor((big_n - c) / 2) + 1  # 1-based: the first order statistic where S(b) < c
+    if j < 1:
+        return out
+    out |= {"ci_low": float(slopes[j - 1]), "ci_high": float(slopes[big_n - j]), "finite": True}
+    return out
+
+
+def reward_tracking(counts: pd.DataFrame, rewards: pd.DataFrame, n_perm: int = 10_000, seed: int = 0,
+                    plan: Plan = PLAN) -> dict:
+    """New heads against the accuracy reward across checkpoints: their levels (Spearman, descriptive:
+    two trending series correlate by chance) and their checkpoint-to-checkpoint changes (what the
+    claim is decided on: :func:`slope_interval` of the reward change on the new-head change).
 
     Args:
         counts: ``step, emergent`` (per checkpoint, from :func:`~.sets.cohorts`).
         rewards: ``step, accuracy`` per training step (the GRPO log); each checkpoint takes the
             mean accuracy over the steps since the previous checkpoint.
+        n_perm, seed: permutations of the levels' Spearman p.
+    Returns:
+        ``n, spearman, p`` (levels), ``changes`` (first differences between consecutive checkpoints
+        with a reward), ``change_spearman``, ``change_tau``, ``change_p`` (two-sided permutation p
+        of tau), ``slope, slope_low, slope_high`` (Sen's slope, reward change per new head, and its
+        CI at ``plan.stats.confidence``), ``per_checkpoint`` (``step, new_heads, reward``).
     """
     steps = sorted(counts.step)
     r = rewards.sort_values("step")
@@ -73,7 +153,12 @@ def reward_tracking(counts: pd.DataFrame, rewards: pd.DataFrame, n_perm: int = 1
     em = counts.set_index("step").loc[steps, "emergent"].to_numpy(float)
     ok = ~np.isnan(vals)
     a, b = em[ok], np.asarray(vals)[ok]
+    da, db = np.diff(a), np.diff(b)
+    ch = slope_interval(da, db, plan=plan)
     return {"n": int(ok.sum()), "spearman": spearman(a, b), "p": permutation_p(a, b, n_perm, seed),
+            "changes": len(da), "change_spearman": spearman(da, db) if len(da) >= 2 else float("nan"),
+            "change_tau": ch["tau"], "change_p": ch["p"], "slope": ch["slope"], "slope_low": ch["ci_low"],
+            "slope_high": ch["ci_high"],
             "per_checkpoint": pd.DataFrame({"step": steps, "new_heads": em, "reward": vals})}
 
 

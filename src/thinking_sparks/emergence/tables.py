@@ -8,6 +8,7 @@ Every function takes ``{label: Trace}`` (:func:`~.trace.trace_models`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -164,16 +165,25 @@ def reward_frames(traces: dict[str, Trace], models: Mapping[str, ModelRun], n_pe
 
 @dataclass
 class RewardTrack:
-    """:func:`~.stats.reward_tracking` of one run, typed (``per_checkpoint``: ``step, new_heads, reward``)."""
+    """:func:`~.stats.reward_tracking` of one run, typed (``per_checkpoint``: ``step, new_heads, reward``;
+    ``spearman``, ``p``: the levels, descriptive; ``change_*`` and ``slope*``: the checkpoint-to-checkpoint
+    changes the claim is decided on)."""
 
     n: int
     spearman: float
     p: float
     per_checkpoint: pd.DataFrame
+    changes: int = 0
+    change_spearman: float = float("nan")
+    change_tau: float = float("nan")
+    change_p: float = float("nan")
+    slope: float = float("nan")
+    slope_low: float = float("nan")
+    slope_high: float = float("nan")
 
     def as_dict(self) -> dict:
         """The dict :func:`~.stats.reward_tracking` returns (what :mod:`.claims` reads)."""
-        return {"n": self.n, "spearman": self.spearman, "p": self.p, "per_checkpoint": self.per_checkpoint}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def exact_sets_frame(traces: dict[str, Trace], settings: CircuitConfig, n_boot: int = 200,
