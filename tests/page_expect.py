@@ -59,14 +59,15 @@ def assert_same_frame(got: pd.DataFrame, stem: str, name: str, drop_index: bool 
 VERDICT_COLUMNS = ("claim", "paper", "value", "verdict")
 
 
-def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str] | None = None) -> None:
+def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str | dict] | None = None) -> None:
     """The verdict table has the rows, point estimates and decisions the notebook showed before the move;
-    ``changed`` maps a claim (its first words) to the decision a fixed rule now gives it."""
+    ``changed`` maps a claim (its first words) to the decision a fixed rule now gives it, or to a dict of
+    the columns of :data:`VERDICT_COLUMNS` a fixed rule changed (e.g. ``{"paper": ..., "value": None}``)."""
     want = before(stem)["verdicts"]
     for row in want:
-        for start, verdict in (changed or {}).items():
+        for start, new in (changed or {}).items():
             if row["claim"].startswith(start):
-                row["verdict"] = verdict
+                row.update(new if isinstance(new, dict) else {"verdict": new})
     got = json.loads(table.to_json(orient="records", double_precision=10))
     assert _pick(got) == _pick(want), f"{stem}: verdicts differ from before the move"
 

@@ -256,3 +256,12 @@ def test_reward_rule_calibration(coupling, low, high):
         row = verdict_of(em.section4_verdicts({}, table3(), reward_log(nh, rw)), "The number of new heads")
         claims += row.verdict == YES
     assert low <= claims <= high, claims
+
+
+def test_the_plan_gives_every_section4_entry_a_reason():
+    from thinking_sparks import plan
+
+    t = plan.table()  # raises when an entry has no reason
+    s4 = t[t.entry.str.startswith("section4.")].set_index("entry").value
+    assert s4["section4.retained_share"] == pytest.approx(2 / 3) and s4["section4.persist_share"] == 0.5
+    assert s4["section4.retained_contrast"] == 1.0 and s4["section4.retained_majority"] == 0.5

@@ -67,7 +67,10 @@ def test_numbers_and_verdicts_are_unchanged(page):
     assert result.trained.cfg.max_steps == values["trained.cfg.max_steps"] and result.trained.steps == [1, 2]
     # one random head set measures no variation between sets: the row that an interval of [0, 0] from
     # that one set decided before is inconclusive now (tests/test_claims_known_data.py)
-    assert_same_verdicts(verdicts(result), STEM, changed={"Zeroing the heads only the think-off": "inconclusive"})
+    # the §4 persistence row cites the paper's v2 section and its "most" (issue 21; verdict as before)
+    assert_same_verdicts(verdicts(result), STEM, changed={
+        "Zeroing the heads only the think-off": "inconclusive",
+        "SFT heads persist": {"paper": "v2 §4.1, Fig 2A/B: 'most persisting to the end'"}})
 
 
 def test_result_round_trips(page, tmp_path):
