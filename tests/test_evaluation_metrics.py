@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from math import comb
 
 import numpy as np
@@ -168,6 +170,7 @@ def test_paired_difference_pairs_problems():
     assert change == pytest.approx((0.5 + 0.5 + 0 + 1) / 4)
     assert 0 <= lo <= change <= hi <= 1
     same, lo0, hi0 = paired_difference(before, before)
-    assert same == lo0 == hi0 == 0  # no change: a paired interval collapses (an unpaired one would not)
+    # no change on any problem: nothing varies, so there is no interval (a zero-width [0, 0] would decide)
+    assert same == 0 and math.isnan(lo0) and math.isnan(hi0)
     with pytest.raises(ValueError, match="same problems"):
         paired_difference(before, frame({"a": [1], "z": [0]}))
