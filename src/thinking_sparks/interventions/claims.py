@@ -141,7 +141,8 @@ def scaling_verdicts(result: ExperimentResult, baseline: str = "no intervention"
 
 def count_rows(n_on: float, n_off: float, on_only: float, diff_ci: tuple[float, float],
                on_only_ci: tuple[float, float], null_bound: float, why: str = "", on: str = "think-on",
-               off: str = "think-off") -> list[Verdict]:
+               off: str = "think-off", more: str = "Think-off circuits recruit more heads than think-on circuits"
+               ) -> list[Verdict]:
     """§6's two head-count rows from the counts, their paired-bootstrap intervals and the null's bound.
 
     Args:
@@ -149,6 +150,7 @@ def count_rows(n_on: float, n_off: float, on_only: float, diff_ci: tuple[float, 
         diff_ci, on_only_ci: 95% intervals of ``n_off - n_on`` and of ``on_only`` (paired bootstrap).
         null_bound: the ``PLAN.circuits.floor_quantile`` quantile of the same-mode null of a one-sided count.
         why: the reason a row is not measured (appended to its criterion).
+        on, off, more: how the two circuits are named, and the first row's claim in those names.
 
     "No think-only heads" (§6) is a claim of absence. A percentile interval of an integer count lies
     below 0.5 only as the zero-width ``[0, 0]``, which a count at its floor gives on almost every
@@ -158,7 +160,7 @@ def count_rows(n_on: float, n_off: float, on_only: float, diff_ci: tuple[float, 
     q = PLAN.circuits.floor_quantile
     null_why = "" if why or not math.isnan(null_bound) else "; the same-mode null was not measured"
     return [
-        Verdict("Think-off circuits recruit more heads than think-on circuits", "§6, Fig 17",
+        Verdict(more, "§6, Fig 17",
                 f"heads in the {off} circuit − heads in the {on} circuit (paired bootstrap over question pairs; "
                 "the paper gives no count)", n_off - n_on, *diff_ci, above=0.0, criterion="CI above 0" + why),
         Verdict("Think-on heads are (almost) all in the think-off circuit: no think-only heads", "§6",
