@@ -59,14 +59,25 @@ def assert_same_frame(got: pd.DataFrame, stem: str, name: str, drop_index: bool 
 VERDICT_COLUMNS = ("claim", "paper", "value", "verdict")
 
 
-def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str] | None = None) -> None:
+def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str] | None = None,
+                         edited: dict[str, dict] | None = None) -> None:
     """The verdict table has the rows, point estimates and decisions the notebook showed before the move;
-    ``changed`` maps a claim (its first words) to the decision a fixed rule now gives it."""
+    ``changed`` maps a claim (its first words) to the decision a fixed rule now gives it, ``edited`` to
+    the other columns a fixed rule changed on purpose (e.g. ``{"paper": ..., "claim": ...}``; a value of
+    None drops the row)."""
     want = before(stem)["verdicts"]
     for row in want:
         for start, verdict in (changed or {}).items():
             if row["claim"].startswith(start):
                 row["verdict"] = verdict
+    for start, columns in (edited or {}).items():
+        hits = [r for r in want if r["claim"].startswith(start)]
+        assert hits, f"{stem}: no stored row starts with {start!r}"
+        for r in hits:
+            if columns is None:
+                want.remove(r)
+            else:
+                r.update(columns)
     got = json.loads(table.to_json(orient="records", double_precision=10))
     assert _pick(got) == _pick(want), f"{stem}: verdicts differ from before the move"
 

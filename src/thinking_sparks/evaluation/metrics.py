@@ -150,7 +150,8 @@ def sets_paired_difference(sets_a: pd.DataFrame, samples_b: pd.DataFrame, by: st
     Each draw resamples the sets and the problems (both with replacement), so the variation between
     sets enters the interval; :func:`paired_difference` on the pooled sets would average them per
     problem first and leave it out. With fewer than :data:`MIN_SETS` sets (or one problem) that
-    variation cannot be measured and the interval is ``(nan, nan)``.
+    variation cannot be measured and the interval is ``(nan, nan)``; so it is when every difference is
+    the same (nothing varies: a zero-width interval would decide by that alone).
 
     scipy.stats.bootstrap has no two-level resampling, so this one is written out (vectorized).
     ``n_boot``, ``alpha``, ``seed``: None takes the plan's (``PLAN.stats``).
@@ -173,7 +174,7 @@ def sets_paired_difference(sets_a: pd.DataFrame, samples_b: pd.DataFrame, by: st
     d = np.vstack(rows)  # [n_sets, n_problems]
     value = float(d.mean())
     n_sets, n_problems = d.shape
-    if n_sets < MIN_SETS or n_problems < 2 or n_boot < 1:
+    if n_sets < MIN_SETS or n_problems < 2 or n_boot < 1 or np.all(d == d.flat[0]):  # constant: no spread
         return value, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     ws = np.apply_along_axis(np.bincount, 1, rng.integers(0, n_sets, (n_boot, n_sets)), minlength=n_sets)
