@@ -3,7 +3,7 @@
 :func:`training_log` gathers the runs' ``log.csv`` files (``run, kind, step, metric, value``);
 :func:`loss_curves` bins one metric to a few hundred points per run; :func:`grpo_curves` is the
 paper's Fig 3B (reward terms per step with a trailing mean) and :func:`reward_summary` says
-whether GRPO's reward rose (first vs last steps, with a normal-approximation interval), which
+whether GRPO's reward rose (first vs last steps, with a bootstrap interval of the change), which
 :func:`thinking_sparks.organism.premises.claims` turns into verdicts.
 """
 
