@@ -34,6 +34,7 @@ from thinking_sparks.interventions.headsets import parse_heads
 from thinking_sparks.plan import PLAN
 from thinking_sparks.verdicts import Verdict, verdict_table
 
+
 def _row(claim: str, paper: str, statistic: str, stat: tuple[float, float, float], criterion: str,
          lower: float | None = None, upper: float | None = None) -> Verdict:
     """A row for the criterion ``lower < x < upper``, decided by its interval (none: ``inconclusive``)."""
