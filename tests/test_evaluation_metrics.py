@@ -173,3 +173,18 @@ def test_paired_difference_pairs_problems():
     assert same == 0 and math.isnan(lo0) and math.isnan(hi0)
     with pytest.raises(ValueError, match="same problems"):
         paired_difference(before, frame({"a": [1], "z": [0]}))
+
+
+def test_intervals_from_scipy_known_values():
+    from thinking_sparks.evaluation.intervals import difference_ci, mean_ci, proportion_ci
+
+    lo, hi = proportion_ci(3, 10)  # Clopper-Pearson, as tables give it
+    assert (round(lo, 4), round(hi, 4)) == (0.0667, 0.6525)
+    assert all(math.isnan(x) for x in proportion_ci(0, 0))
+    values = np.r_[np.zeros(90), np.ones(10)]  # pass@1 of 10 %: skewed, BCa
+    lo, hi = mean_ci(values, n_resamples=2000, seed=0)
+    assert 0.03 < lo < 0.1 < hi < 0.18 and (lo, hi) == mean_ci(values, n_resamples=2000, seed=0)
+    for constant in ([0.0] * 5, [0.25] * 5, [0.5]):  # nothing varies: no interval (never a zero-width one)
+        assert all(math.isnan(x) for x in mean_ci(constant))
+    lo, hi = difference_ci(values + 0.2, values, n_resamples=1000)
+    assert lo < 0.2 < hi
