@@ -59,15 +59,25 @@ def assert_same_frame(got: pd.DataFrame, stem: str, name: str, drop_index: bool 
 VERDICT_COLUMNS = ("claim", "paper", "value", "verdict")
 
 
-def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str | dict] | None = None) -> None:
+def assert_same_verdicts(table: pd.DataFrame, stem: str, changed: dict[str, str | dict] | None = None,
+                         edited: dict[str, dict | None] | None = None) -> None:
     """The verdict table has the rows, point estimates and decisions the notebook showed before the move;
     ``changed`` maps a claim (its first words) to the decision a fixed rule now gives it, or to a dict of
-    the columns of :data:`VERDICT_COLUMNS` a fixed rule changed (e.g. ``{"paper": ..., "value": None}``)."""
+    the columns of :data:`VERDICT_COLUMNS` a fixed rule changed (e.g. ``{"paper": ..., "value": None}``);
+    ``edited`` maps a claim to the other columns a fixed rule changed on purpose (None drops the row)."""
     want = before(stem)["verdicts"]
     for row in want:
         for start, new in (changed or {}).items():
             if row["claim"].startswith(start):
                 row.update(new if isinstance(new, dict) else {"verdict": new})
+    for start, columns in (edited or {}).items():
+        hits = [r for r in want if r["claim"].startswith(start)]
+        assert hits, f"{stem}: no stored row starts with {start!r}"
+        for r in hits:
+            if columns is None:
+                want.remove(r)
+            else:
+                r.update(columns)
     got = json.loads(table.to_json(orient="records", double_precision=10))
     assert _pick(got) == _pick(want), f"{stem}: verdicts differ from before the move"
 

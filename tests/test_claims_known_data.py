@@ -61,13 +61,11 @@ def straddles(row: pd.Series, bound: float) -> bool:
 # --- the verdict schema (verdicts.py) -----------------------------------------------------------
 
 @pytest.mark.parametrize("above, below", [(0.0, None), (None, 0.0), (0.5, 5 / 6)])
-@pytest.mark.parametrize("partly_above", [None, -10.0])
 @pytest.mark.parametrize("point_decides", [False, True])
-def test_an_interval_that_straddles_a_bound_is_always_inconclusive(above, below, partly_above, point_decides):
+def test_an_interval_that_straddles_a_bound_is_always_inconclusive(above, below, point_decides):
     for bound in (b for b in (above, below) if b is not None):
         for lo, hi in ((bound - 0.1, bound + 0.1), (bound - 1e-9, bound + 1e-9)):
-            v = Verdict("c", "§", "s", bound, lo, hi, above=above, below=below, partly_above=partly_above,
-                        point_decides=point_decides)
+            v = Verdict("c", "§", "s", bound, lo, hi, above=above, below=below, point_decides=point_decides)
             assert v.verdict == UNSURE, (lo, hi, v)
 
 
@@ -78,10 +76,10 @@ def test_decide_three_known_cases():
 
 
 def test_partly_only_for_a_claim_checked_in_parts():
-    # partly_above makes two parts (noise mean 4, its 95th percentile 10): one met, one wholly missed
-    row = lambda lo, hi: Verdict("c", "§", "s", (lo + hi) / 2, lo, hi, above=10, partly_above=4).verdict
-    assert [row(11, 15), row(5, 9), row(5, 12), row(1, 3), row(2, 6)] == [YES, "partly", UNSURE, NO, NO]
-    # without parts, no interval gives partly
+    # one row is one part: an interval wholly below the criterion is not reproduced, whatever else it clears
+    row = lambda lo, hi: Verdict("c", "§", "s", (lo + hi) / 2, lo, hi, above=10).verdict
+    assert [row(11, 15), row(5, 9), row(5, 12), row(1, 3), row(2, 6)] == [YES, NO, UNSURE, NO, NO]
+    # no interval gives partly; only combine does
     grid = [(lo, hi) for lo in np.linspace(-2, 2, 9) for hi in np.linspace(-2, 2, 9) if lo <= hi]
     assert all(decide((lo + hi) / 2, lo, hi, above=0.0) != "partly" for lo, hi in grid)
     assert {combine(p) for p in ([YES, NO], [YES, YES], [NO, NO], [YES, UNSURE])} == {"partly", YES, NO, UNSURE}
@@ -115,8 +113,10 @@ def test_sets_paired_difference_three_known_cases():
     rnd, target = random_sets([1.0, 0.0]), answers("ablate emergent", 0.25)
     value, lo, hi = sets_paired_difference(rnd, target, n_boot=500)
     assert (value, lo, hi) == (0.25, -0.25, 0.75) and decide(value, lo, hi, 0.0) == UNSURE
-    # the old rule (sets averaged per problem before the interval) decided this by accident
-    assert paired_difference(rnd, target, n_boot=500) == pytest.approx((0.25, 0.25, 0.25))
+    # the old rule (sets averaged per problem before the interval) decided this by accident with a
+    # zero-width (0.25, 0.25, 0.25); a constant difference now has no interval at all
+    value, lo, hi = paired_difference(rnd, target, n_boot=500)
+    assert value == pytest.approx(0.25) and math.isnan(lo) and math.isnan(hi)
 
 
 def test_sets_paired_difference_needs_two_sets_and_the_same_problems():
@@ -182,7 +182,7 @@ def table3(sft=(12, 11, 15), distill=(20, nan, nan), noise=(4.0, 10.0), retained
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("ci, expected", [((11, 15), YES), ((1, 3), NO), ((8, 12), UNSURE), ((5, 9), "partly")])
+@pytest.mark.parametrize("ci, expected", [((11, 15), YES), ((1, 3), NO), ((8, 12), UNSURE), ((5, 9), NO)])
 def test_emergent_heads_against_the_noise_floor(ci, expected):
     row = verdict_of(em.section4_verdicts({}, table3(sft=(sum(ci) / 2, *ci)), {}), "SFT adds many emergent heads")
     assert row.verdict == expected
@@ -209,8 +209,8 @@ def result(*frames: pd.DataFrame) -> ExperimentResult:
 
 
 @pytest.mark.parametrize("none, emergent, expected", [
-    (answers("no ablation", 0.75), answers("ablate emergent", 0.25), YES),
-    (answers("no ablation", 0.25), answers("ablate emergent", 0.75), NO),
+    (answers("no ablation", 0.75, seed=11), answers("ablate emergent", 0.25, seed=12), YES),
+    (answers("no ablation", 0.25, seed=13), answers("ablate emergent", 0.75, seed=14), NO),
     (answers("no ablation", 0.5, seed=1), answers("ablate emergent", 0.5, seed=2), UNSURE),
     (answers("no ablation", 1.0, n_problems=1), answers("ablate emergent", 0.0, n_problems=1), UNSURE),
 ])
@@ -232,52 +232,94 @@ def test_emergent_heads_against_random_sets(rates, expected):
 
 
 @pytest.mark.parametrize("control, expected", [(answers("ablate control", 0.0), YES),
-                                               (answers("ablate control", 0.75), NO),
-                                               (answers("ablate control", 0.375, n=8, seed=3), UNSURE)])
+                                               (answers("ablate control", 0.75, seed=15), NO),
+                                               (answers("ablate control", 0.25, n=8, seed=3), UNSURE)])
 def test_ablating_the_control_circuit_collapses_accuracy(control, expected):
-    none = answers("no ablation", 0.75, n=control.sample_index.nunique())
-    res = result(none, answers("ablate emergent", 0.25, n=none.sample_index.nunique()), control)
+    # Table 1 (1.5B): TriviaQA heads zeroed 0.00 against reasoning heads zeroed 26.6 (AIME'24): the control
+    # ablation must hurt more than the emergent one (before: an invented bound, half the unablated pass@1)
+    n = control.sample_index.nunique()
+    res = result(answers("no ablation", 0.75, n=n), answers("ablate emergent", 0.25, n=n, seed=16), control)
     row = verdict_of(iv.ablation_verdicts(res, n_boot=500), "Ablating the control")
-    assert row.verdict == expected and "0.375" in row.criterion
+    assert row.verdict == expected and row.criterion == "CI above 0" and "26.6 − 0.00" in row.statistic
     if expected == UNSURE:
-        assert straddles(row, 0.375)
+        assert straddles(row, 0.0)
 
 
-def scaled(hard: float, easy: float, seed: int | None = None) -> ExperimentResult:
-    base = [answers("no intervention", 0.5, difficulty=d, seed=None if seed is None else seed + i)
-            for i, d in enumerate(("hard", "easy"))]
-    up = [answers("x1.3 sft", r, difficulty=d, seed=None if seed is None else seed + 10 + i)
-          for i, (d, r) in enumerate((("hard", hard), ("easy", easy)))]
+def scaled(hard: float, easy: float, seed: int = 0, label: str = "x1.3 sft",
+           order: tuple[str, ...] = ("hard", "easy")) -> ExperimentResult:
+    """The unmodified base at 0.5 and ``label`` at ``hard`` / ``easy`` on the two sets, listed in ``order``."""
+    rates = {"hard": hard, "easy": easy}
+    base = [answers("no intervention", 0.5, difficulty=d, seed=seed + i) for i, d in enumerate(order)]
+    up = [answers(label, rates[d], difficulty=d, seed=seed + 10 + i) for i, d in enumerate(order)]
     return result(*base, *up)
 
 
-@pytest.mark.parametrize("res, expected", [(scaled(0.75, 0.25), [YES, YES]), (scaled(0.25, 0.75), [NO, NO]),
-                                           (scaled(0.5, 0.5, seed=4), [UNSURE, UNSURE])])
-def test_scaling_sft_heads_helps_hard_hurts_easy(res, expected):
+# Table 5: x1.3 SFT heads lower AIME'24 (13.3 -> 0.00) and raise MATH (56.0 -> 58.2); before, the rows
+# tested the opposite ("helps hard, hurts easy") and took the hard set from the list's last position
+@pytest.mark.parametrize("res, expected", [(scaled(0.25, 0.75), [YES, YES]), (scaled(0.75, 0.25), [NO, NO]),
+                                           (scaled(0.5, 0.5, seed=4), [UNSURE, UNSURE]),
+                                           (scaled(0.25, 0.75, order=("easy", "hard")), [YES, YES])])
+def test_scaling_sft_heads_lowers_hard_raises_easy(res, expected):
     v = iv.scaling_verdicts(res, n_boot=500)
-    assert list(v.verdict) == expected
+    assert list(v.claim) == ["Scaling up (x1.3) SFT's heads in the base model lowers hard-set pass@1",
+                             "Scaling up (x1.3) SFT's heads in the base model raises easy-set pass@1"]
+    assert list(v.verdict) == expected and "13.3" in v.statistic.iloc[0] and "58.2" in v.statistic.iloc[1]
     if expected[0] == UNSURE:
         assert straddles(v.iloc[0], 0.0) and straddles(v.iloc[1], 0.0)
 
 
-@pytest.mark.parametrize("on, off, expected", [(["L0H1"], ["L0H1", "L1H0"], [YES, YES]),
-                                               (["L0H1", "L2H2"], ["L0H1"], [NO, NO]),
-                                               (["L0H1", "L2H2"], ["L0H1", "L2H2"], [NO, YES]),
-                                               ([], ["L0H1", "L1H0"], [UNSURE, UNSURE]),
-                                               (["L0H1"], [], [UNSURE, UNSURE])])
-def test_think_off_head_counts(on, off, expected):
-    curves = pd.concat([answers("think off", 0.5), answers("think off + ablation", 0.5)])
-    v = iv.think_verdicts(on, off, curves, n_boot=100)
-    counts = v.iloc[:2]
-    assert list(counts.verdict) == expected
+def test_table5_rows_by_condition_and_only_with_both_difficulties():
+    v = iv.scaling_verdicts(scaled(0.1, 0.1, label="ablate sft"), n_boot=300)  # zeroing lowers both (0.00, 0.10)
+    assert list(v.verdict) == [YES, YES] and all("lowers" in c for c in v.claim)
+    v = iv.scaling_verdicts(scaled(0.25, 0.75, label="x0.5 grpo early"), n_boot=300)
+    assert list(v.verdict) == [YES, YES] and v.claim.iloc[0].startswith("Scaling down (x0.5) GRPO early")
+    assert iv.scaling_verdicts(scaled(0.25, 0.75, label="x0.5 sft"), n_boot=300).empty  # not in Table 5
+    hard_only = result(answers("no intervention", 0.5, seed=1), answers("x1.3 sft", 0.25, seed=2))
+    assert iv.scaling_verdicts(hard_only).empty
+
+
+def boot(diffs: list[int], on_only: list[int]) -> pd.DataFrame:
+    """An ``overlap_bootstrap`` frame whose resamples give these ``n_b - n_a`` and ``only_a`` counts."""
+    return pd.DataFrame({"n_a": [5] * len(diffs), "n_b": [5 + d for d in diffs], "only_a": on_only})
+
+
+NULL = np.array([1.0, 2.0, 2.0, 3.0, 4.0])  # same-mode null: 95% quantile 3.8
+
+
+@pytest.mark.parametrize("on, off, b, expected", [
+    (["L0H1"], ["L0H1", "L1H0"], boot([1, 2, 3, 2] * 10, [0, 1, 0, 2] * 10), [YES, YES]),
+    (["L0H1", "L2H2"], ["L0H1"], boot([-1, -2, -3, -2] * 10, [4, 5, 6, 5] * 10), [NO, NO]),
+    (["L0H1", "L2H2"], ["L0H1", "L1H0"], boot([-1, 0, 1, 2] * 10, [2, 3, 4, 5] * 10), [UNSURE, UNSURE]),
+    ([], ["L0H1", "L1H0"], boot([1, 2] * 10, [0, 1] * 10), [UNSURE, UNSURE]),
+    (["L0H1"], [], boot([1, 2] * 10, [0, 1] * 10), [UNSURE, UNSURE]),
+    (["L0H1"], ["L0H1", "L1H0"], None, [UNSURE, UNSURE]),
+])
+def test_think_off_head_counts(on, off, b, expected):
+    # before: decided by the point counts (the paper gives none: Fig 17 shows more think-off heads)
+    counts = iv.think_verdicts(on, off, None, boot=b, null=NULL)
+    assert list(counts.verdict) == expected and len(counts) == 2
     # before: an empty think-on circuit passed "no think-only heads" (0 missing heads)
     assert all(("is empty" in c) == (not on or not off) for c in counts.criterion)
+    assert (b is None) == ("not measured" in counts.criterion.iloc[0])
+    assert "3.8" in counts.criterion.iloc[1]
 
 
-def at(condition: str, hits: list[int], n: int = 8, n_problems: int = 30) -> pd.DataFrame:
-    """Samples correct exactly at the sample indices ``hits`` on every problem."""
+def test_no_think_only_heads_is_not_decided_by_a_zero_width_interval():
+    # every resample 0 think-on-only heads: the percentile interval is [0, 0]. The old rule "CI below 0.5"
+    # could only ever be met by that degenerate interval; the bound is now the same-mode null
+    zero = boot([1, 2] * 10, [0] * 20)
+    row = iv.think_verdicts(["L0H1"], ["L0H1", "L1H0"], None, boot=zero, null=NULL).iloc[1]
+    assert (row.ci_low, row.ci_high) == (0.0, 0.0) and row.verdict == YES and "0.5" not in row.criterion
+    row = iv.think_verdicts(["L0H1"], ["L0H1", "L1H0"], None, boot=zero, null=None).iloc[1]
+    assert row.verdict == UNSURE and "null was not measured" in row.criterion  # no null, no bound, no verdict
+
+
+def at(condition: str, hits: list[int], n: int = 8, n_problems: int = 30, every: int = 3) -> pd.DataFrame:
+    """Samples correct exactly at the sample indices ``hits``, on all problems but every ``every``-th
+    (those never right: problems differ, so a difference is not one constant)."""
     out = answers(condition, 0.0, n=n, n_problems=n_problems)
-    return out.assign(correct=out.sample_index.isin(hits))
+    keep = out.problem_id.str[-2:].astype(int) % every != 0
+    return out.assign(correct=out.sample_index.isin(hits) & keep)
 
 
 def fig5(off: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
@@ -286,7 +328,7 @@ def fig5(off: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("off, ablated, expected", [
     (at("think off", [4]), at("think off + ablation", [0]), YES),
-    (at("think off", [0]), at("think off + ablation", [4]), NO),
+    (at("think off", [0]), at("think off + ablation", [4], every=2), NO),
     (answers("think off", 0.5, n=8, seed=5), answers("think off + ablation", 0.5, n=8, seed=6), UNSURE),
 ])
 def test_ablating_think_off_only_heads_raises_success_at_1(off, ablated, expected):
@@ -295,7 +337,7 @@ def test_ablating_think_off_only_heads_raises_success_at_1(off, ablated, expecte
 
 @pytest.mark.parametrize("off, ablated, expected", [
     (at("think off", [4]), at("think off + ablation", []), YES),
-    (at("think off", []), at("think off + ablation", [0]), NO),
+    (at("think off", []), at("think off + ablation", [0], every=2), NO),
     (answers("think off", 0.1, n=8, seed=7), answers("think off + ablation", 0.1, n=8, seed=8), UNSURE),
 ])
 def test_ablating_think_off_only_heads_lowers_pass_at_k(off, ablated, expected):
@@ -362,7 +404,8 @@ def test_the_teacher_is_strongest(teacher, expected):
         students = [cell("sft", 0.4, seed=6), cell("base", 0.1, seed=7)]
     samples = pd.concat([cell("teacher", teacher[0], "default", *teacher[1:]), *students])
     row = verdict_of(premises.claims(samples, NO_REWARDS, n_boot=500), "the teacher is the strongest")
-    assert row.verdict == expected and "(sft)" in row.statistic
+    # before: compared only with the model of the closest point estimate; now with every model
+    assert row.verdict == expected and "teacher minus sft," in row.statistic and "of 2 other models" in row.statistic
 
 
 @pytest.mark.parametrize("ci, expected", [((0.01, 0.09), YES), ((-0.09, -0.01), NO), ((-0.02, 0.04), UNSURE)])
@@ -373,20 +416,24 @@ def test_grpo_reward_rises(ci, expected):
 
 # --- the real-model page's claims (realmodel/claims.py) -------------------------------------------
 
-def test_late_share_known_values():
-    assert real.late_share(["L0H0", "L2H1", "L3H0"], 6) == (2, 3, pytest.approx(4 / 6))
-    assert real.late_share([], 9) == (0, 0, pytest.approx(6 / 9))
+def test_mean_layer_known_values():
+    value, lo, hi, null = real.mean_layer(["L0H0", "L2H1", "L3H0", "L5H2"], 6, n_boot=500)
+    assert (value, null) == (2.5, 2.5) and lo < 2.5 < hi
+    value, lo, hi, null = real.mean_layer(["L4H0", "L4H1"], 9)  # one layer only: nothing to resample
+    assert (value, null) == (4.0, 4.0) and math.isnan(lo) and math.isnan(hi)
+    assert math.isnan(real.mean_layer([], 9)[0])
 
 
 OV = {"jaccard": 0.4, "jaccard_low": 0.3, "jaccard_high": 0.5, "n_on": 4, "n_off": 10, "diff_low": 3.0,
-      "diff_high": 8.0, "on_only": 0, "on_only_low": 0.0, "on_only_high": 0.0}
+      "diff_high": 8.0, "on_only": 0, "on_only_low": 0.0, "on_only_high": 1.0, "on_only_null": 2.5}
 
 
-def style_results(random_rates=(0.75, 0.75, 1.0), ablated=0.25, scaled_rate=0.25, direct=("L3H0", "L4H1")):
-    """``style_interventions``' output: the direct style's conditions; the think style has no heads of its own."""
-    d = [answers("no ablation", 0.75, n=8), answers("ablate direct-only", ablated, n=8),
-         answers("x0.5 direct-only", scaled_rate, n=8)]
-    d += [answers(f"random #{i}", r, n=8) for i, r in enumerate(random_rates)]
+def style_results(random_rates=(0.5, 0.5, 0.25), ablated=0.9, scaled_rate=0.25, direct=("L3H0", "L4H1")):
+    """``style_interventions``' output: the direct style's conditions; the think style has no heads of its own.
+    Table 2's direction: zeroing the direct-only heads raises direct accuracy (0.5 -> ``ablated``)."""
+    d = [answers("no ablation", 0.5, n=8, seed=20), answers("ablate direct-only", ablated, n=8, seed=21),
+         answers("x0.5 direct-only", scaled_rate, n=8, seed=22)]
+    d += [answers(f"random #{i}", r, n=8, seed=30 + i) for i, r in enumerate(random_rates)]
     ablated_curve = at("ablate direct-only", [0])  # half the problems right at once, half never
     ablated_curve["correct"] &= ablated_curve.problem_id.str[-2:].astype(int) % 2 == 0
     curves = pd.concat([at("no ablation", [4]), ablated_curve], ignore_index=True)
@@ -410,11 +457,11 @@ def test_page07_known_table():
         "SFT heads persist to the end of training", "SFT's emergent heads sit in mid-late layers",
         "Think-off (direct) circuits recruit more heads than think-on (step-by-step) ones",
         "Think-on heads are (almost) all in the think-off circuit: no think-only heads",
-        ("Zeroing the heads only the think-off (direct) circuit recruits hurts that style more than zeroing as "
-         "many random heads"),
+        "Zeroing the heads only the think-off (direct) circuit recruits raises direct-style accuracy",
+        "Zeroing the direct-only heads raises direct-style accuracy more than zeroing as many random heads",
         "Scaling the think-off-only heads down (x0.5) lowers think-off accuracy",
         "Ablating think-off-only heads raises success@1 in think-off mode", "... but lowers pass@8"]
-    assert v.verdict.tolist() == [YES] * 10
+    assert v.verdict.tolist() == [YES] * 11
 
 
 @pytest.mark.parametrize("acc, expected", [((0.1, 0.05, 0.15), YES), ((-0.1, -0.15, -0.05), NO),
@@ -425,14 +472,18 @@ def test_page07_accuracy(acc, expected):
 
 @pytest.mark.parametrize("late, early, expected", [(12, 0, YES), (0, 12, NO), (8, 4, UNSURE)])
 def test_page07_mid_late_layers(late, early, expected):
+    # the mean layer of the emergent heads (layers 2..5 late, 0..1 early) against that of all heads of the
+    # fake 6-layer model, 2.5 (before: a share in layers >= n/3 against an invented 2/3)
     row = verdict_of(page07(late=late, early=early), "SFT's emergent heads sit in mid-late")
-    assert row.value == pytest.approx(late / 12, abs=1e-3) and row.verdict == expected
+    layers = [2 + i % 4 for i in range(late)] + [i % 2 for i in range(early)]
+    assert row.value == pytest.approx(np.mean(layers)) and row.verdict == expected
+    assert row.criterion == "CI above the mean layer of all heads (2.5 of 0..5)"
 
 
 @pytest.mark.parametrize("diff, on_only, expected", [
-    ((6, 3.0, 8.0), (0, 0.0, 0.0), [YES, YES]),
-    ((-6, -8.0, -3.0), (3, 2.0, 4.0), [NO, NO]),
-    ((1, -2.0, 4.0), (0, 0.0, 1.0), [UNSURE, UNSURE]),
+    ((6, 3.0, 8.0), (0, 0.0, 1.0), [YES, YES]),
+    ((-6, -8.0, -3.0), (3, 3.0, 5.0), [NO, NO]),
+    ((1, -2.0, 4.0), (2, 1.0, 4.0), [UNSURE, UNSURE]),
 ])
 def test_page07_style_circuits(diff, on_only, expected):
     ov = OV | {"n_off": OV["n_on"] + diff[0], "diff_low": diff[1], "diff_high": diff[2], "on_only": on_only[0],
@@ -453,10 +504,23 @@ def test_page07_empty_or_silent_circuit_is_inconclusive_with_a_reason(change, wh
         assert row.verdict == UNSURE and why in row.criterion
 
 
-@pytest.mark.parametrize("rates, expected", [((0.75, 0.75, 1.0), YES), ((0.0, 0.25, 0.0), NO),
+@pytest.mark.parametrize("ablated, expected", [(0.9, YES), (0.1, NO), (None, UNSURE)])
+def test_page07_zeroing_direct_heads_raises_direct_accuracy(ablated, expected):
+    # Table 2: think off 30.0 -> 36.6 AIME'24 with its think-off-only heads zeroed (before: "hurts")
+    styles = style_results(ablated=0.5 if ablated is None else ablated)
+    if ablated is None:
+        s = styles["direct"].samples
+        styles["direct"] = result(s[s.condition != "ablate direct-only"],
+                                  answers("ablate direct-only", 0.5, n=8, seed=23))
+    row = verdict_of(page07(styles=styles), "Zeroing the heads only the think-off (direct) circuit recruits raises "
+                                           "direct-style accuracy")
+    assert row.verdict == expected and "36.6 − 30.0" in row.statistic
+
+
+@pytest.mark.parametrize("rates, expected", [((0.5, 0.5, 0.25), YES), ((1.0, 1.0, 0.95), NO),
                                              ((1.0, 0.0), UNSURE), ((1.0,), UNSURE)])
 def test_page07_direct_heads_against_random_sets(rates, expected):
-    row = verdict_of(page07(styles=style_results(random_rates=rates)), "Zeroing the heads only the think-off")
+    row = verdict_of(page07(styles=style_results(random_rates=rates)), "Zeroing the direct-only heads")
     assert row.verdict == expected
     # the page's seeds = 1: one random set says nothing about the spread between sets (before: reproduced)
     assert ("1 random set: the variation between sets cannot be measured" in row.criterion) == (len(rates) == 1)
@@ -465,18 +529,15 @@ def test_page07_direct_heads_against_random_sets(rates, expected):
 def test_page07_without_direct_heads_or_random_sets_says_why():
     row = verdict_of(page07(styles=style_results(direct=())), "Zeroing the heads only the think-off")
     assert row.verdict == UNSURE and "no direct-only heads" in row.criterion
-    row = verdict_of(page07(styles=style_results(random_rates=())), "Zeroing the heads only the think-off")
+    row = verdict_of(page07(styles=style_results(random_rates=())), "Zeroing the direct-only heads")
     assert row.verdict == UNSURE and "no random sets" in row.criterion
 
 
-@pytest.mark.parametrize("rate, expected", [(0.25, YES), (1.0, NO), (None, UNSURE)])
+@pytest.mark.parametrize("rate, expected", [(0.25, YES), (0.9, NO), (None, UNSURE)])
 def test_page07_scaling_direct_heads(rate, expected):
-    styles = style_results(scaled_rate=0.75 if rate is None else rate)
-    if rate is None:  # both sides sampled at 0.75: only noise between them
+    styles = style_results(scaled_rate=0.5 if rate is None else rate)
+    if rate is None:  # both sides sampled at 0.5: only noise between them
         s = styles["direct"].samples
-        noisy = answers("x0.5 direct-only", 0.75, n=8, seed=9)
-        styles["direct"] = result(s[s.condition != "x0.5 direct-only"], noisy)
-        s = styles["direct"].samples
-        styles["direct"] = result(s[s.condition != "no ablation"], answers("no ablation", 0.75, n=8, seed=10))
+        styles["direct"] = result(s[s.condition != "x0.5 direct-only"], answers("x0.5 direct-only", 0.5, n=8, seed=9))
     row = verdict_of(page07(styles=styles), "Scaling the think-off-only heads down")
     assert row.verdict == expected

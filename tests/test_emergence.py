@@ -254,9 +254,9 @@ def test_verdicts_follow_the_ci():
     v = section4_verdicts({}, table((5, 9), (0.6, 0.55, 0.7)), {})
     assert list(v.columns) == list(COLUMNS)
     got = v.set_index("statistic")["verdict"].tolist()
-    # sft: CI clears the noise mean, not its 95th percentile -> partly; distill: no CI, 20 > 10 decides;
-    # retained share: CI within (1/2, 1) and containing the paper's 2/3
-    assert got == ["partly", "reproduced", "reproduced"]
+    # sft: CI below the noise floor's 95th percentile -> not reproduced (partly_above is gone: "partly" is
+    # only combine's); distill: no CI, 20 > 10 decides; retained share: CI within (1/2, 1) and containing 2/3
+    assert got == ["not reproduced", "reproduced", "reproduced"]
     v = section4_verdicts({}, table((11, 14), (0.9, 0.85, 0.95)), {})
     # retained: most but not all (reproduced), yet 2/3 lies outside the CI (not reproduced): partly
     assert v.verdict.tolist() == ["reproduced", "reproduced", "partly"]

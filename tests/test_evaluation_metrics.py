@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from math import comb
 
 import numpy as np
@@ -168,6 +169,22 @@ def test_paired_difference_pairs_problems():
     assert change == pytest.approx((0.5 + 0.5 + 0 + 1) / 4)
     assert 0 <= lo <= change <= hi <= 1
     same, lo0, hi0 = paired_difference(before, before)
-    assert same == lo0 == hi0 == 0  # no change: a paired interval collapses (an unpaired one would not)
+    # no change on any problem: nothing varies, so there is no interval (a zero-width [0, 0] would decide)
+    assert same == 0 and math.isnan(lo0) and math.isnan(hi0)
     with pytest.raises(ValueError, match="same problems"):
         paired_difference(before, frame({"a": [1], "z": [0]}))
+
+
+def test_intervals_from_scipy_known_values():
+    from thinking_sparks.evaluation.intervals import difference_ci, mean_ci, proportion_ci
+
+    lo, hi = proportion_ci(3, 10)  # Clopper-Pearson, as tables give it
+    assert (round(lo, 4), round(hi, 4)) == (0.0667, 0.6525)
+    assert all(math.isnan(x) for x in proportion_ci(0, 0))
+    values = np.r_[np.zeros(90), np.ones(10)]  # pass@1 of 10 %: skewed, BCa
+    lo, hi = mean_ci(values, n_resamples=2000, seed=0)
+    assert 0.03 < lo < 0.1 < hi < 0.18 and (lo, hi) == mean_ci(values, n_resamples=2000, seed=0)
+    for constant in ([0.0] * 5, [0.25] * 5, [0.5]):  # nothing varies: no interval (never a zero-width one)
+        assert all(math.isnan(x) for x in mean_ci(constant))
+    lo, hi = difference_ci(values + 0.2, values, n_resamples=1000)
+    assert lo < 0.2 < hi

@@ -60,7 +60,8 @@ def test_no_difference_is_never_reproduced():
     distill = _cell("distill", rng.random((100, 32)) < rates, difficulty="medium")
     equal = premises.claims(pd.concat([base, sft]), _rewards()).set_index("claim")
     row = equal.loc["SFT raises hard-set pass@1 over base"]
-    assert (row.value, row.ci_low, row.ci_high) == (0, 0, 0) and row.verdict == "not reproduced"
+    # nothing differs on any problem: no interval (a zero-width [0, 0] would decide from no variation at all)
+    assert row.value == 0 and np.isnan(row.ci_low) and np.isnan(row.ci_high) and row.verdict == "inconclusive"
     noise = premises.claims(pd.concat([base_noise, distill]), _rewards(), difficulty="medium").set_index("claim")
     row = noise.loc["distillation raises medium-set pass@1 over base"]
     assert row.ci_low < 0 < row.ci_high or row.ci_high <= 0
@@ -77,10 +78,13 @@ def test_every_premise_row_and_missing_cells_left_out():
     assert got.loc["distillation raises hard-set pass@1 over base", "verdict"] == "not reproduced"
     assert got.loc["thinking on beats thinking off on the hard set", "verdict"] == "reproduced"
     teacher_row = got.loc["the teacher is the strongest model on the hard set"]
-    assert teacher_row.value == pytest.approx(0.30) and "(sft)" in teacher_row.statistic  # the best student
+    # the deciding comparison: the lowest interval among all six other models (sft's, 0.30)
+    assert teacher_row.value == pytest.approx(0.30) and "teacher minus sft," in teacher_row.statistic
+    assert "of 6 other models" in teacher_row.statistic
     assert teacher_row.verdict == "reproduced"
     assert got.loc["GRPO accuracy reward rises (grpo-hard)", "verdict"] == "reproduced"
-    assert got.loc["grpo-hard raises hard-set pass@1 over base", "verdict"] == "not reproduced"
+    # grpo-hard answers exactly as base on every problem: no interval, so undecided (before: [0, 0], not reproduced)
+    assert got.loc["grpo-hard raises hard-set pass@1 over base", "verdict"] == "inconclusive"
     only = premises.claims(pd.concat([base, sft]), _rewards(0.01, -0.02, 0.04))
     assert list(only.claim) == ["SFT raises hard-set pass@1 over base", "GRPO accuracy reward rises (grpo-hard)"]
     assert list(only.verdict) == ["reproduced", "inconclusive"]

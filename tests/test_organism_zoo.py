@@ -252,11 +252,13 @@ def test_reward_summary_interval_of_the_change(monkeypatch):
     out = curves.reward_summary("tiny", window=5).set_index(["run", "term"])
     row = out.loc[("grpo-x", "accuracy")]
     first, last = acc[:5], acc[5:]
-    se = (statistics.variance(first) / 5 + statistics.variance(last) / 5) ** 0.5
     change = statistics.mean(last) - statistics.mean(first)
     assert row.change == pytest.approx(change, abs=1e-4)
-    assert row.ci_low == pytest.approx(change - 1.96 * se, abs=1e-4)
-    assert row.ci_high == pytest.approx(change + 1.96 * se, abs=1e-4)
+    # scipy's BCa bootstrap of the two windows (before: a normal approximation, change +- 1.96 se)
+    from thinking_sparks.evaluation.intervals import difference_ci
+
+    assert (row.ci_low, row.ci_high) == pytest.approx(difference_ci(last, first), abs=1e-4)
+    assert 0 < row.ci_low < change < row.ci_high < 0.7
     one = out.loc[("grpo-one", "accuracy")]
     assert one.window == 1 and pd.isna(one.ci_low) and pd.isna(one.ci_high)  # no spread, no interval
 

@@ -4,6 +4,8 @@ tiny model post-trained with the real-model SFT recipe (no hub; SmolLM2 itself r
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.conftest import REPO
@@ -86,7 +88,9 @@ def test_accuracy_before_after_is_paired(real_page):
     assert ((acc.table.ci_low <= acc.table["pass@1"]) & (acc.table["pass@1"] <= acc.table.ci_high)).all()
     d, lo, hi = acc.diff
     gap = acc.table["pass@1"].iloc[1] - acc.table["pass@1"].iloc[0]
-    assert d == pytest.approx(gap) and lo <= d <= hi
+    assert d == pytest.approx(gap)
+    # a difference that is the same on every problem (the tiny model: 0) has no interval (issue 21)
+    assert lo <= d <= hi or (math.isnan(lo) and math.isnan(hi))
 
 
 def test_sweep_layers_and_noise_floor(real_page):
@@ -138,7 +142,8 @@ def test_verdict_table_is_computed(real_page):
     assert claims[0] == "Post-training on worked solutions raises accuracy"
     assert "SFT's emergent heads sit in mid-late layers" in claims
     first = v.iloc[0]
-    assert (first.value, first.ci_low, first.ci_high) == pytest.approx(tuple(round(x, 3) for x in real_page["acc"].diff))
+    assert (first.value, first.ci_low, first.ci_high) == pytest.approx(tuple(round(x, 3) for x in real_page["acc"].diff),
+                                                                       nan_ok=True)
 
 
 def test_warm_rebuild_computes_nothing(real_page, monkeypatch):

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_page_params
+from tests.page_expect import assert_same_frame, before, tiny_page_params
 
 STEM = "05_interventions"
 
@@ -36,6 +36,28 @@ def test_tables_are_those_of_the_notebook(page_run):
         assert_same_frame(obj, STEM, name)
 
 
+#: the verdicts after issue 21's rules (before: 5 rows, "not reproduced" on zero-width [0, 0] intervals, Table 5
+#: read as "helps hard, hurts easy" by list position). The tiny models solve nothing in any condition: every
+#: difference is 0 on every problem, so no row has an interval. Table 5's rows come from the samples'
+#: difficulty column, in Table 5's directions (AIME'24 down, MATH up; zeroing: both down).
+VERDICTS = [
+    ("Zero-ablating the emergent heads lowers pass@1", "Table 1 (1.5B), §A.7"),
+    ("Ablating emergent heads hurts more than ablating as many random heads (layer-matched)", "Table 1 (added control)"),
+    ("Ablating the control (no-reasoning) circuit's heads collapses accuracy, far below ablating the emergent heads",
+     "Table 1 (1.5B), TriviaQA row"),
+    ("Zeroing SFT's heads in the base model lowers hard-set pass@1", "Table 5 (§5.9)"),
+    ("Zeroing SFT's heads in the base model lowers easy-set pass@1", "Table 5 (§5.9)"),
+    ("Scaling up (x1.3) SFT's heads in the base model lowers hard-set pass@1", "Table 5 (§5.9)"),
+    ("Scaling up (x1.3) SFT's heads in the base model raises easy-set pass@1", "Table 5 (§5.9)"),
+]
+
+
+def assert_verdicts(table) -> None:
+    assert [(r.claim, r.paper) for r in table.itertuples()] == VERDICTS
+    assert list(table.value) == [0.0] * 7 and list(table.verdict) == ["inconclusive"] * 7
+    assert table.ci_low.isna().all() and table.ci_high.isna().all()
+
+
 def test_head_sets_and_verdicts_are_those_of_the_notebook(page_run):
     page, _, result = page_run
     values = before(STEM)["values"]
@@ -44,8 +66,7 @@ def test_head_sets_and_verdicts_are_those_of_the_notebook(page_run):
         assert result.heads.notes[name] == values[f"heads.notes[{name}]"]
     assert list(result.head_sets["set"]) == ["emergent", "base", "control", "sft", "grpo early"]
     assert result.runs["grpo"].final == "organism/tiny/grpo-easy@final"
-    assert_same_verdicts(page.verdicts(result), STEM)
-    assert len(page.verdicts(result)) == 5
+    assert_verdicts(page.verdicts(result))
 
 
 def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):
@@ -62,7 +83,7 @@ def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):
     assert_same_frame(again.table1.table, STEM, "out[table1].table")
     assert_same_frame(again.sweep.pass_at_1, STEM, "out[sweep][pass]")
     assert again.heads == first.heads
-    assert_same_verdicts(page.verdicts(again), STEM)
+    assert_verdicts(page.verdicts(again))
 
 
 def test_without_a_grpo_run_fig4_is_left_out(page_run):

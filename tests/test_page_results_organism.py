@@ -11,6 +11,13 @@ from tests.page_expect import assert_same_frame, assert_same_verdicts, before, t
 from thinking_sparks.cache import ResultCache
 from thinking_sparks.pages import organism as page
 
+#: rules changed on purpose (issue 21): the tiny models answer every hard problem alike (pass@1 0 on both
+#: sides), and a difference that is 0 on every problem has no interval: undecided, not "not reproduced"
+#: by a zero-width [0, 0]; SFT's and distillation's premises cite the tables that hold their numbers
+CHANGED = {"changed": {"SFT": "inconclusive", "distillation": "inconclusive", "thinking on": "inconclusive",
+                       "the teacher": "inconclusive", "grpo-": "inconclusive"},
+           "edited": {"SFT raises": {"paper": "§2 premise; Table 5"},
+                      "distillation raises": {"paper": "§2 premise; Tables 1, 4"}}}
 STEM = "02_organism"
 
 
@@ -35,8 +42,9 @@ def test_organism_page_matches_before_and_rereads_its_cache(tiny_zoo, monkeypatc
     assert_same_frame(result.grpo_curves[result.grpo_curves.term == "accuracy"], STEM, "acc_curve")
     assert_same_frame(result.bars(), STEM, "bars")
     assert result.sanity_problems == []  # the tiny profile's floors are structural only
-    assert_same_verdicts(page.verdicts(result), STEM)
-    assert_same_frame(page.verdicts(result), STEM, "checks")
+    assert_same_verdicts(page.verdicts(result), STEM, **CHANGED)
+    # the intervals are scipy's BCa bootstrap now (the stored "checks" frame holds the old rule's words)
+    assert all("BCa bootstrap" in c for c in page.verdicts(result).criterion)
 
     hard = {k[5:-1]: v for k, v in before(STEM)["values"].items() if k.startswith("hard[")}
     assert hard["question"] in result.hybrid_prompt and result.hybrid_prompt.rstrip().endswith(
@@ -55,7 +63,7 @@ def test_organism_page_matches_before_and_rereads_its_cache(tiny_zoo, monkeypatc
     again = page.run(params)
     assert again.evaluation.samples.equals(result.evaluation.samples)
     assert again.shapes == result.shapes and again.hybrid_prompt == result.hybrid_prompt
-    assert_same_verdicts(page.verdicts(again), STEM)
+    assert_same_verdicts(page.verdicts(again), STEM, **CHANGED)
     with pytest.raises(AssertionError, match="compute nothing"):
         page.run(dataclasses.replace(params, n=3))  # other sampling, other key
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+from tests.page_expect import assert_same_frame, before, tiny_params
 
 STEM = "07_real_model"
 
@@ -51,12 +51,34 @@ def test_tables_are_unchanged(page, field, name):
     assert_same_frame(obj, STEM, name)
 
 
+#: the verdicts after issue 21's rules (the stored ones: before). On the tiny model every accuracy difference is 0
+#: on every problem: no interval, so undecided (before: "not reproduced" on [0, 0]). "No think-only heads": the
+#: count's interval [0, 1] lies below the same-style null's 95% quantile (2.5) (before: "below 0.5", which only a
+#: zero-width [0, 0] could meet). Zeroing the direct-only heads follows Table 2: it should *raise* direct accuracy
+#: (before: "hurts more than random heads"), against the unmodified model and against random sets.
+VERDICTS = [
+    ("Post-training on worked solutions raises accuracy", 0.0, "inconclusive"),
+    ("SFT adds many emergent heads", 0.0, "not reproduced"),
+    ("SFT heads persist to the end of training", None, "inconclusive"),
+    ("SFT's emergent heads sit in mid-late layers", None, "inconclusive"),
+    ("Think-off (direct) circuits recruit more heads than think-on (step-by-step) ones", 2.0, "inconclusive"),
+    ("Think-on heads are (almost) all in the think-off circuit: no think-only heads", 0.0, "reproduced"),
+    ("Zeroing the heads only the think-off (direct) circuit recruits raises direct-style accuracy", 0.0, "inconclusive"),
+    ("Zeroing the direct-only heads raises direct-style accuracy more than zeroing as many random heads", 0.0,
+     "inconclusive"),
+    ("Scaling the think-off-only heads down (x0.5) lowers think-off accuracy", 0.0, "inconclusive"),
+    ("Ablating think-off-only heads raises success@1 in think-off mode", 0.0, "inconclusive"),
+    ("... but lowers pass@8", 0.0, "inconclusive"),
+]
+
+
 def test_numbers_and_verdicts_are_unchanged(page):
     from thinking_sparks.pages.real_model import verdicts
 
     _, result, _ = page
     values = before(STEM)["values"]
     ov = result.styles.overlap
+    assert ov["on_only_null"] == 2.5  # the same-style null's 95% quantile (new)
     for key in ("jaccard", "jaccard_low", "jaccard_high", "n_on", "n_off", "on_only", "on_only_low", "on_only_high",
                 "off_only", "off_only_low", "off_only_high", "diff_low", "diff_high"):
         assert ov[key] == pytest.approx(values[f"ov[{key}]"], abs=1e-9), key
@@ -65,12 +87,10 @@ def test_numbers_and_verdicts_are_unchanged(page):
     assert (base.n_layers, base.n_heads, base.n_pairs, base.n_edges) == (2, 4, 8, 19)
     assert math.isclose(base.faithfulness, values["tr.base.faithfulness"], rel_tol=1e-9)
     assert result.trained.cfg.max_steps == values["trained.cfg.max_steps"] and result.trained.steps == [1, 2]
-    # one random head set measures no variation between sets: the row that an interval of [0, 0] from
-    # that one set decided before is inconclusive now (tests/test_claims_known_data.py)
-    # the §4 persistence row cites the paper's v2 section and its "most" (issue 21; verdict as before)
-    assert_same_verdicts(verdicts(result), STEM, changed={
-        "Zeroing the heads only the think-off": "inconclusive",
-        "SFT heads persist": {"paper": "v2 §4.1, Fig 2A/B: 'most persisting to the end'"}})
+    got = verdicts(result)
+    assert [(r.claim, None if math.isnan(r.value) else round(r.value, 6), r.verdict) for r in got.itertuples()] == VERDICTS
+    assert list(got.paper.iloc[6:9]) == ["§6, Table 2 (think off 30.0 -> 36.6 AIME'24)", "§6, Table 2 (added control)",
+                                         "§6, Fig 5 (scale-down underperforms throughout), Table 2"]
 
 
 def test_result_round_trips(page, tmp_path):

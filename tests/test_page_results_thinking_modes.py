@@ -41,7 +41,13 @@ def test_circuits_and_verdicts_are_those_of_the_notebook(page_run):
         assert circuit.has_signal and circuit.n_pairs == 5
         assert {"node", "x", "y", "kind", "score"} <= set(circuit.nodes.columns) and not circuit.edges.empty
     assert list(result.at_k.columns[:2]) == ["condition", "metric"] and list(result.at_k.columns[2:]) == ["k=1", "k=2", "k=8"]
-    assert_same_verdicts(page.verdicts(result), STEM)  # no think-off-only head on the tiny hybrid: no rows
+    assert_same_verdicts(page.verdicts(result).iloc[2:], STEM)  # no think-off-only head on the tiny hybrid: no Fig 5 rows
+    # the head counts are rows now, with paired-bootstrap intervals (before: no rows without think-off-only heads)
+    counts = page.verdicts(result).iloc[:2]
+    assert [tuple(r) for r in counts[["value", "ci_low", "ci_high", "verdict"]].itertuples(index=False)] == [
+        (-2.0, -3.0, 1.0, "inconclusive"), (2.0, 1.0, 3.0, "not reproduced")]
+    assert list(counts.criterion) == ["CI above 0", "CI below the 95% quantile of the same-mode null (1)"]
+    assert len(result.count_boot) == 200 and len(result.on_null) == 50
 
 
 def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):

@@ -13,6 +13,7 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`StatsPlan` — confidence level, bootstrap resamples and method of the verdict intervals.
 * :class:`Section4Plan` — the paper's numbers and the test constants of page 04's dynamic claims
   (reward tracking, switching, persistence, retention, layers).
+* :class:`RulesPlan` — interval method, difficulty labels and null sizes of the rows of pages 02, 05-07.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "Section4Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "RulesPlan", "Section4Plan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,31 @@ class Section4Plan:
 
 
 @dataclass(frozen=True)
+class RulesPlan:
+    """How the verdict rows outside the emergence page compare (pages 02, 05, 06, 07).
+
+    Attributes:
+        interval_method: ``scipy.stats.bootstrap`` method of every mean / paired-difference interval.
+        hard_difficulty, easy_difficulty: the ``difficulty`` labels (the eval set's own column) that
+            play Table 5's hardest set (AIME'24) and easiest set (MATH-500).
+        null_splits: random half-splits of one circuit's pairs in the same-mode null of a head count
+            (:func:`thinking_sparks.emergence.stats.noise_floor`).
+    """
+
+    interval_method: str = "BCa"
+    hard_difficulty: str = "hard"
+    easy_difficulty: str = "easy"
+    null_splits: int = 50
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
     circuits: CircuitPlan = field(default_factory=CircuitPlan)
     stats: StatsPlan = field(default_factory=StatsPlan)
     section4: Section4Plan = field(default_factory=Section4Plan)
+    rules: RulesPlan = field(default_factory=RulesPlan)
 
 
 #: the plan in force
@@ -135,6 +155,13 @@ REASONS: dict[str, str] = {
     "section4.retained_contrast": "The paper contrasts the heads with the MLP nodes, all (100 %) of which are "
                                   "retained: 'about two-thirds' means most, not all.",
     "section4.min_heads": "One head has no spread to resample: an interval over heads needs two.",
+    "rules.interval_method": "pass@1 of a few percent and its per-problem differences are skewed and bounded; "
+                             "BCa corrects the percentile interval for both (Efron 1987), vectorized in scipy.",
+    "rules.hard_difficulty": "Table 5 reads AIME'24 as the hard set; the organism's eval sets carry their "
+                             "difficulty in the data, and 'hard' is the AIME'24 role.",
+    "rules.easy_difficulty": "Table 5 reads MATH(-500) as the easiest set; 'easy' is its role in the organism.",
+    "rules.null_splits": "Same as the emergence page's noise floor: 50 half-splits put the 95th percentile's "
+                         "Monte-Carlo error below one head.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }

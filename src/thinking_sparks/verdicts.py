@@ -16,15 +16,18 @@ The verdict is computed, never typed in. The criterion is ``above < x < below`` 
 None; with neither, ``x > 0``): the claim is ``reproduced`` when the whole interval meets it,
 ``not reproduced`` when the whole interval lies at or beyond one bound (``ci_high <= above`` or
 ``ci_low >= below``), and ``inconclusive`` when the interval straddles a bound or is missing (NaN).
-Two documented options:
+A sampled quantity (an accuracy, a difference of accuracies, a head count of a circuit built on
+sampled questions) is decided by its interval only. One documented option:
 
-- ``point_decides``: a statistic without an interval (an exact count) is decided by its value.
-- ``partly_above``: a weaker lower bound (e.g. a noise floor's mean when ``above`` is its 95th
-  percentile), which makes the row a claim checked in two parts: an interval that lies wholly at or
-  below ``above`` (the strong part not reproduced) but wholly above ``partly_above`` (the weak part
-  reproduced) gives ``partly``; an interval that straddles ``above`` stays ``inconclusive``.
+- ``point_decides``: a statistic that is an *exact count with no sampling* (nothing to resample, so
+  no interval exists) is decided by its value. Never for an estimate: an estimate without an
+  interval is ``inconclusive``.
 
-:func:`combine` gives ``partly`` for a claim checked in parts, some reproduced and the others not.
+Every bound is the paper's number, the paper's direction (``above=0`` / ``below=0``) or a quantile
+of a measured null; the row's ``statistic`` or ``criterion`` quotes which.
+
+``partly`` has one meaning: :func:`combine`'s verdict for a claim checked in parts, some parts
+reproduced and the others not.
 :func:`show` displays a page's table and marks it for the book's verdicts page
 (:func:`collect` reads it back from an executed notebook).
 
@@ -61,7 +64,8 @@ def decide(value: float, ci_low: float, ci_high: float, above: float | None = No
     Args:
         value, ci_low, ci_high: the estimate and its interval (NaN or None: no interval).
         above, below: the bounds (at least one).
-        point_decides: without an interval, decide by ``value`` (else: ``inconclusive``).
+        point_decides: without an interval, decide by ``value`` (else: ``inconclusive``); only for an
+            exact count with no sampling.
     """
     if above is None and below is None:
         raise ValueError("decide needs a bound: above, below or both")
@@ -101,8 +105,8 @@ class Verdict:
         value, ci_low, ci_high: the estimate and its confidence interval (NaN: no interval).
         above, below: the criterion ``above < x < below``; with neither given, ``x > 0``.
         criterion: the rule in words; default e.g. ``"CI above 0"``.
-        point_decides: a row without an interval is decided by its value (exact counts).
-        partly_above: ``partly`` when the interval wholly misses the criterion but lies above this.
+        point_decides: a row without an interval is decided by its value (only for an exact count
+            with no sampling).
     """
 
     claim: str
@@ -115,19 +119,13 @@ class Verdict:
     below: float | None = None
     criterion: str = ""
     point_decides: bool = False
-    partly_above: float | None = None
     verdict: str = field(init=False)
 
     def __post_init__(self) -> None:
         if self.above is None and self.below is None:
             object.__setattr__(self, "above", 0.0)
         kw = {"above": self.above, "below": self.below, "point_decides": self.point_decides}
-        v = decide(self.value, self.ci_low, self.ci_high, **kw)
-        if v == "not reproduced" and self.partly_above is not None:
-            # two parts: the criterion (wholly missed) and the weak bound (``partly`` if wholly met)
-            weak = decide(self.value, self.ci_low, self.ci_high, self.partly_above, None, self.point_decides)
-            v = combine([weak, v]) if weak == "reproduced" else v
-        object.__setattr__(self, "verdict", v)
+        object.__setattr__(self, "verdict", decide(self.value, self.ci_low, self.ci_high, **kw))
         if not self.criterion:
             point = self.point_decides and (_nan(self.ci_low) or _nan(self.ci_high))
             object.__setattr__(self, "criterion", _criterion(self.above, self.below, point))

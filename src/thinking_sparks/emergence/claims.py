@@ -141,7 +141,7 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
                  else "CI above the noise floor's 95th percentile; the noise floor was not measured")
         rows.append(Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
                             f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
-                            r.emergent, r.ci_low, r.ci_high, above=r.noise_q95, partly_above=r.noise_mean,
+                            r.emergent, r.ci_low, r.ci_high, above=r.noise_q95,
                             criterion=floor, point_decides=True))
         if run in traces:
             rows.append(_persist_rows(what, run, traces[run], plan))

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from thinking_sparks.plan import PLAN
+
 __all__ = [
     "pass_at_k", "success_at_k", "default_ks", "per_problem", "bootstrap_ci", "MetricValue",
     "EvalSummary", "summarize", "paired_difference", "sets_paired_difference", "MIN_SETS",
@@ -109,39 +111,56 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha
 
 
 def paired_difference(samples_a: pd.DataFrame, samples_b: pd.DataFrame, metric: str = "pass@1",
-                      n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
-    """Mean over problems of ``metric(a) - metric(b)``, with a paired percentile bootstrap CI.
+                      n_boot: int | None = None, alpha: float | None = None,
+                      seed: int | None = None) -> tuple[float, float, float]:
+    """Mean over problems of ``metric(a) - metric(b)``, with a paired bootstrap CI
+    (:func:`~thinking_sparks.evaluation.intervals.mean_ci`: ``scipy.stats.bootstrap``, BCa by the plan).
 
-    Both sides must hold the same problems (the difference is taken problem by problem, so the
-    interval collapses to 0 when nothing changed, as an unpaired one would not). ``metric`` is
-    ``pass@k`` or ``success@k`` (k at most the samples per problem). A problem that appears in
-    several rows of one side (e.g. random head sets of several seeds) is averaged first.
+    Both sides must hold the same problems: the difference is taken problem by problem, and the
+    bootstrap resamples problems. Two conditions on the same problems with the same sampling seed
+    draw sample ``j`` of problem ``i`` from the same generator (``generation.sample_seed``), so the
+    pairing is by problem and by sampling seed. ``metric`` is ``pass@k`` or ``success@k`` (k at
+    most the samples per problem). A problem that appears in several rows of one side (e.g. random
+    head sets of several seeds) is averaged first. Constant differences (e.g. both sides at 0 on
+    every problem) or a single problem give no interval (NaN, NaN).
+
+    Args:
+        n_boot, alpha, seed: resamples, 1 - confidence and resampling seed (None: the plan's).
 
     Returns ``(difference, ci_low, ci_high)``; raises ``ValueError`` when the problem sets differ.
     """
+    from thinking_sparks.evaluation.intervals import mean_ci
+
     k = int(metric.split("@")[1])
     a = per_problem(samples_a, ks=[k]).groupby("problem_id")[metric].mean()
     b = per_problem(samples_b, ks=[k]).groupby("problem_id")[metric].mean()
     if set(a.index) != set(b.index):
         raise ValueError("a paired difference needs the same problems on both sides")
     diff = (a - b.reindex(a.index)).to_numpy()
-    lo, hi = bootstrap_ci(diff, n_boot=n_boot, alpha=alpha, seed=seed)
+    lo, hi = mean_ci(diff, n_resamples=n_boot, confidence=None if alpha is None else 1 - alpha, seed=seed)
     return float(diff.mean()), lo, hi
 
 
 def sets_paired_difference(sets_a: pd.DataFrame, samples_b: pd.DataFrame, by: str = "condition",
-                           metric: str = "pass@1", n_boot: int = 1000, alpha: float = 0.05,
-                           seed: int = 0) -> tuple[float, float, float]:
+                           metric: str = "pass@1", n_boot: int | None = None, alpha: float | None = None,
+                           seed: int | None = None) -> tuple[float, float, float]:
     """Mean over the sets of ``sets_a`` (e.g. random head sets, one per value of ``by``) and over
     problems of ``metric(a) - metric(b)``, with a two-level percentile bootstrap CI.
 
     Each draw resamples the sets and the problems (both with replacement), so the variation between
     sets enters the interval; :func:`paired_difference` on the pooled sets would average them per
     problem first and leave it out. With fewer than :data:`MIN_SETS` sets (or one problem) that
-    variation cannot be measured and the interval is ``(nan, nan)``.
+    variation cannot be measured and the interval is ``(nan, nan)``; so it is when every difference is
+    the same (nothing varies: a zero-width interval would decide by that alone).
+
+    scipy.stats.bootstrap has no two-level resampling, so this one is written out (vectorized).
+    ``n_boot``, ``alpha``, ``seed``: None takes the plan's (``PLAN.stats``).
 
     Returns ``(difference, ci_low, ci_high)``; raises ``ValueError`` when a set's problems differ from ``b``'s.
     """
+    n_boot = PLAN.stats.n_resamples if n_boot is None else n_boot
+    alpha = 1 - PLAN.stats.confidence if alpha is None else alpha
+    seed = PLAN.stats.seed if seed is None else seed
     k = int(metric.split("@")[1])
     if by not in sets_a.columns:
         raise ValueError(f"sets_paired_difference: the samples lack the column {by!r} that names the sets")
@@ -155,7 +174,7 @@ def sets_paired_difference(sets_a: pd.DataFrame, samples_b: pd.DataFrame, by: st
     d = np.vstack(rows)  # [n_sets, n_problems]
     value = float(d.mean())
     n_sets, n_problems = d.shape
-    if n_sets < MIN_SETS or n_problems < 2 or n_boot < 1:
+    if n_sets < MIN_SETS or n_problems < 2 or n_boot < 1 or np.all(d == d.flat[0]):  # constant: no spread
         return value, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     ws = np.apply_along_axis(np.bincount, 1, rng.integers(0, n_sets, (n_boot, n_sets)), minlength=n_sets)

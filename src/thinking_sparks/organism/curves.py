@@ -3,7 +3,7 @@
 :func:`training_log` gathers the runs' ``log.csv`` files (``run, kind, step, metric, value``);
 :func:`loss_curves` bins one metric to a few hundred points per run; :func:`grpo_curves` is the
 paper's Fig 3B (reward terms per step with a trailing mean) and :func:`reward_summary` says
-whether GRPO's reward rose (first vs last steps, with a normal-approximation interval), which
+whether GRPO's reward rose (first vs last steps, with a bootstrap interval of the change), which
 :func:`thinking_sparks.organism.premises.claims` turns into verdicts.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from thinking_sparks.evaluation.intervals import difference_ci
 from thinking_sparks.organism import config, grpo, zoo
 
 #: GRPO's logged reward terms, in the order they are reported
@@ -66,9 +67,11 @@ def reward_summary(profile_name: str | None = None, window: int = 25) -> pd.Data
     """Per GRPO run: mean reward terms over the first and the last ``window`` logged steps.
 
     Returns one row per (run, term) with ``first``, ``last``, ``change = last - first`` and
-    ``ci_low``/``ci_high``: a 95% normal-approximation interval of the change (the per-step values of
-    each window as independent draws; NaN when a window has a single step).
+    ``ci_low``/``ci_high``: a 95% bootstrap interval of the change (``scipy.stats.bootstrap``, BCa by
+    the plan; each window's per-step values resampled on its own; NaN when a window has a single
+    step or both are constant).
     """
+
     rows = []
     for run, curve in grpo_runs(profile_name):
         w = max(1, min(window, len(curve) // 2))
@@ -76,11 +79,10 @@ def reward_summary(profile_name: str | None = None, window: int = 25) -> pd.Data
             if term in curve:
                 head, tail = curve[term].head(w), curve[term].tail(w)
                 first, last = head.mean(), tail.mean()
-                se = math.sqrt(head.var(ddof=1) / len(head) + tail.var(ddof=1) / len(tail)) if w > 1 else math.nan
+                lo, hi = difference_ci(tail.to_numpy(), head.to_numpy()) if w > 1 else (math.nan, math.nan)
                 rows.append({"run": run, "term": term, "steps": len(curve), "window": w,
                              "first": round(first, 4), "last": round(last, 4), "change": round(last - first, 4),
-                             "ci_low": round(last - first - 1.96 * se, 4),
-                             "ci_high": round(last - first + 1.96 * se, 4)})
+                             "ci_low": round(lo, 4), "ci_high": round(hi, 4)})
     return pd.DataFrame(rows)
 
 

@@ -234,11 +234,9 @@ def bare(res: ex.ExperimentResult) -> ex.ExperimentResult:
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """Table 1's claims (when there are emergent heads) and Table 5's (when SFT's heads were scaled
-    and there are at least two sets: the hardest should gain, the easiest lose)."""
+    """Table 1's claims (when there are emergent heads) and Table 5's (when heads were scaled and the
+    eval sets hold both the hard and the easy difficulty: rows labelled by the samples' ``difficulty``)."""
     found = [ablation_verdicts(result.table1, n_boot=result.n_boot)] if result.heads.sets["emergent"] else []
-    sets = result.eval_sets
-    if "sft" in tables.scaled_sets(result.heads.sets) and len(sets) > 1:
-        found.append(scaling_verdicts(result.table5, label="x1.3 sft", hard=(ex.set_label(sets[-1]),),
-                                      easy=(ex.set_label(sets[0]),), n_boot=result.n_boot))
+    if tables.scaled_sets(result.heads.sets):
+        found.append(scaling_verdicts(result.table5, n_boot=result.n_boot))
     return pd.concat(found, ignore_index=True) if found else verdict_table([])

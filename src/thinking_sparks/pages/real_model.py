@@ -31,6 +31,7 @@ from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.models import fingerprint, resolve_spec
 from thinking_sparks.pages.params import _check_circuit_fields, _check_positive
+from thinking_sparks.plan import PLAN
 from thinking_sparks.realmodel.ablations import StyleAblations, style_ablations
 from thinking_sparks.realmodel.accuracy import Accuracy, accuracy
 from thinking_sparks.realmodel.claims import real_verdicts
@@ -165,8 +166,10 @@ def _where(params: Params) -> dict[str, Any]:
 
 
 def _style_key(params: Params) -> dict[str, Any]:
+    # the style overlap's same-style null (its splits and quantile) is part of the numbers
+    null = {"splits": PLAN.rules.null_splits, "quantile": PLAN.circuits.floor_quantile}
     return {"params": {f: getattr(params, f) for f in _STYLE_FIELDS}, **_where(params),
-            "model": model_fingerprint(params.model)}
+            "model": model_fingerprint(params.model), "null": null}
 
 
 def _sweep_key(params: Params, trained: TrainedRun) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from thinking_sparks import models
@@ -26,9 +27,9 @@ from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import think_heads
 from thinking_sparks.interventions.claims import think_verdicts
+from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
-from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")
@@ -123,6 +124,9 @@ class Result:
             condition (empty off the organism); ``examples``: a few problems on which the rows disagree.
         n_k, n_boot: samples per problem of the curves and bootstrap resamples (the verdicts use them).
         timing: compute seconds (``heads_s``: the two circuits).
+        count_boot: the two circuits' head counts over paired resamples of the questions
+            (:func:`~thinking_sparks.interventions.counts.think_counts`; None without signal);
+            ``on_null``: the same-mode null of a one-sided count (empty: not measured).
     """
 
     hybrid: ModelRun
@@ -144,6 +148,8 @@ class Result:
     n_k: int
     n_boot: int
     timing: Timing
+    count_boot: pd.DataFrame | None = None
+    on_null: list[float] = field(default_factory=list)
 
 
 def run(params: Params) -> Result:
@@ -182,6 +188,7 @@ def _compute(params: Params, hybrid: ModelRun) -> Result:
     th = think_heads(hybrid.final, pairs, settings, params.k, switch)
     cmp = th["comparison"]
     on, off = _circuit("think on", cmp.base, settings), _circuit("think off", cmp.model, settings)
+    count_boot, on_null = think_counts(cmp.base, cmp.model, settings)
     heads_s, t0 = time.perf_counter() - t0, time.perf_counter()
 
     lm = models.load_model(hybrid.final, device=params.device)
@@ -195,7 +202,8 @@ def _compute(params: Params, hybrid: ModelRun) -> Result:
                   off_only=th["off_only"], n_off_only=th["n_off_only"], table2=bare(table2), curves=bare(curves),
                   at_k=_at_k(curves.table, params.n_k),
                   classified=classified, failures=failures, examples=examples, n_k=params.n_k,
-                  n_boot=params.n_boot, timing=timing)
+                  n_boot=params.n_boot, timing=timing, count_boot=count_boot,
+                  on_null=[] if on_null is None else [float(x) for x in on_null])
 
 
 def _at_k(curves: pd.DataFrame, n_k: int) -> pd.DataFrame:
@@ -207,9 +215,9 @@ def _at_k(curves: pd.DataFrame, n_k: int) -> pd.DataFrame:
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """§6's claims (head counts of the two circuits; Fig 5's success@1 up, pass@n_k down), when
-    there are think-off-only heads to intervene on (else an empty table)."""
-    if not result.off_only:
-        return verdict_table([])
-    return think_verdicts(result.think_on.heads, result.think_off.heads, result.curves.samples, low_k=1,
+    """§6's claims: the head counts of the two circuits (always, with paired-bootstrap intervals) and,
+    when there are think-off-only heads to intervene on, Fig 5's success@1 up and pass@n_k down."""
+    k_samples = result.curves.samples if result.off_only else None
+    return think_verdicts(result.think_on.heads, result.think_off.heads, k_samples, boot=result.count_boot,
+                          null=np.asarray(result.on_null) if result.on_null else None, low_k=1,
                           high_k=result.n_k, n_boot=result.n_boot)

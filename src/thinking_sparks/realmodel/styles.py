@@ -21,14 +21,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from thinking_sparks.circuits.config import CircuitConfig
-from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pairs, register_mode, sample_prefixes
-from thinking_sparks.emergence.stats import overlap_bootstrap
 from thinking_sparks.emergence.trace import think_circuits
 from thinking_sparks.evaluation.datasets import Problem
 from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.interventions.experiments import head_overlap
+from thinking_sparks.plan import PLAN
 from thinking_sparks.realmodel.runs import STYLES
 
 log = logging.getLogger(__name__)
@@ -111,22 +113,25 @@ def style_heads(model: str, pair_params: PairParams, settings: CircuitConfig, k:
             "on_only": list(cmp.sets.base_only), "on_only_top": list(cmp.sets.base_only[:k])}
 
 
-def overlap(th: dict[str, Any], settings: CircuitConfig, n_boot: int = 200, seed: int = 0) -> dict[str, float]:
-    """Jaccard overlap of the two style circuits with a 95% paired bootstrap CI over questions, and
-    the CIs of each one-sided count and of ``diff`` = heads(direct) − heads(step-by-step) (nan when
-    a circuit has no signal)."""
+def overlap(th: dict[str, Any], settings: CircuitConfig, n_boot: int | None = None, seed: int = 0) -> dict[str, float]:
+    """Jaccard overlap of the two style circuits with a 95% paired bootstrap CI over questions, the
+    CIs of each one-sided count and of ``diff`` = heads(direct) − heads(step-by-step) (nan when a
+    circuit has no signal), and ``on_only_null``: the ``PLAN.circuits.floor_quantile`` quantile of the
+    same-style null of a one-sided count (:func:`~thinking_sparks.interventions.counts.think_counts`;
+    nan when not measured). ``n_boot`` resamples (None: ``PLAN.circuits.n_boot``)."""
     cmp = th["comparison"]
     point = th["overlap"]
     out = {"jaccard": point["jaccard"], "on_only": point["only_a"], "off_only": point["only_b"],
            "n_on": point["n_a"], "n_off": point["n_b"]}
     nan = float("nan")
-    if not (cmp.base.has_signal and cmp.model.has_signal):
+    boot, null = think_counts(cmp.base, cmp.model, settings, seed, n_boot)
+    out["on_only_null"] = float(np.quantile(null, PLAN.circuits.floor_quantile)) if null is not None else nan
+    if boot is None:
         return out | {f"{c}_{e}": nan for c in ("jaccard", "on_only", "off_only", "diff") for e in ("low", "high")}
-    boot = overlap_bootstrap(cmp.base.per_example(), cmp.model.per_example(), edge_graph(cmp.base, settings),
-                             cmp.base.top_n, n_boot, seed, settings.aggregation)
     boot = boot.rename(columns={"only_a": "on_only", "only_b": "off_only"}).assign(diff=boot.n_b - boot.n_a)
+    lo, hi = (1 - PLAN.stats.confidence) / 2, (1 + PLAN.stats.confidence) / 2
     for c in ("jaccard", "on_only", "off_only", "diff"):
-        out[f"{c}_low"], out[f"{c}_high"] = (float(boot[c].quantile(q)) for q in (0.025, 0.975))
+        out[f"{c}_low"], out[f"{c}_high"] = (float(boot[c].quantile(q)) for q in (lo, hi))
     return out
 
 
@@ -155,7 +160,7 @@ class StyleCircuits:
 
 
 def style_circuits(model: str, pair_params: PairParams, settings: CircuitConfig, k: int,
-                   n_boot: int = 200) -> StyleCircuits:
+                   n_boot: int | None = None) -> StyleCircuits:
     """:func:`style_heads` and their :func:`overlap` (``n_boot`` resamples) as a :class:`StyleCircuits`."""
     th = style_heads(model, pair_params, settings, k)
     ov = overlap(th, settings, n_boot=n_boot)
