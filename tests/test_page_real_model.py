@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 #: the page's parameters scaled down to a 2-layer model: seconds, not minutes
 TINY = {"max_steps": 2, "n": 2, "limit": 3, "max_new_tokens": 8, "n_questions": 8, "answer_tokens": 6, "steps": 2,
-        "top_n": 20, "n_boot": 10, "n_splits": 5, "trace_checkpoints": 2, "k": 2, "seeds": 1, "n_k": 3, "k_limit": 3,
+        "top_n": 20, "n_boot": 10, "trace_checkpoints": 2, "k": 2, "seeds": 1, "n_k": 3, "k_limit": 3,
         "direct_tokens": 6, "jobs": 1}  # one process: test_parallel_sweep_builds_the_same_circuits compares
 
 

@@ -40,6 +40,8 @@ class CircuitPlan:
             least this ...
         p_base: ... and at most this in the base's circuit.
         floor_quantile: the quantile of the same-size null a count must exceed.
+        n_inner: inner resamples per outer resample of the double bootstrap that gives the rule's
+            count its distribution (each outer resample's inclusion probabilities).
     """
 
     n_questions: int = 512
@@ -48,6 +50,7 @@ class CircuitPlan:
     p_model: float = 0.8
     p_base: float = 0.2
     floor_quantile: float = 0.95
+    n_inner: int = 50
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ REASONS: dict[str, str] = {
     "circuits.p_base": "... and at most 1 of 5 of the base's: symmetric bounds, far from a coin flip.",
     "circuits.floor_quantile": "A count is above noise when it exceeds the 95th percentile of its same-size null "
                                "(one-sided 5 % false-claim rate).",
+    "circuits.n_inner": "A count of rule heads needs its probabilities re-estimated on every resample; 50 inner "
+                        "resamples resolve 0.8 and 0.2 to 0.02 (standard error at most 0.07) at 1/4 of n_boot's cost.",
     "stats.confidence": "The paper's claims are tested at the conventional two-sided 95 %.",
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",

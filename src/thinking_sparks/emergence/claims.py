@@ -3,9 +3,10 @@
 Columns (STYLE.md's verdict schema): ``claim, paper, statistic, value, ci_low, ci_high, criterion,
 verdict``, built by :mod:`thinking_sparks.verdicts`.  A verdict is ``reproduced`` when the whole
 95% CI satisfies the criterion, ``not reproduced`` when the whole CI fails it, ``inconclusive`` when
-the CI straddles it; ``partly`` marks a count whose CI clears the noise floor's mean but not its
-95th percentile (``partly_above``).  Without a CI the point value of a count decides
-(``point_decides``); a mean layer or a rank correlation without a CI decides nothing.
+the CI straddles it.  An emergent count (:func:`emergent_row`) is decided by its paired-bootstrap
+CI against its same-size null's ``floor_q95`` (:mod:`.headstats`); without a CI it decides nothing.
+Without a CI the point value of an exact count decides (``point_decides``); a mean layer or a rank
+correlation without a CI decides nothing.
 
 Too little data gives no interval, never a narrow one: a layer difference needs
 :data:`MIN_HEADS` heads on each side, a Spearman over checkpoints :data:`MIN_CHECKPOINTS`
@@ -22,6 +23,7 @@ import pandas as pd
 from thinking_sparks.emergence.stats import spearman
 from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.heads import parse_head
+from thinking_sparks.plan import PLAN
 from thinking_sparks.verdicts import Verdict, verdict_table
 
 #: heads on each side that :func:`_layer_boot` needs for an interval (one head has no spread to resample)
@@ -95,6 +97,22 @@ def _spearman_boot(x, y, n_boot: int = 2000, seed: int = 0):
     return float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))
 
 
+def emergent_row(run: str, what: str, r) -> Verdict:
+    """"<what> adds many emergent heads": the rule's count at ``run``'s final checkpoint (a
+    :func:`~.tables.table3` row) is reproduced when its whole CI lies above the same-size null's
+    ``floor_q95`` (not reproduced when wholly at or below; inconclusive when it straddles it, or when
+    the count or the floor has no interval)."""
+    q = PLAN.circuits.floor_quantile
+    measured = not (math.isnan(r.floor_q95) or math.isnan(r.ci_low))
+    floor = (f"CI above the same-size null's {q:.0%} quantile ({r.floor_q95:.1f})" if measured
+             else f"CI above the same-size null's {q:.0%} quantile; "
+                  + ("the null was not measured" if math.isnan(r.floor_q95) else "the count has no interval"))
+    return Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
+                   f"emergent heads (p_model >= {PLAN.circuits.p_model:g}, p_base <= {PLAN.circuits.p_base:g}), "
+                   f"{run} final vs base (null: {r.get('null', 'sample 1')}, mean {r.floor_mean:.1f})",
+                   r.emergent, r.ci_low, r.ci_high, above=r.floor_q95, criterion=floor)
+
+
 def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: dict[str, dict],
                       sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard") -> pd.DataFrame:
     """The §4 claims on the organism (runs missing from ``traces`` are skipped).
@@ -111,13 +129,7 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
     for run, what in ((sft, "SFT"), (distill, "Distillation")):
         if run not in t.index:
             continue
-        r = t.loc[run]
-        floor = (f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})" if not math.isnan(r.noise_q95)
-                 else "CI above the noise floor's 95th percentile; the noise floor was not measured")
-        rows.append(Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
-                            f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
-                            r.emergent, r.ci_low, r.ci_high, above=r.noise_q95, partly_above=r.noise_mean,
-                            criterion=floor, point_decides=True))
+        rows.append(emergent_row(run, what, t.loc[run]))
         if run in traces:
             k, n = _stable(traces[run])
             rows.append(Verdict(f"{what} heads persist to the end of training", "§4.1, Fig 2A/B",
