@@ -111,7 +111,7 @@ def checkpoint_counts(traces: dict[str, Trace], settings: CircuitConfig, plan: C
                       n_outer: int | None = None) -> pd.DataFrame:
     """``run, step`` + :data:`COUNT_COLUMNS` at every checkpoint with signal (``final_only``: the
     last), each against its run's base circuit with its own same-size null (:func:`null_of`).
-    ``attrs["boot"]``: ``(run, step) -> `` the rule's counts per outer resample."""
+    ``attrs["boot"]``: ``"run@step" ->`` the rule's counts per outer resample."""
     rows, boots = [], {}
     for run, tr in traces.items():
         b = tr.base
@@ -123,7 +123,7 @@ def checkpoint_counts(traces: dict[str, Trace], settings: CircuitConfig, plan: C
             row, hs = count_row(Scores.of(r), Scores.of(b), null_of(tr, i), edge_graph(r, settings), r.top_n, plan,
                                 stats, settings.aggregation, n_outer, r.score)
             rows.append({"run": run, "step": tr.steps[i]} | row)
-            boots[(run, tr.steps[i])] = hs.boot
+            boots[f"{run}@{tr.steps[i]}"] = hs.boot
     df = pd.DataFrame(rows).reindex(columns=["run", "step", *COUNT_COLUMNS])
     df.attrs["boot"] = boots
     return df
@@ -154,7 +154,7 @@ def table3(traces: dict[str, Trace], settings: CircuitConfig, k: int = 5, counts
         hit = counts[(counts.run == run) & (counts.step == tr.steps[-1])]
         if len(hit):
             row |= hit.iloc[0][COUNT_COLUMNS].to_dict()
-            out_boots[run] = boots.get((run, tr.steps[-1]))
+            out_boots[run] = boots.get(f"{run}@{tr.steps[-1]}")
             heads = hit.iloc[0].emergent_heads.split()
             row["first_heads"] = ", ".join(heads[:k]) + (" …" if len(heads) > k else "")
         rows.append(row)

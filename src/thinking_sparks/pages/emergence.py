@@ -168,6 +168,7 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
     traces = trace_models(models, pairs, config)
     counts = checkpoint_counts(traces, config, _plan(n_boot))
     table = table3(traces, config, counts=counts)
+    counts.attrs.clear()  # the resamples of every checkpoint: not kept (Table 3 keeps the finals')
     boots = table.attrs.pop("boot", {})
     rewards = reward_frames(traces, models)
     roles = modelruns.claim_roles(models)
