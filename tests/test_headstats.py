@@ -127,3 +127,16 @@ def test_emergent_verdict_is_calibrated(pool):
     print(f"calibration: reproduced on null data {rates['null']:.2f}, with a planted effect {rates['planted']:.2f}")
     assert rates["null"] <= 0.05
     assert rates["planted"] >= 0.80
+
+
+def test_count_chart_layers_the_interval_over_the_null():
+    import pandas as pd
+
+    from thinking_sparks import plots
+
+    df = pd.DataFrame({"run": ["sft", "sft"], "step": [1, 2], "emergent": [0, 2], "ci_low": [0.0, 1.0],
+                       "ci_high": [1.0, 3.0], "floor_mean": [0.2, 0.3], "floor_q95": [1.0, 1.0]})
+    spec = plots.count_chart(df, "counts").to_dict()
+    assert [layer["mark"]["type"] for layer in spec["spec"]["layer"]] == ["line", "line", "rule", "point"]
+    with pytest.raises(ValueError, match="missing columns \\['floor_q95'\\]"):
+        plots.count_chart(df.drop(columns="floor_q95"), "counts")
