@@ -55,7 +55,7 @@ def heads_command(
     steps: int = typer.Option(5, "--steps", help="IG steps m."),
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's 5000/183,555 of the graph)."),
-    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples for inclusion probabilities."),
+    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples: inclusion probabilities, p_model / p_base and the count's outer resamples (the plan: 200)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached."),
 ) -> None:
     """Emergent / base-only / retained heads of MODEL against BASE -> DIR/heads.csv + DIR/meta.json."""

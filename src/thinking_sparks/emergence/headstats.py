@@ -98,24 +98,26 @@ def paired_weights(qa: np.ndarray, qb: np.ndarray, n_boot: int, gen: torch.Gener
 def memberships(per_example: torch.Tensor, weights: torch.Tensor, graph, n: int, aggregation: str = "mean") -> torch.Tensor:
     """``[n_boot, n_layers * n_heads]`` bool: the heads (layer-major) of the pruned top-``n`` circuit
     of each weighted mean of ``per_example`` ``[k, n_src, n_dst]`` (``weights`` ``[n_boot, k]``; a
-    row of zeros: an empty circuit). The circuits of :func:`~.sweep.circuit_heads`, batched."""
+    row of zeros: an empty circuit). The circuits of :func:`~.sweep.circuit_heads`, batched, on
+    ``per_example``'s device (the result on the CPU)."""
     nb, k = weights.shape
     heads = [graph.head_src(layer, h) for layer in range(graph.n_layers) for h in range(graph.n_heads)]
     if k == 0 or nb == 0:
         return torch.zeros(nb, len(heads), dtype=torch.bool)
+    dev = per_example.device
     flat = per_example.reshape(k, -1).float()
-    mask = graph.edge_mask()
+    mask = graph.edge_mask(dev)
     n = max(0, min(n, int(mask.sum())))
-    readers = _readers(graph).float()  # [n_dst, n_src]
+    readers = _readers(graph).float().to(dev)  # [n_dst, n_src]
     out = []
-    for w in weights.split(CHUNK):
+    for w in weights.to(dev).split(CHUNK):
         tot = w.sum(1, keepdim=True)
         w = w / tot.clamp_min(1e-12)
         key = ((w @ flat.abs()) if aggregation == "mean_abs" else (w @ flat).abs()).reshape(-1, *mask.shape)
         key = torch.where(mask, key, torch.full_like(key, -1.0)).transpose(1, 2).reshape(len(w), -1)  # dst-major
         edges = _top(key, n).reshape(len(w), graph.n_dst, graph.n_src).transpose(1, 2) & mask
         edges &= (tot > 0)[:, :, None]
-        out.append(_pruned_sources(edges, readers, graph.logits_dst)[:, heads])
+        out.append(_pruned_sources(edges, readers, graph.logits_dst)[:, heads].cpu())
     return torch.cat(out)
 
 
@@ -135,11 +137,12 @@ def _pruned_sources(edges: torch.Tensor, readers: torch.Tensor, logits_dst: int)
     node masks (kept edges = ``edges & src_alive & dst_alive``: the same fixed point)."""
     e = edges.float()
     b, n_src, n_dst = e.shape
-    is_input = torch.zeros(n_src, dtype=torch.bool)
+    is_input = torch.zeros(n_src, dtype=torch.bool, device=e.device)
     is_input[0] = True
-    logits_col = torch.zeros(n_dst, dtype=torch.bool)
+    logits_col = torch.zeros(n_dst, dtype=torch.bool, device=e.device)
     logits_col[logits_dst] = True
-    src, dst = torch.ones(b, n_src, dtype=torch.bool), torch.ones(b, n_dst, dtype=torch.bool)
+    src = torch.ones(b, n_src, dtype=torch.bool, device=e.device)
+    dst = torch.ones(b, n_dst, dtype=torch.bool, device=e.device)
     while True:
         has_out = src & (torch.bmm(e, dst.float()[:, :, None])[:, :, 0] > 0)  # [b, S]
         used = dst & (torch.bmm(src.float()[:, None, :], e)[:, 0] > 0)  # [b, N]
