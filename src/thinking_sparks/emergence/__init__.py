@@ -10,12 +10,14 @@ circuit as post-training proceeds.  Modules:
   edge fraction, faithfulness, per-head maps, bootstrap inclusion probabilities).
 - :mod:`.sets` — emergent / base-only / retained heads, cohorts (with the return rule),
   activation frequency, Table 3's first heads, cross-method maps.
-- :mod:`.stats` — effect ``E``, Spearman + permutation p, bootstrap counts, the noise floor, the
-  IG-steps check and top-n scaling.
+- :mod:`.stats` — effect ``E``, Spearman + permutation p, overlap bootstraps, the IG-steps check
+  and top-n scaling.
+- :mod:`.headstats` — head-set counts by the analysis plan's rule (p_model >= 0.8, p_base <= 0.2)
+  on a paired bootstrap by question, their intervals and their same-size null.
 - :mod:`.trace` — model vs base (:func:`compare`) and the per-checkpoint sweep (:func:`trace`).
 - :mod:`.modelruns` — the models a page studies (:class:`ModelRun`): an organism run name or a
   user's ``{base, checkpoints}`` (TRL ``checkpoint-N`` folders, local dirs, hub names), resolved once.
-- :mod:`.tables` — Table 3 with CIs and the noise floor, effect and cross-method maps, reward tracking,
+- :mod:`.tables` — per-checkpoint counts and Table 3 with CIs and same-size floors, effect and cross-method maps, reward tracking,
   sweep summaries over several runs.
 - :mod:`.drawing` — a circuit as nodes and edges for drawing.
 - :mod:`.claims` — the §4 verdict table.

@@ -10,7 +10,7 @@ correlation without a CI decides nothing.
 
 Too little data gives no interval, never a narrow one: a layer difference needs
 :data:`MIN_HEADS` heads on each side, a Spearman over checkpoints :data:`MIN_CHECKPOINTS`
-checkpoints. A run whose noise floor could not be measured gets an ``inconclusive`` row that says so.
+checkpoints. A run whose same-size null could not be measured gets an ``inconclusive`` row that says so.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How sure: effects, rank agreement, bootstraps, the noise floor, and the two measured choices.
+"""How sure: effects, rank agreement, bootstraps and the two measured choices (head-set counts and their same-size null: :mod:`.headstats`).
 
 * :func:`effect` — the paper's §A.6 ``E = (I_post - I_pre) / (I_post + I_pre + eps)``.
 * :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value

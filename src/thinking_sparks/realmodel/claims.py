@@ -2,7 +2,7 @@
 
 STYLE.md's verdict schema (:mod:`thinking_sparks.verdicts`); every row is computed from the page's
 data.  The §4 rows on the SFT run reuse the emergence room's (:func:`~thinking_sparks.emergence.
-claims.section4_verdicts`: emergent heads against the noise floor, persistence), the Fig 5 rows the
+claims.section4_verdicts`: emergent heads against the same-size null, persistence), the Fig 5 rows the
 interventions room's (:func:`~thinking_sparks.interventions.claims.think_verdicts`, with the direct
 style as think-off); the rest are here:
 
