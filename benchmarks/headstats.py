@@ -1,7 +1,7 @@
 """Cost of the head-set statistics of one checkpoint (emergence.headstats) at the plan's sizes.
 
 One checkpoint needs :func:`head_stats` (model vs base) and :func:`null_stats` (sample 0 vs sample
-1): each ``plan.n_boot`` paired resamples for the inclusion probabilities and ``plan.n_boot x
+1): each ``plan.n_boot`` paired resamples for the inclusion probabilities and ``plan.n_outer x
 plan.n_inner`` resampled circuits for the count's distribution, on both sides. Scores here are
 random (the cost does not depend on them); the graph is the organism's full shape (8 x 8 heads) or
 ``--layers/--heads``. Also times the one-circuit-at-a-time reference (:func:`~.sweep.circuit_heads`).
@@ -54,7 +54,7 @@ def main() -> None:
     head_stats(s0, base, g, n)
     null_stats(s0, s1, g, n)
     total = time.perf_counter() - t
-    print(f"graph {g.n_src} x {g.n_dst}, top-{n}, {k} questions, n_boot {PLAN.circuits.n_boot}, "
+    print(f"graph {g.n_src} x {g.n_dst}, top-{n}, {k} questions, n_boot {PLAN.circuits.n_boot}, n_outer {PLAN.circuits.n_outer}, "
           f"n_inner {PLAN.circuits.n_inner}, {torch.get_num_threads()} threads, {a.device}")
     print(f"checkpoint_s={total:.1f} per_circuit_ms={batched:.2f} reference_ms={reference:.2f}")
 

@@ -55,7 +55,7 @@ def heads_command(
     steps: int = typer.Option(5, "--steps", help="IG steps m."),
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's 5000/183,555 of the graph)."),
-    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples: inclusion probabilities, p_model / p_base and the count's outer resamples (the plan: 200)."),
+    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples: inclusion probabilities, p_model / p_base, and at most this many outer resamples of the count (the plan: 200, 100)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached."),
 ) -> None:
     """Emergent / base-only / retained heads of MODEL against BASE -> DIR/heads.csv + DIR/meta.json."""
@@ -145,7 +145,7 @@ def _rule_stats(rm, rb, rn, settings) -> dict:
     model = Scores.of(rm)
     null = ((model, Scores.of(rn), "null pairs") if rn is not None and rn.has_signal
             else (*halves(model), "halves of the pairs"))
-    plan = dataclasses.replace(PLAN.circuits, n_boot=settings.n_boot)
+    plan = dataclasses.replace(PLAN.circuits, n_boot=settings.n_boot, n_outer=min(PLAN.circuits.n_outer, settings.n_boot))
     row, hs = count_row(model, Scores.of(rb), null, graph, rm.top_n, plan, PLAN.stats, settings.aggregation,
                         score=rm.score)
     return {"p_model": hs.p_model, "p_base": hs.p_base, "emergent": int(row["emergent"]),

@@ -11,8 +11,8 @@ A head is **emergent** when its inclusion probability in the model's circuit is 
 * :func:`memberships` — the heads of many weighted circuits at once (batched top-n and pruning,
   the same circuits as :func:`~.sweep.circuit_heads`).
 * :func:`head_stats` — ``p_model``, ``p_base``, the rule's head sets and their counts' bootstrap
-  distribution (a double bootstrap: each outer resample's probabilities from ``plan.n_inner``
-  resamples of it), :class:`HeadStats`.
+  distribution (a double bootstrap: ``plan.n_outer`` resamples, each one's probabilities from
+  ``plan.n_inner`` resamples of it), :class:`HeadStats`.
 * :func:`null_stats` — the same rule on two circuits of one checkpoint on independent question
   samples of the comparison's size (the count a claimed one must beat).
 
@@ -206,14 +206,14 @@ def head_stats(model: Scores, base: Scores, graph, n: int, plan: CircuitPlan = P
     """The rule on ``model`` vs ``base`` (paired by question id; see the module docstring).
 
     ``p_model`` / ``p_base`` from ``plan.n_boot`` paired resamples; the counts' distribution from
-    ``n_outer`` (default ``plan.n_boot``) outer resamples, each with ``plan.n_inner`` inner ones.
+    ``n_outer`` (default ``plan.n_outer``) outer resamples, each with ``plan.n_inner`` inner ones.
     Deterministic by ``stats.seed``.
     """
     gen = torch.Generator().manual_seed(stats.seed)
     names = [f"L{layer}H{h}" for layer in range(graph.n_layers) for h in range(graph.n_heads)]
     pm, pb = (p[0] for p in _probabilities(model, base, graph, n, plan.n_boot, gen, aggregation))
     sets = {k: [h for h, m in zip(names, v, strict=True) if m] for k, v in rule(pm, pb, plan).items()}
-    _, _, outer = paired_weights(model.questions, base.questions, n_outer or plan.n_boot, gen)
+    _, _, outer = paired_weights(model.questions, base.questions, n_outer or plan.n_outer, gen)
     qm, qb = _probabilities(model, base, graph, n, plan.n_inner, gen, aggregation, parent=outer)
     boot = pd.DataFrame({k: v.sum(1) for k, v in rule(qm, qb, plan).items()})
     return HeadStats(pm, pb, sets, boot, stats.confidence, {"n_model": len(model.questions),

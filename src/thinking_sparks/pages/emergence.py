@@ -158,8 +158,8 @@ def _layout(*classes: type) -> list:
 
 
 def _plan(n_boot: int) -> CircuitPlan:
-    """The analysis plan's circuit section with the page's resamples."""
-    return dataclasses.replace(PLAN.circuits, n_boot=n_boot)
+    """The analysis plan's circuit section with the page's resamples (outer ones at most ``n_boot``)."""
+    return dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
 
 
 @cached("page-emergence", key=_key)

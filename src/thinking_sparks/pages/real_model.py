@@ -218,7 +218,8 @@ def sweep_part(params: Params, trained: TrainedRun) -> SweepPart:
     acc = accuracy(params.model, trained.final, params.eval_params(), device=params.device)
     tr = sweep(params.model, traced(trained.specs, params.trace_checkpoints), pair_params, settings, trained.name,
                jobs=params.jobs)
-    table = table3({trained.name: tr}, settings, plan=dataclasses.replace(PLAN.circuits, n_boot=params.n_boot))
+    table = table3({trained.name: tr}, settings, plan=dataclasses.replace(
+        PLAN.circuits, n_boot=params.n_boot, n_outer=min(PLAN.circuits.n_outer, params.n_boot)))
     table.attrs = {}  # its bootstrap draws (for GRPO vs SFT) are not kept: this page has one run
     layers = layer_frame(tr)
     tr = dataclasses.replace(tr, base=dataclasses.replace(tr.base, path=None),
