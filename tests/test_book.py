@@ -154,7 +154,7 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
     assert len(charts) == 6 + 3 + 1  # ... and attribution vs exact patching along training
     _verdicts(root, "04_emergence", text)
-    assert "GRPO adds fewer emergent heads than SFT" in text and "noise_q95" in text
+    assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
     assert "building them took" in text
     assert "the exact effects with Spearman" in text and "exact_emergent" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
@@ -188,7 +188,7 @@ def test_real_model_page_trains_traces_and_decides(built_book):
     charts, text, noise = _outputs(root, "07_real_model")
     assert noise == []
     assert len(charts) == 5  # cohorts + heatmap, layers, the two style circuits, pass@1 bars, pass@k curves
-    assert "Paired difference after − before" in text and "noise_q95" in text and "**This page** took" in text
+    assert "Paired difference after − before" in text and "floor_q95" in text and "**This page** took" in text
     table = _verdicts(root, "07_real_model", text)
     assert "Post-training on worked solutions raises accuracy" in set(table.claim)
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "07_real_model.html").exists()

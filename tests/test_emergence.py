@@ -219,20 +219,6 @@ def test_bootstrap_inclusion_is_deterministic_by_seed():
     assert a[1, 2] == 1.0  # the strong head is in every resampled circuit
 
 
-def test_bootstrap_counts_and_noise_floor_are_deterministic():
-    from thinking_sparks.emergence.stats import bootstrap_counts, noise_floor
-
-    g, pe = _per_example(0)
-    _, pe2 = _per_example(1)
-    a = bootstrap_counts(pe, pe2, g, 30, n_boot=10, seed=1)
-    assert list(a.columns) == ["emergent", "base_only", "retained"] and len(a) == 10
-    assert a.equals(bootstrap_counts(pe, pe2, g, 30, n_boot=10, seed=1))
-    f = noise_floor(pe, g, 30, n_splits=8, seed=2)
-    assert f.shape == (8,) and np.array_equal(f, noise_floor(pe, g, 30, n_splits=8, seed=2))
-    # identical examples -> both halves build the same circuit -> no noise
-    assert noise_floor(pe[:1].repeat(8, 1, 1), g, 30, n_splits=4).max() == 0
-
-
 def test_verdicts_follow_the_ci():
     import pandas as pd
 
@@ -244,21 +230,21 @@ def test_verdicts_follow_the_ci():
     nan = float("nan")
 
     def table(sft_ci, retained):
-        rows = [{"method": "sft", "emergent": 8, "ci_low": sft_ci[0], "ci_high": sft_ci[1], "noise_mean": 4.0,
-                 "noise_q95": 10.0, "retained_share": nan, "retained_ci_low": nan, "retained_ci_high": nan},
-                {"method": "distill", "emergent": 20, "ci_low": nan, "ci_high": nan, "noise_mean": 4.0,
-                 "noise_q95": 10.0, "retained_share": retained[0], "retained_ci_low": retained[1],
+        rows = [{"method": "sft", "emergent": 8, "ci_low": sft_ci[0], "ci_high": sft_ci[1], "floor_mean": 4.0,
+                 "floor_q95": 10.0, "retained_share": nan, "retained_ci_low": nan, "retained_ci_high": nan},
+                {"method": "distill", "emergent": 20, "ci_low": nan, "ci_high": nan, "floor_mean": 4.0,
+                 "floor_q95": 10.0, "retained_share": retained[0], "retained_ci_low": retained[1],
                  "retained_ci_high": retained[2]}]
         return pd.DataFrame(rows)
 
     v = section4_verdicts({}, table((5, 9), (0.6, 0.55, 0.7)), {})
     assert list(v.columns) == list(COLUMNS)
     got = v.set_index("statistic")["verdict"].tolist()
-    # sft: CI below the noise floor's 95th percentile -> not reproduced (partly_above is gone: "partly" is
-    # only combine's); distill: no CI, 20 > 10 decides; retained share: CI within (1/2, 1) and containing 2/3
-    assert got == ["not reproduced", "reproduced", "reproduced"]
+    # sft: CI wholly below the null's 95th percentile -> not reproduced; distill: a sampled count without
+    # an interval decides nothing; retained share: CI within (1/2, 1) and containing 2/3
+    assert got == ["not reproduced", "inconclusive", "reproduced"]
     v = section4_verdicts({}, table((11, 14), (0.9, 0.85, 0.95)), {})
     # retained: most but not all (reproduced), yet 2/3 lies outside the CI (not reproduced): partly
-    assert v.verdict.tolist() == ["reproduced", "reproduced", "partly"]
+    assert v.verdict.tolist() == ["reproduced", "inconclusive", "partly"]
     v = section4_verdicts({}, table((2, 12), (0.6, 0.4, 0.9)), {})
-    assert v.verdict.tolist() == ["inconclusive", "reproduced", "inconclusive"]  # straddles
+    assert v.verdict.tolist() == ["inconclusive", "inconclusive", "inconclusive"]  # straddles

@@ -19,19 +19,22 @@ def _invoke(tmp_path, monkeypatch, *args):
     return CliRunner().invoke(app, ["--quiet", *args])
 
 
-@pytest.fixture
-def pairs_file(tmp_path):
+def _pairs_file(path, seed: int, n: int = 6):
     import torch
 
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     rows = []
-    for _ in range(6):
+    for _ in range(n):
         clean = torch.randint(10, 55, (9,), generator=g).tolist()
         corr = clean[:4] + torch.randint(10, 55, (5,), generator=g).tolist()
         rows.append({"clean_ids": clean, "corrupted_ids": corr, "target_pos": [3, 4, 5, 6, 7]})
-    f = tmp_path / "pairs.jsonl"
-    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return f
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    return _pairs_file(tmp_path / "pairs.jsonl", 0)
 
 
 def _zeroed_copy(src, dst, layer, head):
@@ -62,6 +65,36 @@ def test_heads_model_against_itself_has_zero_effect(tmp_path, monkeypatch, tiny_
     assert df.importance_model.sum() == pytest.approx(1.0)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["settings"]["steps"] == 2 and meta["counts"]["emergent"] == 0
+    # the same circuit twice: equal inclusion probabilities, no rule-emergent head in any resample
+    assert (df.p_model == df.p_base).all() and meta["emergent"] == 0 and meta["emergent_ci"] == [0, 0]
+    assert meta["null"] == "halves of the pairs" and meta["verdict"] == "not reproduced"
+
+
+def test_heads_rule_against_a_same_size_null(tmp_path, monkeypatch, tiny_model_dir, pairs_file):
+    """``--null-pairs``: the model's circuit on independent questions of the same size is the null;
+    a base with head L0H1 silenced never holds it (p_base 0) while the model does."""
+    zeroed = _zeroed_copy(tiny_model_dir, tmp_path / "zeroed", layer=0, head=1)
+    null = _pairs_file(tmp_path / "null.jsonl", 1)
+    out = tmp_path / "rule"
+    r = _invoke(tmp_path, monkeypatch, "heads", "--model", str(tiny_model_dir), "--base", str(zeroed),
+                "--pairs", str(pairs_file), "--base-pairs", str(pairs_file), "--null-pairs", str(null),
+                "--steps", "2", "--top-n", "40", "--n-boot", "20", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "heads.csv").set_index("head")
+    assert df.loc["L0H1", "p_base"] == 0 and df.loc["L0H1", "p_model"] > 0
+    assert ((df.p_model >= 0) & (df.p_model <= 1)).all()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["null"] == "null pairs" and meta["emergent"] == len(meta["emergent_heads"])
+    assert set(meta["emergent_heads"]) == set(df.index[(df.p_model >= 0.8) & (df.p_base <= 0.2)])
+    lo, hi = meta["emergent_ci"]
+    assert lo <= hi and meta["floor_mean"] <= meta["floor_p95"]
+    assert meta["verdict"] == ("reproduced" if lo > meta["floor_p95"] else
+                               "not reproduced" if hi <= meta["floor_p95"] else "inconclusive")
+    short = _pairs_file(tmp_path / "short.jsonl", 2, n=4)
+    r = _invoke(tmp_path, monkeypatch, "heads", "--model", str(tiny_model_dir), "--base", str(zeroed),
+                "--pairs", str(pairs_file), "--null-pairs", str(short), "--steps", "2", "--top-n", "40",
+                "--n-boot", "5", "--out", str(tmp_path / "bad"))
+    assert r.exit_code != 0 and "the null needs the same size" in r.output
 
 
 def test_heads_zeroed_head_loses_all_importance(tmp_path, monkeypatch, tiny_model_dir, pairs_file):

@@ -29,6 +29,9 @@ CHANGED = {
                                   "retained"},
 }
 
+#: verdict rows recomputed by the analysis plan's head-set rule (emergence.headstats): claim and place compared
+RENEWED = ("SFT adds many", "Distillation adds many", "GRPO adds fewer", "About two-thirds")
+
 
 @pytest.fixture(scope="module")
 def page(tiny_zoo):
@@ -40,8 +43,11 @@ def page(tiny_zoo):
 
 
 def _check(result):
-    for name in ("summary", "table", "effects", "methods"):
+    for name in ("summary", "effects", "methods"):
         assert_same_frame(getattr(result, name), "04_emergence", name)
+    # Table 3's counts are the plan's rule on a paired bootstrap now (tests/test_headstats.py)
+    assert_same_frame(result.table, "04_emergence", "table", columns=["method", "circuit_heads", "faithfulness"])
+    _check_counts(result)
     no_signal = result.summary[result.summary.pairs < 2]
     assert_same_frame(no_signal, "04_emergence", "no_signal")
     for run in RUNS:
@@ -58,6 +64,19 @@ def _check(result):
     assert [(d.nodes.shape, d.edges.shape) for d in result.drawings] == [((10, 5), (18, 7)), ((11, 5), (19, 7))]
 
 
+def _check_counts(result):
+    """The per-checkpoint counts: every checkpoint with signal, each count inside its interval's
+    support and beside its same-size null; Table 3's rows are the final checkpoints'."""
+    c, s = result.counts, result.summary
+    live = s[(s.step >= 0) & s.signal.astype(bool)]
+    assert sorted(zip(c.run, c.step)) == sorted(zip(live.run, live.step))
+    assert (c.ci_low <= c.ci_high).all() and (c.floor_mean <= c.floor_q95).all()
+    assert set(c.null) == {"halves of sample 0"}  # until the sweep draws sample-1 circuits
+    final = c.groupby("run").tail(1).set_index("run")
+    t = result.table.set_index("method").loc[final.index]
+    assert t.emergent.tolist() == final.emergent.tolist() and t.floor_q95.tolist() == final.floor_q95.tolist()
+
+
 def test_results_as_before(page):
     _check(page[2])
 
@@ -65,7 +84,12 @@ def test_results_as_before(page):
 def test_verdicts_as_before(page):
     emergence, _, result = page
     table = emergence.verdicts(result)
-    assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED)  # the §4 rows, then the patching premise
+    # the §4 rows, then the patching premise; Table 3's counts and retained share (and the rows reading
+    # them) are the plan's rule now
+    assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    rows = table.set_index("claim")
+    assert rows.loc["SFT adds many emergent heads", "verdict"] == "not reproduced"  # 0 [0, 1] vs floor 1.0
+    assert rows.loc["SFT adds many emergent heads", "value"] == 0
     assert table.iloc[-1].claim == "the emergent heads are the ones exact patching finds"
 
 
@@ -96,7 +120,7 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    assert_same_verdicts(emergence.verdicts(again).iloc[:-1], "04_emergence", CHANGED)
+    assert_same_verdicts(emergence.verdicts(again).iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

@@ -284,3 +284,21 @@ def scatter(df: pd.DataFrame, x: str, y: str, title: str, label: str | None = No
                                                                alt.Tooltip(f"{y}:Q", format=".4g")]
     return alt.Chart(df, title=title).mark_circle(size=60).encode(
         x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y), tooltip=tooltip).properties(width=width, height=height)
+
+
+def count_chart(counts: pd.DataFrame, title: str, columns: int = 3, width: int = 200, height: int = 140) -> alt.Chart:
+    """One panel per ``run``: the count ``emergent`` at each ``step`` (point) with its interval
+    (``ci_low`` to ``ci_high``, a bar) against its same-size null (``floor_q95`` dashed,
+    ``floor_mean`` dotted)."""
+    need = {"run", "step", "emergent", "ci_low", "ci_high", "floor_mean", "floor_q95"}
+    if missing := need - set(counts.columns):
+        raise ValueError(f"count_chart: missing columns {sorted(missing)}")
+    x = alt.X("step:Q", title="checkpoint step")
+    tip = [alt.Tooltip(c) for c in ("run", "step", "emergent", "ci_low", "ci_high")]
+    tip += [alt.Tooltip(c, format=".2f") for c in ("floor_mean", "floor_q95")]
+    q95 = alt.Chart().mark_line(strokeDash=[5, 3], color="grey").encode(x=x, y="floor_q95:Q")
+    mean = alt.Chart().mark_line(strokeDash=[1, 2], color="grey").encode(x=x, y="floor_mean:Q")
+    ci = alt.Chart().mark_rule(strokeWidth=2).encode(x=x, y=alt.Y("ci_low:Q", title="emergent heads"), y2="ci_high:Q")
+    point = alt.Chart().mark_point(filled=True, size=40).encode(x=x, y="emergent:Q", tooltip=tip)
+    layered = alt.layer(q95, mean, ci, point, data=counts[sorted(need)]).properties(width=width, height=height)
+    return layered.facet(facet=alt.Facet("run:N", title=None), columns=columns, title=title)

@@ -10,12 +10,14 @@ circuit as post-training proceeds.  Modules:
   edge fraction, faithfulness, per-head maps, bootstrap inclusion probabilities).
 - :mod:`.sets` — emergent / base-only / retained heads, cohorts (with the return rule),
   activation frequency, Table 3's first heads, cross-method maps.
-- :mod:`.stats` — effect ``E``, Spearman + permutation p, bootstrap counts, the noise floor, the
-  IG-steps check and top-n scaling.
+- :mod:`.stats` — effect ``E``, Spearman + permutation p, overlap bootstraps, the IG-steps check
+  and top-n scaling.
+- :mod:`.headstats` — head-set counts by the analysis plan's rule (p_model >= 0.8, p_base <= 0.2)
+  on a paired bootstrap by question, their intervals and their same-size null.
 - :mod:`.trace` — model vs base (:func:`compare`) and the per-checkpoint sweep (:func:`trace`).
 - :mod:`.modelruns` — the models a page studies (:class:`ModelRun`): an organism run name or a
   user's ``{base, checkpoints}`` (TRL ``checkpoint-N`` folders, local dirs, hub names), resolved once.
-- :mod:`.tables` — Table 3 with CIs and the noise floor, effect and cross-method maps, reward tracking,
+- :mod:`.tables` — per-checkpoint counts and Table 3 with CIs and same-size floors, effect and cross-method maps, reward tracking,
   sweep summaries over several runs.
 - :mod:`.drawing` — a circuit as nodes and edges for drawing.
 - :mod:`.claims` — the §4 verdict table.
@@ -45,20 +47,50 @@ import importlib
 _WHERE = {
     "pairs": ["REASONING_SIDES", "PairParams", "PairSet", "Side", "build_pairs", "register_mode", "sample_prefixes"],
     "sets": ["HeadSets", "cohorts", "cross_method", "first_heads", "frequency_table"],
-    "stats": ["bootstrap_counts", "effect", "ig_steps_check", "mean_effect", "noise_floor", "overlap_bootstrap",
+    "stats": ["effect", "ig_steps_check", "mean_effect", "overlap_bootstrap",
               "permutation_p",
               "reward_tracking", "spearman", "topn_scaling"],
     "sweep": ["CircuitResult", "circuit_for", "run_checkpoints", "scaled_top_n"],
     "trace": ["Comparison", "Trace", "compare", "think_circuits", "trace"],
     "modelruns": ["ModelRun", "resolve_runs"],
+    "headstats": ["HeadStats", "Scores", "head_stats", "null_stats"],
 }
 _LOOKUP = {name: mod for mod, names in _WHERE.items() for name in names}
 __all__ = [
-    "CircuitResult", "Comparison", "HeadSets", "ModelRun", "PairParams", "PairSet",
-    "REASONING_SIDES", "Side", "Trace", "bootstrap_counts", "build_pairs", "circuit_for", "cohorts",
-    "compare", "cross_method", "effect", "first_heads", "frequency_table", "ig_steps_check", "mean_effect",
-    "noise_floor", "overlap_bootstrap", "permutation_p", "register_mode", "resolve_runs", "reward_tracking",
-    "run_checkpoints", "sample_prefixes", "scaled_top_n", "spearman", "think_circuits", "topn_scaling",
+    "REASONING_SIDES",
+    "CircuitResult",
+    "Comparison",
+    "HeadSets",
+    "HeadStats",
+    "ModelRun",
+    "PairParams",
+    "PairSet",
+    "Scores",
+    "Side",
+    "Trace",
+    "build_pairs",
+    "circuit_for",
+    "cohorts",
+    "compare",
+    "cross_method",
+    "effect",
+    "first_heads",
+    "frequency_table",
+    "head_stats",
+    "ig_steps_check",
+    "mean_effect",
+    "null_stats",
+    "overlap_bootstrap",
+    "permutation_p",
+    "register_mode",
+    "resolve_runs",
+    "reward_tracking",
+    "run_checkpoints",
+    "sample_prefixes",
+    "scaled_top_n",
+    "spearman",
+    "think_circuits",
+    "topn_scaling",
     "trace",
 ]
 

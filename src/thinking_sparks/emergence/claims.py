@@ -22,7 +22,11 @@ paper's number where it gives one; every bound is the paper's number or directio
 * distillation's heads sit earlier (Fig 14): mean relative layer, heads resampled independently on
   each side (:data:`MIN_HEADS` a side); CI below 0.
 
-Too little data gives no interval, never a narrow one. A run whose noise floor or same-checkpoint
+* adds many emergent heads (Table 3): the count of heads emergent by the plan's inclusion rule, its
+  paired-bootstrap CI against the 95th percentile of its same-size null (:func:`emergent_row`,
+  :mod:`.headstats`); without a CI or a floor it decides nothing.
+
+Too little data gives no interval, never a narrow one. A run whose same-size null or same-checkpoint
 null could not be measured gets an ``inconclusive`` row that says so.
 """
 
@@ -120,6 +124,22 @@ def _persist_rows(what: str, run: str, tr: Trace, plan: Plan) -> Verdict:
                    criterion=f"CI above {share:g} ('most' persist)")
 
 
+def emergent_row(run: str, what: str, r) -> Verdict:
+    """"<what> adds many emergent heads": the rule's count at ``run``'s final checkpoint (a
+    :func:`~.tables.table3` row) is reproduced when its whole CI lies above the same-size null's
+    ``floor_q95`` (not reproduced when wholly at or below; inconclusive when it straddles it, or when
+    the count or the floor has no interval)."""
+    q = PLAN.circuits.floor_quantile
+    measured = not (math.isnan(r.floor_q95) or math.isnan(r.ci_low))
+    floor = (f"CI above the same-size null's {q:.0%} quantile ({r.floor_q95:.1f})" if measured
+             else f"CI above the same-size null's {q:.0%} quantile; "
+                  + ("the null was not measured" if math.isnan(r.floor_q95) else "the count has no interval"))
+    return Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
+                   f"emergent heads (p_model >= {PLAN.circuits.p_model:g}, p_base <= {PLAN.circuits.p_base:g}), "
+                   f"{run} final vs base (null: {r.get('null', 'sample 1')}, mean {r.floor_mean:.1f})",
+                   r.emergent, r.ci_low, r.ci_high, above=r.floor_q95, criterion=floor)
+
+
 def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: dict[str, dict],
                       sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard",
                       plan: Plan = PLAN) -> pd.DataFrame:
@@ -136,13 +156,7 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
     for run, what in ((sft, "SFT"), (distill, "Distillation")):
         if run not in t.index:
             continue
-        r = t.loc[run]
-        floor = (f"CI above the noise floor's 95th percentile ({r.noise_q95:.1f})" if not math.isnan(r.noise_q95)
-                 else "CI above the noise floor's 95th percentile; the noise floor was not measured")
-        rows.append(Verdict(f"{what} adds many emergent heads", "§4.1-4.2, Table 3, Figs 2A/14",
-                            f"emergent heads, {run} final vs base (noise floor mean {r.noise_mean:.1f})",
-                            r.emergent, r.ci_low, r.ci_high, above=r.noise_q95,
-                            criterion=floor, point_decides=True))
+        rows.append(emergent_row(run, what, t.loc[run]))
         if run in traces:
             rows.append(_persist_rows(what, run, traces[run], plan))
     if sft in t.index and distill in t.index and sft in traces and distill in traces:

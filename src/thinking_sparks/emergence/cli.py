@@ -3,10 +3,18 @@
 Registered in :mod:`thinking_sparks.cli`; import-light (torch loads only when a verb runs).
 
 ``sparks heads`` builds both circuits on the given pairs — the base's on the same pairs with clean
-and corrupted swapped, unless ``--base-pairs`` is given (a model compared with itself on the same
-pairs has effect 0 everywhere) — and writes ``DIR/heads.csv`` (``head, layer, index, status,
-importance_model, importance_base, effect, score_model, score_base, inclusion_model,
-inclusion_base``) and ``DIR/meta.json``.
+and corrupted swapped, unless ``--base-pairs`` gives it its own (line ``i`` of both files is the
+same question; a model compared with itself on the same pairs has effect 0 everywhere) — and
+writes ``DIR/heads.csv`` (``head, layer, index, status, importance_model, importance_base, effect,
+score_model, score_base, inclusion_model, inclusion_base, p_model, p_base``) and ``DIR/meta.json``.
+
+``p_model`` / ``p_base`` are the heads' inclusion probabilities over a paired bootstrap by question
+(:mod:`~thinking_sparks.emergence.headstats`); meta.json's ``emergent`` is the analysis plan's rule
+count (p_model >= 0.8, p_base <= 0.2; heads in ``emergent_heads``), ``emergent_ci`` its interval,
+``floor_mean`` / ``floor_p95`` its same-size null — the model's circuit on ``--null-pairs`` (an
+independent question sample of the same size) against its circuit on ``--pairs``, or, without
+``--null-pairs``, on two disjoint halves of ``--pairs`` (half the size: a conservative floor) —
+and ``verdict`` whether the count's interval lies above ``floor_p95``.
 
 ``sparks trace`` sweeps checkpoints (organism specs, model dirs, or a directory of TRL
 ``checkpoint-N`` folders) against one base and writes ``heads.parquet`` (tidy head x checkpoint),
@@ -41,18 +49,19 @@ def heads_command(
     base: str = typer.Option(..., "--base", "-b", help="Base model spec."),
     pairs: Path = typer.Option(..., "--pairs", "-p", help="JSONL pairs, clean = the model's style (see sparks circuit)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for heads.csv and meta.json."),
-    base_pairs: Optional[Path] = typer.Option(None, "--base-pairs", help="Pairs for the base circuit (default: --pairs swapped)."),
+    base_pairs: Optional[Path] = typer.Option(None, "--base-pairs", help="Pairs for the base circuit, line i = the question of --pairs' line i (default: --pairs swapped)."),
+    null_pairs: Optional[Path] = typer.Option(None, "--null-pairs", help="Pairs of the model on independent questions, as many as --pairs: the same-size null (default: halves of --pairs)."),
     method: str = typer.Option("eap-ig-inputs", "--method", help="eap | eap-ig-inputs | eap-ig-joint-activations | clean-corrupted."),
     steps: int = typer.Option(5, "--steps", help="IG steps m."),
     metric: str = typer.Option("kl", "--metric", help="kl | logit-diff | answer-logprob."),
     top_n: Optional[int] = typer.Option(None, "--top-n", help="Edges kept (default: the paper's 5000/183,555 of the graph)."),
-    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples for inclusion probabilities."),
+    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap resamples: inclusion probabilities, p_model / p_base, and at most this many outer resamples of the count (the plan: 200, 100)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached."),
 ) -> None:
     """Emergent / base-only / retained heads of MODEL against BASE -> DIR/heads.csv + DIR/meta.json."""
     from thinking_sparks.circuits.pairs import load_pairs  # deferred: loaded only when this verb runs
 
-    for f in (pairs, base_pairs):
+    for f in (pairs, base_pairs, null_pairs):
         if f is not None and not f.exists():
             raise FileNotFoundError(f"pairs file not found: {f}")
         if f is not None and f.is_dir():
@@ -75,31 +84,75 @@ def heads_command(
     with atomic_dir(out) as tmp:  # --out appears whole at the end, or not at all
         rm = circuit_for(model, m_set.clean, m_set.corrupted, params, settings, not no_cache, pairs=m_set)
         rb = circuit_for(base, b_set.clean, b_set.corrupted, params, settings, not no_cache, pairs=b_set)
-        sets, meta = _write_heads(tmp, rm, rb, model, base, pairs, base_pairs, settings, t0)
+        rn = None
+        if null_pairs is not None:
+            npairs = load_pairs(null_pairs, lm.tokenizer)
+            if len(npairs) != len(mp):
+                raise ValueError(f"--null-pairs has {len(npairs)} pairs, --pairs {len(mp)}: the null needs the same size")
+            n_set = PairSet(npairs, list(range(len(npairs))), 0, 0, Side(model), Side(base))
+            rn = circuit_for(model, n_set.clean, n_set.corrupted, params, settings, not no_cache, pairs=n_set)
+        sets, meta = _write_heads(tmp, rm, rb, rn, model, base, pairs, base_pairs, settings, t0)
     c = sets.counts()
     typer.echo(f"{c['emergent']} emergent, {c['base_only']} base-only, {c['retained']} retained heads "
                f"(model circuit faithfulness {rm.faithfulness:.3f}, base {rb.faithfulness:.3f})")
+    typer.echo(f"rule (p_model >= 0.8, p_base <= 0.2): {meta['emergent']} emergent heads "
+               f"[{meta['emergent_ci'][0]:.0f}, {meta['emergent_ci'][1]:.0f}], same-size null "
+               f"{meta['floor_mean']:.1f} (95th percentile {meta['floor_p95']:.1f}): {meta['verdict']}")
     typer.echo(f"wrote {out / 'heads.csv'} and {out / 'meta.json'}")
 
 
-def _write_heads(tmp: Path, rm, rb, model: str, base: str, pairs: Path, base_pairs: Optional[Path], settings,
+def _write_heads(tmp: Path, rm, rb, rn, model: str, base: str, pairs: Path, base_pairs: Optional[Path], settings,
                  t0: float):
-    """heads.csv and meta.json of ``sparks heads`` into ``tmp``; returns (HeadSets, meta)."""
-    # deferred: loaded only when this verb runs
-    # deferred: loaded only when this verb runs
-    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict
+    """heads.csv and meta.json of ``sparks heads`` into ``tmp`` (``rn``: the model's circuit on the
+    null's independent questions, or None); returns (HeadSets, meta)."""
+    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict  # deferred: loaded only when this verb runs
 
     sets = HeadSets.from_sets(rm.heads, rb.heads, score_dict(rm.score), score_dict(rb.score))
     table = head_table(sets, rm.n_layers, rm.n_heads, rm.importance, rb.importance)
     table["score_model"], table["score_base"] = rm.score.ravel(), rb.score.ravel()
     table["inclusion_model"], table["inclusion_base"] = rm.inclusion.ravel(), rb.inclusion.ravel()
+    stats = _rule_stats(rm, rb, rn, settings)
+    table["p_model"], table["p_base"] = stats.pop("p_model"), stats.pop("p_base")
     meta = {"model": model, "base": base, "pairs": str(pairs), "base_pairs": str(base_pairs) if base_pairs else "swapped",
-            "settings": asdict(settings), "counts": sets.counts(), "emergent": list(sets.emergent),
-            "base_only": list(sets.base_only), "retained": list(sets.retained),
+            "settings": asdict(settings), **stats, "counts": sets.counts(),
+            "circuit_sets": {"emergent": list(sets.emergent), "base_only": list(sets.base_only),
+                             "retained": list(sets.retained)},
             "circuits": {"model": rm.meta(), "base": rb.meta()}, "seconds": round(time.perf_counter() - t0, 3)}
     table.to_csv(tmp / "heads.csv", index=False)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return sets, meta
+
+
+def _rule_stats(rm, rb, rn, settings) -> dict:
+    """The plan's rule on the two circuits and the same-size null (see the module docstring)."""
+    import dataclasses
+
+    import numpy as np
+
+    from thinking_sparks.emergence.drawing import edge_graph  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.headstats import Scores, halves  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.tables import count_row  # deferred: loaded only when this verb runs
+    from thinking_sparks.plan import PLAN  # deferred: loaded only when this verb runs
+    from thinking_sparks.verdicts import decide  # deferred: loaded only when this verb runs
+
+    n_h = rm.n_layers * rm.n_heads
+    if not (rm.has_signal and rb.has_signal):
+        nan = float("nan")
+        return {"p_model": np.full(n_h, nan), "p_base": np.full(n_h, nan), "emergent": None, "emergent_heads": [],
+                "emergent_ci": [nan, nan], "floor_mean": nan, "floor_p95": nan, "null": "none",
+                "verdict": "inconclusive"}
+    graph = edge_graph(rm, settings)
+    model = Scores.of(rm)
+    null = ((model, Scores.of(rn), "null pairs") if rn is not None and rn.has_signal
+            else (*halves(model), "halves of the pairs"))
+    plan = dataclasses.replace(PLAN.circuits, n_boot=settings.n_boot, n_outer=min(PLAN.circuits.n_outer, settings.n_boot))
+    row, hs = count_row(model, Scores.of(rb), null, graph, rm.top_n, plan, PLAN.stats, settings.aggregation,
+                        score=rm.score)
+    return {"p_model": hs.p_model, "p_base": hs.p_base, "emergent": int(row["emergent"]),
+            "emergent_heads": row["emergent_heads"].split(), "emergent_ci": [row["ci_low"], row["ci_high"]],
+            "floor_mean": row["floor_mean"], "floor_p95": row["floor_q95"], "null": row["null"],
+            "base_only": int(row["base_only"]), "retained": int(row["retained"]),
+            "verdict": decide(row["emergent"], row["ci_low"], row["ci_high"], above=row["floor_q95"])}
 
 
 def _expand(values: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""How sure: effects, rank agreement, bootstraps, the noise floor, and the two measured choices.
+"""How sure: effects, rank agreement, bootstraps and the two measured choices (head-set counts and their same-size null: :mod:`.headstats`).
 
 * :func:`effect` — the paper's §A.6 ``E = (I_post - I_pre) / (I_post + I_pre + eps)``.
 * :func:`spearman`, :func:`permutation_p` — rank correlation and its two-sided permutation p-value,
@@ -7,10 +7,8 @@
   the permutation test of Kendall's tau (exact under exchangeable residuals);
   :func:`reward_tracking` applies it to the checkpoint-to-checkpoint *changes* of new heads and reward
   (the statistic the paper's reward-tracking claim lacks).
-* :func:`bootstrap_counts` — emergent / base-only / retained counts over resampled questions.
 * :func:`overlap_bootstrap` — Jaccard overlap of two circuits on the same pairs, pairs resampled.
-* :func:`noise_floor` — heads in one circuit but not the other for two circuits of the *same*
-  model on disjoint random halves of its pairs: the count an "emergent" number must beat.
+* (emergent / base-only / retained counts, their intervals and same-size floors: :mod:`.headstats`)
 * :func:`ig_steps_check` — head ranking at several IG step counts against the largest.
 * :func:`topn_scaling` — head counts and faithfulness as top-n moves around the paper's fraction.
 * :func:`emergent_jaccard_bootstrap` — emergent heads by EAP-IG against those by exact patching.
@@ -162,26 +160,6 @@ def reward_tracking(counts: pd.DataFrame, rewards: pd.DataFrame, n_perm: int = 1
             "per_checkpoint": pd.DataFrame({"step": steps, "new_heads": em, "reward": vals})}
 
 
-def bootstrap_counts(model_pe: torch.Tensor, base_pe: torch.Tensor, graph, n: int, n_boot: int = 200,
-                     seed: int = 0, aggregation: str = "mean") -> pd.DataFrame:
-    """Emergent / base-only / retained counts on ``n_boot`` resamples (each circuit's pairs
-    resampled with replacement, independently; deterministic by ``seed``).
-
-    Args:
-        model_pe, base_pe: ``[n_pairs, n_src, n_dst]`` per-example scores of the two circuits.
-        n: top-n edges.
-    """
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for _ in range(n_boot):
-        rm = torch.randint(0, model_pe.shape[0], (model_pe.shape[0],), generator=g)
-        rb = torch.randint(0, base_pe.shape[0], (base_pe.shape[0],), generator=g)
-        m = circuit_heads(model_pe, graph, n, rm, aggregation)
-        b = circuit_heads(base_pe, graph, n, rb, aggregation)
-        rows.append({"emergent": len(m - b), "base_only": len(b - m), "retained": len(m & b)})
-    return pd.DataFrame(rows)
-
-
 def overlap_bootstrap(pe_a: torch.Tensor, pe_b: torch.Tensor, graph, n: int, n_boot: int = 200, seed: int = 0,
                       aggregation: str = "mean") -> pd.DataFrame:
     """Jaccard overlap and one-sided counts of two circuits built on the *same* pairs (e.g. a model's
@@ -206,23 +184,6 @@ def overlap_bootstrap(pe_a: torch.Tensor, pe_b: torch.Tensor, graph, n: int, n_b
         rows.append({"jaccard": len(a & b) / len(union) if union else float("nan"), "only_a": len(a - b),
                      "only_b": len(b - a), "n_a": len(a), "n_b": len(b)})
     return pd.DataFrame(rows)
-
-
-def noise_floor(per_example: torch.Tensor, graph, n: int, n_splits: int = 50, seed: int = 0,
-                aggregation: str = "mean") -> np.ndarray:
-    """``[n_splits]`` counts of heads in one half's circuit and not the other's (both directions
-    averaged), for random disjoint halves of the pairs of one model (deterministic by ``seed``)."""
-    k = per_example.shape[0]
-    if k < 4:
-        raise ValueError(f"noise floor needs at least 4 pairs, got {k}")
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n_splits):
-        perm = torch.randperm(k, generator=g)
-        a = circuit_heads(per_example, graph, n, perm[: k // 2], aggregation)
-        b = circuit_heads(per_example, graph, n, perm[k // 2 : 2 * (k // 2)], aggregation)
-        out.append((len(a - b) + len(b - a)) / 2)
-    return np.asarray(out, dtype=float)
 
 
 def ig_steps_check(lm, pairs, steps: Sequence[int] = (5, 20, 100), threshold: float = 0.95, metric: str = "kl",
@@ -287,8 +248,7 @@ def emergent_jaccard_bootstrap(model_pe: torch.Tensor, model_exact: torch.Tensor
                                base_exact: torch.Tensor, graph, n: int, n_boot: int = 200, seed: int = 0,
                                aggregation: str = "mean") -> pd.DataFrame:
     """Jaccard of the emergent heads EAP-IG finds and those exact patching finds, over ``n_boot``
-    resamples (each circuit's pairs resampled with replacement, independently, as in
-    :func:`bootstrap_counts`; within a circuit the same rows for attribution and patching).
+    resamples (each circuit's pairs resampled with replacement, independently; within a circuit the same rows for attribution and patching).
 
     Exact-patching head sets have the size of the resample's EAP-IG circuit (its top-|effect| heads).
 

@@ -1,5 +1,6 @@
-"""The emergence analyses over several traced runs, as tidy frames: Table 3 with bootstrap CIs and
-the noise floor (:func:`table3`), effect maps averaged over checkpoints (:func:`effect_frame`, Fig
+"""The emergence analyses over several traced runs, as tidy frames: the rule's head counts with
+their paired-bootstrap CIs and same-size floors at every checkpoint (:func:`checkpoint_counts`),
+Table 3 (:func:`table3`), effect maps averaged over checkpoints (:func:`effect_frame`, Fig
 13), the cross-method map (:func:`cross_method_frame`, Fig 14), reward tracking for GRPO runs
 (:func:`reward_frames`, Fig 3B) and per-checkpoint summaries (:func:`sweep_summary`).
 
@@ -20,19 +21,19 @@ import torch
 from thinking_sparks.circuits.agreement import exact_heads
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.drawing import edge_graph
+from thinking_sparks.emergence.headstats import HeadStats, Scores, halves, head_stats, null_stats
 from thinking_sparks.emergence.modelruns import ModelRun, reward_curve
 from thinking_sparks.emergence.sets import HeadSets, cross_method, first_heads, score_dict
 from thinking_sparks.emergence.stats import (
-    bootstrap_counts,
     emergent_jaccard_bootstrap,
     head_names,
     jaccard,
     mean_effect,
-    noise_floor,
     reward_tracking,
 )
 from thinking_sparks.emergence.sweep import CircuitResult
 from thinking_sparks.emergence.trace import Trace
+from thinking_sparks.plan import PLAN, CircuitPlan, StatsPlan
 
 log = logging.getLogger(__name__)
 
@@ -61,54 +62,107 @@ def _pe(r: CircuitResult) -> torch.Tensor:
     return r.per_example()
 
 
-def table3(traces: dict[str, Trace], settings: CircuitConfig, k: int = 5, n_boot: int = 200, n_splits: int = 50,
-           seed: int = 0) -> pd.DataFrame:
-    """Paper Table 3 on the organism (final checkpoints), with how sure each count is.
+#: the columns of one comparison's counts (:func:`count_row`): the rule's counts, their percentile
+#: intervals and the same-size null's mean and ``floor_quantile``; ``retained_share`` = retained /
+#: (retained + base-only) with its interval ``retained_ci_low, retained_ci_high`` (a share of the
+#: base's stable heads has no null to beat); ``null``: how the null was drawn;
+#: ``emergent_heads``: the rule's emergent heads, space-separated, highest node score first)
+COUNT_COLUMNS = ["emergent", "ci_low", "ci_high", "floor_mean", "floor_q95", "base_only", "base_only_ci_low",
+                 "base_only_ci_high", "base_only_floor_mean", "base_only_floor_q95", "retained", "retained_share",
+                 "retained_ci_low", "retained_ci_high", "null",
+                 "emergent_heads"]
 
-    Columns: ``method, circuit_heads, emergent, ci_low, ci_high`` (95% bootstrap over pairs),
-    ``noise_mean, noise_q95`` (the same model on disjoint halves of its pairs), ``base_only,
-    retained, retained_share, retained_ci_low, retained_ci_high, first_heads`` (the ``k`` emergent
-    heads with the highest node score in the model's circuit), ``faithfulness``.
-    """
+
+def null_of(tr: Trace, i: int) -> tuple[Scores, Scores, str]:
+    """The same-size null of checkpoint ``i``: its circuit on sample 0 and on sample 1
+    (``tr.nulls[i]``, an independent question sample of the same size), or, for a trace without
+    sample-1 circuits, two disjoint halves of sample 0 (half the size: a larger floor, a
+    conservative test)."""
+    r = tr.results[i]
+    nulls = getattr(tr, "nulls", None)
+    if nulls and nulls[i] is not None and nulls[i].has_signal:
+        return Scores.of(r), Scores.of(nulls[i]), "sample 1"
+    return *halves(Scores.of(r)), "halves of sample 0"
+
+
+def count_row(model: Scores, base: Scores, null: tuple[Scores, Scores, str], graph, n: int,
+              plan: CircuitPlan = PLAN.circuits, stats: StatsPlan = PLAN.stats, aggregation: str = "mean",
+              n_outer: int | None = None, score: np.ndarray | None = None) -> tuple[dict, HeadStats]:
+    """One comparison's :data:`COUNT_COLUMNS` (:func:`~.headstats.head_stats` of model vs base,
+    :func:`~.headstats.null_stats` of the null's two samples) and its :class:`~.headstats.HeadStats`
+    (``score``: the model's ``[n_layers, n_heads]`` node scores, which order ``emergent_heads``)."""
+    hs = head_stats(model, base, graph, n, plan, stats, aggregation, n_outer)
+    ns = null_stats(null[0], null[1], graph, n, plan, stats, aggregation, n_outer)
+    share = hs.boot.retained / (hs.boot.retained + hs.boot.base_only).replace(0, np.nan)
+    a = (1 - stats.confidence) / 2
+    kept, lost = hs.count("retained"), hs.count("base_only")
+    row = {"emergent": hs.count(), "ci_low": hs.ci()[0], "ci_high": hs.ci()[1]}
+    row["floor_mean"], row["floor_q95"] = ns.floor("emergent", plan.floor_quantile)
+    row |= {"base_only": lost, "base_only_ci_low": hs.ci("base_only")[0], "base_only_ci_high": hs.ci("base_only")[1]}
+    row["base_only_floor_mean"], row["base_only_floor_q95"] = ns.floor("base_only", plan.floor_quantile)
+    row |= {"retained": kept, "retained_share": kept / (kept + lost) if kept + lost else np.nan,
+            "retained_ci_low": share.quantile(a), "retained_ci_high": share.quantile(1 - a), "null": null[2]}
+    order = score_dict(score) if score is not None else {}
+    row["emergent_heads"] = " ".join(sorted(hs.sets["emergent"], key=lambda h: -order.get(h, 0.0)))
+    return row, hs
+
+
+def checkpoint_counts(traces: dict[str, Trace], settings: CircuitConfig, plan: CircuitPlan = PLAN.circuits,
+                      stats: StatsPlan = PLAN.stats, final_only: bool = False,
+                      n_outer: int | None = None) -> pd.DataFrame:
+    """``run, step`` + :data:`COUNT_COLUMNS` at every checkpoint with signal (``final_only``: the
+    last), each against its run's base circuit with its own same-size null (:func:`null_of`).
+    ``attrs["boot"]``: ``"run@step" ->`` the rule's counts per outer resample."""
     rows, boots = [], {}
-    base_done = set()
     for run, tr in traces.items():
-        final, b = tr.results[-1], tr.base
-        g = edge_graph(final, settings)
-        if b.model not in base_done and b.has_signal:
-            base_done.add(b.model)
-            floor = _floor(b, g, n_splits, seed, settings)
-            rows.append({"method": f"base ({b.model.rsplit('/', 1)[-1]})", "circuit_heads": len(b.heads),
-                         "emergent": np.nan, "ci_low": np.nan, "ci_high": np.nan, "noise_mean": floor.mean(),
-                         "noise_q95": np.quantile(floor, 0.95),
-                         "first_heads": first_heads(HeadSets.from_sets(b.heads, (), score_dict(b.score)), k),
-                         "faithfulness": b.faithfulness})
-        sets = tr.sets()
-        row = {"method": run, "circuit_heads": len(final.heads), "emergent": len(sets.emergent),
-               "base_only": len(sets.base_only), "retained": len(sets.retained),
-               "retained_share": sets.retained_share, "first_heads": first_heads(sets, k),
-               "faithfulness": final.faithfulness}
-        if final.has_signal and b.has_signal:
-            boot = bootstrap_counts(_pe(final), _pe(b), g, final.top_n, n_boot, seed, settings.aggregation)
-            boots[run] = boot
-            floor = _floor(final, g, n_splits, seed, settings)
-            share = boot.retained / (boot.retained + boot.base_only).replace(0, np.nan)
-            row |= {"ci_low": boot.emergent.quantile(0.025), "ci_high": boot.emergent.quantile(0.975),
-                    "noise_mean": floor.mean(), "noise_q95": np.quantile(floor, 0.95),
-                    "retained_ci_low": share.quantile(0.025), "retained_ci_high": share.quantile(0.975)}
-        rows.append(row)
-    cols = ["method", "circuit_heads", "emergent", "ci_low", "ci_high", "noise_mean", "noise_q95", "base_only",
-            "retained", "retained_share", "retained_ci_low", "retained_ci_high", "first_heads", "faithfulness"]
-    df = pd.DataFrame(rows).reindex(columns=cols)
-    df.attrs["boot"] = boots  # run -> bootstrap counts (emergent, base_only, retained), for differences
+        b = tr.base
+        idx = [len(tr.results) - 1] if final_only else range(len(tr.results))
+        for i in idx:
+            r = tr.results[i]
+            if not (r.has_signal and b.has_signal):
+                continue
+            row, hs = count_row(Scores.of(r), Scores.of(b), null_of(tr, i), edge_graph(r, settings), r.top_n, plan,
+                                stats, settings.aggregation, n_outer, r.score)
+            rows.append({"run": run, "step": tr.steps[i]} | row)
+            boots[f"{run}@{tr.steps[i]}"] = hs.boot
+    df = pd.DataFrame(rows).reindex(columns=["run", "step", *COUNT_COLUMNS])
+    df.attrs["boot"] = boots
     return df
 
 
-def _floor(r: CircuitResult, g, n_splits: int, seed: int, settings: CircuitConfig) -> np.ndarray:
-    """The noise floor of ``r``'s circuit (NaN when it has fewer than the 4 pairs two halves need)."""
-    if r.n_pairs < 4:
-        return np.array([np.nan])
-    return noise_floor(_pe(r), g, r.top_n, n_splits, seed, settings.aggregation)
+def table3(traces: dict[str, Trace], settings: CircuitConfig, k: int = 5, counts: pd.DataFrame | None = None,
+           plan: CircuitPlan = PLAN.circuits, stats: StatsPlan = PLAN.stats, n_outer: int | None = None) -> pd.DataFrame:
+    """Paper Table 3 on the organism (final checkpoints), with how sure each count is.
+
+    Counts are the analysis plan's rule on a paired bootstrap by question (:mod:`.headstats`):
+    ``method, circuit_heads`` + :data:`COUNT_COLUMNS` + ``first_heads`` (the ``k`` rule-emergent
+    heads with the highest node score in the model's circuit), ``faithfulness``. ``counts``: a
+    :func:`checkpoint_counts` frame to read the final checkpoints' rows from (else computed).
+    ``attrs["boot"]``: run -> the final checkpoint's rule counts per outer resample.
+    """
+    if counts is None:
+        counts = checkpoint_counts(traces, settings, plan, stats, final_only=True, n_outer=n_outer)
+    boots = counts.attrs.get("boot", {})
+    rows, out_boots, base_done = [], {}, set()
+    for run, tr in traces.items():
+        final, b = tr.results[-1], tr.base
+        if b.model not in base_done and b.has_signal:
+            base_done.add(b.model)
+            rows.append({"method": f"base ({b.model.rsplit('/', 1)[-1]})", "circuit_heads": len(b.heads),
+                         "first_heads": first_heads(HeadSets.from_sets(b.heads, (), score_dict(b.score)), k),
+                         "faithfulness": b.faithfulness})
+        row = {"method": run, "circuit_heads": len(final.heads), "faithfulness": final.faithfulness}
+        hit = counts[(counts.run == run) & (counts.step == tr.steps[-1])]
+        if len(hit):
+            row |= hit.iloc[0][COUNT_COLUMNS].to_dict()
+            out_boots[run] = boots.get(f"{run}@{tr.steps[-1]}")
+            heads = hit.iloc[0].emergent_heads.split()
+            row["first_heads"] = ", ".join(heads[:k]) + (" …" if len(heads) > k else "")
+        rows.append(row)
+    cols = ["method", "circuit_heads", *COUNT_COLUMNS[:-1], "first_heads", "faithfulness"]
+    df = pd.DataFrame(rows).reindex(columns=cols)
+    df.attrs["boot"] = {r: v for r, v in out_boots.items() if v is not None}
+    return df
 
 
 def effect_frame(traces: dict[str, Trace], final_only: Sequence[str] = ("distill",)) -> pd.DataFrame:

@@ -6,7 +6,7 @@ are restricted to the questions kept in both (:func:`aligned`). :func:`think_cou
 
 * ``boot``: :func:`~thinking_sparks.emergence.stats.overlap_bootstrap` of (think-on, think-off) on
   those rows, ``PLAN.circuits.n_boot`` resamples: the interval of every head count;
-* ``null``: :func:`~thinking_sparks.emergence.stats.noise_floor` of the think-on circuit (two
+* ``null``: :func:`halves_null` of the think-on circuit (two
   circuits of the *same* mode on disjoint halves of its pairs, ``PLAN.rules.null_splits`` splits):
   how many heads two circuits differ by with nothing changed, the bound of the "no think-only
   heads" claim.
@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 
 from thinking_sparks.emergence.drawing import edge_graph
-from thinking_sparks.emergence.stats import noise_floor, overlap_bootstrap
+from thinking_sparks.emergence.stats import overlap_bootstrap
+from thinking_sparks.emergence.sweep import circuit_heads
 from thinking_sparks.plan import PLAN
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,28 @@ def think_counts(on: Any, off: Any, settings: Any, seed: int | None = None,
     graph = edge_graph(on, settings)
     n_boot = PLAN.circuits.n_boot if n_boot is None else n_boot
     boot = overlap_bootstrap(pa, pb, graph, on.top_n, n_boot, seed, settings.aggregation)
-    null = (noise_floor(pa, graph, on.top_n, PLAN.rules.null_splits, seed, settings.aggregation)
+    null = (halves_null(pa, graph, on.top_n, PLAN.rules.null_splits, seed, settings.aggregation)
             if pa.shape[0] >= 4 else None)
     log.info("mode circuits: %d paired questions, %d resamples, null %s", pa.shape[0], len(boot),
              "measured" if null is not None else "not measured (fewer than 4 pairs)")
     return boot, null
+
+
+def halves_null(per_example: torch.Tensor, graph, n: int, n_splits: int = 50, seed: int = 0,
+                aggregation: str = "mean") -> np.ndarray:
+    """``[n_splits]`` counts of heads in one half's circuit and not the other's (both directions
+    averaged), for random disjoint halves of one mode circuit's pairs (deterministic by ``seed``).
+
+    Halves hold half the questions of the comparison, so this null is wider than a same-size one
+    (a count below its 95th percentile is, if anything, a conservative "no think-only heads")."""
+    k = per_example.shape[0]
+    if k < 4:
+        raise ValueError(f"the halves null needs at least 4 pairs, got {k}")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_splits):
+        perm = torch.randperm(k, generator=g)
+        a = circuit_heads(per_example, graph, n, perm[: k // 2], aggregation)
+        b = circuit_heads(per_example, graph, n, perm[k // 2 : 2 * (k // 2)], aggregation)
+        out.append((len(a - b) + len(b - a)) / 2)
+    return np.asarray(out, dtype=float)

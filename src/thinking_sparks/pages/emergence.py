@@ -25,6 +25,7 @@ from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
 from thinking_sparks.emergence.tables import (
     RewardTrack,
+    checkpoint_counts,
     cross_method_frame,
     effect_frame,
     exact_sets_frame,
@@ -36,6 +37,7 @@ from thinking_sparks.emergence.tables import (
 )
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
+from thinking_sparks.plan import PLAN, CircuitPlan
 from thinking_sparks.verdicts import verdict_table
 
 
@@ -48,21 +50,22 @@ class Params(CircuitInputs):
             or a mapping ``label -> run`` whose values are organism names or ``{base: SPEC,
             checkpoints: SPEC | [SPEC, ...], kind: sft|grpo|distill|...}`` (``emergence.modelruns``).
         reasoning_side: whose answers an intermediate checkpoint's clean side uses (``emergence.pairs``).
-        n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
+        n_boot: paired-bootstrap resamples of the head-set statistics (inclusion probabilities and
+            the counts' distribution, :mod:`~thinking_sparks.emergence.headstats`; the book keeps
+            the analysis plan's ``circuits.n_boot``) and of the exact-set Jaccards.
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
                                                                       "grpo-hard-lr", "distill", "hybrid"])
     reasoning_side: str = "own"
-    n_boot: int = 200
-    n_splits: int = 50
+    n_boot: int = PLAN.circuits.n_boot
 
     def __post_init__(self):
         super().__post_init__()
         check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
-        _check_positive(self, "n_boot", "n_splits")
+        _check_positive(self, "n_boot")
 
     def run_values(self) -> list:
         return [self.runs]
@@ -81,8 +84,12 @@ class Result:
         summary: :func:`~thinking_sparks.emergence.tables.sweep_summary`.
         head_grid: each run's model shape, in words.
         top_n: edges kept in the first run's base circuit.
-        table: Table 3 (:func:`~thinking_sparks.emergence.tables.table3`); ``boots`` its
-            bootstrap counts per run (``emergent, base_only, retained``).
+        table: Table 3 (:func:`~thinking_sparks.emergence.tables.table3`): the analysis plan's rule
+            (p_model >= 0.8, p_base <= 0.2) on a paired bootstrap by question, each count with its
+            interval and its same-size null (``floor_mean, floor_q95``); ``boots`` the rule's counts
+            per resample of each run's final checkpoint (``emergent, base_only, retained``).
+        counts: the same counts at every checkpoint with signal (``run, step, emergent, ci_low,
+            ci_high, floor_mean, floor_q95, ...``, :func:`~thinking_sparks.emergence.tables.checkpoint_counts`).
         rewards: reward tracking of the GRPO runs with a reward log; ``no_reward_log`` the others.
         effects, methods: Fig 13's effect maps and Fig 14's cross-method map.
         drawings: the final SFT and GRPO circuits with signal (Fig 16), named by run.
@@ -103,6 +110,7 @@ class Result:
     top_n: int
     table: pd.DataFrame
     boots: dict[str, pd.DataFrame]
+    counts: pd.DataFrame
     rewards: dict[str, RewardTrack]
     no_reward_log: list[str]
     effects: pd.DataFrame
@@ -133,14 +141,14 @@ def run(params: Params) -> Result:
         modelruns.build_organism(params.profile, params.runs)
     models = modelruns.resolve_runs(params.runs, params.profile)
     pairs, config = emergence_settings(params)
-    return _emergence(models, pairs, config, params.n_boot, params.n_splits)
+    return _emergence(models, pairs, config, params.n_boot)
 
 
-def _key(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int, n_splits: int) -> dict:
+def _key(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int) -> dict:
     # every model's spec and weights fingerprint (and, off float32, the device's dtype)
     runs = {label: {"run": m, "base": side_fingerprint(Side(m.base)),
                     "checkpoints": [side_fingerprint(Side(c)) for c in m.checkpoints]} for label, m in models.items()}
-    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "n_splits": n_splits,
+    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "plan": _plan(n_boot), "stats": PLAN.stats,
             "result": _layout(Result, TraceTables, CircuitDrawing, RewardTrack)}
 
 
@@ -149,12 +157,18 @@ def _layout(*classes: type) -> list:
     return [[c.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
 
 
+def _plan(n_boot: int) -> CircuitPlan:
+    """The analysis plan's circuit section with the page's resamples (outer ones at most ``n_boot``)."""
+    return dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
+
+
 @cached("page-emergence", key=_key)
-def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int,
-               n_splits: int) -> Result:
+def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int) -> Result:
     t0 = time.perf_counter()
     traces = trace_models(models, pairs, config)
-    table = table3(traces, config, n_boot=n_boot, n_splits=n_splits)
+    counts = checkpoint_counts(traces, config, _plan(n_boot))
+    table = table3(traces, config, counts=counts)
+    counts.attrs.clear()  # the resamples of every checkpoint: not kept (Table 3 keeps the finals')
     boots = table.attrs.pop("boot", {})
     rewards = reward_frames(traces, models)
     roles = modelruns.claim_roles(models)
@@ -165,6 +179,7 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
         runs=[tr.tables() for tr in traces.values()],
         kinds={label: m.kind for label, m in models.items()}, roles=roles, summary=sweep_summary(traces),
         head_grid=head_grid(traces), top_n=next(iter(traces.values())).base.top_n, table=table, boots=boots,
+        counts=counts.drop(columns=["emergent_heads"]),
         rewards={r: RewardTrack(**d) for r, d in rewards.items()},
         no_reward_log=[r for r, m in models.items() if m.kind == "grpo" and r not in rewards],
         effects=effect_frame(traces, final_only=[r for r, m in models.items() if m.kind == "distill"]),

@@ -60,7 +60,8 @@ class Params:
         n, limit, temperature, max_new_tokens: sampling for pass@1 (n per problem, first ``limit``).
         dataset, n_questions, answer_tokens, steps, rule, top_n: the sweep's circuits (see
             ``emergence.pairs`` / ``emergence.sweep``; prefixes are sampled ``answer_tokens`` long).
-        n_boot, n_splits: bootstrap resamples (CIs, inclusion) and noise-floor splits.
+        n_boot: bootstrap resamples (CIs, inclusion, the head-set statistics of
+            :mod:`~thinking_sparks.emergence.headstats`).
         style_level: ``easy`` or ``medium``: the words level whose bare questions give the style
             circuits and whose two sets (``words/<level>``, ``words/<level>-direct``) the interventions.
         k: heads per intervened set (top by circuit score); seeds: layer-matched random sets.
@@ -88,7 +89,6 @@ class Params:
     rule: str = "left"
     top_n: int | None = None
     n_boot: int = 200
-    n_splits: int = 50
     style_level: str = "easy"
     k: int = 5
     seeds: int = 1
@@ -107,7 +107,7 @@ class Params:
         if self.style_level not in WORDS_SETS:
             raise ValueError(f"style_level must be one of {', '.join(WORDS_SETS)}, got {self.style_level!r}")
         _check_circuit_fields(self)
-        _check_positive(self, "trace_checkpoints", "n", "max_new_tokens", "n_boot", "n_splits", "k", "seeds", "n_k",
+        _check_positive(self, "trace_checkpoints", "n", "max_new_tokens", "n_boot", "k", "seeds", "n_k",
                         "k_limit", "direct_tokens", "jobs", optional=("max_steps", "gpu_steps", "limit"))
         if not 0 <= float(self.temperature) <= 2:
             raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
@@ -151,7 +151,7 @@ _STYLE_FIELDS = ("model", "eval_set", "n", "limit", "temperature", "max_new_toke
                  "answer_tokens", "steps", "rule", "top_n", "n_boot", "style_level", "k", "seeds", "n_k", "k_limit",
                  "direct_tokens")
 _SWEEP_FIELDS = ("model", "run", "eval_set", "n", "limit", "temperature", "max_new_tokens", "dataset", "n_questions",
-                 "answer_tokens", "steps", "rule", "top_n", "n_boot", "n_splits", "trace_checkpoints")
+                 "answer_tokens", "steps", "rule", "top_n", "n_boot", "trace_checkpoints")
 
 
 def model_fingerprint(spec: str) -> str:
@@ -220,7 +220,8 @@ def sweep_part(params: Params, trained: TrainedRun) -> SweepPart:
     acc = accuracy(params.model, trained.final, params.eval_params(), device=params.device)
     tr = sweep(params.model, traced(trained.specs, params.trace_checkpoints), pair_params, settings, trained.name,
                jobs=params.jobs)
-    table = table3({trained.name: tr}, settings, n_boot=params.n_boot, n_splits=params.n_splits)
+    table = table3({trained.name: tr}, settings, plan=dataclasses.replace(
+        PLAN.circuits, n_boot=params.n_boot, n_outer=min(PLAN.circuits.n_outer, params.n_boot)))
     table.attrs = {}  # its bootstrap draws (for GRPO vs SFT) are not kept: this page has one run
     layers = layer_frame(tr)
     tr = dataclasses.replace(tr, base=dataclasses.replace(tr.base, path=None),
@@ -295,7 +296,7 @@ def closing_note(result: Result) -> str:
              f"[{a.loc['after', 'ci_low']:.3f}, {a.loc['after', 'ci_high']:.3f}] after {trained.steps[-1]} SFT steps "
              f"(paired change {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}]).",
              f"**Emergent heads** at the final checkpoint: {row.emergent:.0f} [{row.ci_low:.0f}, {row.ci_high:.0f}] "
-             f"against a noise floor of {row.noise_mean:.1f} (95th percentile {row.noise_q95:.1f}).",
+             f"against a same-size null of {row.floor_mean:.1f} (95th percentile {row.floor_q95:.1f}).",
              f"**Styles**: {ov['n_on']} step-by-step heads, {ov['n_off']} direct heads, Jaccard {ov['jaccard']:.2f} "
              f"[{ov['jaccard_low']:.2f}, {ov['jaccard_high']:.2f}]."]
     for style in ("think", "direct"):

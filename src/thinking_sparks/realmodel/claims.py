@@ -2,8 +2,9 @@
 
 STYLE.md's verdict schema (:mod:`thinking_sparks.verdicts`); every row is computed from the page's
 data, in the paper's direction, with the number it compares quoted.  The §4 rows on the SFT run
-reuse the emergence room's (:func:`~thinking_sparks.emergence.claims.section4_verdicts`), the §6 head
-counts and the Fig 5 rows the interventions room's (:func:`~thinking_sparks.interventions.claims.count_verdicts`,
+reuse the emergence room's (:func:`~thinking_sparks.emergence.claims.section4_verdicts`: emergent heads
+against the same-size null, persistence), the §6 head counts and the Fig 5 rows the interventions room's
+(:func:`~thinking_sparks.interventions.claims.count_verdicts`,
 :func:`~thinking_sparks.interventions.claims.fig5_verdicts`, the direct style as think-off); the rest are here:
 
 * SFT on worked solutions raises accuracy (paired difference over problems, scipy BCa bootstrap);

@@ -1,6 +1,6 @@
 """The SFT run traced: evenly spaced checkpoints (:func:`traced`), the emergence room's sweep over
 them against the start model's circuit (:func:`sweep`), and where its emergent heads sit
-(:func:`layer_frame`). Cohorts, the heatmap and Table 3 with its noise floor are the emergence
+(:func:`layer_frame`). Cohorts, the heatmap and Table 3 with its same-size null are the emergence
 room's own (``Trace.bands``, ``Trace.frequency``, ``emergence.tables.table3``)."""
 
 from __future__ import annotations
