@@ -29,14 +29,14 @@ def measure(model: str, mode: str, sets: list[str], sizes: list[tuple[int, int]]
     from thinking_sparks.organism import scores
 
     rows = []
-    for problems, k in sizes:
-        for name in sets:
+    for name in sets:
+        for problems, k in sizes:  # sizes side by side per set, so that drift on a shared machine hits them alike
             t0 = time.perf_counter()
-            scores._evaluate([model], [mode], k, None, 0.6, 128, problems, "cpu",
-                             False, [name])
+            _, sampled = scores._evaluate([model], [mode], k, None, 0.6, 128, problems, "cpu", False, [name])
             seconds = time.perf_counter() - t0
-            rows.append({"set": name, "mode": mode, "problems": problems, "k": k, "samples": problems * k,
-                         "seconds": round(seconds, 1), "samples_per_second": round(problems * k / seconds, 1)})
+            rows.append({"set": name, "mode": mode, "problems": sampled["problem_id"].nunique(), "k": k,
+                         "samples": len(sampled), "tokens_per_sample": round(float(sampled["n_tokens"].mean()), 1),
+                         "seconds": round(seconds, 1), "samples_per_second": round(len(sampled) / seconds, 2)})
             print(rows[-1], flush=True)
     return rows
 

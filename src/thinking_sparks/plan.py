@@ -176,15 +176,18 @@ REASONS.update({
                        "is enlarged to n; its seed is kept (its first 100 problems are the old set). Every premise "
                        "check of page 02 is decided here.",
     "sizes.premise_k": "1 sample per problem: the bound on sd_d does not fall with k, and at a fixed number of "
-                       "samples n x k the variance of a paired mean is least at k = 1 (problems are free); "
-                       "2,135 x 1 also costs about what 100 x 32 (hard) cost before (benchmarks/eval_cost.py).",
+                       "samples n x k the variance of a paired mean is least at k = 1 (problems are free). Cost "
+                       "(benchmarks/eval_cost.py, 2026-12-03, full base model, loaded 2-core machine): time scales "
+                       "with samples at any k, and 152 + 2,135 + 2,135 samples per cell take 0.84x the 100 x 4 + "
+                       "100 x 4 + 100 x 32 of before (17,783 s against 21,085 s for 9 cells there).",
     "sizes.curve_problems": "The checkpoint curves are descriptive (no verdict): 100 problems, as before, so "
                             "the curves cost what they did.",
     "sizes.curve_k": "4 samples per problem for the curves, as before (no verdict reads them).",
     "sizes.head_problems": "Affordable, not the calculation's 2,135: pages 05 and 06 evaluate tens of "
-                           "intervention cells per set, and 2,135 per cell costs about 10x page 05's "
-                           "evaluation (over the book's 30-min budget); 200 x 1 costs what 50 x 4 did and "
-                           "reaches a half-width of 1.96 sqrt(0.5) / sqrt(200) = 0.098 under the same bound.",
+                           "intervention cells per set, and 2,135 x 1 per cell is 10.7x the samples of the 50 x 4 "
+                           "before (time scales with samples, benchmarks/eval_cost.py), over the book's 30-min "
+                           "budget; 200 x 1 costs what 50 x 4 did and reaches a half-width of "
+                           "1.96 sqrt(0.5) / sqrt(200) = 0.098 under the bound of sizes.hard_size.",
     "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
     "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
                               "1,920 samples per curve (affordable); a pass@1 difference there is known to "

@@ -177,6 +177,11 @@ def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+def _count(x: Any) -> str:
+    """A whole number (``n_to_decide``) as a Markdown table cell, "–" when missing."""
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
+
+
 def write_verdicts_page(root: Path) -> Path:
     """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
     :func:`thinking_sparks.verdicts.show`), one section per page in book order, and the count of
@@ -205,7 +210,8 @@ def write_verdicts_page(root: Path) -> Path:
             continue
         columns = list(COLUMNS) + [c for c in OPTIONAL if c in t.columns and t[c].notna().any()]
         lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
-        lines += ["| " + " | ".join(_cell(r[c]) for c in columns) + " |" for r in t.to_dict("records")]
+        lines += ["| " + " | ".join(_count(r[c]) if c in OPTIONAL else _cell(r[c]) for c in columns) + " |"
+                  for r in t.to_dict("records")]
         lines += [""]
     none = [stem for stem in tables if stem not in found]
     if none:
