@@ -88,3 +88,20 @@ def test_the_easy_set_holds_every_problem_its_levels_give():
         task.make_problems(size + 1, levels, seed, split="eval", unique=True)
     first = task.make_problems(100, levels, seed, split="eval", unique=True)
     assert task.make_problems(size, levels, seed, split="eval", unique=True)[:100] == first  # seed kept
+
+
+def test_page_05_rows_take_the_problems_of_their_sets():
+    import pandas as pd
+
+    from thinking_sparks.pages import interventions as page
+
+    table = verdict_table([Verdict("a", "T1", "pass@1 no ablation − emergent ablated, paired over problems",
+                                   0.01, -0.01, 0.03),
+                           Verdict("b", "T5", "pass@1 x1.3 sft − no intervention on hard", 0.01, -0.02, 0.03)])
+    pooled = pd.DataFrame({"condition": ["none", "none", "none", "none", "ablate"],
+                           "set": ["easy", "easy", "hard", "hard", "hard"], "problem_id": ["p1", "p2", "p1", "p3", "p3"]})
+    per_set = pd.DataFrame({"set": ["hard", "hard", "hard", "easy"], "problem_id": ["p1", "p2", "p3", "p1"]})
+    assert page.sample_sizes(table, pooled, per_set) == [4, 3]
+    assert page.sample_sizes(table, pooled.iloc[:0], per_set) == [None, 3]
+    out = power.with_n_to_decide(table, page.sample_sizes(table, pooled, per_set))
+    assert out["n_to_decide"].tolist() == [16, 19]  # 4 * (0.02 / 0.01)^2; 3 * (0.025 / 0.01)^2 = 18.75

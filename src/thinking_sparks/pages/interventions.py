@@ -29,6 +29,7 @@ from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import ChosenHeads, choose_heads, control_set
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.power import with_n_to_decide
 from thinking_sparks.verdicts import verdict_table
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,31 @@ def bare(res: ex.ExperimentResult) -> ex.ExperimentResult:
 
 def verdicts(result: Result) -> pd.DataFrame:
     """Table 1's claims (when there are emergent heads) and Table 5's (when SFT's heads were scaled
-    and there are at least two sets: the hardest should gain, the easiest lose)."""
+    and there are at least two sets: the hardest should gain, the easiest lose), with ``n_to_decide``
+    (``thinking_sparks.power``) at each row's problems (:func:`sample_sizes`)."""
+    table = _verdicts(result)
+    return with_n_to_decide(table, sample_sizes(table, result.table1.samples, result.table5.samples))
+
+
+def sample_sizes(table: pd.DataFrame, pooled: pd.DataFrame, per_set: pd.DataFrame) -> list[int | None]:
+    """Per verdict row, the problems its paired interval resamples: a row whose statistic ends
+    ``on <set>`` (Table 5's) has that set's problems in ``per_set``; another row (Table 1's, all sets
+    pooled) has every problem of ``pooled`` (``set, problem_id`` columns; None when empty)."""
+    def problems(samples: pd.DataFrame, label: str | None = None) -> int | None:
+        if samples is None or samples.empty or not {"set", "problem_id"} <= set(samples.columns):
+            return None
+        if label is not None:
+            samples = samples[samples["set"].map(lambda s: ex.set_label(s) == label)]
+        return int(samples[["set", "problem_id"]].drop_duplicates().shape[0]) or None
+
+    out = []
+    for statistic in table["statistic"].astype(str) if len(table) else []:
+        label = statistic.rsplit(" on ", 1)[1] if " on " in statistic else None
+        out.append(problems(per_set, label) if label is not None else problems(pooled))
+    return out
+
+
+def _verdicts(result: Result) -> pd.DataFrame:
     found = [ablation_verdicts(result.table1, n_boot=result.n_boot)] if result.heads.sets["emergent"] else []
     sets = result.eval_sets
     if "sft" in tables.scaled_sets(result.heads.sets) and len(sets) > 1:
