@@ -20,6 +20,8 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 
 #: book parameters for a test build: a tiny local model and the organism's tiny profile
 TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit": 3,
+               # organism (02): tiny sizes, not the plan's (the stored tiny results were computed with them)
+               "hard_n": 32, "curve_n": 2, "curve_limit": 3,
                "curve_runs": ["sft", "grpo-hard"],
                # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
                "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10,

@@ -168,3 +168,25 @@ def test_a_page_with_an_empty_table_says_so(tmp_path):
     text = write_verdicts_page(tmp_path).read_text()
     assert "No claim could be checked on this run." in text and "| claim |" not in text
     assert "| **all pages** | **0** | **0** | **0** | **0** | **0** |" in text
+
+
+def test_the_verdicts_page_shows_the_plan_and_the_n_to_decide(tmp_path):
+    from thinking_sparks import plan
+    from thinking_sparks.power import with_n_to_decide
+    from thinking_sparks.runs import write_verdicts_page
+
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    table = verdict_table([Verdict("SFT raises accuracy", "§2", "hard pass@1", 0.01, -0.01, 0.03),
+                           Verdict("distillation raises accuracy", "§2", "hard pass@1", 0.05, 0.01, 0.09)])
+    executed(pages / "02_organism.ipynb", with_n_to_decide(table, 100))
+    text = write_verdicts_page(tmp_path).read_text()
+    assert "| claim | paper | statistic | value | ci_low | ci_high | criterion | verdict | n_to_decide |" in text
+    rows = [line for line in text.splitlines() if line.startswith(("| SFT raises", "| distillation raises"))]
+    assert rows[0].endswith("| inconclusive | 400 |") and rows[1].endswith("| reproduced | – |")
+    assert "## Analysis plan" in text and text.index("## Analysis plan") > text.index("| SFT raises")
+    for entry, value, reason in plan.table().itertuples(index=False):
+        shown = f"{value:.3g}" if isinstance(value, float) else value  # floats at 3 significant digits
+        assert f"| {entry} | {shown} |" in text and reason.split(";")[0][:40].replace("|", "\\|") in text
+    changed = plan.last_change()
+    assert changed and f"Plan last changed by commit {changed}." in text

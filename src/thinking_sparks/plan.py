@@ -14,6 +14,11 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`Section4Plan` — the paper's numbers and the test constants of page 04's dynamic claims
   (reward tracking, switching, persistence, retention, layers).
 * :class:`RulesPlan` — interval method, difficulty labels and null sizes of the rows of pages 02, 05-07.
+* :class:`SizePlan` — every evaluation size: the organism's eval sets (levels and problems, separate
+  fields), samples per problem per claim, and the problems of each page's pass@1 cells; the sizes
+  follow the power calculation of :mod:`thinking_sparks.power` (or the affordable size, with the
+  half-width it reaches, stated in its reason).
+* :class:`OrganismPlan` — organism settings a verdict rests on (the hybrid's share of thinking examples).
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -27,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "RulesPlan", "Section4Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "OrganismPlan", "Plan", "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan",
+           "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,60 @@ class StatsPlan:
     n_resamples: int = 2000
     seed: int = 0
     half_width: float = 0.03
+
+
+# ------------------------------------------------------------------ sizes (issue 21)
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """How many problems and samples every evaluation draws (see :mod:`thinking_sparks.power`).
+
+    Attributes:
+        easy_levels, medium_levels, hard_levels: the task levels of each organism eval set.
+        easy_size, medium_size, hard_size: problems of each eval set (``organism.task.EVAL_SETS``;
+            enlarging a set keeps its seed, so its first problems stay the same).
+        premise_k: samples per problem of page 02's evaluation, on every set (the premise checks).
+        curve_problems, curve_k: problems and samples per problem of page 02's checkpoint curves
+            (descriptive: no verdict reads them).
+        head_problems, head_k: problems of each eval set and samples per problem of the pass@1 cells
+            of the pages that intervene on heads (05, 06).
+        k_curve_problems, k_curve_samples: problems and samples per problem of page 06's pass@k and
+            success@k curves (Fig 5).
+    """
+
+    easy_levels: tuple[int, ...] = (1, 2)
+    medium_levels: tuple[int, ...] = (3,)
+    hard_levels: tuple[int, ...] = (4, 5)
+    easy_size: int = 152
+    medium_size: int = 2135
+    hard_size: int = 2135
+    premise_k: int = 1
+    curve_problems: int = 100
+    curve_k: int = 4
+    head_problems: int = 200
+    head_k: int = 1
+    k_curve_problems: int = 30
+    k_curve_samples: int = 64
+
+    def levels(self, name: str) -> tuple[int, ...]:
+        """The levels of eval set ``name`` (``easy``, ``medium``, ``hard``)."""
+        return getattr(self, f"{name}_levels")
+
+    def size(self, name: str) -> int:
+        """The problems of eval set ``name`` (``easy``, ``medium``, ``hard``)."""
+        return getattr(self, f"{name}_size")
+
+
+@dataclass(frozen=True)
+class OrganismPlan:
+    """Organism settings that a verdict rests on, fixed by argument.
+
+    Attributes:
+        think_share: share of the hybrid run's training examples that think (the rest answer directly).
+    """
+
+    think_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -126,6 +186,8 @@ class Plan:
     stats: StatsPlan = field(default_factory=StatsPlan)
     section4: Section4Plan = field(default_factory=Section4Plan)
     rules: RulesPlan = field(default_factory=RulesPlan)
+    sizes: SizePlan = field(default_factory=SizePlan)
+    organism: OrganismPlan = field(default_factory=OrganismPlan)
 
 
 #: the plan in force
@@ -175,6 +237,44 @@ REASONS: dict[str, str] = {
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }
+
+_BOUND = ("thinking_sparks.power: n = ceil((z sd_d / h)^2) with z = 1.96, h = stats.half_width = 0.03 and "
+          "sd_d <= sqrt(p_a q_a + p_b q_b) <= sqrt(0.5), the bound for a paired difference of per-problem mean "
+          "correctness when the two conditions' problem rates do not covary negatively (a problem hard for one "
+          "model is not easier for the other); it holds at any accuracy and any k, so no result enters it")
+REASONS.update({
+    "sizes.easy_levels": "The task's levels 1-2 take GSM8K's role (organism.task); levels are chosen apart from sizes.",
+    "sizes.medium_levels": "Level 3 takes MATH-500's role.",
+    "sizes.hard_levels": "Levels 4-5 take AIME / AMC's role.",
+    "sizes.easy_size": "152 problems, every one the set's levels can give: level 1 has only 76 distinct eval-split "
+                       "problems and the set alternates levels, so the calculation's 2,135 (sizes.hard_size) cannot "
+                       "be drawn; 152 reach a half-width of 1.96 sqrt(0.5) / sqrt(152) = 0.112 under its bound.",
+    "sizes.medium_size": "2,135 problems, as sizes.hard_size (the hybrid's thinking check on this set).",
+    "sizes.hard_size": f"2,135 problems: {_BOUND}. Problems are free (organism.task.make_problems), so the set "
+                       "is enlarged to n; its seed is kept (its first 100 problems are the old set). Every premise "
+                       "check of page 02 is decided here.",
+    "sizes.premise_k": "1 sample per problem: the bound on sd_d does not fall with k, and at a fixed number of "
+                       "samples n x k the variance of a paired mean is least at k = 1 (problems are free). Cost "
+                       "(benchmarks/eval_cost.py, 2026-12-03, full base model, loaded 2-core machine): time scales "
+                       "with samples at any k, and 152 + 2,135 + 2,135 samples per cell take 0.84x the 100 x 4 + "
+                       "100 x 4 + 100 x 32 of before (17,783 s against 21,085 s for 9 cells there).",
+    "sizes.curve_problems": "The checkpoint curves are descriptive (no verdict): 100 problems, as before, so "
+                            "the curves cost what they did.",
+    "sizes.curve_k": "4 samples per problem for the curves, as before (no verdict reads them).",
+    "sizes.head_problems": "Affordable, not the calculation's 2,135: pages 05 and 06 evaluate tens of "
+                           "intervention cells per set, and 2,135 x 1 per cell is 10.7x the samples of the 50 x 4 "
+                           "before (time scales with samples, benchmarks/eval_cost.py), over the book's 30-min "
+                           "budget; 200 x 1 costs what 50 x 4 did and reaches a half-width of "
+                           "1.96 sqrt(0.5) / sqrt(200) = 0.098 under the bound of sizes.hard_size.",
+    "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
+    "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
+                              "1,920 samples per curve (affordable); a pass@1 difference there is known to "
+                              "about 1.96 sqrt(0.5) / sqrt(30) = 0.25 under the bound, so Fig 5's rows are weak "
+                              "evidence by design.",
+    "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
+    "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
+                            "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
+})
 
 
 def entries(plan: Plan = PLAN) -> list[tuple[str, Any]]:

@@ -48,6 +48,9 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ("claim", "paper", "statistic", "value", "ci_low", "ci_high", "criterion", "verdict")
+#: columns a verdict table may add after :data:`COLUMNS` (kept by :func:`show` and :func:`collect`):
+#: ``n_to_decide``, the sample size at which an inconclusive row would be decided (``thinking_sparks.power``)
+OPTIONAL = ("n_to_decide",)
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
 #: the MIME type of the JSON copy of a page's verdict table (see :func:`show`)
 MIME = "application/vnd.thinking-sparks.verdicts+json"
@@ -177,12 +180,14 @@ def show(table: pd.DataFrame) -> None:
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"not a verdict table: missing columns {missing}")
-    records = json.loads(table[list(COLUMNS)].to_json(orient="records"))  # NaN -> null
+    keep = list(COLUMNS) + [c for c in OPTIONAL if c in table.columns]
+    records = json.loads(table[keep].to_json(orient="records"))  # NaN -> null
     display({"text/html": table._repr_html_() or table.to_html(), "text/plain": repr(table), MIME: records}, raw=True)
 
 
 def collect(notebook: Path) -> pd.DataFrame | None:
-    """The verdict table(s) an executed notebook shows with :func:`show`, concatenated (None: none)."""
+    """The verdict table(s) an executed notebook shows with :func:`show`, concatenated (None: none);
+    :data:`OPTIONAL` columns are kept when a table has them."""
     import nbformat  # deferred: nbformat is heavy or optional, loaded only here
 
     nb = nbformat.read(str(notebook), as_version=4)
@@ -190,4 +195,6 @@ def collect(notebook: Path) -> pd.DataFrame | None:
              if MIME in o.get("data", {})]
     if not found:
         return None
-    return pd.DataFrame([r for rows in found for r in rows], columns=list(COLUMNS))
+    rows = [r for part in found for r in part]
+    extra = [c for c in OPTIONAL if any(c in r for r in rows)]
+    return pd.DataFrame(rows, columns=list(COLUMNS) + extra)

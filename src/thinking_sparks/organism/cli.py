@@ -65,9 +65,10 @@ def list_command(
 @zoo_app.command("report")
 def report_command(
     profile: str | None = typer.Option(None, "--profile", help="full or tiny (default: $SPARKS_ORGANISM_PROFILE or full)."),
-    n: int = typer.Option(4, "--n", min=1, help="Samples per problem on the easy and medium sets (pass@1 is their mean)."),
+    n: int = typer.Option(HARD_N, "--n", min=1, help="Samples per problem on the easy and medium sets (pass@1 is "
+                          "their mean; default: the analysis plan's, as --hard-n)."),
     hard_n: int = typer.Option(HARD_N, "--hard-n", min=1, help="Samples per problem on the hard set, where the "
-                               "premise checks are decided."),
+                               "premise checks are decided (default: the analysis plan's, plan.PLAN.sizes.premise_k)."),
     temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems of each set."),
     out: str | None = typer.Option(None, "--out", help="Also write the tidy table to this CSV file."),

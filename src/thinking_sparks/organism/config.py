@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinking_sparks.plan import PLAN
+
 __all__ = [
     "PROFILES",
     "DistillRecipe",
@@ -192,7 +194,7 @@ class HybridRecipe:
     """One model that thinks on ``/think`` (or no flag) and answers directly on ``/no_think``."""
 
     sft: SFTRecipe = field(default_factory=SFTRecipe)  #: fine-tuning settings (from base)
-    think_share: float = 0.5     #: share of examples with thinking (rest: empty think block)
+    think_share: float = PLAN.organism.think_share  #: share of examples with thinking (rest: empty think block)
     unflagged_share: float = 0.2  #: share of thinking examples with no flag (thinking is the default)
 
 
@@ -234,10 +236,8 @@ def _full() -> list[RunSpec]:
                 parent="base"),
         RunSpec("distill", "distill", DistillRecipe(teacher=teacher, n_traces=8000, student=sft), parent="base",
                 teacher="teacher"),
-        # Three in four examples think: at half, thinking gained only +0.008 [-0.001, +0.018] hard pass@1 over
-        # /no_think (100 problems x 32 samples, paired); at 0.75, +0.013 [+0.002, +0.023] (easy +0.18, medium
-        # +0.08), for ~10% more CPU time (longer rows). Doubling the steps or starting from sft did not help.
-        RunSpec("hybrid", "hybrid", HybridRecipe(sft=sft, think_share=0.75), parent="base"),
+        # the share of thinking examples is the analysis plan's (plan.PLAN.organism.think_share, an even mix)
+        RunSpec("hybrid", "hybrid", HybridRecipe(sft=sft), parent="base"),
     ]
 
 

@@ -29,6 +29,7 @@ import math
 from typing import TYPE_CHECKING
 
 from thinking_sparks.evaluation.metrics import paired_difference
+from thinking_sparks.plan import PLAN
 from thinking_sparks.verdicts import Verdict, verdict_table
 
 if TYPE_CHECKING:
@@ -36,10 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HARD_N", "SAMPLE_COLUMNS", "cell", "claims", "difference"]
 
-#: samples per hard problem that the zoo's premise checks need to be decided (measured on the full zoo,
-#: 100 hard problems: at 4 the SFT, distillation and thinking differences straddle 0, at 16 SFT's and
-#: distillation's are decided, at 32 also the hybrid's thinking, +0.012 [+0.002, +0.023])
-HARD_N = 32
+#: samples per hard problem of the zoo's premise checks: the analysis plan's (``plan.PLAN.sizes.premise_k``,
+#: with the set's problems ``sizes.hard_size`` from the power calculation of ``thinking_sparks.power``)
+HARD_N = PLAN.sizes.premise_k
 
 #: columns of the samples frame that :func:`claims` reads (one row per sampled answer)
 SAMPLE_COLUMNS = ("run", "mode", "difficulty", "problem_id", "sample_index", "correct")

@@ -37,8 +37,10 @@ from typing import Literal
 
 from thinking_sparks.evaluation.datasets import Problem as EvalProblem
 from thinking_sparks.evaluation.datasets import gold_from_answer
+from thinking_sparks.plan import PLAN
 
 __all__ = [
+    "EVAL_SEEDS",
     "EVAL_SETS",
     "LEVELS",
     "LevelSpec",
@@ -87,12 +89,12 @@ LEVELS: dict[int, LevelSpec] = {
     5: LevelSpec(n_ops=5, max_leaf=30, parens="required", negatives=True),
 }
 
-#: name -> (levels, size, seed): the fixed evaluation sets (benchmarks' roles in the paper).
+#: the seed of each fixed evaluation set (an enlarged set keeps it: its first problems stay the same)
+EVAL_SEEDS: dict[str, int] = {"easy": 1001, "medium": 1002, "hard": 1003}  # GSM8K's, MATH-500's, AIME / AMC's roles
+#: name -> (levels, size, seed): the fixed evaluation sets (benchmarks' roles in the paper); levels and
+#: sizes come from the analysis plan (``plan.PLAN.sizes``)
 EVAL_SETS: dict[str, tuple[tuple[int, ...], int, int]] = {
-    "easy": ((1, 2), 100, 1001),     # GSM8K's role
-    "medium": ((3,), 100, 1002),     # MATH-500's role
-    "hard": ((4, 5), 100, 1003),     # AIME / AMC's role
-}
+    name: (PLAN.sizes.levels(name), PLAN.sizes.size(name), seed) for name, seed in EVAL_SEEDS.items()}
 MAX_ABS_VALUE = 99
 MAX_MUL_OPERAND = 9
 

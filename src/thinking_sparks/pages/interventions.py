@@ -29,6 +29,7 @@ from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import ChosenHeads, choose_heads, control_set
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.power import with_n_to_decide
 from thinking_sparks.verdicts import verdict_table
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,34 @@ def bare(res: ex.ExperimentResult) -> ex.ExperimentResult:
 
 def verdicts(result: Result) -> pd.DataFrame:
     """Table 1's claims (when there are emergent heads) and Table 5's (when heads were scaled and the
-    eval sets hold both the hard and the easy difficulty: rows labelled by the samples' ``difficulty``)."""
+    eval sets hold both the hard and the easy difficulty: rows labelled by the samples' ``difficulty``), with ``n_to_decide``
+    (``thinking_sparks.power``) at each row's problems (:func:`sample_sizes`)."""
+    table = _verdicts(result)
+    return with_n_to_decide(table, sample_sizes(table, result.table1.samples, result.table5.samples))
+
+
+def sample_sizes(table: pd.DataFrame, pooled: pd.DataFrame, per_set: pd.DataFrame) -> list[int | None]:
+    """Per verdict row, the problems its paired interval resamples: a Table 5 row (its statistic starts
+    with a ``difficulty`` of ``per_set``, e.g. ``hard pass@1 ...``) has the problems of that difficulty in
+    ``per_set``; another row (Table 1's, all sets pooled) has every problem of ``pooled`` (``set,
+    problem_id`` columns; None when empty)."""
+    def problems(samples: pd.DataFrame, difficulty: str | None = None) -> int | None:
+        if samples is None or samples.empty or not {"set", "problem_id"} <= set(samples.columns):
+            return None
+        if difficulty is not None:
+            samples = samples[samples["difficulty"].astype(str) == difficulty]
+        return int(samples[["set", "problem_id"]].drop_duplicates().shape[0]) or None
+
+    levels = (set(per_set["difficulty"].astype(str)) if per_set is not None and "difficulty" in per_set.columns
+              else set())
+    out = []
+    for statistic in table["statistic"].astype(str) if len(table) else []:
+        first = statistic.split(" ", 1)[0]
+        out.append(problems(per_set, first) if first in levels else problems(pooled))
+    return out
+
+
+def _verdicts(result: Result) -> pd.DataFrame:
     found = [ablation_verdicts(result.table1, n_boot=result.n_boot)] if result.heads.sets["emergent"] else []
     if tables.scaled_sets(result.heads.sets):
         found.append(scaling_verdicts(result.table5, n_boot=result.n_boot))

@@ -24,6 +24,8 @@ from thinking_sparks.organism.premises import HARD_N
 from thinking_sparks.organism.scores import SETS, ZooEvaluation
 from thinking_sparks.organism.shapes import ZooShapes, runs_table, zoo_shapes
 from thinking_sparks.pages.params import _check_positive, _check_runs
+from thinking_sparks.plan import PLAN
+from thinking_sparks.power import with_n_to_decide
 from thinking_sparks.verdicts import verdict_table
 
 #: the runs whose greedy completion of the first hard problem the page shows
@@ -38,31 +40,35 @@ class Params:
         profile: zoo profile (``full``: the book's; ``tiny``: seconds, for tests).
         build: build missing runs first (``sparks zoo build``); False fails on an unbuilt run.
         jobs: runs trained in parallel when building.
-        n: samples per problem for pass@1 on the easy and medium sets (and along the checkpoints).
+        n: samples per problem for pass@1 on the easy and medium sets (``plan.PLAN.sizes.premise_k``).
         hard_n: samples per problem on the hard set of the closing table, where the premise checks
-            are decided (``organism.premises.HARD_N``: at 4 they straddle 0).
-        limit: first problems of each eval set (None: all 100).
+            are decided (``organism.premises.HARD_N``, the plan's ``sizes.premise_k``).
+        limit: first problems of each eval set (None: all, the plan's ``sizes.*_size``).
         temperature: sampling temperature (the paper's 0.6).
         curve_runs: runs whose every checkpoint is evaluated on ``curve_difficulty``.
         curve_difficulty: ``easy``, ``medium`` or ``hard``.
+        curve_n, curve_limit: samples per problem and first problems of the checkpoint curves
+            (the plan's ``sizes.curve_k`` and ``sizes.curve_problems``).
         device, threads: as everywhere.
     """
 
     profile: str = "full"
     build: bool = True
     jobs: int = 2
-    n: int = 4
+    n: int = PLAN.sizes.premise_k
     hard_n: int = HARD_N
     limit: int | None = None
     temperature: float = 0.6
     curve_runs: list[str] = field(default_factory=lambda: ["sft", "distill", "grpo-hard"])
     curve_difficulty: str = "hard"
+    curve_n: int = PLAN.sizes.curve_k
+    curve_limit: int | None = PLAN.sizes.curve_problems
     device: str = "cpu"
     threads: int = 0
 
     def __post_init__(self):
         _check_runs(self.profile, list(self.curve_runs), "curve_runs")
-        _check_positive(self, "n", "hard_n", optional=("limit",))
+        _check_positive(self, "n", "hard_n", "curve_n", optional=("limit", "curve_limit"))
         if not 0 <= float(self.temperature) <= 2:
             raise ValueError(f"temperature must lie in [0, 2], got {self.temperature!r}")
         if self.curve_difficulty not in SETS:
@@ -142,7 +148,7 @@ def zoo_fingerprints(profile_name: str, curve_runs: list[str]) -> dict[str, dict
 
 def _key(params: Params, models: dict, dtype: str | None) -> dict:
     numbers = {k: getattr(params, k) for k in ("profile", "n", "hard_n", "limit", "temperature", "curve_runs",
-                                               "curve_difficulty")}
+                                               "curve_difficulty", "curve_n", "curve_limit")}
     return {"params": numbers, "models": models, "dtype": dtype}
 
 
@@ -154,7 +160,7 @@ def _compute(params: Params, models: dict, dtype: str | None) -> Result:
     evaluation = scores.zoo_evaluation(profile, n=params.n, hard_n=params.hard_n, limit=params.limit,
                                        temperature=params.temperature)
     along = scores.checkpoint_accuracy(params.curve_runs, profile, difficulty=params.curve_difficulty,
-                                       n=params.n, limit=params.limit, temperature=params.temperature)
+                                       n=params.curve_n, limit=params.curve_limit, temperature=params.temperature)
     writers = [f"organism/{profile}/{r}@final" for r in WRITERS]
     return Result(
         examples=example_problems(), hybrid_prompt=hybrid_prompt(profile, params.device),
@@ -185,8 +191,18 @@ def hybrid_prompt(profile_name: str, device: str) -> str:
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The premise checks (``organism.premises.claims``) on the zoo's samples and GRPO's rewards; an
-    empty verdict table when the evaluation looks broken (no conclusions from broken numbers)."""
+    """The premise checks (``organism.premises.claims``) on the zoo's samples and GRPO's rewards, with
+    ``n_to_decide`` (``thinking_sparks.power``: the problems at which an inconclusive row's interval
+    would exclude its bound); an empty verdict table when the evaluation looks broken (no
+    conclusions from broken numbers)."""
     if result.sanity_problems:
         return verdict_table([])
-    return premises.claims(result.evaluation.samples, result.rewards)
+    table = premises.claims(result.evaluation.samples, result.rewards)
+    return with_n_to_decide(table, sample_sizes(table, result.evaluation.samples))
+
+
+def sample_sizes(table: pd.DataFrame, samples: pd.DataFrame) -> list[int | None]:
+    """Per verdict row, the problems behind its interval (the paired bootstrap resamples problems):
+    those of the eval set its statistic names (``hard pass@1, ...``); None for rows of other kinds."""
+    problems = samples.groupby("difficulty")["problem_id"].nunique().to_dict()
+    return [problems.get(str(s).split(" ")[0]) if " pass@1" in str(s) else None for s in table["statistic"]]

@@ -27,6 +27,7 @@ from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.organism.config import PROFILES, profile
 from thinking_sparks.pages import params_class
+from thinking_sparks.plan import PLAN
 
 
 def validate(section: str, **values: Any):
@@ -180,15 +181,15 @@ class HeadPageParams(CircuitInputs):
             first with the last): names (``organism/easy``, any prefix of
             ``evaluation.datasets.SET_PROVIDERS``) or JSON-lines paths.
         n, limit, temperature, top_p, top_k, max_new_tokens: sampling for pass@1 (n per problem,
-            first ``limit`` problems of each set; the paper's T 0.6, top-p 0.95; Qwen3 thinking
+            first ``limit`` problems of each set: the plan's ``sizes.head_k``, ``sizes.head_problems``; the paper's T 0.6, top-p 0.95; Qwen3 thinking
             adds top-k 20; ``top_k`` 0 = off).
         n_boot: bootstrap resamples for CIs and verdicts.
     """
 
     k: int = 5
     eval_sets: list[str] = field(default_factory=lambda: ["organism/easy", "organism/medium", "organism/hard"])
-    n: int = 4
-    limit: int | None = 50
+    n: int = PLAN.sizes.head_k
+    limit: int | None = PLAN.sizes.head_problems
     temperature: float = 0.6
     top_p: float = 0.95
     top_k: int = 0

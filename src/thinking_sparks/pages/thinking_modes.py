@@ -30,6 +30,8 @@ from thinking_sparks.interventions.claims import think_verdicts
 from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.plan import PLAN
+from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")
@@ -50,14 +52,15 @@ class Params(HeadPageParams):
             ``enable_thinking`` True / False alone, as Qwen3's own template), or ``auto``
             (``flags`` for an organism run, else ``template``).
         k_dataset: the set of Fig 5's pass@k / success@k curves.
-        n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves.
+        n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves (the
+            plan's ``sizes.k_curve_samples``, ``sizes.k_curve_problems``).
     """
 
     hybrid_run: str | dict[str, Any] = "hybrid"
     think_switch: str = "auto"
     k_dataset: str = "organism/hard"
-    n_k: int = 64
-    k_limit: int = 30
+    n_k: int = PLAN.sizes.k_curve_samples
+    k_limit: int = PLAN.sizes.k_curve_problems
 
     def __post_init__(self):
         check_value(self.hybrid_run, "hybrid_run", self.profile, need_base=isinstance(self.hybrid_run, str))

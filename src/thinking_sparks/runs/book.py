@@ -29,7 +29,8 @@ from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
-from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect, summary
+from thinking_sparks import plan
+from thinking_sparks.verdicts import COLUMNS, OPTIONAL, VERDICTS, collect, summary
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,11 @@ def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+def _count(x: Any) -> str:
+    """A whole number (``n_to_decide``) as a Markdown table cell, "–" when missing."""
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
+
+
 def write_verdicts_page(root: Path) -> Path:
     """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
     :func:`thinking_sparks.verdicts.show`), one section per page in book order, and the count of
@@ -202,18 +208,36 @@ def write_verdicts_page(root: Path) -> Path:
         lines += [f"## {title(stem)}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
         if t.empty:
             continue
-        lines += ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
-        lines += ["| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for r in t.to_dict("records")]
+        columns = list(COLUMNS) + [c for c in OPTIONAL if c in t.columns and t[c].notna().any()]
+        lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+        lines += ["| " + " | ".join(_count(r[c]) if c in OPTIONAL else _cell(r[c]) for c in columns) + " |"
+                  for r in t.to_dict("records")]
         lines += [""]
     none = [stem for stem in tables if stem not in found]
     if none:
         lines += ["Pages without a verdict table in this build (they set up the models and methods, or their "
                   "data failed a sanity check): "
                   + ", ".join(f"[{stem}]({stem}.ipynb)" for stem in none) + ".", ""]
+    lines += plan_section()
     out = root / VERDICTS_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, "\n".join(lines))
     return out
+
+
+def plan_section() -> list[str]:
+    """The verdicts page's closing section: the analysis plan (``plan.table()``: every sample size,
+    threshold and seed with its reason) and the commit that last changed it (``plan.last_change()``)."""
+    changed = plan.last_change()
+    lines = ["## Analysis plan", "",
+             "Every size, threshold and seed the verdicts above use, fixed before the results with the argument "
+             "beside it (`thinking_sparks.plan`). Where a row is *inconclusive*, `n_to_decide` is the sample "
+             "size (problems) at which its interval would exclude the rule's bound if its estimate stayed put "
+             "(`thinking_sparks.power`).", "",
+             f"Plan last changed by commit {changed}." if changed else "Plan's last change: not under git.", "",
+             "| entry | value | reason |", "|---|---|---|"]
+    lines += [f"| {r['entry']} | {_cell(r['value'])} | {_cell(r['reason'])} |" for r in plan.table().to_dict("records")]
+    return lines + [""]
 
 
 def build_book(root: Path, parameters: dict[str, Any] | None = None,
