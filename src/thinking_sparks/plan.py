@@ -11,6 +11,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`CircuitPlan` — circuit question sets, questions per circuit, independent samples for the
   same-size noise floor, paired-bootstrap resamples and the inclusion rule for emergent heads.
 * :class:`StatsPlan` — confidence level, bootstrap resamples and method of the verdict intervals.
+* :class:`LevelsPlan` — which difficulty levels the calibrated eval set and the circuit question set
+  hold, chosen from a pilot on problems no result uses (``organism.levels``).
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "LevelsPlan", "Plan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,39 @@ class StatsPlan:
 
 
 @dataclass(frozen=True)
+class LevelsPlan:
+    """Which difficulty levels (``organism.task.LEVELS``) the sets hold, fixed from a pilot.
+
+    The pilot (``organism.levels.pilot``) measures every final model's pass@1 per level on problems
+    drawn with ``pilot_seed`` and kept out of every fixed set; ``organism.levels.choose_levels``
+    picks the contiguous levels whose mix puts the most compared models inside ``band``.
+
+    Attributes:
+        band: pass@1 range in which a difference between two models can show (no floor or ceiling).
+        pilot_seed: the seed of the pilot's problems (no eval or circuit set uses it).
+        pilot_problems: problems per level in the pilot (fewer where a level's eval split is smaller).
+        pilot_samples: samples per pilot problem.
+        calibrated: levels of the ``calibrated`` eval set, where the premise checks are decided.
+        circuit: levels of the circuit question set (``organism/circuit``).
+        pilot_date: the day of the pilot run the two choices rest on.
+    """
+
+    band: tuple[float, float] = (0.2, 0.8)
+    pilot_seed: int = 2001
+    pilot_problems: int = 100
+    pilot_samples: int = 2
+    calibrated: tuple[int, ...] = (2, 3)
+    circuit: tuple[int, ...] = (3, 4)
+    pilot_date: str = "pending"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
     circuits: CircuitPlan = field(default_factory=CircuitPlan)
     stats: StatsPlan = field(default_factory=StatsPlan)
+    levels: LevelsPlan = field(default_factory=LevelsPlan)
 
 
 #: the plan in force
@@ -95,6 +125,17 @@ REASONS: dict[str, str] = {
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",
     "stats.seed": "One seed for every resampling and sampled question set; a seed fixes results on CPU.",
+    "levels.band": "A pass@1 near 0 or 1 hides differences (floor/ceiling: at the hard set's 1-4 % every "
+                   "student looked alike); the paper's benchmarks sit at 30-66 %, inside 20-80 %.",
+    "levels.pilot_seed": "A seed no fixed set uses, and pilot problems equal to a fixed set's are skipped, so "
+                         "the levels are chosen on problems no verdict is computed from.",
+    "levels.pilot_problems": "100 problems per level bound a binomial 95 % CI's half-width by about 0.1 at 2 "
+                             "samples each: enough to tell 5 % from 20 % or 50 %, cheap on CPU.",
+    "levels.pilot_samples": "2 samples per problem: the pilot places models in or out of a band, it decides "
+                            "no difference.",
+    "levels.calibrated": "PENDING",
+    "levels.circuit": "PENDING",
+    "levels.pilot_date": "The pilot run (profile full) the level choices rest on.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }

@@ -1,0 +1,238 @@
+"""Where each model stands per difficulty level: a pilot that calibrates the eval and circuit sets.
+
+A comparison of two models' pass@1 can only show a difference where neither sits at the floor or
+the ceiling. :func:`pilot` measures pass@1 per difficulty level (``task.LEVELS``) for the final
+checkpoint of every run of a zoo profile (the hybrid thinking and not) on *pilot* problems: drawn
+from the eval split with their own seed (``plan.PLAN.levels.pilot_seed``), every problem that a
+fixed eval set holds skipped, so the levels are chosen on problems no verdict is computed from.
+Each cell carries a binomial 95 % Wilson score interval over its ``problems x samples`` answers
+(:func:`wilson`: the closed form of ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``;
+scipy is not a dependency of this project), and the share of problems whose first sampled answer
+differs from the base's (what a circuit pair needs: coinciding answer prefixes are dropped).
+
+:func:`choose_levels` reads a pilot table: among the contiguous level ranges it picks the one whose
+mix (levels in equal shares, as ``task.make_problems`` cycles them) puts the most compared models
+inside the band, ties broken by the widest margin to the band's edges; :class:`LevelChoice` says
+which models stay out and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from statistics import NormalDist
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from thinking_sparks.evaluation.datasets import Problem as EvalProblem
+from thinking_sparks.evaluation.generation import SamplingConfig
+from thinking_sparks.evaluation.harness import EvalParams, run_eval
+from thinking_sparks.models import load_model
+from thinking_sparks.organism import config, task, zoo
+from thinking_sparks.organism.scores import MODES
+from thinking_sparks.plan import PLAN
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PILOT_COLUMNS", "LevelChoice", "choose_levels", "fixed_expressions", "pilot", "pilot_problems",
+           "wide", "wilson"]
+
+#: columns of :func:`pilot`'s frame
+PILOT_COLUMNS = ["run", "mode", "model", "level", "pass@1", "ci_low", "ci_high", "correct", "n_answers",
+                 "n_problems", "k", "distinct_from_base"]
+
+
+def fixed_expressions() -> set[str]:
+    """The expressions of every fixed eval set (``task.EVAL_SETS``): what the pilot must not use."""
+    out: set[str] = set()
+    for levels, size, seed in task.EVAL_SETS.values():
+        out |= {p.expression for p in task.make_problems(size, levels, seed, split="eval", unique=True)}
+    return out
+
+
+def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = None) -> list[task.Problem]:
+    """Up to ``n`` distinct eval-split problems of ``level`` drawn with ``seed``, none in ``exclude``.
+
+    Fewer when the level's eval split runs out (level 1 holds about 80 expressions, most of them in
+    the easy set).
+    """
+    if level not in task.LEVELS:
+        raise ValueError(f"unknown difficulty level {level}; choose one of {sorted(task.LEVELS)}")
+    if seed in {s for _, _, s in task.EVAL_SETS.values()}:
+        raise ValueError(f"pilot seed {seed} is the seed of a fixed eval set; choose another")
+    exclude = exclude or set()
+    rng = random.Random(f"pilot-{seed}-{level}")
+    out: list[task.Problem] = []
+    seen = set(exclude)
+    for _ in range(200 * n + 2000):
+        if len(out) == n:
+            break
+        p = task.generate_problem(rng, level, "eval")
+        if p.expression not in seen:
+            seen.add(p.expression)
+            out.append(p)
+    if len(out) < n:
+        log.info("level %d: only %d pilot problems outside the fixed sets (asked %d)", level, len(out), n)
+    return out
+
+
+def wilson(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(proportion, low, high)``: the Wilson score interval of ``correct`` successes in ``total`` trials
+    (what ``scipy.stats.binomtest(correct, total).proportion_ci(confidence, "wilson")`` returns)."""
+    if total < 1 or not 0 <= correct <= total:
+        raise ValueError(f"need 0 <= correct <= total and total >= 1, got {correct}/{total}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z / (1 + z * z / total) * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def pilot(profile_name: str | None = None, levels: Sequence[int] | None = None, n_problems: int | None = None,
+          k: int | None = None, seed: int | None = None, temperature: float = 0.6, max_new_tokens: int = 128,
+          runs: Sequence[str] | None = None, device: str | None = "cpu", progress: bool = False) -> pd.DataFrame:
+    """pass@1 per level of every final model of a profile (:data:`PILOT_COLUMNS`, one row per model and level).
+
+    Args:
+        levels: difficulty levels (default: all of ``task.LEVELS``).
+        n_problems, k, seed: problems per level, samples per problem, the problems' seed (default:
+            ``plan.PLAN.levels``' ``pilot_problems``, ``pilot_samples``, ``pilot_seed``).
+        runs: only these runs (default: every run of the profile; ``base`` is needed for
+            ``distinct_from_base``, NaN without it).
+
+    Every cell goes through the cached evaluation harness (one cache entry per model, mode and level).
+    ``distinct_from_base``: share of the level's problems whose first sampled answer differs from the
+    base's first (the same problems and sampling seed), i.e. that would give a circuit pair.
+    """
+    plan = PLAN.levels
+    name = zoo.default_profile(profile_name)
+    levels = tuple(levels or sorted(task.LEVELS))
+    n_problems, k = n_problems or plan.pilot_problems, k or plan.pilot_samples
+    seed = plan.pilot_seed if seed is None else seed
+    table = config.profile(name)
+    runs = list(runs or table)
+    unknown = [r for r in runs if r not in table]
+    if unknown:
+        raise ValueError(f"unknown runs {unknown} in profile {name!r}; runs: {', '.join(table)}")
+    exclude = fixed_expressions()
+    problems = {lv: pilot_problems(lv, n_problems, seed, exclude) for lv in levels}
+    rows, firsts = [], {}
+    for run in runs:
+        lm = load_model(f"organism/{name}/{run}@final", device=device)
+        for mode in ("think", "no_think") if run == "hybrid" else ("default",):
+            think, enable_thinking = MODES[mode]
+            for lv in levels:
+                asked = [EvalProblem(id=p.id, question=task.flagged(p.question, think), answer=str(p.answer),
+                                     difficulty=f"L{lv}") for p in problems[lv]]
+                sampling = SamplingConfig(n=k, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
+                                          batch_size=256)
+                params = EvalParams(dataset=f"organism/pilot-{seed}-L{lv}", sampling=sampling,
+                                    enable_thinking=enable_thinking)
+                samples = run_eval(lm, params, problems=asked, progress=progress).samples
+                correct, total = int(samples["correct"].sum()), len(samples)
+                p1, lo, hi = wilson(correct, total, PLAN.stats.confidence)
+                firsts[(run, mode, lv)] = samples[samples.sample_index == 0].set_index("problem_id")["completion"]
+                rows.append({"run": run, "mode": mode, "model": run if mode == "default" else f"{run} ({mode})",
+                             "level": lv, "pass@1": p1, "ci_low": lo, "ci_high": hi, "correct": correct,
+                             "n_answers": total, "n_problems": len(asked), "k": k})
+                log.info("pilot %s [%s] level %d: pass@1 %.3f [%.3f, %.3f]", run, mode, lv, p1, lo, hi)
+    for row in rows:
+        base = firsts.get(("base", "default", row["level"]))
+        own = firsts[(row["run"], row["mode"], row["level"])]
+        row["distinct_from_base"] = float((own != base.reindex(own.index)).mean()) if base is not None else float("nan")
+    return pd.DataFrame(rows, columns=PILOT_COLUMNS)
+
+
+def wide(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pilot`'s frame as one row per model, one column per level, cells ``"0.31 [0.25, 0.38]"``."""
+    cells = table.assign(cell=[f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+                               for v, lo, hi in zip(table["pass@1"], table["ci_low"], table["ci_high"])])
+    out = cells.pivot_table(index="model", columns="level", values="cell", aggfunc="first", sort=False)
+    out.columns = [f"L{c}" for c in out.columns]
+    return out.reset_index()
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """What :func:`choose_levels` chose.
+
+    Attributes:
+        levels: the chosen contiguous levels, or None when no range puts any compared model in the band.
+        band: the pass@1 band.
+        mix: compared model -> its pass@1 on the chosen mix (mean over the levels).
+        outside: the compared models whose mix pass@1 lies outside the band.
+        candidates: every range tried: ``levels, in_band, margin`` (best first).
+    """
+
+    levels: tuple[int, ...] | None
+    band: tuple[float, float]
+    mix: dict[str, float] = field(default_factory=dict)
+    outside: tuple[str, ...] = ()
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def all_in_band(self) -> bool:
+        return self.levels is not None and not self.outside
+
+    def sentence(self) -> str:
+        """One sentence: the levels and who sits in the band, or that no mix does."""
+        lo, hi = self.band
+        if self.levels is None:
+            return f"No level mix puts any compared model within {lo:.0%}-{hi:.0%} pass@1."
+        levels = ", ".join(map(str, self.levels))
+        if not self.outside:
+            return f"Levels {levels} put every compared model within {lo:.0%}-{hi:.0%} pass@1."
+        out = ", ".join(f"{m} ({self.mix[m]:.0%})" for m in self.outside)
+        return (f"Levels {levels} put the most compared models within {lo:.0%}-{hi:.0%} pass@1; no level mix "
+                f"puts every one there: outside stay {out}.")
+
+
+def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
+                  band: tuple[float, float] | None = None) -> LevelChoice:
+    """The contiguous levels whose mix puts the most of ``models`` within ``band`` (see module docstring).
+
+    Args:
+        table: a pilot table (columns ``model, level, pass@1``; one row per model and level).
+        models: the compared models (default: every model of the table).
+        band: default ``plan.PLAN.levels.band``.
+
+    Ranking: the number of models in the band, then the margin (the smallest distance of a model's
+    mix pass@1 to the band's nearer edge, negative when outside), then the harder mix.
+    """
+    band = tuple(band or PLAN.levels.band)
+    lo, hi = band
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"band must satisfy 0 <= low < high <= 1, got {band}")
+    missing = {"model", "level", "pass@1"} - set(table.columns)
+    if missing:
+        raise ValueError(f"pilot table lacks columns {sorted(missing)}")
+    grid = table.pivot_table(index="model", columns="level", values="pass@1", aggfunc="mean")
+    models = list(models or grid.index)
+    absent = [m for m in models if m not in grid.index]
+    if absent:
+        raise ValueError(f"models {absent} are not in the pilot table; it holds {', '.join(grid.index)}")
+    grid = grid.loc[models]
+    if grid.isna().any().any():
+        raise ValueError("pilot table lacks some model x level cells")
+    levels = sorted(grid.columns)
+    rows = []
+    for i in range(len(levels)):
+        for j in range(i, len(levels)):
+            chosen = tuple(levels[i:j + 1])
+            mix = grid[list(chosen)].mean(axis=1)
+            margin = pd.concat([mix - lo, hi - mix], axis=1).min(axis=1)
+            rows.append({"levels": chosen, "in_band": int((margin >= 0).sum()), "margin": float(margin.min()),
+                         "mean_level": sum(chosen) / len(chosen), "mix": mix.to_dict()})
+    ranked = pd.DataFrame(rows).sort_values(["in_band", "margin", "mean_level"], ascending=False,
+                                            ignore_index=True)
+    best = ranked.iloc[0]
+    candidates = ranked[["levels", "in_band", "margin"]]
+    if best.in_band == 0:
+        return LevelChoice(None, band, candidates=candidates)
+    mix = {m: round(float(v), 4) for m, v in best.mix.items()}
+    outside = tuple(m for m, v in mix.items() if not lo <= v <= hi)
+    return LevelChoice(tuple(int(x) for x in best.levels), band, mix, outside, candidates)
+

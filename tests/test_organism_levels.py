@@ -1,0 +1,105 @@
+"""The difficulty pilot (organism.levels): its table on the tiny zoo, its problems kept out of the eval
+sets, the Wilson interval, and the level choice on literal pilot tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from thinking_sparks.organism import levels, task
+from thinking_sparks.plan import PLAN, table
+
+
+def _table(cells: dict[str, list[float]]) -> pd.DataFrame:
+    """A literal pilot table: model -> pass@1 at levels 1, 2, 3, ..."""
+    return pd.DataFrame([{"model": m, "level": i + 1, "pass@1": v} for m, row in cells.items()
+                         for i, v in enumerate(row)])
+
+
+def test_pilot_on_the_tiny_zoo_has_one_row_per_model_and_level(tiny_zoo):
+    out = levels.pilot("tiny", levels=(1, 2), n_problems=3, k=2, runs=("base", "hybrid"))
+    assert list(out.columns) == levels.PILOT_COLUMNS
+    assert list(zip(out.model, out.level)) == [("base", 1), ("base", 2), ("hybrid (think)", 1), ("hybrid (think)", 2),
+                                               ("hybrid (no_think)", 1), ("hybrid (no_think)", 2)]
+    assert out.n_answers.tolist() == [6] * 6 and out.n_problems.tolist() == [3] * 6
+    assert ((out.ci_low <= out["pass@1"]) & (out["pass@1"] <= out.ci_high)).all()
+    assert (out.ci_high > out.ci_low).all()
+    assert out[out.run == "base"].distinct_from_base.tolist() == [0.0, 0.0]  # the base against itself
+    assert out.distinct_from_base.between(0, 1).all()
+    shown = levels.wide(out)
+    assert list(shown.columns) == ["model", "L1", "L2"] and len(shown) == 3
+
+
+def test_pilot_problems_are_disjoint_from_every_eval_set():
+    seeds = {seed for _, _, seed in task.EVAL_SETS.values()}
+    assert PLAN.levels.pilot_seed not in seeds
+    fixed = levels.fixed_expressions()
+    assert len(fixed) == sum(size for _, size, _ in task.EVAL_SETS.values())  # each set's problems are unique
+    for level in task.LEVELS:
+        drawn = levels.pilot_problems(level, 40, PLAN.levels.pilot_seed, fixed)
+        assert {p.level for p in drawn} == {level}
+        assert not {p.expression for p in drawn} & fixed
+        assert len({p.expression for p in drawn}) == len(drawn)
+    # level 1's eval split is small and mostly in the easy set: fewer problems, never a repeat
+    assert len(levels.pilot_problems(1, 100, PLAN.levels.pilot_seed, fixed)) < 100
+    with pytest.raises(ValueError, match="seed of a fixed eval set"):
+        levels.pilot_problems(3, 5, task.EVAL_SETS["hard"][2])
+    with pytest.raises(ValueError, match="unknown difficulty level 6"):
+        levels.pilot_problems(6, 5, PLAN.levels.pilot_seed)
+
+
+def test_wilson_interval_literal_values():
+    # scipy.stats.binomtest(3, 10).proportion_ci(method="wilson") = (0.10779, 0.60322)
+    p, lo, hi = levels.wilson(3, 10)
+    assert p == 0.3 and lo == pytest.approx(0.107791, abs=1e-6) and hi == pytest.approx(0.603222, abs=1e-6)
+    assert levels.wilson(0, 16)[1:] == (0.0, pytest.approx(0.193608, abs=1e-6))
+    with pytest.raises(ValueError, match="0 <= correct <= total"):
+        levels.wilson(5, 4)
+
+
+def test_choose_levels_picks_the_range_that_puts_every_model_in_band():
+    pilot = _table({"a": [0.9, 0.5, 0.1], "b": [0.7, 0.1, 0.0]})
+    choice = levels.choose_levels(pilot, band=(0.2, 0.8))
+    assert choice.levels == (1, 2)
+    assert choice.mix == {"a": 0.7, "b": 0.4} and choice.outside == () and choice.all_in_band
+    # (1, 2, 3) also holds both, with a smaller margin (b at 0.267): ranked second
+    assert choice.candidates.levels.tolist()[:2] == [(1, 2), (1, 2, 3)]
+    assert choice.sentence() == "Levels 1, 2 put every compared model within 20%-80% pass@1."
+
+
+def test_choose_levels_says_when_no_level_puts_a_model_in_band():
+    pilot = _table({"base": [0.05, 0.01, 0.0], "sft": [0.12, 0.03, 0.0]})
+    choice = levels.choose_levels(pilot, band=(0.2, 0.8))
+    assert choice.levels is None and not choice.all_in_band
+    assert choice.sentence() == "No level mix puts any compared model within 20%-80% pass@1."
+
+
+def test_choose_levels_names_the_models_left_outside():
+    pilot = _table({"base": [0.1, 0.0, 0.0], "sft": [0.95, 0.6, 0.3], "teacher": [1.0, 0.9, 0.7]})
+    choice = levels.choose_levels(pilot, band=(0.2, 0.8))
+    assert choice.levels == (3,) and choice.outside == ("base",)
+    assert choice.mix == {"base": 0.0, "sft": 0.3, "teacher": 0.7}
+    assert "outside stay base (0%)" in choice.sentence()
+    only = levels.choose_levels(pilot, models=["sft", "teacher"], band=(0.2, 0.8))
+    # (3,): sft 0.3, teacher 0.7, margin 0.1; (2, 3) holds both too (0.45, 0.8) with margin 0
+    assert only.levels == (3,) and only.all_in_band
+    assert only.candidates.levels.tolist()[:2] == [(3,), (2, 3)]
+
+
+def test_choose_levels_bad_input():
+    pilot = _table({"a": [0.5]})
+    with pytest.raises(ValueError, match="band must satisfy"):
+        levels.choose_levels(pilot, band=(0.8, 0.2))
+    with pytest.raises(ValueError, match=r"models \['zz'\] are not in the pilot table"):
+        levels.choose_levels(pilot, models=["zz"])
+    with pytest.raises(ValueError, match="lacks columns"):
+        levels.choose_levels(pilot.drop(columns="level"))
+
+
+def test_plan_levels_have_reasons():
+    shown = table()
+    rows = shown[shown.entry.str.startswith("levels.")]
+    assert rows.entry.tolist() == ["levels.band", "levels.pilot_seed", "levels.pilot_problems",
+                                   "levels.pilot_samples", "levels.calibrated", "levels.circuit",
+                                   "levels.pilot_date"]
+    assert set(PLAN.levels.calibrated) <= set(task.LEVELS) and set(PLAN.levels.circuit) <= set(task.LEVELS)
