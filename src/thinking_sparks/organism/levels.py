@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import math
 import random
-from statistics import NormalDist
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import pandas as pd
 
