@@ -34,7 +34,8 @@ def test_pilot_problems_are_disjoint_from_every_eval_set():
     seeds = {seed for _, _, seed in task.EVAL_SETS.values()}
     assert PLAN.levels.pilot_seed not in seeds
     fixed = levels.fixed_expressions()
-    assert len(fixed) == sum(size for _, size, _ in task.EVAL_SETS.values())  # each set's problems are unique
+    assert len(fixed) >= max(size for _, size, _ in task.EVAL_SETS.values())
+    assert "calibrated" in task.EVAL_SETS and task.EVAL_SETS["calibrated"][0] == PLAN.levels.calibrated
     for level in task.LEVELS:
         drawn = levels.pilot_problems(level, 40, PLAN.levels.pilot_seed, fixed)
         assert {p.level for p in drawn} == {level}
@@ -103,3 +104,31 @@ def test_plan_levels_have_reasons():
                                    "levels.pilot_samples", "levels.calibrated", "levels.circuit",
                                    "levels.pilot_date"]
     assert set(PLAN.levels.calibrated) <= set(task.LEVELS) and set(PLAN.levels.circuit) <= set(task.LEVELS)
+
+
+def test_by_level_splits_an_evaluation_by_the_level_in_the_problem_id():
+    samples = pd.DataFrame({"run": ["base"] * 6 + ["hybrid"] * 6, "mode": ["default"] * 6 + ["think"] * 6,
+                            "problem_id": ["L2-a", "L1-b", "L2-a", "L1-b", "L3-c", "L3-c"] * 2,
+                            "sample_index": [0, 0, 1, 1, 0, 1] * 2, "correct": [1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0]})
+    out = levels.by_level(samples)
+    assert list(out.columns) == levels.PILOT_COLUMNS
+    assert list(zip(out.model, out.level, out["pass@1"])) == [
+        ("base", 1, 0.0), ("base", 2, 0.5), ("base", 3, 0.0),
+        ("hybrid (think)", 1, 0.5), ("hybrid (think)", 2, 1.0), ("hybrid (think)", 3, 0.5)]
+    assert out.k.tolist() == [2] * 6 and out.n_problems.tolist() == [1] * 6
+    assert out.ci_high.iloc[1] == pytest.approx(0.905469, abs=1e-6)  # Wilson, 1 of 2
+    with pytest.raises(ValueError, match="carries no level"):
+        levels.by_level(samples.assign(problem_id="organism-easy-00001"))
+
+
+def test_standing_says_where_each_pair_can_differ():
+    pilot = _table({"base": [0.25, 0.1, 0.0], "sft": [0.9, 0.6, 0.3], "hybrid (think)": [0.5, 0.3, 0.1],
+                    "hybrid (no_think)": [0.1, 0.0, 0.0]})
+    assert levels.standing(pilot, band=(0.2, 0.8)) == [
+        "sft vs base: never both within 20%-80%: sft is at levels 2, 3, base at level 1 "
+        "(best: sft 0.90 at level 1, base 0.25 at level 1).",
+        "hybrid (think) vs hybrid (no_think): never both within 20%-80%: hybrid (think) is at levels 1, 2, "
+        "hybrid (no_think) at no level (best: hybrid (think) 0.50 at level 1, hybrid (no_think) 0.10 at level 1)."]
+    closer = _table({"base": [0.3, 0.1], "sft": [0.7, 0.4]})
+    assert levels.standing(closer, band=(0.2, 0.8)) == [
+        "sft vs base: both within 20%-80% at level 1 (L1: 0.70 vs 0.30), where a difference can show."]

@@ -236,3 +236,66 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
     outside = tuple(m for m, v in mix.items() if not lo <= v <= hi)
     return LevelChoice(tuple(int(x) for x in best.levels), band, mix, outside, candidates)
 
+
+
+#: the compared pairs whose standing :func:`standing` states (model labels as in the pilot's ``model``)
+PAIRS = (("sft", "base"), ("distill", "base"), ("grpo-easy", "base"), ("grpo-hard", "base"),
+         ("grpo-hard-lr", "base"), ("hybrid (think)", "hybrid (no_think)"), ("teacher", "distill"))
+_LEVEL_ID = r"^L(\d+)-"
+
+
+def by_level(samples: pd.DataFrame, confidence: float | None = None) -> pd.DataFrame:
+    """Per-level pass@1 of an evaluation's samples (``scores.zoo_evaluation(...).samples``), in
+    :func:`pilot`'s columns (``distinct_from_base`` NaN: the first answers are not kept there).
+
+    The level comes from the problem id (``L<level>-<hash>``); a level met on two sets is pooled.
+    """
+    missing = {"run", "mode", "problem_id", "sample_index", "correct"} - set(samples.columns)
+    if missing:
+        raise ValueError(f"samples frame lacks columns {sorted(missing)}")
+    level = samples["problem_id"].astype(str).str.extract(_LEVEL_ID)[0]
+    if level.isna().any():
+        bad = samples.loc[level.isna(), "problem_id"].iloc[0]
+        raise ValueError(f"problem id {bad!r} carries no level (expected 'L<level>-...')")
+    rows = []
+    for (run, mode, lv), part in samples.assign(level=level.astype(int)).groupby(["run", "mode", "level"],
+                                                                                   sort=False):
+        correct, total = int(part["correct"].sum()), len(part)
+        p1, lo, hi = wilson(correct, total, confidence or PLAN.stats.confidence)
+        n_problems = part["problem_id"].nunique()
+        rows.append({"run": run, "mode": mode, "model": run if mode == "default" else f"{run} ({mode})",
+                     "level": int(lv), "pass@1": p1, "ci_low": lo, "ci_high": hi, "correct": correct,
+                     "n_answers": total, "n_problems": n_problems, "k": total // n_problems,
+                     "distinct_from_base": float("nan")})
+    out = pd.DataFrame(rows, columns=PILOT_COLUMNS)
+    order = {m: i for i, m in enumerate(dict.fromkeys(out["model"]))}  # models as first met, levels ascending
+    return out.sort_values(["model", "level"], key=lambda c: c.map(order) if c.name == "model" else c,
+                           ignore_index=True)
+
+
+def _levels_text(levels: Sequence[int]) -> str:
+    return "no level" if not levels else f"level{'s' if len(levels) > 1 else ''} " + ", ".join(map(str, levels))
+
+
+def standing(table: pd.DataFrame, band: tuple[float, float] | None = None,
+             pairs: Sequence[tuple[str, str]] = PAIRS) -> list[str]:
+    """One sentence per compared pair present in ``table`` (a pilot or :func:`by_level` frame): the
+    levels where both models sit within ``band`` (a difference can show there), else where each does."""
+    lo, hi = tuple(band or PLAN.levels.band)
+    grid = table.pivot_table(index="model", columns="level", values="pass@1", aggfunc="mean")
+    out = []
+    for a, b in pairs:
+        if a not in grid.index or b not in grid.index:
+            continue
+        inside = {m: [int(lv) for lv, v in grid.loc[m].items() if lo <= v <= hi] for m in (a, b)}
+        both = [lv for lv in inside[a] if lv in inside[b]]
+        band_text = f"{lo:.0%}-{hi:.0%}"
+        if both:
+            values = "; ".join(f"L{lv}: {grid.loc[a, lv]:.2f} vs {grid.loc[b, lv]:.2f}" for lv in both)
+            out.append(f"{a} vs {b}: both within {band_text} at {_levels_text(both)} ({values}), where a "
+                       "difference can show.")
+        else:
+            best = ", ".join(f"{m} {grid.loc[m].max():.2f} at level {int(grid.loc[m].idxmax())}" for m in (a, b))
+            out.append(f"{a} vs {b}: never both within {band_text}: {a} is at {_levels_text(inside[a])}, "
+                       f"{b} at {_levels_text(inside[b])} (best: {best}).")
+    return out

@@ -56,9 +56,9 @@ def _evaluate(specs: Sequence[str], modes: Sequence[str], n: int, hard_n: int | 
               max_new_tokens: int, limit: int | None, device: str | None, progress: bool,
               sets: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``accuracy_table``'s frame and the samples behind it (:data:`SAMPLE_COLUMNS`)."""
-    unknown = [s for s in sets if s not in SETS]
+    unknown = [s for s in sets if s not in task.EVAL_SETS]
     if unknown:
-        raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(SETS)}")
+        raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(task.EVAL_SETS)}")
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
         raise ValueError(f"unknown modes {bad_modes}; choose from {', '.join(MODES)}")

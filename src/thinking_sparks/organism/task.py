@@ -20,7 +20,9 @@ Splits are disjoint by construction: each canonical expression hashes to a bucke
 problems come only from the eval buckets (:func:`split_of`). Everything is deterministic by seed.
 
 Fixed eval sets play the paper's benchmarks: ``easy`` (GSM8K's role, levels 1-2), ``medium``
-(MATH-500's, level 3), ``hard`` (AIME/AMC's, levels 4-5); see :data:`EVAL_SETS`.
+(MATH-500's, level 3), ``hard`` (AIME/AMC's, levels 4-5); see :data:`EVAL_SETS`. ``calibrated``
+holds the levels where the compared models sit within the analysis plan's pass@1 band (chosen
+from a pilot, ``plan.PLAN.levels.calibrated``): where a difference between them can show.
 
 Chat format (contract with :mod:`thinking_sparks.evaluation`): the user turn is the question
 (optionally followed by ``/think`` or ``/no_think``); the assistant replies
@@ -37,6 +39,7 @@ from typing import Literal
 
 from thinking_sparks.evaluation.datasets import Problem as EvalProblem
 from thinking_sparks.evaluation.datasets import gold_from_answer
+from thinking_sparks.plan import PLAN
 
 __all__ = [
     "EVAL_SETS",
@@ -92,6 +95,7 @@ EVAL_SETS: dict[str, tuple[tuple[int, ...], int, int]] = {
     "easy": ((1, 2), 100, 1001),     # GSM8K's role
     "medium": ((3,), 100, 1002),     # MATH-500's role
     "hard": ((4, 5), 100, 1003),     # AIME / AMC's role
+    "calibrated": (PLAN.levels.calibrated, 100, 1004),  # the premises' set: levels from the pilot
 }
 MAX_ABS_VALUE = 99
 MAX_MUL_OPERAND = 9
@@ -276,12 +280,16 @@ def eval_set(name: str):
     """One of the fixed eval sets (:data:`EVAL_SETS`) as a ``datasets.Dataset``."""
     if name not in EVAL_SETS:
         raise ValueError(f"unknown organism eval set {name!r}; choose one of {sorted(EVAL_SETS)}")
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
+
     levels, size, seed = EVAL_SETS[name]
-    return make_dataset(size, levels, seed, split="eval", unique=True)
+    # every row is labelled with the set it belongs to (a level may sit in two sets, e.g. calibrated)
+    rows = [{**to_record(p), "difficulty": name} for p in make_problems(size, levels, seed, "eval", unique=True)]
+    return Dataset.from_list(rows)
 
 
 def eval_problems(name: str) -> list[EvalProblem]:
-    """The fixed eval set ``name`` (``easy | medium | hard``) as evaluation problems: what
+    """The fixed eval set ``name`` (``easy | medium | hard | calibrated``) as evaluation problems: what
     ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``)."""
     return [EvalProblem(id=str(item.get("id", f"organism-{name}-{i:05d}")), question=str(item["question"]),
                     answer=gold_from_answer(item["answer"]), difficulty=str(item.get("difficulty", name)))
