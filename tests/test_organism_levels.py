@@ -34,13 +34,17 @@ def test_pilot_problems_are_disjoint_from_every_eval_set():
     seeds = {seed for _, _, seed in task.EVAL_SETS.values()}
     assert PLAN.levels.pilot_seed not in seeds
     fixed = levels.fixed_expressions()
-    assert len(fixed) >= max(size for _, size, _ in task.EVAL_SETS.values())
-    assert "calibrated" in task.EVAL_SETS and task.EVAL_SETS["calibrated"][0] == PLAN.levels.calibrated
+    assert len(fixed) == 300  # the three role sets, 100 distinct problems each, disjoint by level
+    pilots = set()
     for level in task.LEVELS:
-        drawn = levels.pilot_problems(level, 40, PLAN.levels.pilot_seed, fixed)
+        drawn = levels.pilot_problems(level, PLAN.levels.pilot_problems, PLAN.levels.pilot_seed, fixed)
         assert {p.level for p in drawn} == {level}
         assert not {p.expression for p in drawn} & fixed
         assert len({p.expression for p in drawn}) == len(drawn)
+        pilots |= {p.expression for p in drawn}
+    # the set chosen from the pilot holds none of its problems
+    calibrated = set(task.eval_set("calibrated")["expression"])
+    assert len(calibrated) == task.EVAL_SETS["calibrated"][1] and not calibrated & pilots
     # level 1's eval split is small and mostly in the easy set: fewer problems, never a repeat
     assert len(levels.pilot_problems(1, 100, PLAN.levels.pilot_seed, fixed)) < 100
     with pytest.raises(ValueError, match="seed of a fixed eval set"):
@@ -125,10 +129,10 @@ def test_standing_says_where_each_pair_can_differ():
     pilot = _table({"base": [0.25, 0.1, 0.0], "sft": [0.9, 0.6, 0.3], "hybrid (think)": [0.5, 0.3, 0.1],
                     "hybrid (no_think)": [0.1, 0.0, 0.0]})
     assert levels.standing(pilot, band=(0.2, 0.8)) == [
-        "sft vs base: never both within 20%-80%: sft is at levels 2, 3, base at level 1 "
-        "(best: sft 0.90 at level 1, base 0.25 at level 1).",
-        "hybrid (think) vs hybrid (no_think): never both within 20%-80%: hybrid (think) is at levels 1, 2, "
-        "hybrid (no_think) at no level (best: hybrid (think) 0.50 at level 1, hybrid (no_think) 0.10 at level 1)."]
+        ("sft vs base: never both within 20%-80%: sft is at levels 2, 3, base at level 1 "
+         "(best: sft 0.90 at level 1, base 0.25 at level 1)."),
+        ("hybrid (think) vs hybrid (no_think): never both within 20%-80%: hybrid (think) is at levels 1, 2, "
+         "hybrid (no_think) at no level (best: hybrid (think) 0.50 at level 1, hybrid (no_think) 0.10 at level 1).")]
     closer = _table({"base": [0.3, 0.1], "sft": [0.7, 0.4]})
     assert levels.standing(closer, band=(0.2, 0.8)) == [
         "sft vs base: both within 20%-80% at level 1 (L1: 0.70 vs 0.30), where a difference can show."]

@@ -4,7 +4,9 @@ A comparison of two models' pass@1 can only show a difference where neither sits
 the ceiling. :func:`pilot` measures pass@1 per difficulty level (``task.LEVELS``) for the final
 checkpoint of every run of a zoo profile (the hybrid thinking and not) on *pilot* problems: drawn
 from the eval split with their own seed (``plan.PLAN.levels.pilot_seed``), every problem that a
-fixed eval set holds skipped, so the levels are chosen on problems no verdict is computed from.
+benchmark-role set (easy, medium, hard) holds skipped, and a set chosen from the pilot
+(``calibrated``) skips the pilot's problems in turn, so the levels are chosen on problems no verdict
+is computed from.
 Each cell carries a binomial 95 % Wilson score interval over its ``problems x samples`` answers
 (:func:`wilson`: the closed form of ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``;
 scipy is not a dependency of this project), and the share of problems whose first sampled answer
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -46,34 +47,14 @@ PILOT_COLUMNS = ["run", "mode", "model", "level", "pass@1", "ci_low", "ci_high",
 
 
 def fixed_expressions() -> set[str]:
-    """The expressions of every fixed eval set (``task.EVAL_SETS``): what the pilot must not use."""
-    out: set[str] = set()
-    for levels, size, seed in task.EVAL_SETS.values():
-        out |= {p.expression for p in task.make_problems(size, levels, seed, split="eval", unique=True)}
-    return out
+    """The expressions of the benchmark-role sets (``task.ROLE_SETS``): what the pilot must not use.
+    (A set chosen from the pilot, e.g. ``calibrated``, in turn avoids the pilot's problems.)"""
+    return task.role_expressions()
 
 
 def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = None) -> list[task.Problem]:
-    """Up to ``n`` distinct eval-split problems of ``level`` drawn with ``seed``, none in ``exclude``.
-
-    Fewer when the level's eval split runs out (level 1 holds about 80 expressions, most of them in
-    the easy set).
-    """
-    if level not in task.LEVELS:
-        raise ValueError(f"unknown difficulty level {level}; choose one of {sorted(task.LEVELS)}")
-    if seed in {s for _, _, s in task.EVAL_SETS.values()}:
-        raise ValueError(f"pilot seed {seed} is the seed of a fixed eval set; choose another")
-    exclude = exclude or set()
-    rng = random.Random(f"pilot-{seed}-{level}")
-    out: list[task.Problem] = []
-    seen = set(exclude)
-    for _ in range(200 * n + 2000):
-        if len(out) == n:
-            break
-        p = task.generate_problem(rng, level, "eval")
-        if p.expression not in seen:
-            seen.add(p.expression)
-            out.append(p)
+    """``task.pilot_problems``, saying when a level's eval split ran out."""
+    out = task.pilot_problems(level, n, seed, exclude)
     if len(out) < n:
         log.info("level %d: only %d pilot problems outside the fixed sets (asked %d)", level, len(out), n)
     return out

@@ -52,6 +52,8 @@ __all__ = [
     "make_dataset",
     "make_problems",
     "messages",
+    "pilot_problems",
+    "role_expressions",
     "split_of",
     "think_reply",
 ]
@@ -97,6 +99,8 @@ EVAL_SETS: dict[str, tuple[tuple[int, ...], int, int]] = {
     "hard": ((4, 5), 100, 1003),     # AIME / AMC's role
     "calibrated": (PLAN.levels.calibrated, 100, 1004),  # the premises' set: levels from the pilot
 }
+#: the benchmark roles, fixed whatever a pilot says: the pilot's problems avoid them (:func:`pilot_problems`)
+ROLE_SETS = ("easy", "medium", "hard")
 MAX_ABS_VALUE = 99
 MAX_MUL_OPERAND = 9
 
@@ -226,8 +230,10 @@ def generate_problem(rng: random.Random, level: int, split: Split = "train", max
 
 
 def make_problems(n: int, levels: tuple[int, ...] | list[int], seed: int, split: Split = "train",
-                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False) -> list[Problem]:
-    """``n`` problems with levels drawn from ``levels`` (uniformly or by ``weights``)."""
+                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False,
+                  exclude: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+    """``n`` problems with levels drawn from ``levels`` (uniformly or by ``weights``), none of whose
+    expressions is in ``exclude``."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     levels = tuple(levels)
@@ -243,7 +249,7 @@ def make_problems(n: int, levels: tuple[int, ...] | list[int], seed: int, split:
             raise ValueError(f"cannot draw {n} unique problems from levels {levels} ({split} split)")
         level = rng.choices(levels, weights=weights)[0] if weights else levels[len(out) % len(levels)]
         p = generate_problem(rng, level, split)
-        if unique and p.expression in seen:
+        if (unique and p.expression in seen) or p.expression in exclude:
             continue
         seen.add(p.expression)
         out.append(p)
@@ -283,9 +289,47 @@ def eval_set(name: str):
     from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
     levels, size, seed = EVAL_SETS[name]
+    # a set chosen from the pilot holds none of the pilot's problems (the choice is not the result)
+    exclude = set() if name in ROLE_SETS else {
+        p.expression for lv in levels
+        for p in pilot_problems(lv, PLAN.levels.pilot_problems, PLAN.levels.pilot_seed, role_expressions())}
     # every row is labelled with the set it belongs to (a level may sit in two sets, e.g. calibrated)
-    rows = [{**to_record(p), "difficulty": name} for p in make_problems(size, levels, seed, "eval", unique=True)]
+    rows = [{**to_record(p), "difficulty": name}
+            for p in make_problems(size, levels, seed, "eval", unique=True, exclude=exclude)]
     return Dataset.from_list(rows)
+
+
+def role_expressions() -> set[str]:
+    """The expressions of the benchmark-role sets (:data:`ROLE_SETS`): what a pilot must not use."""
+    out: set[str] = set()
+    for name in ROLE_SETS:
+        levels, size, seed = EVAL_SETS[name]
+        out |= {p.expression for p in make_problems(size, levels, seed, split="eval", unique=True)}
+    return out
+
+
+def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = None) -> list[Problem]:
+    """Up to ``n`` distinct eval-split problems of ``level`` drawn with ``seed``, none in ``exclude``
+    (the difficulty pilot's problems, ``organism.levels``).
+
+    Fewer when the level's eval split runs out (level 1 holds about 80 expressions, half of them in
+    the easy set).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown difficulty level {level}; choose one of {sorted(LEVELS)}")
+    if seed in {s for _, _, s in EVAL_SETS.values()}:
+        raise ValueError(f"pilot seed {seed} is the seed of a fixed eval set; choose another")
+    rng = random.Random(f"pilot-{seed}-{level}")
+    out: list[Problem] = []
+    seen = set(exclude or ())
+    for _ in range(200 * n + 2000):
+        if len(out) == n:
+            break
+        p = generate_problem(rng, level, "eval")
+        if p.expression not in seen:
+            seen.add(p.expression)
+            out.append(p)
+    return out
 
 
 def eval_problems(name: str) -> list[EvalProblem]:
