@@ -106,7 +106,7 @@ def test_plan_levels_have_reasons():
     rows = shown[shown.entry.str.startswith("levels.")]
     assert rows.entry.tolist() == ["levels.band", "levels.pilot_seed", "levels.pilot_problems",
                                    "levels.pilot_samples", "levels.calibrated", "levels.circuit",
-                                   "levels.pilot_date"]
+                                   "levels.min_distinct", "levels.pilot_date"]
     assert set(PLAN.levels.calibrated) <= set(task.LEVELS) and set(PLAN.levels.circuit) <= set(task.LEVELS)
 
 
@@ -136,3 +136,18 @@ def test_standing_says_where_each_pair_can_differ():
     closer = _table({"base": [0.3, 0.1], "sft": [0.7, 0.4]})
     assert levels.standing(closer, band=(0.2, 0.8)) == [
         "sft vs base: both within 20%-80% at level 1 (L1: 0.70 vs 0.30), where a difference can show."]
+
+
+def test_circuit_levels_need_answers_that_differ_from_the_base():
+    pilot = _table({"base": [0.3, 0.1, 0.0], "sft": [0.7, 0.5, 0.3]})
+    pilot["distinct_from_base"] = [0.0, 0.0, 0.0, 0.2, 0.9, 1.0]  # base rows, then sft's levels 1-3
+    choice = levels.choose_circuit_levels(pilot, min_distinct=0.5, band=(0.2, 0.8))
+    # level 1 is out (sft writes the base's answer on 80 % of its problems); of levels 2-3 each range holds
+    # sft alone in band, and level 2 keeps the base nearest to it (margin -0.1)
+    assert choice.levels == (2,)
+    assert choice.mix == {"base": 0.1, "sft": 0.5} and choice.outside == ("base",)
+    assert levels.choose_circuit_levels(pilot, min_distinct=0.95, band=(0.2, 0.8)).levels == (3,)
+    none = levels.choose_circuit_levels(pilot.assign(distinct_from_base=0.1), min_distinct=0.5)
+    assert none.levels is None
+    with pytest.raises(ValueError, match="lacks column distinct_from_base"):
+        levels.choose_circuit_levels(pilot.drop(columns="distinct_from_base"))

@@ -84,6 +84,8 @@ class LevelsPlan:
         pilot_samples: samples per pilot problem.
         calibrated: levels of the ``calibrated`` eval set, where the premise checks are decided.
         circuit: levels of the circuit question set (``organism/circuit``).
+        min_distinct: a circuit level must have at least this share of problems on which every
+            post-trained model's first answer differs from the base's (a pair needs two prefixes).
         pilot_date: the day of the pilot run the two choices rest on.
     """
 
@@ -93,6 +95,7 @@ class LevelsPlan:
     pilot_samples: int = 1
     calibrated: tuple[int, ...] = (2, 3)
     circuit: tuple[int, ...] = (3, 4)
+    min_distinct: float = 0.5
     pilot_date: str = "pending"
 
 
@@ -135,6 +138,8 @@ REASONS: dict[str, str] = {
                             "difference; 9 models x 5 levels had to run in 30 min of a shared 2-core machine.",
     "levels.calibrated": "PENDING",
     "levels.circuit": "PENDING",
+    "levels.min_distinct": "Identical answer prefixes are dropped from a circuit's pairs; at least half the "
+                           "questions must survive so that a circuit keeps most of its planned size.",
     "levels.pilot_date": "The pilot run (profile full) the level choices rest on.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",

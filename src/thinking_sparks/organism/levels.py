@@ -38,8 +38,8 @@ from thinking_sparks.plan import PLAN
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PILOT_COLUMNS", "LevelChoice", "choose_levels", "fixed_expressions", "pilot", "pilot_problems",
-           "wide", "wilson"]
+__all__ = ["PAIRS", "PILOT_COLUMNS", "LevelChoice", "by_level", "choose_circuit_levels", "choose_levels", "fixed_expressions", "pilot", "pilot_problems",
+           "standing", "wide", "wilson"]
 
 #: columns of :func:`pilot`'s frame
 PILOT_COLUMNS = ["run", "mode", "model", "level", "pass@1", "ci_low", "ci_high", "correct", "n_answers",
@@ -280,3 +280,23 @@ def standing(table: pd.DataFrame, band: tuple[float, float] | None = None,
             out.append(f"{a} vs {b}: never both within {band_text}: {a} is at {_levels_text(inside[a])}, "
                        f"{b} at {_levels_text(inside[b])} (best: {best}).")
     return out
+
+
+def choose_circuit_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
+                          min_distinct: float | None = None, band: tuple[float, float] | None = None) -> LevelChoice:
+    """:func:`choose_levels` among the levels where every compared post-trained model's first answers
+    differ from the base's on at least ``min_distinct`` of the problems (default
+    ``plan.PLAN.levels.min_distinct``): coinciding answer prefixes give no circuit pair.
+
+    ``table`` needs ``distinct_from_base`` (a :func:`pilot` frame); the base itself is not held to it.
+    """
+    min_distinct = PLAN.levels.min_distinct if min_distinct is None else min_distinct
+    if "distinct_from_base" not in table.columns:
+        raise ValueError("pilot table lacks column distinct_from_base (run levels.pilot with base among the runs)")
+    models = list(models or dict.fromkeys(table["model"]))
+    others = table[table["model"].isin(models) & (table["model"] != "base")]
+    share = others.groupby("level")["distinct_from_base"].min()
+    keep = [int(lv) for lv, v in share.items() if v >= min_distinct]
+    if not keep:
+        return LevelChoice(None, tuple(band or PLAN.levels.band))
+    return choose_levels(table[table["level"].isin(keep)], models, band)
