@@ -151,3 +151,19 @@ def test_circuit_levels_need_answers_that_differ_from_the_base():
     assert none.levels is None
     with pytest.raises(ValueError, match="lacks column distinct_from_base"):
         levels.choose_circuit_levels(pilot.drop(columns="distinct_from_base"))
+
+
+def test_sparks_zoo_levels_writes_the_pilot_table(tiny_zoo, tmp_path):
+    from typer.testing import CliRunner
+
+    from thinking_sparks.cli import app
+
+    out = tmp_path / "pilot.csv"
+    res = CliRunner().invoke(app, ["zoo", "levels", "--profile", "tiny", "--levels", "2", "--runs", "base,sft",
+                                   "--problems", "2", "--samples", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert table.model.tolist() == ["base", "sft"] and table.n_answers.tolist() == [2, 2]
+    assert "eval set: " in res.stdout and "circuit set: " in res.stdout and "L2" in res.stdout
+    bad = CliRunner().invoke(app, ["zoo", "levels", "--profile", "tiny", "--runs", "nope"])
+    assert bad.exit_code != 0 and "unknown runs ['nope']" in bad.output

@@ -126,7 +126,9 @@ def levels_command(
             atomic.write_text(path, table.to_csv(index=False))
         typer.echo(pilot_levels.wide(table).to_string(index=False))
         typer.echo(f"{len(table)} cells in {time.perf_counter() - t0:.0f} s")
-        typer.echo(pilot_levels.choose_levels(table).sentence())
+        typer.echo(f"eval set: {pilot_levels.choose_levels(table).sentence()}")
+        if table["distinct_from_base"].notna().all():
+            typer.echo(f"circuit set: {pilot_levels.choose_circuit_levels(table).sentence()}")
 
     _run()
 
