@@ -167,3 +167,12 @@ def test_sparks_zoo_levels_writes_the_pilot_table(tiny_zoo, tmp_path):
     assert "eval set: " in res.stdout and "circuit set: " in res.stdout and "L2" in res.stdout
     bad = CliRunner().invoke(app, ["zoo", "levels", "--profile", "tiny", "--runs", "nope"])
     assert bad.exit_code != 0 and "unknown runs ['nope']" in bad.output
+
+
+def test_choose_levels_ranks_compared_pairs_first():
+    # (1,) and (1, 2): three models in band but no compared pair (base at 0.05, 0.175);
+    # (2,): two models, and they are the pair sft vs base
+    pilot = _table({"base": [0.05, 0.3], "sft": [0.5, 0.7], "teacher": [0.6, 0.95], "grpo-easy": [0.5, 0.9]})
+    choice = levels.choose_levels(pilot, band=(0.2, 0.8))
+    assert choice.levels == (2,) and choice.outside == ("teacher", "grpo-easy")
+    assert choice.candidates.iloc[0][["pairs_in_band", "in_band"]].tolist() == [1, 2]

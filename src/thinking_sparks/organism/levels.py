@@ -46,6 +46,10 @@ PILOT_COLUMNS = ["run", "mode", "model", "level", "pass@1", "ci_low", "ci_high",
                  "n_problems", "k", "distinct_from_base"]
 
 
+#: the compared pairs whose standing :func:`standing` states (model labels as in the pilot's ``model``)
+PAIRS = (("sft", "base"), ("distill", "base"), ("grpo-easy", "base"), ("grpo-hard", "base"),
+         ("grpo-hard-lr", "base"), ("hybrid (think)", "hybrid (no_think)"), ("teacher", "distill"))
+
 def fixed_expressions() -> set[str]:
     """The expressions of the benchmark-role sets (``task.ROLE_SETS``): what the pilot must not use.
     (A set chosen from the pilot, e.g. ``calibrated``, in turn avoids the pilot's problems.)"""
@@ -145,7 +149,7 @@ class LevelChoice:
         band: the pass@1 band.
         mix: compared model -> its pass@1 on the chosen mix (mean over the levels).
         outside: the compared models whose mix pass@1 lies outside the band.
-        candidates: every range tried: ``levels, in_band, margin`` (best first).
+        candidates: every range tried: ``levels, pairs_in_band, in_band, margin`` (best first).
     """
 
     levels: tuple[int, ...] | None
@@ -180,8 +184,10 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
         models: the compared models (default: every model of the table).
         band: default ``plan.PLAN.levels.band``.
 
-    Ranking: the number of models in the band, then the margin (the smallest distance of a model's
-    mix pass@1 to the band's nearer edge, negative when outside), then the harder mix.
+    Ranking: the number of compared pairs (:data:`PAIRS` whose two models are both among ``models``)
+    with both models in the band — a difference shows only there —, then the number of models in the
+    band, then the margin (the smallest distance of a model's mix pass@1 to the band's nearer edge,
+    negative when outside), then the harder mix.
     """
     band = tuple(band or PLAN.levels.band)
     lo, hi = band
@@ -199,18 +205,21 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
     if grid.isna().any().any():
         raise ValueError("pilot table lacks some model x level cells")
     levels = sorted(grid.columns)
+    pairs = [(a, b) for a, b in PAIRS if a in models and b in models]
     rows = []
     for i in range(len(levels)):
         for j in range(i, len(levels)):
             chosen = tuple(levels[i:j + 1])
             mix = grid[list(chosen)].mean(axis=1)
             margin = pd.concat([mix - lo, hi - mix], axis=1).min(axis=1)
-            rows.append({"levels": chosen, "in_band": int((margin >= 0).sum()), "margin": float(margin.min()),
+            inside = set(margin.index[margin >= 0])
+            rows.append({"levels": chosen, "pairs_in_band": sum(a in inside and b in inside for a, b in pairs),
+                         "in_band": len(inside), "margin": float(margin.min()),
                          "mean_level": sum(chosen) / len(chosen), "mix": mix.to_dict()})
-    ranked = pd.DataFrame(rows).sort_values(["in_band", "margin", "mean_level"], ascending=False,
+    ranked = pd.DataFrame(rows).sort_values(["pairs_in_band", "in_band", "margin", "mean_level"], ascending=False,
                                             ignore_index=True)
     best = ranked.iloc[0]
-    candidates = ranked[["levels", "in_band", "margin"]]
+    candidates = ranked[["levels", "pairs_in_band", "in_band", "margin"]]
     if best.in_band == 0:
         return LevelChoice(None, band, candidates=candidates)
     mix = {m: round(float(v), 4) for m, v in best.mix.items()}
@@ -219,9 +228,6 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
 
 
 
-#: the compared pairs whose standing :func:`standing` states (model labels as in the pilot's ``model``)
-PAIRS = (("sft", "base"), ("distill", "base"), ("grpo-easy", "base"), ("grpo-hard", "base"),
-         ("grpo-hard-lr", "base"), ("hybrid (think)", "hybrid (no_think)"), ("teacher", "distill"))
 _LEVEL_ID = r"^L(\d+)-"
 
 
