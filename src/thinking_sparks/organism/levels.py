@@ -197,7 +197,7 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
     if missing:
         raise ValueError(f"pilot table lacks columns {sorted(missing)}")
     grid = table.pivot_table(index="model", columns="level", values="pass@1", aggfunc="mean")
-    models = list(models or grid.index)
+    models = list(models or dict.fromkeys(table["model"]))
     absent = [m for m in models if m not in grid.index]
     if absent:
         raise ValueError(f"models {absent} are not in the pilot table; it holds {', '.join(grid.index)}")
