@@ -176,3 +176,12 @@ def test_choose_levels_ranks_compared_pairs_first():
     choice = levels.choose_levels(pilot, band=(0.2, 0.8))
     assert choice.levels == (2,) and choice.outside == ("teacher", "grpo-easy")
     assert choice.candidates.iloc[0][["pairs_in_band", "in_band"]].tolist() == [1, 2]
+
+
+def test_choose_levels_skips_ranges_a_set_cannot_fill():
+    pilot = _table({"base": [0.3, 0.1], "sft": [0.6, 0.3]})
+    assert levels.choose_levels(pilot, band=(0.2, 0.8)).levels == (1,)
+    # 100 problems: level 1 alone would need 100 of its 50; levels 1-2 need 50 of each
+    fits = levels.choose_levels(pilot, band=(0.2, 0.8), size=100, capacity={1: 50})
+    assert fits.levels == (1, 2) and fits.mix == {"base": 0.2, "sft": 0.45}
+    assert (1,) not in fits.candidates.levels.tolist()

@@ -176,13 +176,17 @@ class LevelChoice:
 
 
 def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
-                  band: tuple[float, float] | None = None) -> LevelChoice:
+                  band: tuple[float, float] | None = None, size: int | None = None,
+                  capacity: dict[int, int] | None = None) -> LevelChoice:
     """The contiguous levels whose mix puts the most of ``models`` within ``band`` (see module docstring).
 
     Args:
         table: a pilot table (columns ``model, level, pass@1``; one row per model and level).
         models: the compared models (default: every model of the table).
         band: default ``plan.PLAN.levels.band``.
+        size, capacity: a set of ``size`` problems in equal shares per level must fit ``capacity``
+            (level -> problems available to it; e.g. level 1's eval split holds 76 expressions, 26 of
+            them the pilot's): ranges that do not fit are not candidates.
 
     Ranking: the number of compared pairs (:data:`PAIRS` whose two models are both among ``models``)
     with both models in the band — a difference shows only there —, then the number of models in the
@@ -210,6 +214,8 @@ def choose_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
     for i in range(len(levels)):
         for j in range(i, len(levels)):
             chosen = tuple(levels[i:j + 1])
+            if size and any(-(-size // len(chosen)) > (capacity or {}).get(lv, size) for lv in chosen):
+                continue
             mix = grid[list(chosen)].mean(axis=1)
             margin = pd.concat([mix - lo, hi - mix], axis=1).min(axis=1)
             inside = set(margin.index[margin >= 0])
