@@ -93,10 +93,10 @@ class LevelsPlan:
     pilot_seed: int = 2001
     pilot_problems: int = 100
     pilot_samples: int = 1
-    calibrated: tuple[int, ...] = (2, 3)
-    circuit: tuple[int, ...] = (3, 4)
+    calibrated: tuple[int, ...] = (1, 2)
+    circuit: tuple[int, ...] = (2,)
     min_distinct: float = 0.5
-    pilot_date: str = "pending"
+    pilot_date: str = "2026-12-03"
 
 
 @dataclass(frozen=True)

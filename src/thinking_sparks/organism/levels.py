@@ -295,12 +295,15 @@ def standing(table: pd.DataFrame, band: tuple[float, float] | None = None,
 
 
 def choose_circuit_levels(table: pd.DataFrame, models: Sequence[str] | None = None,
-                          min_distinct: float | None = None, band: tuple[float, float] | None = None) -> LevelChoice:
+                          min_distinct: float | None = None, band: tuple[float, float] | None = None,
+                          size: int | None = None, capacity: dict[int, int] | None = None) -> LevelChoice:
     """:func:`choose_levels` among the levels where every compared post-trained model's first answers
     differ from the base's on at least ``min_distinct`` of the problems (default
     ``plan.PLAN.levels.min_distinct``): coinciding answer prefixes give no circuit pair.
 
     ``table`` needs ``distinct_from_base`` (a :func:`pilot` frame); the base itself is not held to it.
+    ``size``, ``capacity``: as for :func:`choose_levels` (a circuit set is large: levels that cannot
+    fill their share drop out).
     """
     min_distinct = PLAN.levels.min_distinct if min_distinct is None else min_distinct
     if "distinct_from_base" not in table.columns:
@@ -311,4 +314,4 @@ def choose_circuit_levels(table: pd.DataFrame, models: Sequence[str] | None = No
     keep = [int(lv) for lv, v in share.items() if v >= min_distinct]
     if not keep:
         return LevelChoice(None, tuple(band or PLAN.levels.band))
-    return choose_levels(table[table["level"].isin(keep)], models, band)
+    return choose_levels(table[table["level"].isin(keep)], models, band, size, capacity)
