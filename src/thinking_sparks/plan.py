@@ -136,7 +136,16 @@ REASONS: dict[str, str] = {
                              "enough to tell 5 % from 20 % or 50 %; level 1 holds only 26 outside the role sets.",
     "levels.pilot_samples": "One sample per problem: the pilot places models in or out of a band, it decides no "
                             "difference; 9 models x 5 levels had to run in 30 min of a shared 2-core machine.",
-    "levels.calibrated": "PENDING",
+    "levels.calibrated": "Pilot (full zoo, 100 problems/level, 26 at L1, 1 sample) pass@1 L1..L5: base .27 .08 .06 "
+                         ".03 .02; sft .35 .31 .11 .05 .05; distill .46 .25 .06 .05 .04; grpo-easy .42 .28 .06 "
+                         ".05 .03; grpo-hard .19 .15 .05 .04 .00; grpo-hard-lr .12 .15 .03 .04 .03; hybrid think "
+                         ".31 .27 .05 .04 .06, no_think .19 .06 0 0 0; teacher 1.0 .93 .70 .56 .37. No level mix "
+                         "puts all in 20-80 %: the base is below 20 % at every level but 1, the students reach "
+                         "the band only at levels 1-2, the teacher leaves the ceiling only at 3-5. choose_levels "
+                         "over base and students (100 problems; level 1 holds 50 outside the pilot) gives levels "
+                         "1-2: sft .33, distill .36, grpo-easy .35, hybrid think .29 in band; base .17, grpo-hard "
+                         ".17, grpo-hard-lr .13, no_think .13 just below, all off the hard set's 1-4 % floor. "
+                         "The teacher (.97 there) is compared where it is in band: the hard set.",
     "levels.circuit": "PENDING",
     "levels.min_distinct": "Identical answer prefixes are dropped from a circuit's pairs; at least half the "
                            "questions must survive so that a circuit keeps most of its planned size.",
