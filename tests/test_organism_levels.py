@@ -185,3 +185,8 @@ def test_choose_levels_skips_ranges_a_set_cannot_fill():
     fits = levels.choose_levels(pilot, band=(0.2, 0.8), size=100, capacity={1: 50})
     assert fits.levels == (1, 2) and fits.mix == {"base": 0.2, "sft": 0.45}
     assert (1,) not in fits.candidates.levels.tolist()
+
+
+def test_capacity_of_an_exhausted_level_is_the_role_sets_share():
+    pilot = pd.DataFrame({"model": ["m", "m"], "level": [1, 2], "n_problems": [26, 100]})
+    assert levels.capacity(pilot, asked=100) == {1: 50}  # the easy set's half; level 2 was not exhausted

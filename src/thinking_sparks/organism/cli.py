@@ -126,9 +126,18 @@ def levels_command(
             atomic.write_text(path, table.to_csv(index=False))
         typer.echo(pilot_levels.wide(table).to_string(index=False))
         typer.echo(f"{len(table)} cells in {time.perf_counter() - t0:.0f} s")
-        typer.echo(f"eval set: {pilot_levels.choose_levels(table).sentence()}")
+        from thinking_sparks.organism.task import EVAL_SETS
+        from thinking_sparks.plan import PLAN
+
+        # the premise's comparisons: base and the students (the teacher is compared where it is in band)
+        compared = [m for m in dict.fromkeys(table["model"]) if m != "teacher"]
+        cap = pilot_levels.capacity(table, problems or PLAN.levels.pilot_problems)
+        choice = pilot_levels.choose_levels(table, compared, size=EVAL_SETS["calibrated"][1], capacity=cap)
+        typer.echo(f"eval set: {choice.sentence()}")
         if table["distinct_from_base"].notna().all():
-            typer.echo(f"circuit set: {pilot_levels.choose_circuit_levels(table).sentence()}")
+            size = PLAN.circuits.n_questions * PLAN.circuits.n_samples
+            circuit = pilot_levels.choose_circuit_levels(table, compared, size=size, capacity=cap)
+            typer.echo(f"circuit set: {circuit.sentence()}")
 
     _run()
 

@@ -315,3 +315,16 @@ def choose_circuit_levels(table: pd.DataFrame, models: Sequence[str] | None = No
     if not keep:
         return LevelChoice(None, tuple(band or PLAN.levels.band))
     return choose_levels(table[table["level"].isin(keep)], models, band, size, capacity)
+
+
+def capacity(table: pd.DataFrame, asked: int) -> dict[int, int]:
+    """Level -> problems a set chosen from the pilot can draw there, for the levels whose eval split the
+    pilot exhausted (fewer than ``asked`` problems): what is left is the role sets' share of that level."""
+    short = sorted({int(lv) for lv in table.loc[table["n_problems"] < asked, "level"]})
+    out = dict.fromkeys(short, 0)
+    for name in task.ROLE_SETS:
+        lv_set, size, seed = task.EVAL_SETS[name]
+        for p in task.make_problems(size, lv_set, seed, split="eval", unique=True):
+            if p.level in out:
+                out[p.level] += 1
+    return out
