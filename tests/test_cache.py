@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dataclasses as _dc
+from dataclasses import dataclass
 
 import pandas as _pd
 import pytest

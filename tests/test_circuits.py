@@ -12,10 +12,10 @@ from thinking_sparks.circuits.attribute import attribute, riemann_alphas
 from thinking_sparks.circuits.circuit import Circuit, head_importance, prune, threshold, top_n
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.circuits.forward import CircuitModel
-from thinking_sparks.circuits.weights import rms_norm
 from thinking_sparks.circuits.graph import Graph, reference_name_to_ours
 from thinking_sparks.circuits.memory import estimate_bytes, plan_batch_size
 from thinking_sparks.circuits.pairs import Pair, collate, load_pairs, save_pairs
+from thinking_sparks.circuits.weights import rms_norm
 
 
 def _pairs(vocab: int, n: int = 6, length: int = 7, seed: int = 0,

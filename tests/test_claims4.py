@@ -15,8 +15,13 @@ import pytest
 
 from tests.test_claims_known_data import FakeTrace, heads, table3, verdict_of
 from thinking_sparks.emergence import claims as em
-from thinking_sparks.emergence.claimstats import (independent_difference, layer_difference, proportion_ci,
-                                                  switch_counts, switch_difference)
+from thinking_sparks.emergence.claimstats import (
+    independent_difference,
+    layer_difference,
+    proportion_ci,
+    switch_counts,
+    switch_difference,
+)
 from thinking_sparks.emergence.stats import reward_tracking, slope_interval
 from thinking_sparks.plan import PLAN
 

@@ -21,8 +21,7 @@ import pytest
 
 from thinking_sparks.emergence import claims as em
 from thinking_sparks.emergence.sets import HeadSets
-from thinking_sparks.evaluation.metrics import (MIN_SETS, bootstrap_ci, paired_difference,
-                                                sets_paired_difference)
+from thinking_sparks.evaluation.metrics import MIN_SETS, bootstrap_ci, paired_difference, sets_paired_difference
 from thinking_sparks.interventions import claims as iv
 from thinking_sparks.interventions.experiments import ExperimentResult
 from thinking_sparks.organism import premises

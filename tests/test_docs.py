@@ -17,7 +17,6 @@ import pytest
 
 from tests.conftest import REPO
 
-
 # ---------------------------------------------------------------- notebook parameters
 
 

@@ -15,8 +15,8 @@ import torch
 
 from thinking_sparks.evaluation.generation import SamplingConfig, generate, stop_token_ids
 from thinking_sparks.interventions import (
-    Intervention,
     HeadEdit,
+    Intervention,
     apply,
     edit_weights,
     layer_counts,

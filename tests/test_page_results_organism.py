@@ -7,18 +7,26 @@ import dataclasses
 
 import pytest
 
-from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+from tests.page_expect import assert_same_frame, before, tiny_params
 from thinking_sparks.cache import ResultCache
 from thinking_sparks.pages import organism as page
 
-#: rules changed on purpose (issue 21): the tiny models answer every hard problem alike (pass@1 0 on both
-#: sides), and a difference that is 0 on every problem has no interval: undecided, not "not reproduced"
-#: by a zero-width [0, 0]; SFT's and distillation's premises cite the tables that hold their numbers
-CHANGED = {"changed": {"SFT": "inconclusive", "distillation": "inconclusive", "thinking on": "inconclusive",
-                       "the teacher": "inconclusive", "grpo-": "inconclusive"},
-           "edited": {"SFT raises": {"paper": "§2 premise; Table 5"},
-                      "distillation raises": {"paper": "§2 premise; Tables 1, 4"}}}
+#: the premises are decided on the calibrated set (issue 21: plan.PLAN.levels.premise_set), and the thinking
+#: check runs on every set; the tiny models answer alike in every condition, so a difference that is 0 on every
+#: problem has no interval: every premise undecided (before: "not reproduced" by a zero-width [0, 0])
+VERDICTS = [(claim, "inconclusive") for claim in (
+    "SFT raises calibrated-set pass@1 over base", "distillation raises calibrated-set pass@1 over base",
+    "thinking on beats thinking off on the calibrated set", "thinking on beats thinking off on the easy set",
+    "thinking on beats thinking off on the medium set", "thinking on beats thinking off on the hard set",
+    "the teacher is the strongest model on the calibrated set", "GRPO accuracy reward rises (grpo-easy)",
+    "GRPO accuracy reward rises (grpo-hard)", "GRPO accuracy reward rises (grpo-hard-lr)",
+    "grpo-easy raises calibrated-set pass@1 over base", "grpo-hard raises calibrated-set pass@1 over base",
+    "grpo-hard-lr raises calibrated-set pass@1 over base")]
 STEM = "02_organism"
+
+
+def _claims(table) -> list[tuple[str, str]]:
+    return list(zip(table.claim, table.verdict))
 
 
 def _params() -> page.Params:
@@ -34,15 +42,20 @@ def test_organism_page_matches_before_and_rereads_its_cache(tiny_zoo, monkeypatc
     result = page.run(params)
 
     for field, name in (("examples", "examples"), ("runs", "runs"), ("loss", "loss"), ("grpo_curves", "curves"),
-                        ("rewards", "rewards"), ("wide", "wide"), ("along", "along")):
+                        ("rewards", "rewards"), ("along", "along")):
         assert_same_frame(getattr(result, field), STEM, name)
+    # the calibrated set (issue 21: the premises' set) is new; the three role sets are as before
+    roles = result.evaluation.table.difficulty != "calibrated"
     for name in ("evaluation.table", "table"):
-        assert_same_frame(result.evaluation.table, STEM, name)
-    assert_same_frame(result.evaluation.samples, STEM, "evaluation.samples")
+        assert_same_frame(result.evaluation.table[roles], STEM, name)
+    assert_same_frame(result.evaluation.samples[result.evaluation.samples.difficulty != "calibrated"], STEM,
+                      "evaluation.samples")
+    assert_same_frame(result.wide.drop(columns="calibrated"), STEM, "wide")
+    assert set(result.evaluation.table.difficulty) == {"easy", "medium", "hard", "calibrated"}
     assert_same_frame(result.grpo_curves[result.grpo_curves.term == "accuracy"], STEM, "acc_curve")
-    assert_same_frame(result.bars(), STEM, "bars")
+    assert_same_frame(result.bars()[result.bars().difficulty != "calibrated"], STEM, "bars")
     assert result.sanity_problems == []  # the tiny profile's floors are structural only
-    assert_same_verdicts(page.verdicts(result), STEM, **CHANGED)
+    assert _claims(page.verdicts(result)) == VERDICTS
     # the intervals are scipy's BCa bootstrap now (the stored "checks" frame holds the old rule's words)
     assert all("BCa bootstrap" in c for c in page.verdicts(result).criterion)
 
@@ -63,7 +76,7 @@ def test_organism_page_matches_before_and_rereads_its_cache(tiny_zoo, monkeypatc
     again = page.run(params)
     assert again.evaluation.samples.equals(result.evaluation.samples)
     assert again.shapes == result.shapes and again.hybrid_prompt == result.hybrid_prompt
-    assert_same_verdicts(page.verdicts(again), STEM, **CHANGED)
+    assert _claims(page.verdicts(again)) == VERDICTS
     with pytest.raises(AssertionError, match="compute nothing"):
         page.run(dataclasses.replace(params, n=3))  # other sampling, other key
 

@@ -3,7 +3,6 @@ a second run read whole from the page cache."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_page_params

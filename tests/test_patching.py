@@ -9,10 +9,10 @@ import copy
 import pytest
 import torch
 
+from tests.test_circuits import _pairs as random_pairs
 from thinking_sparks.circuits.attribute import attribute, exact_node_scores
 from thinking_sparks.circuits.metrics import loss
 from thinking_sparks.circuits.pairs import Pair, collate
-from tests.test_circuits import _pairs as random_pairs
 from thinking_sparks.circuits.patching import (
     agreement,
     patch_edges,

@@ -7,8 +7,7 @@ import math
 import nbformat
 import pytest
 
-from thinking_sparks.verdicts import (COLUMNS, MIME, Verdict, collect, combine, decide, summary,
-                                      verdict_table)
+from thinking_sparks.verdicts import COLUMNS, MIME, Verdict, collect, combine, decide, summary, verdict_table
 
 nan = math.nan
 

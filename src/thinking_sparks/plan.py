@@ -19,6 +19,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
   follow the power calculation of :mod:`thinking_sparks.power` (or the affordable size, with the
   half-width it reaches, stated in its reason).
 * :class:`OrganismPlan` — organism settings a verdict rests on (the hybrid's share of thinking examples).
+* :class:`LevelsPlan` — which difficulty levels the calibrated eval set and the circuit question set
+  hold, chosen from a pilot on problems no result uses (``organism.levels``).
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -34,6 +36,7 @@ from typing import Any
 
 __all__ = ["PLAN", "REASONS", "CircuitPlan", "OrganismPlan", "Plan", "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan",
            "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "LevelsPlan", "Plan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class SizePlan:
 
     Attributes:
         easy_levels, medium_levels, hard_levels: the task levels of each organism eval set.
-        easy_size, medium_size, hard_size: problems of each eval set (``organism.task.EVAL_SETS``;
+        easy_size, medium_size, hard_size, calibrated_size: problems of each eval set (``organism.task.EVAL_SETS``;
             enlarging a set keeps its seed, so its first problems stay the same).
         premise_k: samples per problem of page 02's evaluation, on every set (the premise checks).
         curve_problems, curve_k: problems and samples per problem of page 02's checkpoint curves
@@ -107,6 +110,7 @@ class SizePlan:
     easy_size: int = 152
     medium_size: int = 2135
     hard_size: int = 2135
+    calibrated_size: int = 2135
     premise_k: int = 1
     curve_problems: int = 100
     curve_k: int = 4
@@ -179,6 +183,38 @@ class RulesPlan:
 
 
 @dataclass(frozen=True)
+class LevelsPlan:
+    """Which difficulty levels (``organism.task.LEVELS``) the sets hold, fixed from a pilot.
+
+    The pilot (``organism.levels.pilot``) measures every final model's pass@1 per level on problems
+    drawn with ``pilot_seed`` and kept out of every fixed set; ``organism.levels.choose_levels``
+    picks the contiguous levels whose mix puts the most compared models inside ``band``.
+
+    Attributes:
+        band: pass@1 range in which a difference between two models can show (no floor or ceiling).
+        pilot_seed: the seed of the pilot's problems (no eval or circuit set uses it).
+        pilot_problems: problems per level in the pilot (fewer where a level's eval split is smaller).
+        pilot_samples: samples per pilot problem.
+        calibrated: levels of the ``calibrated`` eval set, where the premise checks are decided.
+        premise_set: the eval set on which page 02's premise checks are decided.
+        circuit: levels of the circuit question set (``organism/circuit``).
+        min_distinct: a circuit level must have at least this share of problems on which every
+            post-trained model's first answer differs from the base's (a pair needs two prefixes).
+        pilot_date: the day of the pilot run the two choices rest on.
+    """
+
+    band: tuple[float, float] = (0.2, 0.8)
+    pilot_seed: int = 2001
+    pilot_problems: int = 100
+    pilot_samples: int = 1
+    calibrated: tuple[int, ...] = (2,)
+    premise_set: str = "calibrated"
+    circuit: tuple[int, ...] = (2,)
+    min_distinct: float = 0.5
+    pilot_date: str = "2026-12-03"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -188,6 +224,7 @@ class Plan:
     rules: RulesPlan = field(default_factory=RulesPlan)
     sizes: SizePlan = field(default_factory=SizePlan)
     organism: OrganismPlan = field(default_factory=OrganismPlan)
+    levels: LevelsPlan = field(default_factory=LevelsPlan)
 
 
 #: the plan in force
@@ -234,6 +271,34 @@ REASONS: dict[str, str] = {
     "rules.easy_difficulty": "Table 5 reads MATH(-500) as the easiest set; 'easy' is its role in the organism.",
     "rules.null_splits": "Same as the emergence page's noise floor: 50 half-splits put the 95th percentile's "
                          "Monte-Carlo error below one head.",
+    "levels.band": "A pass@1 near 0 or 1 hides differences (floor/ceiling: at the hard set's 1-4 % every "
+                   "student looked alike); the paper's benchmarks sit at 30-66 %, inside 20-80 %.",
+    "levels.pilot_seed": "A seed no fixed set uses, and pilot problems equal to a fixed set's are skipped, so "
+                         "the levels are chosen on problems no verdict is computed from.",
+    "levels.pilot_problems": "100 problems per level bound a binomial 95 % CI's half-width by 0.1 (at 50 %): "
+                             "enough to tell 5 % from 20 % or 50 %; level 1 holds only 26 outside the role sets.",
+    "levels.pilot_samples": "One sample per problem: the pilot places models in or out of a band, it decides no "
+                            "difference; 9 models x 5 levels had to run in 30 min of a shared 2-core machine.",
+    "levels.calibrated": "Pilot (full zoo, 100 problems/level, 26 at L1, 1 sample) pass@1 L1..L5: base .27 .08 .06 "
+                         ".03 .02; sft .35 .31 .11 .05 .05; distill .46 .25 .06 .05 .04; grpo-easy .42 .28 .06 "
+                         ".05 .03; grpo-hard .19 .15 .05 .04 .00; grpo-hard-lr .12 .15 .03 .04 .03; hybrid think "
+                         ".31 .27 .05 .04 .06, no_think .19 .06 0 0 0; teacher 1.0 .93 .70 .56 .37. No level mix "
+                         "puts all in 20-80 %: the base is below 20 % at every level but 1, the students reach "
+                         "the band only at levels 1-2, the teacher leaves the ceiling only at 3-5. choose_levels "
+                         "over base and students (100 problems; level 1 holds 50 outside the pilot) gives levels "
+                         "1-2: sft .33, distill .36, grpo-easy .35, hybrid think .29 in band; base .17, grpo-hard "
+                         ".17, grpo-hard-lr .13, no_think .13 just below, all off the hard set's 1-4 % floor. "
+                         "The teacher (.97 there) is compared where it is in band: the hard set. Level 1 cannot "
+                         "hold the power calculation's 2,135 problems (sizes.calibrated_size), so the set is level 2 "
+                         "alone: sft .31, distill .25, grpo-easy .28, hybrid think .27 in band; base .08 below it.",
+    "levels.circuit": "The paper builds circuits on AIME'24, where its models answer 30-66 %; at levels 4-5 every "
+                      "organism student is at 0-5 % (pilot above), at level 2 sft .31, distill .25, grpo-easy .28 and "
+                      "hybrid think .27. Level 1 cannot fill 512 x 2 questions. At every level each post-trained "
+                      "model's first answer differs from the base's on 58-100 % of the pilot's problems "
+                      "(levels.min_distinct holds), so pairs survive.",
+    "levels.min_distinct": "Identical answer prefixes are dropped from a circuit's pairs; at least half the "
+                           "questions must survive so that a circuit keeps most of its planned size.",
+    "levels.pilot_date": "The pilot run (profile full) the level choices rest on.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }
@@ -251,8 +316,12 @@ REASONS.update({
                        "be drawn; 152 reach a half-width of 1.96 sqrt(0.5) / sqrt(152) = 0.112 under its bound.",
     "sizes.medium_size": "2,135 problems, as sizes.hard_size (the hybrid's thinking check on this set).",
     "sizes.hard_size": f"2,135 problems: {_BOUND}. Problems are free (organism.task.make_problems), so the set "
-                       "is enlarged to n; its seed is kept (its first 100 problems are the old set). Every premise "
-                       "check of page 02 is decided here.",
+                       "is enlarged to n; its seed is kept (its first 100 problems are the old set).",
+    "sizes.calibrated_size": f"2,135 problems: {_BOUND}; the premise checks of page 02 are decided on this set "
+                             "(levels.premise_set).",
+    "levels.premise_set": "The premises (post-training raises accuracy, the hybrid thinks better, the teacher leads) "
+                          "are decided where the compared students sit in the 20-80 % band (levels.calibrated), not on "
+                          "the hard set's 1-4 % floor.",
     "sizes.premise_k": "1 sample per problem: the bound on sd_d does not fall with k, and at a fixed number of "
                        "samples n x k the variance of a paired mean is least at k = 1 (problems are free). Cost "
                        "(benchmarks/eval_cost.py, 2026-12-03, full base model, loaded 2-core machine): time scales "

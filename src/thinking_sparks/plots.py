@@ -302,3 +302,24 @@ def count_chart(counts: pd.DataFrame, title: str, columns: int = 3, width: int =
     point = alt.Chart().mark_point(filled=True, size=40).encode(x=x, y="emergent:Q", tooltip=tip)
     layered = alt.layer(q95, mean, ci, point, data=counts[sorted(need)]).properties(width=width, height=height)
     return layered.facet(facet=alt.Facet("run:N", title=None), columns=columns, title=title)
+def band_chart(df: pd.DataFrame, band: tuple[float, float], title: str, x: str = "level", y: str = "pass@1",
+               color: str = "model", low: str = "ci_low", high: str = "ci_high", width: int = 420,
+               height: int = 240) -> alt.Chart:
+    """``y`` over ``x`` per ``color`` with error bars ``[low, high]`` over a shaded ``band`` of ``y``
+    (e.g. pass@1 per difficulty level per model, the band where a difference can show)."""
+    missing = {x, y, color, low, high} - set(df.columns)
+    if missing:
+        raise ValueError(f"band_chart: missing columns {sorted(missing)}")
+    if not 0 <= band[0] < band[1] <= 1:
+        raise ValueError(f"band_chart: band must satisfy 0 <= low < high <= 1, got {band}")
+    order = list(dict.fromkeys(df[color]))
+    shade = alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]})).mark_rect(opacity=0.12, color="green") \
+        .encode(y=alt.Y("lo:Q"), y2="hi:Q")
+    base = alt.Chart(df).encode(x=alt.X(f"{x}:O", title=x),
+                                color=alt.Color(f"{color}:N", title=color, sort=order))
+    lines = base.mark_line(point=True).encode(
+        y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip(f"{color}:N"), alt.Tooltip(f"{x}:O"), alt.Tooltip(f"{y}:Q", format=".3f"),
+                 alt.Tooltip(f"{low}:Q", format=".3f"), alt.Tooltip(f"{high}:Q", format=".3f")])
+    bars = base.mark_errorbar().encode(y=alt.Y(f"{low}:Q"), y2=f"{high}:Q")
+    return alt.layer(shade, lines, bars).properties(title=title, width=width, height=height)

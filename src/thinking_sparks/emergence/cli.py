@@ -105,7 +105,11 @@ def _write_heads(tmp: Path, rm, rb, rn, model: str, base: str, pairs: Path, base
                  t0: float):
     """heads.csv and meta.json of ``sparks heads`` into ``tmp`` (``rn``: the model's circuit on the
     null's independent questions, or None); returns (HeadSets, meta)."""
-    from thinking_sparks.emergence.sets import HeadSets, head_table, score_dict  # deferred: loaded only when this verb runs
+    from thinking_sparks.emergence.sets import (  # deferred: loaded only when this verb runs
+        HeadSets,
+        head_table,
+        score_dict,
+    )
 
     sets = HeadSets.from_sets(rm.heads, rb.heads, score_dict(rm.score), score_dict(rb.score))
     table = head_table(sets, rm.n_layers, rm.n_heads, rm.importance, rb.importance)

@@ -98,6 +98,51 @@ def report_command(
     _run()
 
 
+@zoo_app.command("levels")
+def levels_command(
+    profile: str | None = typer.Option(None, "--profile", help="full or tiny (default: $SPARKS_ORGANISM_PROFILE or full)."),
+    levels: str | None = typer.Option(None, "--levels", help="Comma-separated difficulty levels (default: all)."),
+    runs: str | None = typer.Option(None, "--runs", help="Comma-separated runs (default: all; base is needed for "
+                                    "the pair column)."),
+    problems: int | None = typer.Option(None, "--problems", min=1, help="Pilot problems per level "
+                                        "(default: the analysis plan's levels.pilot_problems)."),
+    samples: int | None = typer.Option(None, "--samples", min=1, help="Samples per problem "
+                                       "(default: the plan's levels.pilot_samples)."),
+    out: str | None = typer.Option(None, "--out", help="Also write the tidy pilot table to this CSV file."),
+) -> None:
+    """The difficulty pilot: pass@1 per level of every final model (binomial 95 % CIs) on problems no
+    eval set holds, and the level mix that puts the most models within the plan's band."""
+
+    @friendly_errors
+    def _run() -> None:
+        from thinking_sparks.organism import levels as pilot_levels  # deferred: loaded only when this verb runs
+
+        chosen = [int(x) for x in levels.split(",") if x.strip()] if levels else None
+        names = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
+        t0 = time.perf_counter()
+        table = pilot_levels.pilot(profile, levels=chosen, n_problems=problems, k=samples, runs=names, progress=True)
+        if out:
+            path = Path(out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(path, table.to_csv(index=False))
+        typer.echo(pilot_levels.wide(table).to_string(index=False))
+        typer.echo(f"{len(table)} cells in {time.perf_counter() - t0:.0f} s")
+        from thinking_sparks.organism.task import EVAL_SETS
+        from thinking_sparks.plan import PLAN
+
+        # the premise's comparisons: base and the students (the teacher is compared where it is in band)
+        compared = [m for m in dict.fromkeys(table["model"]) if m != "teacher"]
+        cap = pilot_levels.capacity(table, problems or PLAN.levels.pilot_problems)
+        choice = pilot_levels.choose_levels(table, compared, size=EVAL_SETS["calibrated"][1], capacity=cap)
+        typer.echo(f"eval set: {choice.sentence()}")
+        if table["distinct_from_base"].notna().all():
+            size = PLAN.circuits.n_questions * PLAN.circuits.n_samples
+            circuit = pilot_levels.choose_circuit_levels(table, compared, size=size, capacity=cap)
+            typer.echo(f"circuit set: {circuit.sentence()}")
+
+    _run()
+
+
 RECIPES = ("sft", "grpo", "distill", "hybrid")
 
 

@@ -35,7 +35,7 @@ from thinking_sparks.organism import config, task, zoo
 
 log = logging.getLogger(__name__)
 
-SETS = ("easy", "medium", "hard")
+SETS = ("easy", "medium", "hard", "calibrated")
 #: mode -> (soft switch appended to the question: see ``task.flagged``, ``enable_thinking`` for the template)
 MODES = {"default": (None, None), "think": (True, None), "no_think": (False, False)}
 SAMPLE_COLUMNS = ["model", "mode", "difficulty", "problem_id", "sample_index", "correct", "n_tokens", "finish_reason"]
@@ -56,9 +56,9 @@ def _evaluate(specs: Sequence[str], modes: Sequence[str], n: int, hard_n: int | 
               max_new_tokens: int, limit: int | None, device: str | None, progress: bool,
               sets: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``accuracy_table``'s frame and the samples behind it (:data:`SAMPLE_COLUMNS`)."""
-    unknown = [s for s in sets if s not in SETS]
+    unknown = [s for s in sets if s not in task.EVAL_SETS]
     if unknown:
-        raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(SETS)}")
+        raise ValueError(f"unknown eval sets {unknown}; choose from {', '.join(task.EVAL_SETS)}")
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
         raise ValueError(f"unknown modes {bad_modes}; choose from {', '.join(MODES)}")

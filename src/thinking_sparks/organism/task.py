@@ -20,7 +20,9 @@ Splits are disjoint by construction: each canonical expression hashes to a bucke
 problems come only from the eval buckets (:func:`split_of`). Everything is deterministic by seed.
 
 Fixed eval sets play the paper's benchmarks: ``easy`` (GSM8K's role, levels 1-2), ``medium``
-(MATH-500's, level 3), ``hard`` (AIME/AMC's, levels 4-5); see :data:`EVAL_SETS`.
+(MATH-500's, level 3), ``hard`` (AIME/AMC's, levels 4-5); see :data:`EVAL_SETS`. ``calibrated``
+holds the levels where the compared models sit within the analysis plan's pass@1 band (chosen
+from a pilot, ``plan.PLAN.levels.calibrated``): where a difference between them can show.
 
 Chat format (contract with :mod:`thinking_sparks.evaluation`): the user turn is the question
 (optionally followed by ``/think`` or ``/no_think``); the assistant replies
@@ -51,6 +53,8 @@ __all__ = [
     "make_dataset",
     "make_problems",
     "messages",
+    "pilot_problems",
+    "role_expressions",
     "split_of",
     "think_reply",
 ]
@@ -91,10 +95,17 @@ LEVELS: dict[int, LevelSpec] = {
 
 #: the seed of each fixed evaluation set (an enlarged set keeps it: its first problems stay the same)
 EVAL_SEEDS: dict[str, int] = {"easy": 1001, "medium": 1002, "hard": 1003}  # GSM8K's, MATH-500's, AIME / AMC's roles
+#: the seed of the ``calibrated`` set (the premise checks' set, levels chosen by the difficulty pilot)
+CALIBRATED_SEED = 1004
 #: name -> (levels, size, seed): the fixed evaluation sets (benchmarks' roles in the paper); levels and
 #: sizes come from the analysis plan (``plan.PLAN.sizes``)
 EVAL_SETS: dict[str, tuple[tuple[int, ...], int, int]] = {
-    name: (PLAN.sizes.levels(name), PLAN.sizes.size(name), seed) for name, seed in EVAL_SEEDS.items()}
+    **{name: (PLAN.sizes.levels(name), PLAN.sizes.size(name), seed) for name, seed in EVAL_SEEDS.items()},
+    # the premises' set: levels from the difficulty pilot (plan.PLAN.levels), size from the power calculation
+    "calibrated": (PLAN.levels.calibrated, PLAN.sizes.calibrated_size, CALIBRATED_SEED),
+}
+#: the benchmark roles, fixed whatever a pilot says: the pilot's problems avoid them (:func:`pilot_problems`)
+ROLE_SETS = ("easy", "medium", "hard")
 MAX_ABS_VALUE = 99
 MAX_MUL_OPERAND = 9
 
@@ -224,8 +235,10 @@ def generate_problem(rng: random.Random, level: int, split: Split = "train", max
 
 
 def make_problems(n: int, levels: tuple[int, ...] | list[int], seed: int, split: Split = "train",
-                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False) -> list[Problem]:
-    """``n`` problems with levels drawn from ``levels`` (uniformly or by ``weights``)."""
+                  weights: tuple[float, ...] | list[float] | None = None, unique: bool = False,
+                  exclude: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+    """``n`` problems with levels drawn from ``levels`` (uniformly or by ``weights``), none of whose
+    expressions is in ``exclude``."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     levels = tuple(levels)
@@ -241,7 +254,7 @@ def make_problems(n: int, levels: tuple[int, ...] | list[int], seed: int, split:
             raise ValueError(f"cannot draw {n} unique problems from levels {levels} ({split} split)")
         level = rng.choices(levels, weights=weights)[0] if weights else levels[len(out) % len(levels)]
         p = generate_problem(rng, level, split)
-        if unique and p.expression in seen:
+        if (unique and p.expression in seen) or p.expression in exclude:
             continue
         seen.add(p.expression)
         out.append(p)
@@ -278,12 +291,60 @@ def eval_set(name: str):
     """One of the fixed eval sets (:data:`EVAL_SETS`) as a ``datasets.Dataset``."""
     if name not in EVAL_SETS:
         raise ValueError(f"unknown organism eval set {name!r}; choose one of {sorted(EVAL_SETS)}")
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
+
     levels, size, seed = EVAL_SETS[name]
-    return make_dataset(size, levels, seed, split="eval", unique=True)
+    # a set chosen from the pilot holds none of the pilot's problems (the choice is not the result)
+    exclude = set() if name in ROLE_SETS else {
+        p.expression for lv in levels
+        for p in pilot_problems(lv, PLAN.levels.pilot_problems, PLAN.levels.pilot_seed, role_expressions())}
+    # every row is labelled with the set it belongs to (a level may sit in two sets, e.g. calibrated)
+    rows = [{**to_record(p), "difficulty": name}
+            for p in make_problems(size, levels, seed, "eval", unique=True, exclude=exclude)]
+    return Dataset.from_list(rows)
+
+
+#: problems of each benchmark-role set when the difficulty pilot ran (2026-12-03): the pilot avoided these;
+#: an enlarged set (``plan.PLAN.sizes``) keeps them as its first problems
+PILOT_ROLE_SIZE = 100
+
+
+def role_expressions() -> set[str]:
+    """The expressions of the benchmark-role sets (:data:`ROLE_SETS`) as the pilot saw them (their first
+    :data:`PILOT_ROLE_SIZE` problems): what the pilot does not use."""
+    out: set[str] = set()
+    for name in ROLE_SETS:
+        levels, _, seed = EVAL_SETS[name]
+        out |= {p.expression for p in make_problems(PILOT_ROLE_SIZE, levels, seed, split="eval", unique=True)}
+    return out
+
+
+def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = None) -> list[Problem]:
+    """Up to ``n`` distinct eval-split problems of ``level`` drawn with ``seed``, none in ``exclude``
+    (the difficulty pilot's problems, ``organism.levels``).
+
+    Fewer when the level's eval split runs out (level 1 holds about 80 expressions, half of them in
+    the easy set).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown difficulty level {level}; choose one of {sorted(LEVELS)}")
+    if seed in {s for _, _, s in EVAL_SETS.values()}:
+        raise ValueError(f"pilot seed {seed} is the seed of a fixed eval set; choose another")
+    rng = random.Random(f"pilot-{seed}-{level}")
+    out: list[Problem] = []
+    seen = set(exclude or ())
+    for _ in range(200 * n + 2000):
+        if len(out) == n:
+            break
+        p = generate_problem(rng, level, "eval")
+        if p.expression not in seen:
+            seen.add(p.expression)
+            out.append(p)
+    return out
 
 
 def eval_problems(name: str) -> list[EvalProblem]:
-    """The fixed eval set ``name`` (``easy | medium | hard``) as evaluation problems: what
+    """The fixed eval set ``name`` (``easy | medium | hard | calibrated``) as evaluation problems: what
     ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``)."""
     return [EvalProblem(id=str(item.get("id", f"organism-{name}-{i:05d}")), question=str(item["question"]),
                     answer=gold_from_answer(item["answer"]), difficulty=str(item.get("difficulty", name)))

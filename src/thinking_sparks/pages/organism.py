@@ -19,7 +19,7 @@ from thinking_sparks.cache import cached
 from thinking_sparks.emergence.device import analysis_dtype, use_device
 from thinking_sparks.evaluation.sanity import sanity_problems
 from thinking_sparks.models import fingerprint, load_model, resolve_spec
-from thinking_sparks.organism import config, curves, premises, scores, task, zoo
+from thinking_sparks.organism import config, curves, levels, premises, scores, task, zoo
 from thinking_sparks.organism.premises import HARD_N
 from thinking_sparks.organism.scores import SETS, ZooEvaluation
 from thinking_sparks.organism.shapes import ZooShapes, runs_table, zoo_shapes
@@ -119,6 +119,16 @@ class Result:
         table = self.evaluation.table
         return table.assign(model=table.run + table["mode"].map(lambda m: "" if m == "default" else f" ({m})"))
 
+    def by_level(self) -> pd.DataFrame:
+        """pass@1 per difficulty level of every model, with Wilson 95 % intervals, from the evaluation's
+        samples (``organism.levels.by_level``; one row per model and level)."""
+        return levels.by_level(self.evaluation.samples)
+
+    def standing(self) -> list[str]:
+        """One sentence per compared pair: the levels where both sit within the plan's band
+        (``plan.PLAN.levels.band``), where a difference between them can show."""
+        return levels.standing(self.by_level())
+
 
 def run(params: Params) -> Result:
     """Build what is missing of the zoo (when ``params.build``), then the page's results (cached)."""
@@ -197,7 +207,7 @@ def verdicts(result: Result) -> pd.DataFrame:
     conclusions from broken numbers)."""
     if result.sanity_problems:
         return verdict_table([])
-    table = premises.claims(result.evaluation.samples, result.rewards)
+    table = premises.claims(result.evaluation.samples, result.rewards, difficulty=PLAN.levels.premise_set)
     return with_n_to_decide(table, sample_sizes(table, result.evaluation.samples))
 
 

@@ -31,7 +31,6 @@ from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.plan import PLAN
-from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")

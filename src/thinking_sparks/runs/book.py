@@ -24,12 +24,11 @@ from typing import Any
 
 import pandas as pd
 
-from thinking_sparks import atomic, doctor, runtime
+from thinking_sparks import atomic, doctor, plan, runtime
 from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
-from thinking_sparks import plan
 from thinking_sparks.verdicts import COLUMNS, OPTIONAL, VERDICTS, collect, summary
 
 log = logging.getLogger(__name__)

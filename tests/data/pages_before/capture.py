@@ -1,7 +1,11 @@
 """Run every notebook of the checkout in cwd on the tiny profile (test_book's parameters) and dump
 every DataFrame reachable from its globals, plus its verdict table, to OUT/<stem>.json."""
-import json, os, sys, tempfile
+import json
+import os
+import sys
+import tempfile
 from pathlib import Path
+
 import nbformat
 
 REPO = Path.cwd()
@@ -10,10 +14,11 @@ only = sys.argv[2:]
 sys.path.insert(0, str(REPO))
 from tests.test_book import TEST_PARAMS
 from thinking_sparks import runtime
+
 runtime.setup(threads=1)
-from thinking_sparks.tiny import build_tiny
 from thinking_sparks.organism import zoo
 from thinking_sparks.runs import execute
+from thinking_sparks.tiny import build_tiny
 
 work = Path(tempfile.mkdtemp(prefix="capture-"))
 cache = work / "cache"; cache.mkdir()
