@@ -40,6 +40,12 @@ class CircuitPlan:
             least this ...
         p_base: ... and at most this in the base's circuit.
         floor_quantile: the quantile of the same-size null a count must exceed.
+        question_set: the generated circuit question set (``organism/circuit``: ``n_questions *
+            n_samples`` problems of ``levels``, drawn with ``stats.seed`` from the eval split and
+            disjoint from every eval set); sample ``s`` is its questions ``[s n, (s + 1) n)``.
+        levels: difficulty levels of the circuit questions (the organism's ``organism.task.LEVELS``).
+        patch_pairs: pairs (a fixed, seeded subsample of a circuit's pairs) on which exact head
+            patching and faithfulness are computed for each sweep circuit.
     """
 
     n_questions: int = 512
@@ -48,6 +54,9 @@ class CircuitPlan:
     p_model: float = 0.8
     p_base: float = 0.2
     floor_quantile: float = 0.95
+    question_set: str = "organism/circuit"
+    levels: tuple[int, ...] = (4, 5)
+    patch_pairs: int = 64
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,14 @@ REASONS: dict[str, str] = {
     "circuits.p_base": "... and at most 1 of 5 of the base's: symmetric bounds, far from a coin flip.",
     "circuits.floor_quantile": "A count is above noise when it exceeds the 95th percentile of its same-size null "
                                "(one-sided 5 % false-claim rate).",
+    "circuits.question_set": "Circuit questions of their own, generated (not the 100 fixed hard problems, too few "
+                             "for two samples of 512) and disjoint from every eval set, so head sets are not "
+                             "measured on the problems their ablations are later scored on.",
+    "circuits.levels": "Levels 4-5, the hard set's (AIME's role in the paper, whose circuits use AIME'24 "
+                       "questions); to be revisited only by a difficulty pilot, never by a circuit result.",
+    "circuits.patch_pairs": "Exact patching costs one forward per head and pair; on 64 seeded pairs its check of "
+                            "EAP-IG (Spearman, top-k recall) and the faithfulness are estimated at a fraction of "
+                            "the cost, while the circuit itself uses every pair.",
     "stats.confidence": "The paper's claims are tested at the conventional two-sided 95 %.",
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",
