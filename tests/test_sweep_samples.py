@@ -71,7 +71,7 @@ def test_circuit_model_from_the_plain_model_scores_as_through_the_bridge(tiny_mo
     for n in (7, 9, 12):
         ids = torch.randint(1, 50, (2, n), generator=gen).tolist()
         pairs.append(Pair(tuple(ids[0]), tuple(ids[1]), target_pos=tuple(range(n - 4, n))))
-    kw = dict(keep_per_example=True, progress=False, steps=3, batch_size=2)
+    kw = {"keep_per_example": True, "progress": False, "steps": 3, "batch_size": 2}
     a, b = attribute(lm, pairs, circuit_model=fast, **kw), attribute(lm, pairs, circuit_model=slow, **kw)
     assert a.per_example.shape == b.per_example.shape and a.per_example.abs().sum() > 0
     torch.testing.assert_close(a.per_example, b.per_example, rtol=0, atol=1e-6)
