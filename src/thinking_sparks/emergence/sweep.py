@@ -17,6 +17,11 @@ Head maps are ``[n_layers, n_heads]`` float32 arrays:
   in the corrupted run, :func:`~thinking_sparks.circuits.patching.patch_nodes`), the ground truth
   EAP-IG approximates from the corrupted end; ``patch_spearman`` / ``patch_recall`` compare it with
   the heads' signed node scores (Spearman; top-k recall at the circuit's number of heads).
+
+Cost: the circuit uses every pair; exact patching and faithfulness are read on a fixed seeded
+subsample of ``plan.PLAN.circuits.patch_pairs`` pairs (:func:`check_pairs`, recorded as
+``patch_index`` and in the key through :data:`AGREEMENT`); one bridge-free
+:class:`~thinking_sparks.circuits.forward.CircuitModel` serves every step of a circuit.
 """
 
 from __future__ import annotations
