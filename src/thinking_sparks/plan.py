@@ -55,6 +55,11 @@ class CircuitPlan:
         n_outer: outer resamples of the double bootstrap that gives the rule's count its
             distribution (its interval and, for the null, the floor's mean and quantile) ...
         n_inner: ... and inner resamples per outer one (each outer resample's inclusion probabilities).
+        question_set: the generated circuit question set (``organism/circuit``: ``n_questions *
+            n_samples`` problems of ``levels.circuit``, drawn with ``stats.seed`` from the eval split and
+            disjoint from every eval set); sample ``s`` is its questions ``[s n, (s + 1) n)``.
+        patch_pairs: pairs (a fixed, seeded subsample of a circuit's pairs) on which exact head
+            patching and faithfulness are computed for each sweep circuit.
     """
 
     n_questions: int = 512
@@ -65,6 +70,8 @@ class CircuitPlan:
     floor_quantile: float = 0.95
     n_outer: int = 100
     n_inner: int = 25
+    question_set: str = "organism/circuit"
+    patch_pairs: int = 64
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class SizePlan:
     easy_size: int = 152
     medium_size: int = 2135
     hard_size: int = 2135
-    calibrated_size: int = 2135
+    calibrated_size: int = 1230
     premise_k: int = 1
     curve_problems: int = 100
     curve_k: int = 4
@@ -248,6 +255,12 @@ REASONS: dict[str, str] = {
                         "enough for an integer count, at a cost the full zoo's ~60 checkpoints can pay on a CPU.",
     "circuits.n_inner": "25 inner resamples resolve the 0.8 / 0.2 bounds to 0.04 (standard error at most 0.1); "
                         "the calibration test (tests/test_headstats.py) holds the false-claim rate at 20.",
+    "circuits.question_set": "Circuit questions of their own, generated (not the 100 fixed hard problems, too few "
+                             "for two samples of 512) and disjoint from every eval set, so head sets are not "
+                             "measured on the problems their ablations are later scored on.",
+    "circuits.patch_pairs": "Exact patching costs one forward per head and pair; on 64 seeded pairs its check of "
+                            "EAP-IG (Spearman, top-k recall) and the faithfulness are estimated at a fraction of "
+                            "the cost, while the circuit itself uses every pair.",
     "stats.confidence": "The paper's claims are tested at the conventional two-sided 95 %.",
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",
@@ -317,7 +330,12 @@ REASONS.update({
     "sizes.medium_size": "2,135 problems, as sizes.hard_size (the hybrid's thinking check on this set).",
     "sizes.hard_size": f"2,135 problems: {_BOUND}. Problems are free (organism.task.make_problems), so the set "
                        "is enlarged to n; its seed is kept (its first 100 problems are the old set).",
-    "sizes.calibrated_size": f"2,135 problems: {_BOUND}; the premise checks of page 02 are decided on this set "
+    "sizes.calibrated_size": "1,230 problems, from the power calculation with sd_d taken from the difficulty pilot "
+                             "(independent problems, levels.calibrated's reason): the widest compared pair at level 2, "
+                             "sft .31 vs base .08, has sd_d = sqrt(.31 x .69 + .08 x .92) = 0.536 (no negative "
+                             "covariance), n = (1.96 x 0.536 / 0.03)^2 = 1,227. Level 2's eval split holds about 2,400 "
+                             "distinct problems, so the worst-case bound's 2,135 would leave too few for the circuit "
+                             "set (512 x 2, disjoint); the premise checks of page 02 are decided here "
                              "(levels.premise_set).",
     "levels.premise_set": "The premises (post-training raises accuracy, the hybrid thinks better, the teacher leads) "
                           "are decided where the compared students sit in the 20-80 % band (levels.calibrated), not on "

@@ -81,10 +81,13 @@ class RunOutput:
 
 
 class CircuitModel:
-    """Weights of a Llama-family model held by a TransformerBridge, plus the functional forward."""
+    """Weights of a Llama-family model (a ``LoadedModel``'s plain HF model, a TransformerBridge or an
+    HF model), plus the functional forward."""
 
     def __init__(self, model, gqa: str = "ungrouped") -> None:
-        bridge = getattr(model, "bridge", model)
+        # a LoadedModel's plain HF model holds the same weights as its bridge, which is not built here
+        plain = getattr(model, "hf_model", None)
+        bridge = plain if plain is not None else getattr(model, "bridge", model)
         hf = getattr(bridge, "original_model", bridge)
         cfg = hf.config
         if not hasattr(hf, "model") or not hasattr(hf.model, "layers"):

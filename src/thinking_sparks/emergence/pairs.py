@@ -94,8 +94,12 @@ class PairParams:
     """How circuit inputs are built (everything here enters the cache keys).
 
     Attributes:
-        dataset: circuit question set: ``organism/hard`` (AIME'24's role) or a JSONL path.
-        n_questions: first questions of the set used.
+        dataset: circuit question set: ``organism/circuit`` (the analysis plan's, AIME'24's role),
+            ``organism/hard`` or a JSONL path.
+        n_questions: questions per circuit.
+        sample: which block of ``n_questions`` questions of the set: questions ``[sample * n,
+            (sample + 1) * n)`` (independent samples of one size: 0 is the comparison, 1 its
+            same-size null, ``plan.CircuitPlan.n_samples``).
         answer_tokens: cap on answer-prefix tokens kept per pair (None: as many as both allow).
         sampling: how the prefixes are sampled (one per question, ``n`` 1; the paper's T 0.6,
             top-p 0.95; no more tokens than the cut can use are generated: 32 by default).
@@ -107,8 +111,11 @@ class PairParams:
     answer_tokens: int | None = 24
     sampling: SamplingConfig = SamplingConfig(n=1, max_new_tokens=32)
     reasoning_side: str = "own"
+    sample: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.sample, int) or isinstance(self.sample, bool) or self.sample < 0:
+            raise ValueError(f"sample must be an integer >= 0, got {self.sample!r}")
         if self.n_questions < 2:
             raise ValueError(f"n_questions must be >= 2, got {self.n_questions}")
         if self.answer_tokens is not None and self.answer_tokens < 1:
@@ -124,10 +131,16 @@ class PairParams:
                              f"({self.sampling.max_new_tokens})")
 
 
+#: questions whose answer prefixes are decoded together (each row has its own seeded generator, so
+#: the batch size changes only the cost; benchmarks/sweep.py measures it)
+PREFIX_BATCH = 128
+
+
 def prefix_sampling(answer_tokens: int | None) -> SamplingConfig:
     """How answer prefixes are sampled for a cut of ``answer_tokens``: one sample per question, the
-    paper's T 0.6 and top-p 0.95, and no more new tokens than the cut can use (at least 32)."""
-    return SamplingConfig(n=1, max_new_tokens=max(32, answer_tokens or 0))
+    paper's T 0.6 and top-p 0.95, and no more new tokens than the cut can use (at least 32), decoded
+    :data:`PREFIX_BATCH` at a time."""
+    return SamplingConfig(n=1, max_new_tokens=max(32, answer_tokens or 0), batch_size=PREFIX_BATCH)
 
 
 @dataclass
@@ -179,9 +192,23 @@ def side_fingerprint(side: Side) -> dict[str, str]:
     return out
 
 
+def key_params(params: PairParams) -> dict:
+    """:class:`PairParams` as it enters cache keys (``sample`` 0 is left out: sample 0's keys are
+    those circuits had before samples existed)."""
+    d = asdict(params)
+    if d["sample"] == 0:
+        del d["sample"]
+    return d
+
+
 def questions(params: PairParams):
-    """The circuit questions (``evaluation.datasets.Problem``)."""
-    return load_eval_set(params.dataset, limit=params.n_questions)
+    """The circuit questions (``evaluation.datasets.Problem``) of sample ``params.sample``."""
+    n, s = params.n_questions, params.sample
+    probs = load_eval_set(params.dataset, limit=n * (s + 1))
+    if len(probs) < n * (s + 1):
+        raise ValueError(f"circuit question set {params.dataset} has {len(probs)} questions: too few for sample {s} "
+                         f"of {n} questions (needs {n * (s + 1)})")
+    return probs[n * s:]
 
 
 def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: bool = True,
@@ -206,7 +233,7 @@ def sample_prefixes(side: Side, params: PairParams, lm: Any = None, use_cache: b
 
 def prefix_key(side: Side, params: PairParams, probs: list) -> str:
     """Cache key of one side's prefixes: the side's weights and mode, the sampling, the questions."""
-    sampling = {k: v for k, v in asdict(params).items() if k not in ("reasoning_side", "answer_tokens")}
+    sampling = {k: v for k, v in key_params(params).items() if k not in ("reasoning_side", "answer_tokens", "sample")}
     return cache_key("prefixes", sampling, extra={"side": side_fingerprint(side), "questions": fingerprint_problems(probs)})
 
 

@@ -17,6 +17,11 @@ Head maps are ``[n_layers, n_heads]`` float32 arrays:
   in the corrupted run, :func:`~thinking_sparks.circuits.patching.patch_nodes`), the ground truth
   EAP-IG approximates from the corrupted end; ``patch_spearman`` / ``patch_recall`` compare it with
   the heads' signed node scores (Spearman; top-k recall at the circuit's number of heads).
+
+Cost: the circuit uses every pair; exact patching and faithfulness are read on a fixed seeded
+subsample of ``plan.PLAN.circuits.patch_pairs`` pairs (:func:`check_pairs`, recorded as
+``patch_index`` and in the key through :data:`AGREEMENT`); one bridge-free
+:class:`~thinking_sparks.circuits.forward.CircuitModel` serves every step of a circuit.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from thinking_sparks.circuits.attribute import Attribution, attribute
 from thinking_sparks.circuits.circuit import head_importance, top_n
 from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitConfig, scaled_top_n
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
+from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.patching import agreement, patch_nodes
 from thinking_sparks.emergence.device import load_kept
@@ -46,6 +52,7 @@ from thinking_sparks.emergence.pairs import (
     PairSet,
     Side,
     build_pairs,
+    key_params,
     prefix_key,
     questions,
     sample_prefixes,
@@ -54,6 +61,7 @@ from thinking_sparks.emergence.pairs import (
 from thinking_sparks.heads import parse_head, sort_heads
 from thinking_sparks.models import checkpoint_steps, fingerprint, resolve_spec
 from thinking_sparks.organism import config, zoo
+from thinking_sparks.plan import PLAN
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +92,7 @@ class CircuitResult:
     exact: np.ndarray | None = None   # [n_layers, n_heads] exact denoising effects (AGREEMENT)
     patch_spearman: float = float("nan")
     patch_recall: float = float("nan")
+    patch_index: list[int] = field(default_factory=list)  # pairs (positions) patched and faithfulness read on
 
     @property
     def has_signal(self) -> bool:
@@ -95,8 +104,15 @@ class CircuitResult:
         return torch.load(self.path / "per_example.pt", weights_only=True)
 
     def exact_per_example(self) -> torch.Tensor:
-        """``[n_pairs, n_layers * n_heads]`` per-pair exact denoising effects (from the cache entry)."""
+        """``[len(patch_index), n_layers * n_heads]`` exact denoising effects of the patched pairs
+        (:attr:`patch_index`; from the cache entry)."""
         return torch.load(self.path / "exact_per_example.pt", weights_only=True)
+
+    def checked_per_example(self) -> torch.Tensor:
+        """``[len(patch_index), n_src, n_dst]`` per-example edge scores of the patched pairs (rows
+        aligned with :meth:`exact_per_example`)."""
+        pe = self.per_example()
+        return pe if len(self.patch_index) == pe.shape[0] else pe[self.patch_index]
 
     def meta(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if not isinstance(v, np.ndarray) and k != "path"}
@@ -137,8 +153,13 @@ def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int =
     return counts / max(n_boot, 1)
 
 
-#: the exact patching every sweep circuit is checked against (part of the cache key)
-AGREEMENT = {"patch": "heads", "direction": "denoise", "head_score": "node", "k": "circuit heads"}
+#: the exact patching every sweep circuit is checked against (part of the cache key): every head
+#: patched alone, denoising, on ``pairs`` seeded pairs of the circuit (:func:`check_pairs`; the
+#: circuit's faithfulness is measured on the same pairs)
+AGREEMENT = {"patch": "heads", "direction": "denoise", "head_score": "node", "k": "circuit heads",
+             "pairs": PLAN.circuits.patch_pairs}
+#: pairs per patched batch (exact patching and faithfulness)
+PATCH_BATCH = 16
 
 
 def pair_set(clean: Side, corrupted: Side, params: PairParams, use_cache: bool = True) -> PairSet:
@@ -164,7 +185,7 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
         extra["span"] = SPAN_RULE
     if pairs is not None:
         extra["pairs"] = [[list(p.clean_ids), list(p.corrupted_ids), list(p.target_pos or ())] for p in pairs.pairs]
-    key = cache_key("emergence-circuit", {"pairs": asdict(params), "circuit": asdict(settings),
+    key = cache_key("emergence-circuit", {"pairs": key_params(params), "circuit": asdict(settings),
                                           "agreement": AGREEMENT}, extra=extra)
     cache = ResultCache()
     hit = cache.get(key) if use_cache else None
@@ -194,24 +215,37 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
     return _read(cache.get(key) or cache.path(key), cached=False)
 
 
+def check_pairs(n_pairs: int, n: int, seed: int = 0) -> list[int]:
+    """The pairs (sorted positions among ``n_pairs``) exact head patching and faithfulness are
+    computed on: all of them when ``n_pairs <= n``, else ``n`` drawn without replacement with
+    ``seed`` (:data:`AGREEMENT`'s ``pairs``; the circuit itself uses every pair)."""
+    if n_pairs <= n:
+        return list(range(n_pairs))
+    g = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(n_pairs, generator=g)[:n].tolist())
+
+
 def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:
     t0 = time.perf_counter()
+    cm = CircuitModel(lm, gqa=settings.gqa)  # one functional model for every step of this circuit
     a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
                   rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
-                  progress=False)
+                  progress=False, circuit_model=cm)
     t_attr = time.perf_counter() - t0
     g = a.graph
     n = settings.n_for(g)
     c = top_n(a, n, settings.aggregation)
+    check = check_pairs(len(ps.pairs), AGREEMENT["pairs"], settings.seed)
+    sub = [ps.pairs[i] for i in check]
     t1 = time.perf_counter()
-    f = evaluate_circuit(lm, ps.pairs, c, metric=settings.metric if settings.metric != "logit-diff" else "kl",
-                         batch_size=min(a.batch_size or 8, 8))  # patched runs: smaller batches are faster on CPU
+    f = evaluate_circuit(lm, sub, c, metric=settings.metric if settings.metric != "logit-diff" else "kl",
+                         batch_size=PATCH_BATCH, circuit_model=cm)
     t_faith = time.perf_counter() - t1
     t2 = time.perf_counter()
     inc = inclusion(a.per_example, g, n, settings.n_boot, settings.seed, settings.aggregation)
     t_boot = time.perf_counter() - t2
-    p = patch_nodes(lm, ps.pairs, metric=settings.metric, direction=AGREEMENT["direction"], gqa=settings.gqa,
-                    batch_size=min(a.batch_size or 8, 8))
+    p = patch_nodes(lm, sub, metric=settings.metric, direction=AGREEMENT["direction"], gqa=settings.gqa,
+                    batch_size=PATCH_BATCH, circuit_model=cm)
     s = agreement(agreement_scores(a, "node"), p.effects, max(1, len(c.heads())))
 
     res = CircuitResult(
@@ -223,7 +257,7 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
         seconds={"attribute_s": round(t_attr, 3), "faithfulness_s": round(t_faith, 3),
                  "bootstrap_s": round(t_boot, 3), "patch_s": round(p.seconds, 3)},
         exact=p.effects.numpy().reshape(g.n_layers, g.n_heads).astype(np.float32),
-        patch_spearman=float(s.spearman), patch_recall=float(s.recall),
+        patch_spearman=float(s.spearman), patch_recall=float(s.recall), patch_index=check,
     )
     return res, a.per_example, p.per_example
 
@@ -247,6 +281,7 @@ def _read(entry: Path, cached: bool = True) -> CircuitResult:
     keep = {k: meta[k] for k in ("model", "clean", "corrupted", "n_layers", "n_heads", "top_n", "heads", "n_pairs",
                                  "n_identical", "n_short", "faithfulness", "circuit_kl", "n_edges", "seconds",
                                  "question_index", "patch_spearman", "patch_recall")}
+    keep["patch_index"] = meta.get("patch_index", list(range(meta["n_pairs"])))
     return CircuitResult(**keep, score=maps["score"], importance=maps["importance"], inclusion=maps["inclusion"],
                          exact=maps["exact"], cached=cached, path=entry)
 

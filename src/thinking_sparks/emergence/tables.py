@@ -262,7 +262,8 @@ def exact_sets_frame(traces: dict[str, Trace], settings: CircuitConfig, n_boot: 
                "exact_retained": len(m_ex & b_ex), "jaccard": jaccard(m_eap - b_eap, m_ex - b_ex),
                "jaccard_low": np.nan, "jaccard_high": np.nan, "patch_spearman": final.patch_spearman}
         if final.has_signal and b.has_signal:
-            boot = emergent_jaccard_bootstrap(_pe(final), final.exact_per_example(), _pe(b), b.exact_per_example(),
+            boot = emergent_jaccard_bootstrap(final.checked_per_example(), final.exact_per_example(),
+                                              b.checked_per_example(), b.exact_per_example(),
                                               edge_graph(final, settings), final.top_n, n_boot, seed,
                                               settings.aggregation).jaccard
             boots[run] = boot.to_numpy()

@@ -32,6 +32,7 @@ Chat format (contract with :mod:`thinking_sparks.evaluation`): the user turn is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import asdict, dataclass
@@ -43,10 +44,13 @@ from thinking_sparks.plan import PLAN
 
 __all__ = [
     "EVAL_SEEDS",
+    "CIRCUIT_SET",
     "EVAL_SETS",
     "LEVELS",
     "LevelSpec",
     "Problem",
+    "circuit_problems",
+    "circuit_set",
     "direct_reply",
     "eval_set",
     "generate_problem",
@@ -343,12 +347,55 @@ def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = Non
     return out
 
 
+#: the generated circuit question set (``organism/circuit``; size, levels and seed from ``plan.PLAN``)
+CIRCUIT_SET = "circuit"
+
+
+@functools.lru_cache(maxsize=8)
+def circuit_problems(size: int, levels: tuple[int, ...], seed: int) -> tuple[Problem, ...]:
+    """``size`` distinct problems of ``levels`` (cycled: level ``levels[i % len(levels)]`` at position
+    ``i``) from the eval split, none with the expression of a problem of an eval set
+    (:data:`EVAL_SETS`): the questions circuits are built on, never those pass@1 is scored on."""
+    if size < 1:
+        raise ValueError(f"circuit question set size must be >= 1, got {size}")
+    taken = {e for name in EVAL_SETS for e in eval_set(name)["expression"]}  # as the sets are drawn
+    rng = random.Random(f"circuit-{seed}-{tuple(levels)}")
+    out: list[Problem] = []
+    for _ in range(50 * size + 1000):
+        if len(out) == size:
+            return tuple(out)
+        p = generate_problem(rng, levels[len(out) % len(levels)], "eval")
+        if p.expression not in taken:
+            taken.add(p.expression)
+            out.append(p)
+    if len(out) == size:
+        return tuple(out)
+    raise ValueError(f"cannot draw {size} distinct circuit problems of levels {levels}")
+
+
+def circuit_set():
+    """The circuit question set of the analysis plan (``plan.PLAN.circuits``: ``n_questions *
+    n_samples`` problems of its ``levels``, seed ``plan.PLAN.stats.seed``) as a ``datasets.Dataset``."""
+    from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
+
+    return Dataset.from_list([to_record(p) for p in _plan_circuit_problems()])
+
+
 def eval_problems(name: str) -> list[EvalProblem]:
     """The fixed eval set ``name`` (``easy | medium | hard | calibrated``) as evaluation problems: what
-    ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``)."""
+    ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``); ``circuit``
+    is the analysis plan's circuit question set (:func:`circuit_set`)."""
+    if name == CIRCUIT_SET:
+        return [EvalProblem(id=p.id, question=p.question, answer=gold_from_answer(str(p.answer)), difficulty="circuit")
+                for p in _plan_circuit_problems()]
     return [EvalProblem(id=str(item.get("id", f"organism-{name}-{i:05d}")), question=str(item["question"]),
                     answer=gold_from_answer(item["answer"]), difficulty=str(item.get("difficulty", name)))
             for i, item in enumerate(eval_set(name))]
+
+
+def _plan_circuit_problems() -> tuple[Problem, ...]:
+    c = PLAN.circuits
+    return circuit_problems(c.n_questions * c.n_samples, tuple(PLAN.levels.circuit), PLAN.stats.seed)
 
 
 # ------------------------------------------------------------------ chat format
