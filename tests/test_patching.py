@@ -94,6 +94,42 @@ def test_batched_patches_equal_one_at_a_time(tiny_qwen2, pairs, metric):
     assert torch.allclose(pe.dense()[mask], ex.scores[mask], atol=1e-6)
 
 
+def _prefix_pairs(vocab: int) -> list[Pair]:
+    """Pairs sharing their first 4 tokens (a prompt), differing at 4-5, read at 6-7 and followed
+    by a tail position 8 that no read position sees."""
+    g = torch.Generator().manual_seed(3)
+    out = []
+    for _ in range(5):
+        clean = torch.randint(0, vocab, (9,), generator=g)
+        corr = clean.clone()
+        corr[4:6] = torch.randint(0, vocab, (2,), generator=g)
+        out.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), 1, 2, target_pos=(6, 7)))
+    return out
+
+
+@pytest.mark.parametrize("model", ["tiny_qwen2", "tiny_qwen3"])
+@pytest.mark.parametrize("direction", ["noise", "denoise"])
+def test_shared_prefix_shortcut_is_exact(model, direction, request):
+    """Skipping the shared prompt and the unread tail (circuits.resume) changes no head effect."""
+    from thinking_sparks.circuits.forward import CircuitModel
+    from thinking_sparks.circuits.pairs import collate
+    from thinking_sparks.circuits.resume import shared_prefix
+
+    lm = request.getfixturevalue(model)
+    pairs = _prefix_pairs(lm.hf_model.config.vocab_size)
+    b = collate(pairs)
+    assert shared_prefix(b.clean, b.corrupted, b.cols) == 4
+    cm = CircuitModel(lm.hf_model)
+    fast = patch_nodes(lm.hf_model, pairs, metric="kl", direction=direction, batch_size=3, circuit_model=cm)
+    slow = patch_nodes(lm.hf_model, pairs, metric="kl", direction=direction, batch_size=3, circuit_model=cm,
+                       prefix=False)
+    assert fast.effects.abs().max() > 1e-4
+    assert torch.allclose(fast.per_example, slow.per_example, atol=1e-6)
+    if direction == "noise":
+        ref = exact_node_scores(lm, pairs, metric="kl", batch_size=3)
+        assert max(abs(ref[k] - v) for k, v in fast.as_dict().items()) < 1e-6
+
+
 def test_denoising_every_source_restores_the_clean_run(tiny_qwen2, pairs):
     """Patching every source in the denoise direction restores the clean run entirely."""
     hf = tiny_qwen2.hf_model
