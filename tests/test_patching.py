@@ -238,3 +238,36 @@ def test_edges_grouped_gqa_equal_the_reference(tiny_qwen2, pairs):
     mask = ex.graph.edge_mask()
     assert "L1G1.k" in ex.graph.dst_names and len(pe.effects) == int(mask.sum())
     assert torch.allclose(pe.dense()[mask], ex.scores[mask], atol=1e-6)
+
+
+def test_cli_heads_samples_the_rest_on_a_llama(tmp_path, pairs_file, monkeypatch):
+    """On a tiny Llama (from its config, seed 0): ``--sample 2`` patches the circuit's top heads by
+    |attribution| and 2 seeded others, with the same exact effects as patching every head."""
+    import json
+
+    import pandas as pd
+
+    from thinking_sparks.circuits.patch_cli import sample_heads
+    from thinking_sparks.tiny import build_tiny
+
+    model = build_tiny(tmp_path / "llama", arch="llama", seed=0)
+    frames, metas = {}, {}
+    for sample in (1000, 2, 2):
+        out = tmp_path / f"heads-{sample}-{len(frames)}"
+        r = _patch_cli(tmp_path, monkeypatch, "--model", str(model), "--pairs", str(pairs_file), "--out", str(out),
+                       "--metric", "logit-diff", "--top-n", "3", "--sample", str(sample), "--seed", "1")
+        assert r.exit_code == 0, r.output
+        frames[len(frames)] = pd.read_parquet(out / "heads.parquet")
+        metas[len(metas)] = json.loads((out / "meta.json").read_text())
+    full, part, again = frames[0], frames[1], frames[2]
+    k = metas[1]["agreement"]["k"]
+    assert metas[0]["heads_patched"] == metas[0]["n_heads"] == len(full) == 8 and metas[0]["heads_sampled"] == 0
+    assert k + 2 < 8 and metas[1]["heads_patched"] == len(part) == k + 2 and metas[1]["heads_sampled"] == 2
+    assert part.equals(again)  # seeded
+    top = set(full.assign(a=full.attribution.abs()).sort_values("a", ascending=False, kind="stable").head(k)["head"])
+    assert top == set(part.loc[~part.sampled, "head"])
+    merged = part.merge(full, on="head", suffixes=("", "_full"))
+    assert (merged.exact - merged.exact_full).abs().max() < 1e-6
+    assert (merged.attribution == merged.attribution_full).all()
+    idx, sampled = sample_heads(torch.tensor([0.1, -3.0, 2.0, 0.0, 0.5]), 2, 1, seed=0)
+    assert len(idx) == 3 and {1, 2} <= set(idx) and sampled.count(True) == 1
