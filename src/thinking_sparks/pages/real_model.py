@@ -30,7 +30,6 @@ from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.evaluation.generation import SamplingConfig
 from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.models import fingerprint, resolve_spec
-from thinking_sparks.verdicts import verdict_table
 from thinking_sparks.pages.params import _check_circuit_fields, _check_positive
 from thinking_sparks.realmodel.ablations import StyleAblations, style_ablations
 from thinking_sparks.realmodel.accuracy import Accuracy, accuracy
@@ -40,6 +39,7 @@ from thinking_sparks.realmodel.runs import RUNS, WORDS_SETS, RealSFT, run_key
 from thinking_sparks.realmodel.styles import StyleCircuits, style_circuits
 from thinking_sparks.realmodel.sweep import layer_frame, sweep, traced
 from thinking_sparks.realmodel.training import TrainedRun, run_config, start_run
+from thinking_sparks.verdicts import verdict_table
 
 __all__ = ["Params", "Result", "StylePart", "SweepPart", "closing_note", "run", "style_part", "sweep_part",
            "verdicts"]
