@@ -11,6 +11,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`CircuitPlan` — circuit question sets, questions per circuit, independent samples for the
   same-size noise floor, paired-bootstrap resamples and the inclusion rule for emergent heads.
 * :class:`StatsPlan` — confidence level, bootstrap resamples and method of the verdict intervals.
+* :class:`SizePlan` — how a circuit's size (its top-n edges) is chosen: the paper's edge fraction
+  or the paper's share of heads.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "Plan", "SizePlan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,38 @@ class StatsPlan:
     half_width: float = 0.03
 
 
+#: how a circuit's top-n is chosen: the paper's 5,000 of 183,555 edges, or the n whose circuit
+#: holds the paper's share of the heads (its base circuit: 56 of 336)
+SIZE_RULES = ("edge-fraction", "head-share")
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """How big a circuit is (issue 22, "Circuits of the paper's size").
+
+    Attributes:
+        rule: the main verdicts' size, one of :data:`SIZE_RULES`; the other rule's verdicts are
+            shown beside them where they differ.
+        head_share: the target share of heads of the ``head-share`` rule.
+    """
+
+    rule: str = "edge-fraction"
+    head_share: float = 56 / 336
+
+    def __post_init__(self) -> None:
+        if self.rule not in SIZE_RULES:
+            raise ValueError(f"size rule must be one of {', '.join(SIZE_RULES)}, got {self.rule!r}")
+        if not 0 < self.head_share <= 1:
+            raise ValueError(f"head_share must lie in (0, 1], got {self.head_share!r}")
+
+
 @dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
     circuits: CircuitPlan = field(default_factory=CircuitPlan)
     stats: StatsPlan = field(default_factory=StatsPlan)
+    size: SizePlan = field(default_factory=SizePlan)
 
 
 #: the plan in force
@@ -95,6 +123,11 @@ REASONS: dict[str, str] = {
     "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
                          "below a tenth of its width.",
     "stats.seed": "One seed for every resampling and sampled question set; a seed fixes results on CPU.",
+    "size.rule": "The reproduction keeps the paper's method as written (top 5,000 of 183,555 edges, scaled to the "
+                 "graph); the head-share size, beside it, tests whether a verdict only reflects that a small "
+                 "model's circuit at that edge fraction holds half or more of its heads.",
+    "size.head_share": "The paper's base circuit holds 56 of the 336 heads of DeepSeek-R1-Distill-Qwen-1.5B "
+                       "(17 %): the share its emergent / base-only / retained counts are taken from.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }
