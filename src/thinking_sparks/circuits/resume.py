@@ -13,6 +13,10 @@ layer for many stacked patches at once.  Two more savings, both exact:
 * **Tail.**  Positions after the last read position cannot influence the read logits (causal
   attention), so they are not computed.
 
+Measured on SmolLM2-135M-Instruct's style pairs (70 positions, 32 shared, read at 54..68; 4 pairs,
+the 18 heads of layers 0 and 15, second of two repetitions on a loaded 2-core machine): 37 CPU-s
+with the shortcut, 61 without, identical effects.
+
 Shapes: ``b`` pairs, ``p`` positions, ``D`` model width, ``H`` query heads, ``G`` KV heads, ``dh``
 head width; ``n`` stacked patches make ``n b`` rows (block-major: block ``j`` is rows
 ``j b .. j b + b - 1``).
