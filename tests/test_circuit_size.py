@@ -46,3 +46,36 @@ def test_n_for_head_share():
     assert three.n > 5 and three.heads >= 3
     with pytest.raises(ValueError, match="target head share"):
         n_for_head_share(a, 0)
+
+
+def test_a_circuit_at_another_size_reuses_the_cached_attribution(tmp_path, monkeypatch, tiny_zoo_cache):
+    """The tiny sft circuit at top-12, derived from the cached default-size circuit's per-pair scores
+    and exact effects (no attribution, no patching), equals the one computed from scratch."""
+    import numpy as np
+
+    from thinking_sparks.circuits.config import CircuitConfig
+    from thinking_sparks.emergence import sweep
+    from thinking_sparks.emergence.pairs import PairParams, Side
+
+    (tmp_path / "organism").symlink_to(tiny_zoo_cache[0] / "organism")  # the zoo's models, a fresh results cache
+    monkeypatch.setenv("SPARKS_CACHE", str(tmp_path))
+    params, model, base = PairParams(n_questions=6), "organism/tiny/sft@final", "organism/tiny/base@final"
+    default = sweep.circuit_for(model, Side(model), Side(base), params, CircuitConfig(n_boot=5, steps=2))
+    ps = sweep.pair_set(Side(model), Side(base), params)
+    small = CircuitConfig(top_n=12, n_boot=5, steps=2)
+    scratch = sweep.circuit_for(model, Side(model), Side(base), params, small, pairs=ps)  # pairs given: no reuse
+
+    def boom(*a, **k):
+        raise AssertionError("the resized circuit attributed or patched again")
+
+    monkeypatch.setattr(sweep, "attribute", boom)
+    monkeypatch.setattr(sweep, "patch_nodes", boom)
+    resized = sweep.circuit_for(model, Side(model), Side(base), params, small)
+    assert not resized.cached and default.top_n < 12 and resized.top_n == scratch.top_n == 12
+    assert resized.heads == scratch.heads and len(resized.heads) > len(default.heads)
+    np.testing.assert_allclose(resized.inclusion, scratch.inclusion)
+    np.testing.assert_allclose(resized.importance, scratch.importance, atol=1e-6)
+    np.testing.assert_allclose(resized.exact, default.exact)
+    assert resized.faithfulness == pytest.approx(scratch.faithfulness, abs=1e-5)
+    assert resized.patch_recall == pytest.approx(scratch.patch_recall)
+    assert resized.patch_spearman == pytest.approx(default.patch_spearman)

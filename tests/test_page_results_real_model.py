@@ -90,9 +90,13 @@ def test_numbers_and_verdicts_are_unchanged(page):
     assert math.isclose(base.faithfulness, values["tr.base.faithfulness"], rel_tol=1e-9)
     assert result.trained.cfg.max_steps == values["trained.cfg.max_steps"] and result.trained.steps == [1, 2]
     got = verdicts(result)
-    assert [(r.claim, None if math.isnan(r.value) else round(r.value, 6), r.verdict) for r in got.itertuples()] == VERDICTS
-    assert list(got.paper.iloc[6:9]) == ["§6, Table 2 (think off 30.0 -> 36.6 AIME'24)", "§6, Table 2 (added control)",
-                                         "§6, Fig 5 (scale-down underperforms throughout), Table 2"]
+    premise = got.claim.str.startswith("EAP-IG approximates")  # rows added after the stored tables (issue 22)
+    rest = got[~premise]
+    assert [(r.claim, None if math.isnan(r.value) else round(r.value, 6), r.verdict) for r in rest.itertuples()] == VERDICTS
+    assert list(rest.paper.iloc[6:9]) == ["§6, Table 2 (think off 30.0 -> 36.6 AIME'24)", "§6, Table 2 (added control)",
+                                          "§6, Fig 5 (scale-down underperforms throughout), Table 2"]
+    assert premise.sum() == 4 and got[premise].statistic.str.endswith(("think circuit", "direct circuit")).all()
+    assert got[premise].value.tolist()[::2] == pytest.approx([round(19 / 21, 3), round(20 / 21, 3)])
 
 
 def test_result_round_trips(page, tmp_path):
@@ -137,12 +141,12 @@ def test_warm_run_loads_no_model(page, monkeypatch):
 
 def test_style_circuits_against_exact_patching(page):
     """Both style circuits' head attributions against patching every head of the 2 x 4 model, both
-    directions (``realmodel.agreement``; the page shows it once exact patching is wired into page 07)."""
+    directions (``realmodel.agreement``; the page shows the denoise rows)."""
     from thinking_sparks.realmodel.agreement import style_agreement
 
     params, result, _ = page
     _, settings, style = params.circuit_settings()
-    agreement = style_agreement(params.model, style, settings)
+    agreement = style_agreement(params.model, style, settings, directions=("denoise", "noise"))
     t = agreement.table
     assert t.circuit.tolist() == ["think", "think", "direct", "direct"]
     assert t.direction.tolist() == ["denoise", "noise", "denoise", "noise"]
@@ -155,3 +159,9 @@ def test_style_circuits_against_exact_patching(page):
         assert c.n_heads == 8 and c.heads["head"].tolist() == [f"L{l}H{h}" for l in range(2) for h in range(4)]
         assert c.heads.in_circuit.sum() == len(getattr(result.styles, "on" if name == "think" else "off"))
         assert c.heads.denoise.sum() == pytest.approx(c.row("denoise")["effect_sum"], rel=1e-6)
+        row = c.row("denoise")  # read from the circuit's own patching: no new forward, its seconds
+        assert row["spearman_low"] <= row["spearman_high"] and row["patch_s"] > 0
+        assert row["recall_low"] <= row["recall_high"]
+    # the page shows the denoise rows only
+    assert result.agreement.table.direction.tolist() == ["denoise", "denoise"]
+    assert result.agreement.table.spearman.tolist() == pytest.approx([19 / 21, 20 / 21], abs=1e-9)

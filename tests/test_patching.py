@@ -94,6 +94,42 @@ def test_batched_patches_equal_one_at_a_time(tiny_qwen2, pairs, metric):
     assert torch.allclose(pe.dense()[mask], ex.scores[mask], atol=1e-6)
 
 
+def _prefix_pairs(vocab: int) -> list[Pair]:
+    """Pairs sharing their first 4 tokens (a prompt), differing at 4-5, read at 6-7 and followed
+    by a tail position 8 that no read position sees."""
+    g = torch.Generator().manual_seed(3)
+    out = []
+    for _ in range(5):
+        clean = torch.randint(0, vocab, (9,), generator=g)
+        corr = clean.clone()
+        corr[4:6] = torch.randint(0, vocab, (2,), generator=g)
+        out.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), 1, 2, target_pos=(6, 7)))
+    return out
+
+
+@pytest.mark.parametrize("model", ["tiny_qwen2", "tiny_qwen3"])
+@pytest.mark.parametrize("direction", ["noise", "denoise"])
+def test_shared_prefix_shortcut_is_exact(model, direction, request):
+    """Skipping the shared prompt and the unread tail (circuits.resume) changes no head effect."""
+    from thinking_sparks.circuits.forward import CircuitModel
+    from thinking_sparks.circuits.pairs import collate
+    from thinking_sparks.circuits.resume import shared_prefix
+
+    lm = request.getfixturevalue(model)
+    pairs = _prefix_pairs(lm.hf_model.config.vocab_size)
+    b = collate(pairs)
+    assert shared_prefix(b.clean, b.corrupted, b.cols) == 4
+    cm = CircuitModel(lm.hf_model)
+    fast = patch_nodes(lm.hf_model, pairs, metric="kl", direction=direction, batch_size=3, circuit_model=cm)
+    slow = patch_nodes(lm.hf_model, pairs, metric="kl", direction=direction, batch_size=3, circuit_model=cm,
+                       prefix=False)
+    assert fast.effects.abs().max() > 1e-4
+    assert torch.allclose(fast.per_example, slow.per_example, atol=1e-6)
+    if direction == "noise":
+        ref = exact_node_scores(lm, pairs, metric="kl", batch_size=3)
+        assert max(abs(ref[k] - v) for k, v in fast.as_dict().items()) < 1e-6
+
+
 def test_denoising_every_source_restores_the_clean_run(tiny_qwen2, pairs):
     """Patching every source in the denoise direction restores the clean run entirely."""
     hf = tiny_qwen2.hf_model
@@ -202,3 +238,36 @@ def test_edges_grouped_gqa_equal_the_reference(tiny_qwen2, pairs):
     mask = ex.graph.edge_mask()
     assert "L1G1.k" in ex.graph.dst_names and len(pe.effects) == int(mask.sum())
     assert torch.allclose(pe.dense()[mask], ex.scores[mask], atol=1e-6)
+
+
+def test_cli_heads_samples_the_rest_on_a_llama(tmp_path, pairs_file, monkeypatch):
+    """On a tiny Llama (from its config, seed 0): ``--sample 2`` patches the circuit's top heads by
+    |attribution| and 2 seeded others, with the same exact effects as patching every head."""
+    import json
+
+    import pandas as pd
+
+    from thinking_sparks.circuits.patch_cli import sample_heads
+    from thinking_sparks.tiny import build_tiny
+
+    model = build_tiny(tmp_path / "llama", arch="llama", seed=0)
+    frames, metas = {}, {}
+    for sample in (1000, 2, 2):
+        out = tmp_path / f"heads-{sample}-{len(frames)}"
+        r = _patch_cli(tmp_path, monkeypatch, "--model", str(model), "--pairs", str(pairs_file), "--out", str(out),
+                       "--metric", "logit-diff", "--top-n", "3", "--sample", str(sample), "--seed", "1")
+        assert r.exit_code == 0, r.output
+        frames[len(frames)] = pd.read_parquet(out / "heads.parquet")
+        metas[len(metas)] = json.loads((out / "meta.json").read_text())
+    full, part, again = frames[0], frames[1], frames[2]
+    k = metas[1]["agreement"]["k"]
+    assert metas[0]["heads_patched"] == metas[0]["n_heads"] == len(full) == 8 and metas[0]["heads_sampled"] == 0
+    assert k + 2 < 8 and metas[1]["heads_patched"] == len(part) == k + 2 and metas[1]["heads_sampled"] == 2
+    assert part.equals(again)  # seeded
+    top = set(full.assign(a=full.attribution.abs()).sort_values("a", ascending=False, kind="stable").head(k)["head"])
+    assert top == set(part.loc[~part.sampled, "head"])
+    merged = part.merge(full, on="head", suffixes=("", "_full"))
+    assert (merged.exact - merged.exact_full).abs().max() < 1e-6
+    assert (merged.attribution == merged.attribution_full).all()
+    idx, sampled = sample_heads(torch.tensor([0.1, -3.0, 2.0, 0.0, 0.5]), 2, 1, seed=0)
+    assert len(idx) == 3 and {1, 2} <= set(idx) and sampled.count(True) == 1

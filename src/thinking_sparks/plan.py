@@ -21,6 +21,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`OrganismPlan` — organism settings a verdict rests on (the hybrid's share of thinking examples).
 * :class:`LevelsPlan` — which difficulty levels the calibrated eval set and the circuit question set
   hold, chosen from a pilot on problems no result uses (``organism.levels``).
+* :class:`CircuitSizePlan` — how a circuit's size (its top-n edges) is chosen: the paper's edge fraction
+  or the paper's share of heads.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -34,9 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "OrganismPlan", "Plan", "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan",
-           "last_change", "table"]
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "LevelsPlan", "Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
+           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class StatsPlan:
 
 
 # ------------------------------------------------------------------ sizes (issue 21)
+#: how a circuit's top-n is chosen: the paper's 5,000 of 183,555 edges, or the n whose circuit
+#: holds the paper's share of the heads (its base circuit: 56 of 336)
+SIZE_RULES = ("edge-fraction", "head-share")
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,26 @@ class LevelsPlan:
 
 
 @dataclass(frozen=True)
+class CircuitSizePlan:
+    """How big a circuit is (issue 22, "Circuits of the paper's size").
+
+    Attributes:
+        rule: the main verdicts' size, one of :data:`SIZE_RULES`; the other rule's verdicts are
+            shown beside them where they differ.
+        head_share: the target share of heads of the ``head-share`` rule.
+    """
+
+    rule: str = "edge-fraction"
+    head_share: float = 56 / 336
+
+    def __post_init__(self) -> None:
+        if self.rule not in SIZE_RULES:
+            raise ValueError(f"size rule must be one of {', '.join(SIZE_RULES)}, got {self.rule!r}")
+        if not 0 < self.head_share <= 1:
+            raise ValueError(f"head_share must lie in (0, 1], got {self.head_share!r}")
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -232,6 +256,7 @@ class Plan:
     sizes: SizePlan = field(default_factory=SizePlan)
     organism: OrganismPlan = field(default_factory=OrganismPlan)
     levels: LevelsPlan = field(default_factory=LevelsPlan)
+    size: CircuitSizePlan = field(default_factory=CircuitSizePlan)
 
 
 #: the plan in force
@@ -312,6 +337,11 @@ REASONS: dict[str, str] = {
     "levels.min_distinct": "Identical answer prefixes are dropped from a circuit's pairs; at least half the "
                            "questions must survive so that a circuit keeps most of its planned size.",
     "levels.pilot_date": "The pilot run (profile full) the level choices rest on.",
+    "size.rule": "The reproduction keeps the paper's method as written (top 5,000 of 183,555 edges, scaled to the "
+                 "graph); the head-share size, beside it, tests whether a verdict only reflects that a small "
+                 "model's circuit at that edge fraction holds half or more of its heads.",
+    "size.head_share": "The paper's base circuit holds 56 of the 336 heads of DeepSeek-R1-Distill-Qwen-1.5B "
+                       "(17 %): the share its emergent / base-only / retained counts are taken from.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }

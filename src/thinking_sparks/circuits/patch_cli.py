@@ -1,6 +1,10 @@
 """``sparks patch``: exact activation patching next to attributions, with agreement statistics.
 
-``--level heads`` writes ``DIR/heads.parquet`` (head, attribution, exact); ``--level edges``
+``--level heads`` writes ``DIR/heads.parquet`` (head, attribution, exact, in_circuit, sampled): every
+head when the model has at most ``top-k + --sample`` of them, else (a real model) the ``k`` heads
+with the largest |attribution| (``k``: the circuit's heads) and a seeded random ``--sample`` of the
+rest (:func:`sample_heads`; ``sampled`` marks those; the agreement is over the patched heads, so a
+sample's Spearman weighs the top heads more than a full patch would); ``--level edges``
 writes ``DIR/edges.parquet`` (src, dst, attribution, exact, in_top_n) for every edge of a small
 graph or a stratified sample (:func:`~.patching.sample_edges`, the top-n all included).  Both
 write ``DIR/meta.json`` (parameters, Spearman, top-k recall, timings); the directory appears whole
@@ -14,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 import typer
 
 from thinking_sparks.atomic import atomic_dir, write_frame, write_json
@@ -29,6 +34,7 @@ from thinking_sparks.circuits.patching import (
     patch_edges,
     patch_nodes,
     sample_edges,
+    top_k,
 )
 from thinking_sparks.models import load_model
 
@@ -62,6 +68,20 @@ def validate(p: PatchParams) -> None:
         raise ValueError(f"--sample must be >= 1, got {p.sample}")
 
 
+def sample_heads(attr, k: int, sample: int, seed: int = 0) -> tuple[list[int], list[bool]]:
+    """Head indices to patch (ascending) and whether each was sampled: the ``k`` largest
+    ``|attr|`` (``[n_heads]``; ties: lower index) and ``sample`` of the others drawn without
+    replacement (seeded); every head when there are at most ``k + sample``."""
+    n = len(attr)
+    if n <= k + sample:
+        return list(range(n)), [False] * n
+    top = sorted(top_k(attr, k))
+    rest = torch.tensor([i for i in range(n) if i not in set(top)])
+    drawn = rest[torch.randperm(len(rest), generator=torch.Generator().manual_seed(seed))[:sample]].tolist()
+    chosen = sorted(top + drawn)
+    return chosen, [i in set(drawn) for i in chosen]
+
+
 def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
     """Attribute, patch, compare; write ``out`` atomically; return the meta dict."""
     validate(p)
@@ -76,14 +96,19 @@ def run_patch(lm, pairs: list, p: PatchParams, out: Path) -> dict:
             "pairs": len(pairs), "graph": {"n_edges": g.n_edges, "top_n": n},
             "timings": {"attribute_s": round(a.seconds, 3)}}
     if p.level == "heads":
-        e = patch_nodes(lm, pairs, metric=c.metric, direction=p.direction, gqa=c.gqa, batch_size=c.batch_size,
-                        circuit_model=cm)
-        attr = head_scores(a, p.head_score)
+        attr_all = head_scores(a, p.head_score)
         k = max(1, len(circuit.heads()))
+        idx, sampled = sample_heads(attr_all, k, p.sample, p.seed)
+        names = [f"L{l}H{h}" for l in range(g.n_layers) for h in range(g.n_heads)]
+        e = patch_nodes(lm, pairs, nodes=[names[i] for i in idx], metric=c.metric, direction=p.direction, gqa=c.gqa,
+                        batch_size=c.batch_size, circuit_model=cm)
+        attr = attr_all[idx]
         frame = pd.DataFrame({"head": e.nodes, "attribution": attr.numpy(), "exact": e.effects.numpy(),
-                              "in_circuit": [h in circuit.heads() for h in e.nodes]})
+                              "in_circuit": [h in circuit.heads() for h in e.nodes], "sampled": sampled})
         meta["timings"]["patch_s"] = round(e.seconds, 3)
         meta["losses"] = {"clean": e.clean_loss, "corrupted": e.corrupted_loss}
+        meta["heads_patched"], meta["heads_sampled"] = len(idx), sum(sampled)
+        meta["n_heads"] = len(names)
     else:
         edges = sample_edges(a.scores, g.edge_mask(), n=p.sample, top_n=n, seed=p.seed)
         e = patch_edges(lm, pairs, edges=edges, metric=c.metric, direction=p.direction, gqa=c.gqa,
@@ -117,9 +142,9 @@ def patch_command(
     gqa: str = typer.Option("ungrouped", "--gqa", help="ungrouped | grouped."),
     top_n: int | None = typer.Option(None, "--top-n", help="Circuit size: top-k is its heads (or its edges). Default: the paper's share of the graph."),
     head_score: str = typer.Option("node", "--head-score", help="node | abs-edges | mean-abs-edges | abs-node (see circuits.agreement)."),
-    sample: int = typer.Option(1000, "--sample", help="Edges sampled beyond the top-n (--level edges; every edge if the graph is smaller)."),
+    sample: int = typer.Option(1000, "--sample", help="Edges (--level edges) or heads (--level heads) drawn at random beyond the top ones; every one if there are fewer."),
     batch_size: int = typer.Option(8, "--batch-size", help="Pairs per batch."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the edge sample."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the edge or head sample."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, ... (default: auto)."),
 ) -> None:
     """Exact head or edge patching beside the attribution, with Spearman and top-k recall."""

@@ -11,7 +11,9 @@ Node patching (:func:`patch_nodes`) replaces a source's output (a head's ``hook_
 its slice of ``o_proj``, i.e. the head's write into the residual) in the residual stream, so every
 destination downstream reads the replaced value and everything after it is recomputed.  Many
 nodes are patched in one forward: the pair batch is stacked once per node along the batch axis,
-and the forward's ``override`` swaps the one source of each stacked block.
+and the forward's ``override`` swaps the one source of each stacked block.  Head patches resume
+from their layer (the unpatched run cached) and compute only the positions after the clean and
+corrupted inputs part (:mod:`.resume`): exact, and on a chat model's long shared prompt far cheaper.
 
 Edge patching (:func:`patch_edges`) replaces a sender's contribution into *one* destination's
 input only (:class:`~.forward.Patch`, one edge per stacked block), for every edge of the graph or
@@ -35,6 +37,10 @@ from thinking_sparks.circuits.circuit import spearman
 from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair
+from thinking_sparks.circuits.resume import attn_z as _attn_z
+from thinking_sparks.circuits.resume import finish as _finish
+from thinking_sparks.circuits.resume import prefix_kv, resume, shared_prefix
+from thinking_sparks.circuits.resume import trace as _trace
 from thinking_sparks.circuits.weights import rms_norm
 
 log = logging.getLogger(__name__)
@@ -122,13 +128,15 @@ def _chunk(b: int, p: int, chunk: int | None) -> int:
 def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[str]] | None = None,
                 metric: str = "kl", direction: str = "noise", gqa: str = "ungrouped", batch_size: int = 16,
                 chunk: int | None = None, circuit_model: CircuitModel | None = None,
-                progress: bool = False) -> NodePatching:
+                progress: bool = False, prefix: bool = True) -> NodePatching:
     """Patch each node (default: every head) alone, all pairs; see the module docstring.
 
     Args:
         nodes: source node names (``L{l}H{h}``, ``MLP{l}``, ``input``), or label -> node names to
             patch together (e.g. ``{"L3": ["L3H0", .., "L3H7"]}``: the whole attention output).
         chunk: nodes (groups) patched per forward (default: as many as :data:`ROW_BUDGET` allows).
+        prefix: heads only: skip the positions where clean and corrupted agree from the start
+            (exact; :mod:`.resume`).  False recomputes them (the reference).
     """
     check_metric(metric)
     check_direction(direction)
@@ -156,10 +164,13 @@ def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[s
             step = _chunk(b, p, chunk)
             if by_layer is not None:  # heads only: patch hook_z, start at the layer from the cached run
                 run, other = _trace(cm, base.emb), _trace(cm, base.other)
+                s = shared_prefix(base.r.batch.clean, base.r.batch.corrupted, base.r.cols) if prefix else 0
+                pkv = prefix_kv(cm, run, s) if s else None
+                step = _chunk(b, int(base.r.cols.max()) + 1 - s, chunk)
                 for layer, (cols, heads) in by_layer.items():
                     for start in range(0, len(cols), step):
                         hm = heads[start : start + step]
-                        logits = _resume(cm, run, other, layer, hm.repeat_interleave(b, 0), base.r.cols)
+                        logits = resume(cm, run, other, layer, hm.repeat_interleave(b, 0), base.r.cols, s, pkv)
                         per[torch.tensor(batch.index)[:, None], cols[start : start + step][None, :]] = (
                             base.effect(logits, len(hm)).cpu())
                 continue
@@ -188,45 +199,6 @@ def _head_groups(g, sel: Tensor) -> dict[int, tuple[Tensor, Tensor]] | None:
         cols.append(i)
         masks.append(heads)
     return {l: (torch.tensor(c), torch.stack(m)) for l, (c, m) in sorted(out.items())}
-
-
-def _attn_z(cm: CircuitModel, li: int, resid: Tensor, rope) -> Tensor:
-    """Layer ``li``'s per-head attention outputs (hook_z) ``[b, p, H, dh]`` from ``resid`` ``[b, p, D]``."""
-    lw, (b, p, _) = cm.layers[li], resid.shape
-    H, G = cm.n_heads, cm.n_kv_heads
-    qkv = torch.nn.functional.linear(rms_norm(resid, lw.ln1, lw.ln1_eps), lw.w_qkv, lw.b_qkv).view(b, p, H + 2 * G, -1)
-    q, k, v = qkv.split([H, G, G], dim=2)
-    return cm._attention(lw, q, cm._expand_kv(k), cm._expand_kv(v), *rope)
-
-
-def _finish(cm: CircuitModel, li: int, resid: Tensor, z: Tensor) -> Tensor:
-    """The residual after layer ``li`` given its input ``resid`` and its heads' ``z``."""
-    lw = cm.layers[li]
-    attn = torch.nn.functional.linear(z.flatten(2), lw.wo_flat)
-    resid = resid + (attn if lw.bo is None else attn + lw.bo)
-    return resid + cm._mlp_fns[li](rms_norm(resid, lw.ln2, lw.ln2_eps))
-
-
-def _trace(cm: CircuitModel, emb: Tensor) -> tuple[list[Tensor], list[Tensor], tuple]:
-    """One plain run: each layer's input residual ``[b, p, D]`` and z ``[b, p, H, dh]``, and the RoPE."""
-    rope = cm.rope(emb, emb.shape[1])
-    resid, rs, zs = emb, [], []
-    for li in range(cm.n_layers):
-        rs.append(resid)
-        zs.append(_attn_z(cm, li, resid, rope))
-        resid = _finish(cm, li, resid, zs[-1])
-    return rs, zs, rope
-
-
-def _resume(cm: CircuitModel, run, other, layer: int, heads: Tensor, cols: Tensor) -> Tensor:
-    """Logits ``[n b, len(cols), vocab]`` of ``run`` with, in stacked row ``i``, the z of the heads
-    ``heads[i]`` (``[n b, H]`` bool) of ``layer`` taken from ``other``; layers before it are reused."""
-    n = heads.shape[0] // run[0][0].shape[0]
-    z = torch.where(heads[:, None, :, None], other[1][layer].repeat(n, 1, 1, 1), run[1][layer].repeat(n, 1, 1, 1))
-    resid = _finish(cm, layer, run[0][layer].repeat(n, 1, 1), z)
-    for li in range(layer + 1, cm.n_layers):
-        resid = _finish(cm, li, resid, _attn_z(cm, li, resid, run[2]))
-    return cm.unembed(resid[:, cols])
 
 
 def _swap(rows: Tensor, target: Tensor, n: int):

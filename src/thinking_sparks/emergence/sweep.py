@@ -30,7 +30,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ from thinking_sparks.circuits.config import PAPER_EDGES, PAPER_TOP_N, CircuitCon
 from thinking_sparks.circuits.faithfulness import evaluate_circuit
 from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.graph import Graph
-from thinking_sparks.circuits.patching import agreement, patch_nodes
+from thinking_sparks.circuits.patching import NodePatching, agreement, patch_nodes
 from thinking_sparks.emergence.device import load_kept
 from thinking_sparks.emergence.pairs import (
     SPAN_RULE,
@@ -174,6 +174,11 @@ def _cached(side: Side, params: PairParams) -> bool:
     return ResultCache().get(prefix_key(side, params, questions(params))) is not None
 
 
+def _circuit_key(params: PairParams, settings: CircuitConfig, extra: dict) -> str:
+    return cache_key("emergence-circuit", {"pairs": key_params(params), "circuit": asdict(settings), "agreement": AGREEMENT},
+                     extra=extra)
+
+
 def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, settings: CircuitConfig,
                 use_cache: bool = True, pairs: PairSet | None = None) -> CircuitResult:
     """The circuit of ``model`` on pairs clean = ``clean``'s prefixes, corrupted = ``corrupted``'s
@@ -185,8 +190,7 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
         extra["span"] = SPAN_RULE
     if pairs is not None:
         extra["pairs"] = [[list(p.clean_ids), list(p.corrupted_ids), list(p.target_pos or ())] for p in pairs.pairs]
-    key = cache_key("emergence-circuit", {"pairs": key_params(params), "circuit": asdict(settings),
-                                          "agreement": AGREEMENT}, extra=extra)
+    key = _circuit_key(params, settings, extra)
     cache = ResultCache()
     hit = cache.get(key) if use_cache else None
     if hit is not None:
@@ -199,8 +203,9 @@ def circuit_for(model: str, clean: Side, corrupted: Side, params: PairParams, se
         log.info("%s vs %s: only %d usable pairs (%d identical, %d too short): empty circuit", clean.label(),
                     corrupted.label(), len(ps.pairs), ps.n_identical, ps.n_short)
         result, per_ex, exact_pe = _empty(lm, ps, settings)
-    else:
-        result, per_ex, exact_pe = _compute(lm, ps, settings)
+    else:  # another size of a cached circuit reuses its attribution and exact patching
+        result, per_ex, exact_pe = _compute(lm, ps, settings, None if pairs is not None or not use_cache else
+                                            resized_donor(lambda s: _circuit_key(params, s, extra), settings))
     result.model, result.clean, result.corrupted = model, clean.label(), corrupted.label()
     result.seconds["pairs_s"] = round(t_pairs, 3)
     result.seconds["total_s"] = round(time.perf_counter() - t0, 3)
@@ -225,12 +230,18 @@ def check_pairs(n_pairs: int, n: int, seed: int = 0) -> list[int]:
     return sorted(torch.randperm(n_pairs, generator=g)[:n].tolist())
 
 
-def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:
+def _compute(lm, ps: PairSet, settings: CircuitConfig,
+             donor: CircuitResult | None = None) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:
+    """Attribute, cut at ``settings``' top-n, check; with a ``donor`` (the same circuit cached at
+    another size: :func:`resized_donor`) its per-pair edge scores and exact effects are reused."""
     t0 = time.perf_counter()
     cm = CircuitModel(lm, gqa=settings.gqa)  # one functional model for every step of this circuit
-    a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
-                  rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
-                  progress=False, circuit_model=cm)
+    if donor is None:
+        a = attribute(lm, ps.pairs, method=settings.method, metric=settings.metric, steps=settings.steps,
+                      rule=settings.rule, gqa=settings.gqa, batch_size=settings.batch_size, keep_per_example=True,
+                      progress=False, circuit_model=cm)
+    else:
+        a = _reused_attribution(lm, donor, settings)
     t_attr = time.perf_counter() - t0
     g = a.graph
     n = settings.n_for(g)
@@ -244,8 +255,13 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
     t2 = time.perf_counter()
     inc = inclusion(a.per_example, g, n, settings.n_boot, settings.seed, settings.aggregation)
     t_boot = time.perf_counter() - t2
-    p = patch_nodes(lm, sub, metric=settings.metric, direction=AGREEMENT["direction"], gqa=settings.gqa,
-                    batch_size=PATCH_BATCH, circuit_model=cm)
+    if donor is None:
+        p = patch_nodes(lm, sub, metric=settings.metric, direction=AGREEMENT["direction"], gqa=settings.gqa,
+                        batch_size=PATCH_BATCH, circuit_model=cm)
+    else:
+        pe = donor.exact_per_example()
+        p = NodePatching([], pe.mean(0), pe, settings.metric, AGREEMENT["direction"], float("nan"), float("nan"),
+                         float(donor.seconds.get("patch_s", 0.0)))
     s = agreement(agreement_scores(a, "node"), p.effects, max(1, len(c.heads())))
 
     res = CircuitResult(
@@ -260,6 +276,23 @@ def _compute(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, t
         patch_spearman=float(s.spearman), patch_recall=float(s.recall), patch_index=check,
     )
     return res, a.per_example, p.per_example
+
+
+def _reused_attribution(lm, donor: CircuitResult, settings: CircuitConfig) -> Attribution:
+    """The donor's attribution rebuilt from its per-pair edge scores (mean and mean |.| over pairs)."""
+    per = donor.per_example().float()
+    g = Graph(lm.n_layers, lm.n_heads, lm.n_kv_heads, settings.gqa)
+    return Attribution(g, per.mean(0), per.abs().mean(0), per.shape[0], settings.method, settings.metric,
+                       steps=settings.steps, rule=settings.rule, batch_size=settings.batch_size or 0, per_example=per)
+
+
+def resized_donor(key_of, settings: CircuitConfig) -> CircuitResult | None:
+    """The cached circuit that differs from ``settings`` only in its size (the default size when
+    ``settings.top_n`` is set), or None; ``key_of(settings)`` gives a circuit's cache key."""
+    if settings.top_n is None:
+        return None
+    hit = ResultCache().get(key_of(replace(settings, top_n=None)))
+    return _read(hit) if hit is not None else None
 
 
 def _empty(lm, ps: PairSet, settings: CircuitConfig) -> tuple[CircuitResult, torch.Tensor, torch.Tensor]:

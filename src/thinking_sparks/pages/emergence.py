@@ -23,6 +23,7 @@ from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
+from thinking_sparks.emergence.sizing import sized_config
 from thinking_sparks.emergence.tables import (
     RewardTrack,
     checkpoint_counts,
@@ -37,7 +38,7 @@ from thinking_sparks.emergence.tables import (
 )
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
-from thinking_sparks.plan import PLAN, CircuitPlan
+from thinking_sparks.plan import PLAN, SIZE_RULES, CircuitPlan
 from thinking_sparks.verdicts import verdict_table
 
 
@@ -53,15 +54,22 @@ class Params(CircuitInputs):
         n_boot: paired-bootstrap resamples of the head-set statistics (inclusion probabilities and
             the counts' distribution, :mod:`~thinking_sparks.emergence.headstats`; the book keeps
             the analysis plan's ``circuits.n_boot``) and of the exact-set Jaccards.
+        size: how circuits are sized when ``top_n`` is None (``thinking_sparks.plan.CircuitSizePlan``):
+            ``edge-fraction`` (the paper's 5,000 of 183,555 edges: the reproduction) or
+            ``head-share`` (the top-n whose first base circuit holds the paper's 17 % of heads);
+            :func:`other_size` gives the verdicts at the other size.
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
                                                                       "grpo-hard-lr", "distill", "hybrid"])
     reasoning_side: str = "own"
     n_boot: int = PLAN.circuits.n_boot
+    size: str = PLAN.size.rule
 
     def __post_init__(self):
         super().__post_init__()
+        if self.size not in SIZE_RULES:
+            raise ValueError(f"size must be one of {', '.join(SIZE_RULES)}, got {self.size!r}")
         check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
@@ -141,7 +149,55 @@ def run(params: Params) -> Result:
         modelruns.build_organism(params.profile, params.runs)
     models = modelruns.resolve_runs(params.runs, params.profile)
     pairs, config = emergence_settings(params)
-    return _emergence(models, pairs, config, params.n_boot)
+    return _emergence(models, pairs, sized_config(params.size, models, pairs, config), params.n_boot)
+
+
+@dataclass
+class SizeComparison:
+    """The §4 verdicts at both circuit sizes (:class:`~thinking_sparks.plan.SizePlan`).
+
+    ``main`` / ``other``: the page's size rule and the other one; ``top_n``: rule -> edges kept;
+    ``base_heads``: rule -> heads of the first run's base circuit (of ``n_heads``); ``table``: one
+    row per verdict row (``claim, statistic``), its ``value`` and ``verdict`` at each size (columns
+    suffixed by the rule); :attr:`differ`: the rows whose verdicts differ.
+    """
+
+    main: str
+    other: str
+    top_n: dict[str, int]
+    base_heads: dict[str, int]
+    n_heads: int
+    table: pd.DataFrame
+
+    @property
+    def differ(self) -> pd.DataFrame:
+        return self.table[self.table[f"verdict_{self.main}"] != self.table[f"verdict_{self.other}"]]
+
+
+def other_size(params: Params) -> SizeComparison | None:
+    """The page at both sizes (the other size's circuits reuse the default-size circuits' scores:
+    no new attribution) and their verdicts side by side; None when ``params.top_n`` is set by hand."""
+    if params.top_n is not None:
+        return None
+    use_device(params.device)
+    models = modelruns.resolve_runs(params.runs, params.profile)
+    pairs, config = emergence_settings(params)
+    results = {rule: _emergence(models, pairs, sized_config(rule, models, pairs, config), params.n_boot)
+               for rule in SIZE_RULES}
+    other = next(r for r in SIZE_RULES if r != params.size)
+    a, b = (verdicts(results[r]).reset_index(drop=True) for r in (params.size, other))
+    if len(a) == len(b) and a.claim.equals(b.claim):  # the same rows (a statistic may name a size's counts)
+        table = a[["claim", "statistic"]].assign(**{f"value_{params.size}": a.value, f"verdict_{params.size}": a.verdict,
+                                                    f"statistic_{other}": b.statistic, f"value_{other}": b.value,
+                                                    f"verdict_{other}": b.verdict})
+    else:
+        cols = ["claim", "statistic", "value", "verdict"]
+        table = a[cols].merge(b[cols], on=["claim", "statistic"], how="outer", sort=False,
+                              suffixes=(f"_{params.size}", f"_{other}"))
+    first = {r: res.runs[0].base for r, res in results.items()}
+    return SizeComparison(params.size, other, {r: res.top_n for r, res in results.items()},
+                          {r: len(b.heads) for r, b in first.items()}, first[params.size].n_layers
+                          * first[params.size].n_heads, table)
 
 
 def _key(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int) -> dict:

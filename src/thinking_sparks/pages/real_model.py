@@ -34,11 +34,13 @@ from thinking_sparks.pages.params import _check_circuit_fields, _check_positive
 from thinking_sparks.plan import PLAN
 from thinking_sparks.realmodel.ablations import StyleAblations, style_ablations
 from thinking_sparks.realmodel.accuracy import Accuracy, accuracy
+from thinking_sparks.realmodel.agreement import StyleAgreement, premise_rows, style_agreement
 from thinking_sparks.realmodel.claims import real_verdicts
 from thinking_sparks.realmodel.runs import RUNS, WORDS_SETS, RealSFT, run_key
 from thinking_sparks.realmodel.styles import StyleCircuits, style_circuits
 from thinking_sparks.realmodel.sweep import layer_frame, sweep, traced
 from thinking_sparks.realmodel.training import TrainedRun, run_config, start_run
+from thinking_sparks.verdicts import verdict_table
 
 __all__ = ["Params", "Result", "StylePart", "SweepPart", "closing_note", "run", "style_part", "sweep_part",
            "verdicts"]
@@ -241,8 +243,11 @@ class Result:
     ``trace``: the sweep (``summary``, ``bands``, ``counts``, ``frequency``, ``heads``, the circuits);
     ``table3``: Table 3 of the final checkpoint with its noise floor; ``layers``: emergent heads per
     layer; ``styles``: the two style circuits and their overlap; ``ablations``: pass@1 per style and
-    intervention and the direct style's pass@k / success@k; ``n_boot``: bootstrap resamples of the
-    verdicts; ``style_seconds`` / ``sweep_seconds``: wall seconds of the two parts when computed;
+    intervention and the direct style's pass@k / success@k; ``agreement``: both style circuits' head
+    attributions against exact denoising patches of every head (``table``: Spearman and top-k recall
+    with bootstrap CIs over pairs and the patching's seconds per circuit; ``heads``: the scatter's
+    points; :func:`~thinking_sparks.realmodel.agreement.style_agreement`); ``n_boot``: bootstrap
+    resamples of the verdicts; ``style_seconds`` / ``sweep_seconds``: wall seconds of the two parts when computed;
     ``seconds`` / ``cpu_seconds``: this call's wall and CPU time (this process and its workers).
     """
 
@@ -253,6 +258,7 @@ class Result:
     layers: pd.DataFrame
     styles: StyleCircuits
     ablations: StyleAblations
+    agreement: StyleAgreement
     n_boot: int
     style_seconds: float
     sweep_seconds: float
@@ -267,17 +273,21 @@ def run(params: Params) -> Result:
     use_device(params.device)  # circuits on the page's device (bf16 on CUDA, float32 on the CPU)
     pending = start_run(params.run, params.run_config())
     styles = style_part(params)
+    _, settings, style_pairs = params.circuit_settings()
+    agreement = style_agreement(params.model, style_pairs, settings)  # reads the style circuits' own patching
     trained = pending.result()
     swept = sweep_part(params, trained)
     return Result(trained, swept.accuracy, swept.trace, swept.table3, swept.layers, styles.styles, styles.ablations,
-                  params.n_boot, styles.seconds, swept.seconds, time.perf_counter() - t0,
+                  agreement, params.n_boot, styles.seconds, swept.seconds, time.perf_counter() - t0,
                   runtime.cpu_seconds() - c0)
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The page's verdict table (:func:`~thinking_sparks.realmodel.claims.real_verdicts`)."""
-    return real_verdicts(result.trained.name, result.trace, result.table3, result.accuracy, result.styles.overlap,
+    """The page's verdict table (:func:`~thinking_sparks.realmodel.claims.real_verdicts`), then the
+    §3 premise on both style circuits (:func:`~thinking_sparks.realmodel.agreement.premise_rows`)."""
+    main = real_verdicts(result.trained.name, result.trace, result.table3, result.accuracy, result.styles.overlap,
                          result.ablations.as_dict(), n_boot=result.n_boot)
+    return pd.concat([main, verdict_table(premise_rows(result.agreement))], ignore_index=True)
 
 
 def closing_note(result: Result) -> str:
@@ -304,4 +314,11 @@ def closing_note(result: Result) -> str:
         cells = [f"{r['condition']} {r['pass@1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
                  for r in t.to_dict("records")]
         lines.append(f"**{style.capitalize()} style** pass@1: " + "; ".join(cells) + ".")
+    for name in ("think", "direct"):
+        c = getattr(result.agreement, name)
+        r = c.row("denoise")
+        lines.append(f"**Exact patching, {name} circuit** ({c.n_heads} heads, {c.n_pairs} pairs, "
+                     f"{r['patch_s']:.0f} s): head Spearman of EAP-IG against denoising patches {r['spearman']:.2f} "
+                     f"[{r['spearman_low']:.2f}, {r['spearman_high']:.2f}], top-{r['k']:.0f} recall "
+                     f"{r['recall']:.2f} [{r['recall_low']:.2f}, {r['recall_high']:.2f}].")
     return " ".join(lines)
