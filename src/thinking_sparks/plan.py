@@ -13,6 +13,7 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`StatsPlan` — confidence level, bootstrap resamples and method of the verdict intervals.
 * :class:`Section4Plan` — the paper's numbers and the test constants of page 04's dynamic claims
   (reward tracking, switching, persistence, retention, layers).
+* :class:`Fig15Plan` — Fig 15's simplification threshold and how the student answers without thinking.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLAN", "REASONS", "CircuitPlan", "Plan", "Section4Plan", "StatsPlan", "last_change", "table"]
+__all__ = ["PLAN", "REASONS", "CircuitPlan", "Fig15Plan", "Plan", "Section4Plan", "StatsPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,28 @@ class Section4Plan:
 
 
 @dataclass(frozen=True)
+class Fig15Plan:
+    """Fig 15's claim: the distilled student's circuit without the thinking marker is more complex.
+
+    Attributes:
+        tau: the simplification threshold (an edge stays when its ranking key is at least ``tau`` times
+            the largest of the top-n circuit's; then isolated nodes are pruned).
+        no_think_mode: how the student is asked to answer without its thinking marker
+            (``thinking_sparks.emergence.pairs.MODES``).
+    """
+
+    tau: float = 0.1
+    no_think_mode: str = "template_no_think"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
     circuits: CircuitPlan = field(default_factory=CircuitPlan)
     stats: StatsPlan = field(default_factory=StatsPlan)
     section4: Section4Plan = field(default_factory=Section4Plan)
+    fig15: Fig15Plan = field(default_factory=Fig15Plan)
 
 
 #: the plan in force
@@ -135,6 +152,12 @@ REASONS: dict[str, str] = {
     "section4.retained_contrast": "The paper contrasts the heads with the MLP nodes, all (100 %) of which are "
                                   "retained: 'about two-thirds' means most, not all.",
     "section4.min_heads": "One head has no spread to resample: an interval over heads needs two.",
+    "fig15.tau": "The paper's threshold (§A.5: 'τ = 0.1'); it does not say raw or normalised, and on a raw KL "
+                 "score scale 0.1 has no meaning that carries between models, so it is taken relative to the "
+                 "circuit's largest edge.",
+    "fig15.no_think_mode": "The organism's template marks thinking with an opening <think>; enable_thinking=False "
+                           "pre-fills an empty think block with no flag in the question, the nearest to the "
+                           "paper's 'without an explicit <think>' for a student never trained on /no_think.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }
