@@ -309,12 +309,14 @@ def fig14_chart(top: pd.DataFrame, bottom: pd.DataFrame, title: str, width: int 
         panels.append(alt.Chart(d, title=f"{m} ({d['runs'].iloc[0] if 'runs' in d else m})").mark_rect(
             stroke="#dddddd", strokeWidth=0.5).encode(
             x=alt.X("layer:O", title="layer"), y=alt.Y("index:O", title="head", sort="descending"),
-            color=alt.Color("share:Q", scale=alt.Scale(domain=[0, 1], range=["#ffffff", d.colour.iloc[0]]),
-                            legend=alt.Legend(title="share of circuits", orient="bottom", gradientLength=80)),
+            color=alt.condition("datum.share > 0", alt.Color(
+                "share:Q", scale=alt.Scale(domain=[0, 1], range=["#ffffff", d.colour.iloc[0]], interpolate="rgb"),
+                legend=alt.Legend(title="share of circuits", orient="bottom", gradientLength=80)),
+                alt.value("#ffffff")),
             tooltip=[alt.Tooltip("head:N"), alt.Tooltip("method:N"), alt.Tooltip("count:Q", title="circuits new in"),
                      alt.Tooltip("circuits:Q", title="circuits"), alt.Tooltip("in_base:N", title="in base circuit")],
         ).properties(width=cell * n_layers, height=cell * n_heads))
-    cats = [c for c in dict.fromkeys(bottom.sort_values("n_methods").category)]
+    cats = sorted(set(bottom.category), key=lambda c: (c != "none", c.count("+"), c))
     colours = [bottom.loc[bottom.category == c, "colour"].iloc[0] for c in cats]
     big = max(10, min(28, width // max(n_layers, 1)))
     layer_of = bottom.drop_duplicates("column").sort_values("column")

@@ -21,6 +21,7 @@ from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
+from thinking_sparks.emergence.fig14 import SORTS
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
 from thinking_sparks.emergence.tables import (
@@ -49,6 +50,8 @@ class Params(CircuitInputs):
             checkpoints: SPEC | [SPEC, ...], kind: sft|grpo|distill|...}`` (``emergence.modelruns``).
         reasoning_side: whose answers an intermediate checkpoint's clean side uses (``emergence.pairs``).
         n_boot, n_splits: bootstrap resamples and random half-splits for the noise floor.
+        fig14_sort: how Fig 14's cumulative map places its cells (paper ambiguity 20; display only:
+            :data:`~thinking_sparks.emergence.fig14.SORTS`, :mod:`~thinking_sparks.emergence.fig14`).
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
@@ -56,9 +59,12 @@ class Params(CircuitInputs):
     reasoning_side: str = "own"
     n_boot: int = 200
     n_splits: int = 50
+    fig14_sort: str = "within_layer"
 
     def __post_init__(self):
         super().__post_init__()
+        if self.fig14_sort not in SORTS:
+            raise ValueError(f"fig14_sort must be one of {', '.join(SORTS)}, got {self.fig14_sort!r}")
         check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
