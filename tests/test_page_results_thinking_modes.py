@@ -63,3 +63,20 @@ def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):
     assert_same_frame(again.curves.table, STEM, "out[curves].table")
     assert again.think_off.heads == first.think_off.heads and again.overlap == first.overlap
     assert again.think_on.edges.equals(first.think_on.edges) and again.at_k.equals(first.at_k)
+
+
+def test_fig15_circuits_and_verdict(page_run):
+    """Fig 15 on the tiny distilled student: three τ-simplified panels, the paired (C) - (B) counts, one
+    verdict row (tests/test_figs_14_15.py tests its rules on literal numbers)."""
+    page, _, result = page_run
+    f = result.fig15
+    assert (f.tau, f.no_think_mode) == (0.1, "template_no_think") and [c.panel for c in f.circuits] == ["A", "B", "C"]
+    # at τ = 0.1 of the largest edge the tiny circuits keep one edge (input -> logits) of their 16-20
+    assert [(c.has_signal, c.n_pairs, c.nodes, c.edges, c.top_n_edges) for c in f.circuits] == [
+        (True, 8, 2, 1, 20), (True, 8, 2, 1, 19), (True, 8, 2, 1, 16)]
+    assert all(len(c.drawing_nodes) == 2 and len(c.drawing_edges) == 1 for c in f.circuits)
+    got = f.complexity.set_index("measure")[["B", "C", "difference", "ci_low", "ci_high", "questions", "resamples"]]
+    assert got.to_dict("index") == {m: {"B": b, "C": b, "difference": 0, "ci_low": 0.0, "ci_high": 0.0, "questions": 8,
+                                        "resamples": 2000} for m, b in (("nodes", 2), ("edges", 1))}
+    row = page.fig15_verdicts(result).iloc[0]
+    assert row.verdict == "not reproduced" and row.value == 0 and row.paper == "§A.5, Fig 15 (C) vs (B)"

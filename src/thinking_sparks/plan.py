@@ -23,6 +23,7 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
   hold, chosen from a pilot on problems no result uses (``organism.levels``).
 * :class:`CircuitSizePlan` — how a circuit's size (its top-n edges) is chosen: the paper's edge fraction
   or the paper's share of heads.
+* :class:`Fig15Plan` — Fig 15's simplification threshold and how the student answers without thinking.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
-           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "last_change", "table"]
+           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,21 @@ class CircuitSizePlan:
 
 
 @dataclass(frozen=True)
+class Fig15Plan:
+    """Fig 15's claim: the distilled student's circuit without the thinking marker is more complex.
+
+    Attributes:
+        tau: the simplification threshold (an edge stays when its ranking key is at least ``tau`` times
+            the largest of the top-n circuit's; then isolated nodes are pruned).
+        no_think_mode: how the student is asked to answer without its thinking marker
+            (``thinking_sparks.emergence.pairs.MODES``).
+    """
+
+    tau: float = 0.1
+    no_think_mode: str = "template_no_think"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -257,6 +273,7 @@ class Plan:
     organism: OrganismPlan = field(default_factory=OrganismPlan)
     levels: LevelsPlan = field(default_factory=LevelsPlan)
     size: CircuitSizePlan = field(default_factory=CircuitSizePlan)
+    fig15: Fig15Plan = field(default_factory=Fig15Plan)
 
 
 #: the plan in force
@@ -342,6 +359,12 @@ REASONS: dict[str, str] = {
                  "model's circuit at that edge fraction holds half or more of its heads.",
     "size.head_share": "The paper's base circuit holds 56 of the 336 heads of DeepSeek-R1-Distill-Qwen-1.5B "
                        "(17 %): the share its emergent / base-only / retained counts are taken from.",
+    "fig15.tau": "The paper's threshold (§A.5: 'τ = 0.1'); it does not say raw or normalised, and on a raw KL "
+                 "score scale 0.1 has no meaning that carries between models, so it is taken relative to the "
+                 "circuit's largest edge.",
+    "fig15.no_think_mode": "The organism's template marks thinking with an opening <think>; enable_thinking=False "
+                           "pre-fills an empty think block with no flag in the question, the nearest to the "
+                           "paper's 'without an explicit <think>' for a student never trained on /no_think.",
     "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
                         "and sampling seed.",
 }

@@ -302,6 +302,8 @@ def count_chart(counts: pd.DataFrame, title: str, columns: int = 3, width: int =
     point = alt.Chart().mark_point(filled=True, size=40).encode(x=x, y="emergent:Q", tooltip=tip)
     layered = alt.layer(q95, mean, ci, point, data=counts[sorted(need)]).properties(width=width, height=height)
     return layered.facet(facet=alt.Facet("run:N", title=None), columns=columns, title=title)
+
+
 def band_chart(df: pd.DataFrame, band: tuple[float, float], title: str, x: str = "level", y: str = "pass@1",
                color: str = "model", low: str = "ci_low", high: str = "ci_high", width: int = 420,
                height: int = 240) -> alt.Chart:
@@ -323,3 +325,58 @@ def band_chart(df: pd.DataFrame, band: tuple[float, float], title: str, x: str =
                  alt.Tooltip(f"{low}:Q", format=".3f"), alt.Tooltip(f"{high}:Q", format=".3f")])
     bars = base.mark_errorbar().encode(y=alt.Y(f"{low}:Q"), y2=f"{high}:Q")
     return alt.layer(shade, lines, bars).properties(title=title, width=width, height=height)
+
+
+def fig14_chart(top: pd.DataFrame, bottom: pd.DataFrame, title: str, width: int = 640) -> alt.Chart:
+    """Fig 14 as the paper draws it: one layer x head map per method (white = no new head, darker =
+    new in more of the method's circuits), then the cumulative map (columns = layers, cells placed by
+    ``column`` / ``slot``, coloured by ``category`` with the frame's ``colour``; heads GRPO shares with
+    another method outlined in black). Hover: head, methods, counts.
+
+    Args:
+        top: ``method, head, layer, index, count, circuits, share, in_base, colour`` (one row per method and head).
+        bottom: ``head, layer, index, category, colour, n_methods, shared_grpo, counts, column, slot``.
+    """
+    missing = ({"method", "head", "layer", "index", "share", "colour"} - set(top.columns)) | (
+        {"head", "category", "colour", "shared_grpo", "counts", "column", "slot"} - set(bottom.columns))
+    if missing:
+        raise ValueError(f"fig14_chart: missing columns {sorted(missing)}")
+    n_layers, n_heads = int(bottom.layer.max()) + 1, int(bottom["index"].max()) + 1
+    methods = list(dict.fromkeys(top.method))
+    cell = max(8, min(22, (width - 60 * len(methods)) // (len(methods) * n_layers)))
+    panels = []
+    for m in methods:
+        d = top[top.method == m]
+        panels.append(alt.Chart(d, title=f"{m} ({d['runs'].iloc[0] if 'runs' in d else m})").mark_rect(
+            stroke="#dddddd", strokeWidth=0.5).encode(
+            x=alt.X("layer:O", title="layer"), y=alt.Y("index:O", title="head", sort="descending"),
+            color=alt.condition("datum.share > 0", alt.Color(
+                "share:Q", scale=alt.Scale(domain=[0, 1], range=["#ffffff", d.colour.iloc[0]], interpolate="rgb"),
+                legend=alt.Legend(title="share of circuits", orient="bottom", gradientLength=80)),
+                alt.value("#ffffff")),
+            tooltip=[alt.Tooltip("head:N"), alt.Tooltip("method:N"), alt.Tooltip("count:Q", title="circuits new in"),
+                     alt.Tooltip("circuits:Q", title="circuits"), alt.Tooltip("in_base:N", title="in base circuit")],
+        ).properties(width=cell * n_layers, height=cell * n_heads))
+    cats = sorted(set(bottom.category), key=lambda c: (c != "none", c.count("+"), c))
+    colours = [bottom.loc[bottom.category == c, "colour"].iloc[0] for c in cats]
+    big = max(10, min(28, width // max(n_layers, 1)))
+    layer_of = bottom.drop_duplicates("column").sort_values("column")
+    cumulative = alt.Chart(bottom, title="cumulative: new heads by method").mark_rect().encode(
+        x=alt.X("column:O", title="layer (column)",
+                axis=alt.Axis(labelExpr=_label_expr(layer_of.column.tolist(), layer_of.layer.tolist()))),
+        y=alt.Y("slot:O", title="head slot", sort="descending"),
+        color=alt.Color("category:N", title="new under", scale=alt.Scale(domain=cats, range=colours)),
+        stroke=alt.condition("datum.shared_grpo", alt.value("black"), alt.value("#dddddd")),
+        strokeWidth=alt.condition("datum.shared_grpo", alt.value(2), alt.value(0.5)),
+        tooltip=[alt.Tooltip("head:N"), alt.Tooltip("category:N", title="methods"),
+                 alt.Tooltip("counts:N", title="counts (new in / circuits)"),
+                 alt.Tooltip("shared_grpo:N", title="GRPO shares it")],
+    ).properties(width=big * n_layers, height=big * n_heads)
+    return alt.vconcat(alt.hconcat(*panels).resolve_scale(color="independent"), cumulative,
+                       title=title).resolve_scale(color="independent")
+
+
+def _label_expr(columns: list[int], layers: list[int]) -> str:
+    """A vega label expression naming column ``c``'s layer (columns may be reordered)."""
+    pairs = ", ".join(f'"{c}": "{layer}"' for c, layer in zip(columns, layers, strict=True))
+    return f"{{{pairs}}}[datum.value]"

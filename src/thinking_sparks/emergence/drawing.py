@@ -11,7 +11,7 @@ import pandas as pd
 from transformers import AutoConfig
 
 from thinking_sparks.circuits.attribute import Attribution
-from thinking_sparks.circuits.circuit import top_n
+from thinking_sparks.circuits.circuit import threshold, top_n
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.emergence.sweep import CircuitResult
@@ -35,14 +35,19 @@ def edge_graph(r: CircuitResult, settings: CircuitConfig) -> Graph:
                  settings.gqa)
 
 
-def circuit_graph(r: CircuitResult, settings: CircuitConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def circuit_graph(r: CircuitResult, settings: CircuitConfig, tau: float | None = None) -> tuple[pd.DataFrame,
+                                                                                              pd.DataFrame]:
     """A circuit as ``nodes`` (``node, x, y, kind, score``) and ``edges`` (``src, dst, x, y, x2, y2,
     score``) for :func:`thinking_sparks.plots.circuit_drawing`: q / k / v inputs of a head are
-    merged into one edge per (source node, head), scores summed."""
+    merged into one edge per (source node, head), scores summed. ``tau``: the τ-simplified circuit
+    (:func:`~thinking_sparks.circuits.circuit.threshold` of the top-n circuit, relative to its
+    largest edge) instead of the top-n one."""
     g = edge_graph(r, settings)
     pe = r.per_example()  # [n_pairs, n_src, n_dst]
     a = Attribution(g, pe.mean(0), pe.abs().mean(0), pe.shape[0], settings.method, settings.metric)
     c = top_n(a, r.top_n, settings.aggregation)
+    if tau is not None:
+        c = threshold(a, tau, relative=True, aggregation=settings.aggregation, base=c)
     agg: dict[tuple[str, str], float] = {}
     for s, d in c.edge_list():
         score = float(a.scores[g.src_index(s), g.dst_index(d)])

@@ -21,6 +21,7 @@ from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
+from thinking_sparks.emergence.fig14 import SORTS
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
 from thinking_sparks.emergence.sizing import sized_config
@@ -58,6 +59,8 @@ class Params(CircuitInputs):
             ``edge-fraction`` (the paper's 5,000 of 183,555 edges: the reproduction) or
             ``head-share`` (the top-n whose first base circuit holds the paper's 17 % of heads);
             :func:`other_size` gives the verdicts at the other size.
+        fig14_sort: how Fig 14's cumulative map places its cells (paper ambiguity 20; display only:
+            :data:`~thinking_sparks.emergence.fig14.SORTS`, :mod:`~thinking_sparks.emergence.fig14`).
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
@@ -65,11 +68,14 @@ class Params(CircuitInputs):
     reasoning_side: str = "own"
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
+    fig14_sort: str = "within_layer"
 
     def __post_init__(self):
         super().__post_init__()
         if self.size not in SIZE_RULES:
             raise ValueError(f"size must be one of {', '.join(SIZE_RULES)}, got {self.size!r}")
+        if self.fig14_sort not in SORTS:
+            raise ValueError(f"fig14_sort must be one of {', '.join(SORTS)}, got {self.fig14_sort!r}")
         check_values(self.runs, "runs", self.profile, need_base=True)
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")

@@ -22,6 +22,7 @@ from thinking_sparks.cache import cached
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import analysis_dtype, use_device
 from thinking_sparks.emergence.drawing import circuit_graph
+from thinking_sparks.emergence.fig15 import Fig15, fig15, fig15_verdict
 from thinking_sparks.emergence.modelruns import ModelRun, check_value
 from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
@@ -31,6 +32,7 @@ from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
 from thinking_sparks.plan import PLAN
+from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
 THINK_SWITCHES = ("auto", "flags", "template")
@@ -53,6 +55,8 @@ class Params(HeadPageParams):
         k_dataset: the set of Fig 5's pass@k / success@k curves.
         n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves (the
             plan's ``sizes.k_curve_samples``, ``sizes.k_curve_problems``).
+        distill_run: the distilled student of Fig 15 (DeepSeek-R1-Distill's role): an organism run of
+            ``profile`` or ``{base: SPEC, checkpoints: SPEC}`` (its base and final checkpoint are used).
     """
 
     hybrid_run: str | dict[str, Any] = "hybrid"
@@ -60,9 +64,11 @@ class Params(HeadPageParams):
     k_dataset: str = "organism/hard"
     n_k: int = PLAN.sizes.k_curve_samples
     k_limit: int = PLAN.sizes.k_curve_problems
+    distill_run: str | dict[str, Any] = "distill"
 
     def __post_init__(self):
         check_value(self.hybrid_run, "hybrid_run", self.profile, need_base=isinstance(self.hybrid_run, str))
+        check_value(self.distill_run, "distill_run", self.profile, need_base=True)
         if self.think_switch not in THINK_SWITCHES:
             raise ValueError(f"think_switch must be one of {', '.join(THINK_SWITCHES)}, got {self.think_switch!r}")
         if not isinstance(self.k_dataset, str) or not self.k_dataset.strip():
@@ -71,7 +77,7 @@ class Params(HeadPageParams):
         _check_positive(self, "n_k", "k_limit")
 
     def run_values(self) -> list:
-        return [self.hybrid_run]
+        return [self.hybrid_run, self.distill_run]
 
     def switch(self) -> str:
         """``flags`` or ``template`` (``auto`` resolved by the run's kind of value)."""
@@ -125,7 +131,9 @@ class Result:
         classified, failures: Table 2's samples with their failure kinds and the counts per
             condition (empty off the organism); ``examples``: a few problems on which the rows disagree.
         n_k, n_boot: samples per problem of the curves and bootstrap resamples (the verdicts use them).
-        timing: compute seconds (``heads_s``: the two circuits).
+        timing: compute seconds (``heads_s``: the two circuits and Fig 15's).
+        fig15: Fig 15's τ-simplified circuits of the distilled student and its base, and the (C) − (B)
+            complexity (:mod:`thinking_sparks.emergence.fig15`).
         count_boot: the two circuits' head counts over paired resamples of the questions
             (:func:`~thinking_sparks.interventions.counts.think_counts`; None without signal);
             ``on_null``: the same-mode null of a one-sided count (empty: not measured).
@@ -150,6 +158,7 @@ class Result:
     n_k: int
     n_boot: int
     timing: Timing
+    fig15: Fig15
     count_boot: pd.DataFrame | None = None
     on_null: list[float] = field(default_factory=list)
 
@@ -159,13 +168,13 @@ def run(params: Params) -> Result:
     cache (``timing.cached`` says which)."""
     use_device(params.device)
     if params.build:
-        modelruns.build_organism(params.profile, params.hybrid_run)
-    hybrid = modelruns.resolve_roles(params.profile, hybrid=params.hybrid_run)["hybrid"]
+        modelruns.build_organism(params.profile, params.hybrid_run, params.distill_run)
+    roles = modelruns.resolve_roles(params.profile, hybrid=params.hybrid_run, distill=params.distill_run)
     started = time.time()
-    return mark_cached(_compute(params, hybrid), started)
+    return mark_cached(_compute(params, roles["hybrid"], roles["distill"]), started)
 
 
-def _key(params: Params, hybrid: ModelRun) -> dict[str, Any]:
+def _key(params: Params, hybrid: ModelRun, distill: ModelRun) -> dict[str, Any]:
     """The parameters (not build/device/threads), the run, its model's fingerprint, the question sets'
     contents and the analysis dtype."""
     values = {k: v for k, v in dataclasses.asdict(params).items() if k not in ("build", "device", "threads")}
@@ -173,7 +182,8 @@ def _key(params: Params, hybrid: ModelRun) -> dict[str, Any]:
             "models": model_fingerprints([hybrid.final]),
             "sets": set_fingerprints(params.eval_sets, params.limit),
             "k_set": set_fingerprints([params.k_dataset], params.k_limit),
-            "questions": set_fingerprints([params.dataset], None), "dtype": analysis_dtype()}
+            "questions": set_fingerprints([params.dataset], None), "dtype": analysis_dtype(),
+            "distill": distill, "distill_models": model_fingerprints([distill.base, distill.final]), "plan": PLAN.fig15}
 
 
 def _circuit(mode: str, r: Any, settings: Any) -> ModeCircuit:
@@ -182,7 +192,7 @@ def _circuit(mode: str, r: Any, settings: Any) -> ModeCircuit:
 
 
 @cached("page-thinking-modes", key=_key)
-def _compute(params: Params, hybrid: ModelRun) -> Result:
+def _compute(params: Params, hybrid: ModelRun, distill: ModelRun) -> Result:
     """The page's numbers: the two circuits, Table 2, Fig 5, the failure taxonomy, examples."""
     computed_at, t0 = time.time(), time.perf_counter()
     switch = params.switch()
@@ -191,6 +201,7 @@ def _compute(params: Params, hybrid: ModelRun) -> Result:
     cmp = th["comparison"]
     on, off = _circuit("think on", cmp.base, settings), _circuit("think off", cmp.model, settings)
     count_boot, on_null = think_counts(cmp.base, cmp.model, settings)
+    fig = fig15(distill.base, distill.final, pairs, settings)
     heads_s, t0 = time.perf_counter() - t0, time.perf_counter()
 
     lm = models.load_model(hybrid.final, device=params.device)
@@ -204,7 +215,7 @@ def _compute(params: Params, hybrid: ModelRun) -> Result:
                   off_only=th["off_only"], n_off_only=th["n_off_only"], table2=bare(table2), curves=bare(curves),
                   at_k=_at_k(curves.table, params.n_k),
                   classified=classified, failures=failures, examples=examples, n_k=params.n_k,
-                  n_boot=params.n_boot, timing=timing, count_boot=count_boot,
+                  n_boot=params.n_boot, timing=timing, fig15=fig, count_boot=count_boot,
                   on_null=[] if on_null is None else [float(x) for x in on_null])
 
 
@@ -223,3 +234,9 @@ def verdicts(result: Result) -> pd.DataFrame:
     return think_verdicts(result.think_on.heads, result.think_off.heads, k_samples, boot=result.count_boot,
                           null=np.asarray(result.on_null) if result.on_null else None, low_k=1,
                           high_k=result.n_k, n_boot=result.n_boot)
+
+
+def fig15_verdicts(result: Result) -> pd.DataFrame:
+    """Fig 15's claim (the student's circuit without thinking is more complex than with its own answer):
+    :func:`~thinking_sparks.emergence.fig15.fig15_verdict`, as a verdict table."""
+    return verdict_table([fig15_verdict(result.fig15.complexity)])
