@@ -60,6 +60,8 @@ class CircuitPlan:
         question_set: the generated circuit question set (``organism/circuit``: ``n_questions *
             n_samples`` problems of ``levels.circuit``, drawn with ``stats.seed`` from the eval split and
             disjoint from every eval set); sample ``s`` is its questions ``[s n, (s + 1) n)``.
+        count_checkpoints: where a head-set count gets its paired-bootstrap interval and its
+            same-size floor: ``final`` (the checkpoints the count claims read) or ``every``.
         patch_pairs: pairs (a fixed, seeded subsample of a circuit's pairs) on which exact head
             patching and faithfulness are computed for each sweep circuit.
     """
@@ -74,6 +76,7 @@ class CircuitPlan:
     n_inner: int = 25
     question_set: str = "organism/circuit"
     patch_pairs: int = 64
+    count_checkpoints: str = "final"
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,11 @@ REASONS: dict[str, str] = {
     "circuits.question_set": "Circuit questions of their own, generated (not the 100 fixed hard problems, too few "
                              "for two samples of 512) and disjoint from every eval set, so head sets are not "
                              "measured on the problems their ablations are later scored on.",
+    "circuits.count_checkpoints": "The claims that compare a count with its floor (Table 3: SFT and distillation "
+                                  "add many emergent heads; GRPO fewer than SFT) read the final checkpoint; the "
+                                  "dynamic claims (persistence, switching, reward) read the checkpoints' head sets "
+                                  "and their own nulls. The double bootstrap costs about 45 CPU-s per checkpoint at "
+                                  "512 questions, so the per-checkpoint frame is 'every' only on request.",
     "circuits.patch_pairs": "Exact patching costs one forward per head and pair; on 64 seeded pairs its check of "
                             "EAP-IG (Spearman, top-k recall) and the faithfulness are estimated at a fraction of "
                             "the cost, while the circuit itself uses every pair.",

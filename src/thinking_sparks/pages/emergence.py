@@ -228,7 +228,7 @@ def _plan(n_boot: int) -> CircuitPlan:
 def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int) -> Result:
     t0 = time.perf_counter()
     traces = trace_models(models, pairs, config)
-    counts = checkpoint_counts(traces, config, _plan(n_boot))
+    counts = checkpoint_counts(traces, config, _plan(n_boot), final_only=PLAN.circuits.count_checkpoints == "final")
     table = table3(traces, config, counts=counts)
     counts.attrs.clear()  # the resamples of every checkpoint: not kept (Table 3 keeps the finals')
     boots = table.attrs.pop("boot", {})

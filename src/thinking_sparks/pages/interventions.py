@@ -28,7 +28,7 @@ from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import ChosenHeads, choose_heads, control_set
 from thinking_sparks.interventions.claims import ablation_verdicts, scaling_verdicts
-from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.pages.params import HeadPageParams, _check_positive, circuit_dataset, emergence_settings
 from thinking_sparks.power import with_n_to_decide
 from thinking_sparks.verdicts import verdict_table
 
@@ -193,7 +193,7 @@ def _key(params: Params, runs: dict[str, ModelRun | None]) -> dict[str, Any]:
     control = control_set(params.control_dataset, params.eval_sets)
     return {"params": values, "runs": runs, "models": model_fingerprints(specs),
             "sets": set_fingerprints(params.eval_sets, params.limit),
-            "questions": set_fingerprints([params.dataset, *([control] if control else [])], None),
+            "questions": set_fingerprints([circuit_dataset(params), *([control] if control else [])], None),
             "dtype": analysis_dtype()}
 
 

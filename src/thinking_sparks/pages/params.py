@@ -147,7 +147,10 @@ class CircuitInputs:
     Attributes:
         profile: zoo profile (``full``; ``tiny`` for tests).
         dataset, n_questions, answer_tokens: circuit questions and answer-prefix cap (see
-            ``emergence.pairs``).
+            ``emergence.pairs``). ``dataset`` None: the analysis plan's circuit question set
+            (``plan.PLAN.circuits.question_set``, ``organism/circuit``) on the full profile, and
+            ``organism/hard`` on the tiny test profile (its stored expectations were computed there);
+            ``n_questions``: the plan's ``circuits.n_questions`` (512).
         steps: EAP-IG steps m.
         rule: Riemann rule of the IG path, ``left`` (alpha = k/m, k = 0..m-1: the reference
             library's, which ``../shared/bench`` matches) or ``right`` (k = 1..m: the paper's Eq. 3).
@@ -157,8 +160,8 @@ class CircuitInputs:
     """
 
     profile: str = "full"
-    dataset: str = "organism/hard"
-    n_questions: int = 32
+    dataset: str | None = None
+    n_questions: int = PLAN.circuits.n_questions
     answer_tokens: int | None = 24
     steps: int = 5
     rule: str = "left"
@@ -238,10 +241,18 @@ def params_from(cls: type, parameters: dict[str, Any]):
     return cls(**_nulls(cls, {k: v for k, v in parameters.items() if k in names}))
 
 
+def circuit_dataset(p) -> str:
+    """The circuit questions of a page's :class:`CircuitInputs`: its ``dataset``, or the default of
+    its profile (see :class:`CircuitInputs`)."""
+    if p.dataset is not None:
+        return p.dataset
+    return PLAN.circuits.question_set if p.profile == "full" else "organism/hard"
+
+
 def emergence_settings(p):
     """``(PairParams, CircuitConfig)`` of a page's :class:`CircuitInputs` (the inclusion bootstrap
     takes the page's ``n_boot`` when it has one)."""
-    pairs = PairParams(dataset=p.dataset, n_questions=p.n_questions, answer_tokens=p.answer_tokens,
+    pairs = PairParams(dataset=circuit_dataset(p), n_questions=p.n_questions, answer_tokens=p.answer_tokens,
                        sampling=prefix_sampling(p.answer_tokens), reasoning_side=getattr(p, "reasoning_side", "own"))
     return pairs, CircuitConfig(steps=p.steps, top_n=p.top_n, rule=p.rule, n_boot=getattr(p, "n_boot", 100))
 

@@ -30,7 +30,7 @@ from thinking_sparks.interventions.choose import think_heads
 from thinking_sparks.interventions.claims import think_verdicts
 from thinking_sparks.interventions.counts import think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
-from thinking_sparks.pages.params import HeadPageParams, _check_positive, emergence_settings
+from thinking_sparks.pages.params import HeadPageParams, _check_positive, circuit_dataset, emergence_settings
 from thinking_sparks.plan import PLAN
 from thinking_sparks.verdicts import verdict_table
 
@@ -182,7 +182,7 @@ def _key(params: Params, hybrid: ModelRun, distill: ModelRun) -> dict[str, Any]:
             "models": model_fingerprints([hybrid.final]),
             "sets": set_fingerprints(params.eval_sets, params.limit),
             "k_set": set_fingerprints([params.k_dataset], params.k_limit),
-            "questions": set_fingerprints([params.dataset], None), "dtype": analysis_dtype(),
+            "questions": set_fingerprints([circuit_dataset(params)], None), "dtype": analysis_dtype(),
             "distill": distill, "distill_models": model_fingerprints([distill.base, distill.final]), "plan": PLAN.fig15}
 
 
