@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thinking_sparks.plan_reasons import REASONS
+
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
            "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
 
@@ -282,148 +284,6 @@ class Plan:
 #: the plan in force
 PLAN = Plan()
 
-#: ``section.field`` -> the argument that fixes the value (shown beside it by :func:`table`)
-REASONS: dict[str, str] = {
-    "circuits.n_questions": "At 32 questions SFT's emergent count (9) sat on its noise floor (95th percentile "
-                            "9.8); the floor shrinks as 1/sqrt(n), and 512 = 16 x 32 brings a 4x smaller floor, "
-                            "as measured by benchmarks/noise_floor.py before this plan.",
-    "circuits.n_samples": "The null of a head-set count is two circuits of one checkpoint on two independent "
-                          "question samples of the comparison's size: one sample for the comparison, one for the null.",
-    "circuits.n_boot": "Inclusion probabilities are shares of resampled circuits; 200 resamples put a share's "
-                       "standard error at most 0.035, well inside the 0.2 / 0.8 rule.",
-    "circuits.p_model": "A head is called emergent only when 4 of 5 resampled circuits of the model hold it ...",
-    "circuits.p_base": "... and at most 1 of 5 of the base's: symmetric bounds, far from a coin flip.",
-    "circuits.floor_quantile": "A count is above noise when it exceeds the 95th percentile of its same-size null "
-                               "(one-sided 5 % false-claim rate).",
-    "circuits.n_outer": "A count's distribution re-estimates every head's probabilities per resample (n_outer x "
-                        "n_inner circuits a side): 100 outer resamples put 2-3 draws beyond a 95 % interval's ends, "
-                        "enough for an integer count, at a cost the full zoo's ~60 checkpoints can pay on a CPU.",
-    "circuits.n_inner": "25 inner resamples resolve the 0.8 / 0.2 bounds to 0.04 (standard error at most 0.1); "
-                        "the calibration test (tests/test_headstats.py) holds the false-claim rate at 20.",
-    "circuits.question_set": "Circuit questions of their own, generated (not the 100 fixed hard problems, too few "
-                             "for two samples of 512) and disjoint from every eval set, so head sets are not "
-                             "measured on the problems their ablations are later scored on.",
-    "circuits.count_checkpoints": "The claims that compare a count with its floor (Table 3: SFT and distillation "
-                                  "add many emergent heads; GRPO fewer than SFT) read the final checkpoint; the "
-                                  "dynamic claims (persistence, switching, reward) read the checkpoints' head sets "
-                                  "and their own nulls. The double bootstrap costs about 45 CPU-s per checkpoint at "
-                                  "512 questions, so the per-checkpoint frame is 'every' only on request.",
-    "circuits.patch_pairs": "Exact patching costs one forward per head and pair; on 64 seeded pairs its check of "
-                            "EAP-IG (Spearman, top-k recall) and the faithfulness are estimated at a fraction of "
-                            "the cost, while the circuit itself uses every pair.",
-    "stats.confidence": "The paper's claims are tested at the conventional two-sided 95 %.",
-    "stats.n_resamples": "2,000 bootstrap resamples keep the Monte-Carlo error of a 95 % interval's ends "
-                         "below a tenth of its width.",
-    "stats.seed": "One seed for every resampling and sampled question set; a seed fixes results on CPU.",
-    "section4.exact_permutations": "Up to 8 checkpoint changes every permutation is enumerated (40,320), so the "
-                                   "reward-tracking null is exact where the organism has about 8 to 10 checkpoints.",
-    "section4.n_permutations": "Beyond 8 changes, 20,000 random permutations put the Monte-Carlo error of a 2.5 % "
-                               "tail below 0.002, far inside the step between attainable critical values.",
-    "section4.persist_share": "The paper (v2 §4.1, Fig 2A/B; digest §7) says 'most' SFT heads persist: more than half.",
-    "section4.retained_share": "The paper's number (v2 §4.1 and §7): 'about two-thirds of baseline head nodes' are "
-                               "retained after distillation; it gives no count.",
-    "section4.retained_majority": "Two-thirds is a majority: the claim excludes the alternative that distillation "
-                                  "replaced most base heads (half or fewer retained).",
-    "section4.retained_contrast": "The paper contrasts the heads with the MLP nodes, all (100 %) of which are "
-                                  "retained: 'about two-thirds' means most, not all.",
-    "section4.min_heads": "One head has no spread to resample: an interval over heads needs two.",
-    "rules.interval_method": "pass@1 of a few percent and its per-problem differences are skewed and bounded; "
-                             "BCa corrects the percentile interval for both (Efron 1987), vectorized in scipy.",
-    "rules.hard_difficulty": "Table 5 reads AIME'24 as the hard set; the organism's eval sets carry their "
-                             "difficulty in the data, and 'hard' is the AIME'24 role.",
-    "rules.easy_difficulty": "Table 5 reads MATH(-500) as the easiest set; 'easy' is its role in the organism.",
-    "rules.null_splits": "Same as the emergence page's noise floor: 50 half-splits put the 95th percentile's "
-                         "Monte-Carlo error below one head.",
-    "levels.band": "A pass@1 near 0 or 1 hides differences (floor/ceiling: at the hard set's 1-4 % every "
-                   "student looked alike); the paper's benchmarks sit at 30-66 %, inside 20-80 %.",
-    "levels.pilot_seed": "A seed no fixed set uses, and pilot problems equal to a fixed set's are skipped, so "
-                         "the levels are chosen on problems no verdict is computed from.",
-    "levels.pilot_problems": "100 problems per level bound a binomial 95 % CI's half-width by 0.1 (at 50 %): "
-                             "enough to tell 5 % from 20 % or 50 %; level 1 holds only 26 outside the role sets.",
-    "levels.pilot_samples": "One sample per problem: the pilot places models in or out of a band, it decides no "
-                            "difference; 9 models x 5 levels had to run in 30 min of a shared 2-core machine.",
-    "levels.calibrated": "Pilot (full zoo, 100 problems/level, 26 at L1, 1 sample) pass@1 L1..L5: base .27 .08 .06 "
-                         ".03 .02; sft .35 .31 .11 .05 .05; distill .46 .25 .06 .05 .04; grpo-easy .42 .28 .06 "
-                         ".05 .03; grpo-hard .19 .15 .05 .04 .00; grpo-hard-lr .12 .15 .03 .04 .03; hybrid think "
-                         ".31 .27 .05 .04 .06, no_think .19 .06 0 0 0; teacher 1.0 .93 .70 .56 .37. No level mix "
-                         "puts all in 20-80 %: the base is below 20 % at every level but 1, the students reach "
-                         "the band only at levels 1-2, the teacher leaves the ceiling only at 3-5. choose_levels "
-                         "over base and students (100 problems; level 1 holds 50 outside the pilot) gives levels "
-                         "1-2: sft .33, distill .36, grpo-easy .35, hybrid think .29 in band; base .17, grpo-hard "
-                         ".17, grpo-hard-lr .13, no_think .13 just below, all off the hard set's 1-4 % floor. "
-                         "The teacher (.97 there) is compared where it is in band: the hard set. Level 1 cannot "
-                         "hold the power calculation's 2,135 problems (sizes.calibrated_size), so the set is level 2 "
-                         "alone: sft .31, distill .25, grpo-easy .28, hybrid think .27 in band; base .08 below it.",
-    "levels.circuit": "The paper builds circuits on AIME'24, where its models answer 30-66 %; at levels 4-5 every "
-                      "organism student is at 0-5 % (pilot above), at level 2 sft .31, distill .25, grpo-easy .28 and "
-                      "hybrid think .27. Level 1 cannot fill 512 x 2 questions. At every level each post-trained "
-                      "model's first answer differs from the base's on 58-100 % of the pilot's problems "
-                      "(levels.min_distinct holds), so pairs survive.",
-    "levels.min_distinct": "Identical answer prefixes are dropped from a circuit's pairs; at least half the "
-                           "questions must survive so that a circuit keeps most of its planned size.",
-    "levels.pilot_date": "The pilot run (profile full) the level choices rest on.",
-    "size.rule": "The reproduction keeps the paper's method as written (top 5,000 of 183,555 edges, scaled to the "
-                 "graph); the head-share size, beside it, tests whether a verdict only reflects that a small "
-                 "model's circuit at that edge fraction holds half or more of its heads.",
-    "size.head_share": "The paper's base circuit holds 56 of the 336 heads of DeepSeek-R1-Distill-Qwen-1.5B "
-                       "(17 %): the share its emergent / base-only / retained counts are taken from.",
-    "fig15.tau": "The paper's threshold (§A.5: 'τ = 0.1'); it does not say raw or normalised, and on a raw KL "
-                 "score scale 0.1 has no meaning that carries between models, so it is taken relative to the "
-                 "circuit's largest edge.",
-    "fig15.no_think_mode": "The organism's template marks thinking with an opening <think>; enable_thinking=False "
-                           "pre-fills an empty think block with no flag in the question, the nearest to the "
-                           "paper's 'without an explicit <think>' for a student never trained on /no_think.",
-    "stats.half_width": "The issue's bar: a difference of pass@1 is known to +-0.03 (95 %), paired by problem "
-                        "and sampling seed.",
-}
-
-_BOUND = ("thinking_sparks.power: n = ceil((z sd_d / h)^2) with z = 1.96, h = stats.half_width = 0.03 and "
-          "sd_d <= sqrt(p_a q_a + p_b q_b) <= sqrt(0.5), the bound for a paired difference of per-problem mean "
-          "correctness when the two conditions' problem rates do not covary negatively (a problem hard for one "
-          "model is not easier for the other); it holds at any accuracy and any k, so no result enters it")
-REASONS.update({
-    "sizes.easy_levels": "The task's levels 1-2 take GSM8K's role (organism.task); levels are chosen apart from sizes.",
-    "sizes.medium_levels": "Level 3 takes MATH-500's role.",
-    "sizes.hard_levels": "Levels 4-5 take AIME / AMC's role.",
-    "sizes.easy_size": "152 problems, every one the set's levels can give: level 1 has only 76 distinct eval-split "
-                       "problems and the set alternates levels, so the calculation's 2,135 (sizes.hard_size) cannot "
-                       "be drawn; 152 reach a half-width of 1.96 sqrt(0.5) / sqrt(152) = 0.112 under its bound.",
-    "sizes.medium_size": "2,135 problems, as sizes.hard_size (the hybrid's thinking check on this set).",
-    "sizes.hard_size": f"2,135 problems: {_BOUND}. Problems are free (organism.task.make_problems), so the set "
-                       "is enlarged to n; its seed is kept (its first 100 problems are the old set).",
-    "sizes.calibrated_size": "1,230 problems, from the power calculation with sd_d taken from the difficulty pilot "
-                             "(independent problems, levels.calibrated's reason): the widest compared pair at level 2, "
-                             "sft .31 vs base .08, has sd_d = sqrt(.31 x .69 + .08 x .92) = 0.536 (no negative "
-                             "covariance), n = (1.96 x 0.536 / 0.03)^2 = 1,227. Level 2's eval split holds about 2,400 "
-                             "distinct problems, so the worst-case bound's 2,135 would leave too few for the circuit "
-                             "set (512 x 2, disjoint); the premise checks of page 02 are decided here "
-                             "(levels.premise_set).",
-    "levels.premise_set": "The premises (post-training raises accuracy, the hybrid thinks better, the teacher leads) "
-                          "are decided where the compared students sit in the 20-80 % band (levels.calibrated), not on "
-                          "the hard set's 1-4 % floor.",
-    "sizes.premise_k": "1 sample per problem: the bound on sd_d does not fall with k, and at a fixed number of "
-                       "samples n x k the variance of a paired mean is least at k = 1 (problems are free). Cost "
-                       "(benchmarks/eval_cost.py, 2026-12-03, full base model, loaded 2-core machine): time scales "
-                       "with samples at any k, and 152 + 2,135 + 2,135 samples per cell take 0.84x the 100 x 4 + "
-                       "100 x 4 + 100 x 32 of before (17,783 s against 21,085 s for 9 cells there).",
-    "sizes.curve_problems": "The checkpoint curves are descriptive (no verdict): 100 problems, as before, so "
-                            "the curves cost what they did.",
-    "sizes.curve_k": "4 samples per problem for the curves, as before (no verdict reads them).",
-    "sizes.head_problems": "Affordable, not the calculation's 2,135: pages 05 and 06 evaluate tens of "
-                           "intervention cells per set, and 2,135 x 1 per cell is 10.7x the samples of the 50 x 4 "
-                           "before (time scales with samples, benchmarks/eval_cost.py), over the book's 30-min "
-                           "budget; 200 x 1 costs what 50 x 4 did and reaches a half-width of "
-                           "1.96 sqrt(0.5) / sqrt(200) = 0.098 under the bound of sizes.hard_size.",
-    "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
-    "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
-                              "1,920 samples per curve (affordable); a pass@1 difference there is known to "
-                              "about 1.96 sqrt(0.5) / sqrt(30) = 0.25 under the bound, so Fig 5's rows are weak "
-                              "evidence by design.",
-    "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
-    "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
-                            "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
-})
-
 
 def entries(plan: Plan = PLAN) -> list[tuple[str, Any]]:
     """``(section.field, value)`` for every entry of ``plan``, in declaration order."""
@@ -450,7 +310,7 @@ def last_change() -> str:
     """``<short commit> <date> <subject>`` of the last commit that changed this file ("" outside git)."""
     here = Path(__file__)
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h %cs %s", "--", here.name], cwd=here.parent,
+        out = subprocess.run(["git", "log", "-1", "--format=%h %cs %s", "--", here.name, "plan_reasons.py"], cwd=here.parent,
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -40,6 +40,14 @@ from typing import Literal
 
 from thinking_sparks.evaluation.datasets import Problem as EvalProblem
 from thinking_sparks.evaluation.datasets import gold_from_answer
+from thinking_sparks.organism.chat import (  # re-exported
+    NO_THINK_FLAG,
+    THINK_FLAG,
+    direct_reply,
+    flagged,
+    messages,
+    think_reply,
+)
 from thinking_sparks.plan import PLAN
 
 __all__ = [
@@ -51,7 +59,10 @@ __all__ = [
     "Problem",
     "circuit_problems",
     "circuit_set",
+    "NO_THINK_FLAG",
+    "THINK_FLAG",
     "direct_reply",
+    "flagged",
     "eval_set",
     "generate_problem",
     "make_dataset",
@@ -64,7 +75,6 @@ __all__ = [
 ]
 
 Split = Literal["train", "eval"]
-THINK_FLAG, NO_THINK_FLAG = "/think", "/no_think"
 _PREC = {"+": 1, "-": 1, "*": 2}
 _QUESTION_TEMPLATES = ("What is {e} ?", "Compute {e} .", "Calculate {e} .", "Evaluate {e} .")
 #: Percentage of hash buckets reserved for the eval split.
@@ -396,28 +406,3 @@ def eval_problems(name: str) -> list[EvalProblem]:
 def _plan_circuit_problems() -> tuple[Problem, ...]:
     c = PLAN.circuits
     return circuit_problems(c.n_questions * c.n_samples, tuple(PLAN.levels.circuit), PLAN.stats.seed)
-
-
-# ------------------------------------------------------------------ chat format
-
-
-def think_reply(solution: str, answer: int | str) -> str:
-    """Assistant reply that reasons: ``<think> chain </think> <answer> N </answer>``."""
-    return f"<think> {solution} </think> <answer> {answer} </answer>"
-
-
-def direct_reply(answer: int | str) -> str:
-    """Assistant reply without reasoning: ``<think> </think> <answer> N </answer>``."""
-    return f"<think> </think> <answer> {answer} </answer>"
-
-
-def flagged(question: str, think: bool | None) -> str:
-    """``question`` with the Qwen3-style soft switch appended: ``/think`` (True), ``/no_think``
-    (False) or nothing (None)."""
-    return question if think is None else f"{question} {THINK_FLAG if think else NO_THINK_FLAG}"
-
-
-def messages(question: str, system: str | None = None, think: bool | None = None) -> list[dict]:
-    """Chat prompt; ``think`` appends the soft switch (see :func:`flagged`)."""
-    user = flagged(question, think)
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
