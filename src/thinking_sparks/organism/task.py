@@ -50,29 +50,10 @@ from thinking_sparks.organism.chat import (  # re-exported
 )
 from thinking_sparks.plan import PLAN
 
-__all__ = [
-    "EVAL_SEEDS",
-    "CIRCUIT_SET",
-    "EVAL_SETS",
-    "LEVELS",
-    "LevelSpec",
-    "Problem",
-    "circuit_problems",
-    "circuit_set",
-    "NO_THINK_FLAG",
-    "THINK_FLAG",
-    "direct_reply",
-    "flagged",
-    "eval_set",
-    "generate_problem",
-    "make_dataset",
-    "make_problems",
-    "messages",
-    "pilot_problems",
-    "role_expressions",
-    "split_of",
-    "think_reply",
-]
+__all__ = ["EVAL_SEEDS", "CIRCUIT_SET", "EVAL_SETS", "LEVELS", "LevelSpec", "Problem", "circuit_problems",
+           "circuit_set", "NO_THINK_FLAG", "THINK_FLAG", "direct_reply", "flagged", "eval_set",
+           "generate_problem", "make_dataset", "make_problems", "messages", "pilot_problems", "role_expressions",
+           "split_of", "think_reply"]
 
 Split = Literal["train", "eval"]
 _PREC = {"+": 1, "-": 1, "*": 2}
