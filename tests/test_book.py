@@ -79,7 +79,7 @@ def test_organism_page_measures_the_zoo(built_book):
     nb = nbformat.read(root / "book" / "pages" / "02_organism.ipynb", as_version=4)
     bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
-    assert len(charts) == 4  # loss, GRPO reward, pass@1 bars, pass@1 along checkpoints
+    assert len(charts) == 5  # loss, GRPO reward, pass@1 bars, pass@1 along checkpoints, pass@1 per level (band)
     html = "\n".join(b.get("text/html", "") for b in bundles)
     for run in ("base", "sft", "grpo-hard", "distill", "hybrid"):
         assert run in html
@@ -154,7 +154,8 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
     # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
-    assert len(charts) == 6 + 3 + 1  # ... and attribution vs exact patching along training
+    # ... attribution vs exact patching along training, the counts against their same-size floors, Fig 14
+    assert len(charts) == 6 + 3 + 1 + 1 + 1
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
     assert "building them took" in text
@@ -179,7 +180,7 @@ def test_thinking_page_circuits_curves_and_verdicts(built_book):
     root, _ = built_book
     charts, text, noise = _outputs(root, "06_thinking_modes")
     assert noise == []
-    assert len(charts) in (2, 3)  # [the two circuits,] Table 2 bars, pass@k / success@k curves
+    assert len(charts) in (3, 4)  # [the two circuits,] Table 2 bars, pass@k / success@k curves, Fig 15
     assert "Think-on circuit: **" in text and "think off" in text and "success" in text
     _verdicts(root, "06_thinking_modes", text)
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "06_thinking_modes.html").exists()
@@ -189,7 +190,8 @@ def test_real_model_page_trains_traces_and_decides(built_book):
     root, _ = built_book
     charts, text, noise = _outputs(root, "07_real_model")
     assert noise == []
-    assert len(charts) == 5  # cohorts + heatmap, layers, the two style circuits, pass@1 bars, pass@k curves
+    # cohorts + heatmap, layers, the two style circuits, pass@1 bars, pass@k curves, attribution vs patching
+    assert len(charts) == 6
     assert "Paired difference after − before" in text and "floor_q95" in text and "**This page** took" in text
     table = _verdicts(root, "07_real_model", text)
     assert "Post-training on worked solutions raises accuracy" in set(table.claim)
@@ -262,11 +264,11 @@ def test_chart_is_interactive_offline_in_chromium(built_book):
         page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
         tooltip = page.locator("#vg-tooltip-element").inner_text()
         page.goto((index.parent / "book" / "pages" / "02_organism.html").as_uri())
-        page.wait_for_function("document.querySelectorAll('.sparks-chart svg.marks').length == 4", timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('.sparks-chart svg.marks').length == 5", timeout=30_000)
         fallbacks = page.locator(".sparks-chart img").count()
         browser.close()
     assert "write_norm" in tooltip and "head" in tooltip
-    assert fallbacks == 0  # all four organism charts drawn by vega, offline
+    assert fallbacks == 0  # all five organism charts drawn by vega, offline
     assert errors == []
     assert outside == []
 
