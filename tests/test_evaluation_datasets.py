@@ -84,8 +84,10 @@ FIRST = {  # the first problem of each fixed organism set (a change of the gener
 
 
 def test_organism_sets():
+    from thinking_sparks.plan import PLAN
+
     for level in ("easy", "medium", "hard"):
-        assert len(load_eval_set(f"organism/{level}")) == 100
+        assert len(load_eval_set(f"organism/{level}")) == PLAN.sizes.size(level)  # sized by the analysis plan
         assert load_eval_set(f"organism/{level}")[0] == FIRST[level]
         probs = load_eval_set(f"organism/{level}")
         assert probs and all(isinstance(p, Problem) for p in probs)

@@ -202,13 +202,13 @@ def test_zoo_report_table(tiny_zoo, tmp_path):
     table = pd.read_csv(out)
     runs = list(config.profile("tiny"))
     assert set(table["run"]) == set(runs)
-    assert len(table) == 3 * (len(runs) + 1)  # three sets per run; hybrid twice (think, no_think)
+    assert len(table) == 4 * (len(runs) + 1)  # four sets per run (calibrated too); hybrid twice (think, no_think)
     assert set(table[table.run == "hybrid"]["mode"]) == {"think", "no_think"}
     hard = table.difficulty == "hard"
     assert table["pass@1"].between(0, 1).all() and (table[hard].n == 3).all() and (table[~hard].n == 2).all()
     assert (table[hard].n_samples == 9).all() and (table[~hard].n_samples == 6).all()
     assert "no_think" in res.stdout and "hard" in res.stdout
-    assert "SFT raises hard-set pass@1 over base" in res.stdout and "GRPO accuracy reward rises" in res.stdout
+    assert "SFT raises calibrated-set pass@1 over base" in res.stdout  # the plan's premise set and "GRPO accuracy reward rises" in res.stdout
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import typer
 from thinking_sparks import atomic
 from thinking_sparks.errors import friendly_errors
 from thinking_sparks.organism.premises import HARD_N
+from thinking_sparks.plan import PLAN
 
 zoo_app = typer.Typer(add_completion=False, no_args_is_help=True,
                       help="The model organism: build and list post-training runs and checkpoints.")
@@ -91,7 +92,7 @@ def report_command(
         typer.echo(scores.wide(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         typer.echo(f"{len(table)} evaluations, n={n} (hard: {hard_n}), T={temperature}, in "
                    f"{time.perf_counter() - t0:.0f} s\n")
-        checks = premises.claims(evaluation.samples, curves.reward_summary(profile))
+        checks = premises.claims(evaluation.samples, curves.reward_summary(profile), difficulty=PLAN.levels.premise_set)
         shown = checks[["claim", "value", "ci_low", "ci_high", "verdict"]]
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
 
