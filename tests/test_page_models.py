@@ -241,7 +241,7 @@ def test_interventions_page_on_paper_shaped_models(paper_run, tmp_path):
 def test_thinking_page_on_paper_shaped_models(paper_run, tmp_path):
     name, base, _, _, data, n_layers, n_heads = paper_run
     params = {**CIRCUIT, **SAMPLING, "dataset": str(data), "eval_sets": [str(data)], "k_dataset": str(data),
-              "n_k": 4, "k_limit": 3, "hybrid_run": {"model": str(base)}, "top_k": 20}
+              "n_k": 4, "k_limit": 3, "hybrid_run": {"model": str(base)}, "top_k": 20, "distill_run": None}
     text, charts, verdicts = run_page("06_thinking_modes", params, tmp_path, tmp_path / "cache")
     assert f"of the model's {n_layers} layers × {n_heads} heads" in text
     assert "the chat template's `enable_thinking`" in text and "think off" in text

@@ -33,6 +33,7 @@ from thinking_sparks.emergence.pairs import PairParams, Side, sample_prefixes
 from thinking_sparks.emergence.sets import HeadSets, cohorts, frequency_table, score_dict
 from thinking_sparks.emergence.stats import effect
 from thinking_sparks.emergence.sweep import CircuitResult, circuit_for
+from thinking_sparks.evaluation.datasets import load_eval_set
 from thinking_sparks.models import CHECKPOINT_DIR, step_of
 from thinking_sparks.plan import PLAN
 
@@ -304,6 +305,7 @@ def trace_models(models: Mapping[str, ModelRun], params: PairParams, settings: C
     for label, m in models.items():
         if m.base is None:
             raise ValueError(f"run {label!r} has no base to compare its checkpoints with")
+    samples = available_samples(params, PLAN.circuits.n_samples if samples is None else samples)
     if jobs > 1:
         warm_sweep(sweep_jobs(models, params, samples), settings, jobs)
     out = {}
@@ -311,8 +313,20 @@ def trace_models(models: Mapping[str, ModelRun], params: PairParams, settings: C
         if m.base is None:
             raise ValueError(f"run {label!r} has no base to compare its checkpoints with")
         out[label] = trace(m.base, list(m.checkpoints), params, settings, run=label, progress=progress,
-                           samples=PLAN.circuits.n_samples if samples is None else samples)
+                           samples=samples)
     return out
+
+
+def available_samples(params: PairParams, samples: int) -> int:
+    """``samples``, or fewer when the question set cannot hold that many disjoint samples of
+    ``params.n_questions`` (a user's small JSONL set): the null then falls back to halves of sample 0
+    (:func:`~.tables.null_of`), and the log says so."""
+    n = len(load_eval_set(params.dataset, limit=params.n_questions * (params.sample + samples)))
+    fit = max(1, min(samples, n // params.n_questions - params.sample))
+    if fit < samples:
+        log.info("%s holds %d questions: %d sample(s) of %d, not %d (the null uses halves of sample 0)",
+                    params.dataset, n, fit, params.n_questions, samples)
+    return fit
 
 
 @dataclass

@@ -30,6 +30,7 @@ from thinking_sparks import runtime
 from thinking_sparks.atomic import write_text
 from thinking_sparks.emergence import compare, think_circuits
 from thinking_sparks.emergence.modelruns import ModelRun
+from thinking_sparks.evaluation.datasets import load_eval_set
 from thinking_sparks.interventions.experiments import has_taxonomy, head_overlap
 from thinking_sparks.interventions.headsets import top_heads
 from thinking_sparks.models import step_of
@@ -94,7 +95,9 @@ def choose_heads(model: ModelRun, base: str, sft: ModelRun | None, grpo: ModelRu
              "base": f"the base's circuit ({len(main.base.heads)} heads), top {k} by score"}
     sets["control"], notes["control"] = [], "no control set"
     if control is not None:
-        ctl = compare(model.final, base, dataclasses.replace(pairs, dataset=control), settings)
+        # the control set may hold fewer questions than the main circuits use: all of them, then
+        n = min(pairs.n_questions, len(load_eval_set(control, limit=pairs.n_questions)))
+        ctl = compare(model.final, base, dataclasses.replace(pairs, dataset=control, n_questions=n), settings)
         sets["control"] = top_heads(_scores(ctl.model), k)
         notes["control"] = f"{model.label}'s circuit on the control questions ({len(ctl.model.heads)} heads), top {k}"
     sets["sft"], notes["sft"] = [], "no SFT run"

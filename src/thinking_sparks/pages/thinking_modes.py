@@ -56,7 +56,8 @@ class Params(HeadPageParams):
         n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves (the
             plan's ``sizes.k_curve_samples``, ``sizes.k_curve_problems``).
         distill_run: the distilled student of Fig 15 (DeepSeek-R1-Distill's role): an organism run of
-            ``profile`` or ``{base: SPEC, checkpoints: SPEC}`` (its base and final checkpoint are used).
+            ``profile`` or ``{base: SPEC, checkpoints: SPEC}`` (its base and final checkpoint are used);
+            None: no Fig 15 (e.g. a user's hybrid model without a distilled student).
     """
 
     hybrid_run: str | dict[str, Any] = "hybrid"
@@ -64,11 +65,12 @@ class Params(HeadPageParams):
     k_dataset: str = "organism/hard"
     n_k: int = PLAN.sizes.k_curve_samples
     k_limit: int = PLAN.sizes.k_curve_problems
-    distill_run: str | dict[str, Any] = "distill"
+    distill_run: str | dict[str, Any] | None = "distill"
 
     def __post_init__(self):
         check_value(self.hybrid_run, "hybrid_run", self.profile, need_base=isinstance(self.hybrid_run, str))
-        check_value(self.distill_run, "distill_run", self.profile, need_base=True)
+        if self.distill_run is not None:
+            check_value(self.distill_run, "distill_run", self.profile, need_base=True)
         if self.think_switch not in THINK_SWITCHES:
             raise ValueError(f"think_switch must be one of {', '.join(THINK_SWITCHES)}, got {self.think_switch!r}")
         if not isinstance(self.k_dataset, str) or not self.k_dataset.strip():
@@ -158,7 +160,7 @@ class Result:
     n_k: int
     n_boot: int
     timing: Timing
-    fig15: Fig15
+    fig15: Fig15 | None
     count_boot: pd.DataFrame | None = None
     on_null: list[float] = field(default_factory=list)
 
@@ -174,7 +176,7 @@ def run(params: Params) -> Result:
     return mark_cached(_compute(params, roles["hybrid"], roles["distill"]), started)
 
 
-def _key(params: Params, hybrid: ModelRun, distill: ModelRun) -> dict[str, Any]:
+def _key(params: Params, hybrid: ModelRun, distill: ModelRun | None) -> dict[str, Any]:
     """The parameters (not build/device/threads), the run, its model's fingerprint, the question sets'
     contents and the analysis dtype."""
     values = {k: v for k, v in dataclasses.asdict(params).items() if k not in ("build", "device", "threads")}
@@ -183,7 +185,8 @@ def _key(params: Params, hybrid: ModelRun, distill: ModelRun) -> dict[str, Any]:
             "sets": set_fingerprints(params.eval_sets, params.limit),
             "k_set": set_fingerprints([params.k_dataset], params.k_limit),
             "questions": set_fingerprints([circuit_dataset(params)], None), "dtype": analysis_dtype(),
-            "distill": distill, "distill_models": model_fingerprints([distill.base, distill.final]), "plan": PLAN.fig15}
+            "distill": distill, "plan": PLAN.fig15,
+            "distill_models": model_fingerprints([distill.base, distill.final]) if distill is not None else []}
 
 
 def _circuit(mode: str, r: Any, settings: Any) -> ModeCircuit:
@@ -192,7 +195,7 @@ def _circuit(mode: str, r: Any, settings: Any) -> ModeCircuit:
 
 
 @cached("page-thinking-modes", key=_key)
-def _compute(params: Params, hybrid: ModelRun, distill: ModelRun) -> Result:
+def _compute(params: Params, hybrid: ModelRun, distill: ModelRun | None) -> Result:
     """The page's numbers: the two circuits, Table 2, Fig 5, the failure taxonomy, examples."""
     computed_at, t0 = time.time(), time.perf_counter()
     switch = params.switch()
@@ -201,7 +204,7 @@ def _compute(params: Params, hybrid: ModelRun, distill: ModelRun) -> Result:
     cmp = th["comparison"]
     on, off = _circuit("think on", cmp.base, settings), _circuit("think off", cmp.model, settings)
     count_boot, on_null = think_counts(cmp.base, cmp.model, settings)
-    fig = fig15(distill.base, distill.final, pairs, settings)
+    fig = fig15(distill.base, distill.final, pairs, settings) if distill is not None else None
     heads_s, t0 = time.perf_counter() - t0, time.perf_counter()
 
     lm = models.load_model(hybrid.final, device=params.device)
@@ -239,4 +242,4 @@ def verdicts(result: Result) -> pd.DataFrame:
 def fig15_verdicts(result: Result) -> pd.DataFrame:
     """Fig 15's claim (the student's circuit without thinking is more complex than with its own answer):
     :func:`~thinking_sparks.emergence.fig15.fig15_verdict`, as a verdict table."""
-    return verdict_table([fig15_verdict(result.fig15.complexity)])
+    return verdict_table([fig15_verdict(result.fig15.complexity)] if result.fig15 is not None else [])
