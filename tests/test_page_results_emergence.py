@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
+from thinking_sparks.plan import PLAN
 
 RUNS = ("sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill", "hybrid")
 #: the §4 rows whose rules changed on purpose (issue 21): each cites the paper's v2 section and figure or
@@ -65,11 +66,14 @@ def _check(result):
 
 
 def _check_counts(result):
-    """The per-checkpoint counts: every checkpoint with signal, each count inside its interval's
-    support and beside its same-size null; Table 3's rows are the final checkpoints'."""
+    """The counts with their floors: at each run's final checkpoint with signal (the plan's
+    ``circuits.count_checkpoints``), each inside its interval's support and beside its same-size null;
+    Table 3's rows are theirs."""
     c, s = result.counts, result.summary
     live = s[(s.step >= 0) & s.signal.astype(bool)]
-    assert sorted(zip(c.run, c.step)) == sorted(zip(live.run, live.step))
+    assert PLAN.circuits.count_checkpoints == "final"
+    assert sorted(zip(c.run, c.step)) == sorted(
+        (run, steps.max()) for run, steps in live.groupby("run").step if steps.max() == s[s.run == run].step.max())
     assert (c.ci_low <= c.ci_high).all() and (c.floor_mean <= c.floor_q95).all()
     assert set(c.null) == {"sample 1"}  # the sweep draws sample-1 circuits: a same-size null
     final = c.groupby("run").tail(1).set_index("run")

@@ -67,7 +67,9 @@ def test_words_eval_sets_are_disjoint_from_training():
 
     easy = load_eval_set("words/easy")
     direct = load_eval_set("words/easy-direct", limit=5)
-    assert len(easy) == 100 and easy[0].question.endswith(runs.STYLES["think"])
+    from thinking_sparks.plan import PLAN
+
+    assert len(easy) == PLAN.sizes.easy_size and easy[0].question.endswith(runs.STYLES["think"])  # the plan's size
     assert direct[0].question.endswith(runs.STYLES["direct"]) and direct[0].answer == easy[0].answer
     organism = load_eval_set("organism/easy")
     assert [p.answer for p in easy] == [p.answer for p in organism]
