@@ -28,12 +28,16 @@ STAMP  := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
 
 .PHONY: book test browser lock clean-cache clean
 
+# One shell for the whole install, so that bash's `times` (CPU seconds of its children) covers it:
+# the book's stage table reads <venv>/.install-times (thinking_sparks.runs.stages).
 $(STAMP): pyproject.toml $(LOCK) $(INSTALL_LOCK)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(if $(GPU),,$(PY) -m pip install --quiet --no-deps --retries 1 --timeout 15 --extra-index-url $(TORCH_CPU_INDEX) "$$(grep -m1 '^torch==' $(LOCK))")
-	$(PY) -m pip install --quiet -r $(INSTALL_LOCK)
-	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) -c "from thinking_sparks.runs import ensure_kernel; ensure_kernel()"
+	@set -e; t0=$$(date +%s.%N); set -x; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	$(if $(GPU),,$(PY) -m pip install --quiet --no-deps --retries 1 --timeout 15 --extra-index-url $(TORCH_CPU_INDEX) "$$(grep -m1 '^torch==' $(LOCK))";) \
+	$(PY) -m pip install --quiet -r $(INSTALL_LOCK); \
+	$(PY) -m pip install --quiet --no-deps -e .; \
+	$(PY) -c "from thinking_sparks.runs import ensure_kernel; ensure_kernel()"; \
+	set +x; { echo "$$t0 $$(date +%s.%N)"; times; } > $(VENV)/.install-times; \
 	touch $(STAMP)
 
 # Pin every dependency of pyproject.toml (extras book, test, dev) in requirements.lock: `make lock`
@@ -50,8 +54,11 @@ lock:
 	  --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 	sed -i -e '/^thinking-sparks @ /d' -e 's/^\(torch==[0-9.]*\)+cpu$$/\1/' $(LOCK)
 
+# the epoch second this make started: the book's stage table includes the install when it ran now
+MAKE_T0 := $(shell date +%s)
+
 book: $(STAMP)
-	$(PY) -m thinking_sparks.runs book $(BOOK_ARGS)
+	SPARKS_MAKE_T0=$(MAKE_T0) $(PY) -m thinking_sparks.runs book $(BOOK_ARGS)
 	@echo "book: $(CURDIR)/book/_build/html/index.html"
 
 # Debian's chromium for the browser test (no browser download: playwright drives the system one).

@@ -45,8 +45,8 @@ def built_book(tmp_path_factory, tiny_model_dir, tiny_zoo_cache):
         shutil.copytree(REPO / "book" / sub, root / "book" / sub)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPARKS_CACHE", str(tiny_zoo_cache[0]))
-        index = build_book(root, {"model": str(tiny_model_dir), **TEST_PARAMS})
-    return root, index
+        index, stages = build_book(root, {"model": str(tiny_model_dir), **TEST_PARAMS})
+    return root, index, stages
 
 
 def test_source_notebooks_are_clean():
@@ -62,7 +62,7 @@ def test_source_notebooks_are_clean():
 def test_papermill_page_has_outputs(built_book):
     import nbformat
 
-    root, index = built_book
+    root, index, _ = built_book
     assert index.exists()
     nb = nbformat.read(root / "book" / "pages" / "01_models.ipynb", as_version=4)
     bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
@@ -75,7 +75,7 @@ def test_papermill_page_has_outputs(built_book):
 def test_organism_page_measures_the_zoo(built_book):
     import nbformat
 
-    root, _ = built_book
+    root, _, _ = built_book
     nb = nbformat.read(root / "book" / "pages" / "02_organism.ipynb", as_version=4)
     bundles = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     charts = [b for b in bundles if "sparks-chart" in b.get("text/html", "")]
@@ -92,18 +92,24 @@ def test_organism_page_measures_the_zoo(built_book):
 def test_book_records_its_environment(built_book):
     from importlib import metadata
 
-    root, index = built_book
+    root, index, _ = built_book
     page = (index.parent / "book" / "pages" / "environment.html").read_text()
     cells = re.findall(r"<td[^>]*>(?:<p>)?([^<]*)", page)
     row = cells.index("transformers")
     assert cells[row + 1] == metadata.version("transformers")  # the installed version, as built
     assert "01_models" in page and "papermill wall time" in page
+    assert "Where the build" in page and "page 01_models" in page  # the stage table
+    _, _, stages = built_book
+    pages = stages[stages.stage.str.startswith("page ")]
+    assert len(pages) == len(list((REPO / "notebooks").glob("*.ipynb")))
+    assert (pages.cpu_s > 0).all() and (pages.wall_s > 0).all()  # the kernels' CPU is counted
+    assert stages.stage.iloc[-1] == "total" and stages.stage.iloc[-2] == "HTML (jupyter-book)"
 
 
 def test_book_collects_every_pages_verdicts(built_book):
     from thinking_sparks.pages import title
 
-    root, index = built_book
+    root, index, _ = built_book
     text = (root / "book" / "pages" / "verdicts.md").read_text()
     for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model"):
         assert f"## {title(stem)}" in text, stem
@@ -137,7 +143,7 @@ def _outputs(root, stem):
 
 
 def test_circuits_page_measures_its_choices(built_book):
-    root, _ = built_book
+    root, _, _ = built_book
     charts, text, noise = _outputs(root, "03_circuits")
     assert noise == []
     assert len(charts) == 3  # faithfulness/heads vs top-n, the circuit, attribution vs exact (denoising) patching
@@ -150,7 +156,7 @@ def test_circuits_page_measures_its_choices(built_book):
 
 
 def test_emergence_page_ends_with_computed_verdicts(built_book):
-    root, _ = built_book
+    root, _, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
     # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
@@ -164,7 +170,7 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
 
 
 def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
-    root, _ = built_book
+    root, _, _ = built_book
     charts, text, noise = _outputs(root, "05_interventions")
     assert noise == []
     assert len(charts) == 3  # Table 1 bars, Table 5 bars, Fig 4 (pass@1 | failures)
@@ -177,7 +183,7 @@ def test_interventions_page_tables_taxonomy_and_verdicts(built_book):
 
 
 def test_thinking_page_circuits_curves_and_verdicts(built_book):
-    root, _ = built_book
+    root, _, _ = built_book
     charts, text, noise = _outputs(root, "06_thinking_modes")
     assert noise == []
     assert len(charts) in (3, 4)  # [the two circuits,] Table 2 bars, pass@k / success@k curves, Fig 15
@@ -187,7 +193,7 @@ def test_thinking_page_circuits_curves_and_verdicts(built_book):
 
 
 def test_real_model_page_trains_traces_and_decides(built_book):
-    root, _ = built_book
+    root, _, _ = built_book
     charts, text, noise = _outputs(root, "07_real_model")
     assert noise == []
     # cohorts + heatmap, layers, the two style circuits, pass@1 bars, pass@k curves, attribution vs patching
@@ -246,7 +252,7 @@ def test_bad_organism_parameter_names_the_runs(tmp_path):
 def test_chart_is_interactive_offline_in_chromium(built_book):
     from playwright.sync_api import sync_playwright
 
-    _, index = built_book
+    _, index, _ = built_book
     page_path = index.parent / "book" / "pages" / "01_models.html"
     errors, outside = [], []
     with sync_playwright() as p:

@@ -29,6 +29,7 @@ from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
+from thinking_sparks.runs.stages import Stage, StageClock, install_stage, markdown
 from thinking_sparks.verdicts import COLUMNS, OPTIONAL, VERDICTS, collect, summary
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,12 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
     return out
 
 
-def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
+def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]], clock: StageClock | None = None) -> None:
     """Build, once, every organism profile that these sections would build with these parameters
     (each page calls ``zoo.build`` itself when ``build`` is on; parallel pages building the same
-    missing runs would train them twice and delete each other's checkpoints)."""
+    missing runs would train them twice and delete each other's checkpoints). With a ``clock``, the
+    build is one stage and each run it trained a row under it (wall and CPU seconds from its
+    ``run.json``; runs trained side by side overlap in time)."""
     builds: dict[str, int] = {}
     for parameters in parameter_sets:
         if "02_organism" in stems:
@@ -93,10 +96,16 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]]) -> None:
         from thinking_sparks.organism import zoo
 
         for name, jobs in builds.items():
-            zoo.build(name, jobs=jobs)
+            todo = [r for r in zoo.profile(name) if not zoo.is_built(name, r)]
+            with (clock or StageClock()).stage(f"organism zoo ({name}: {len(todo)} runs trained)"):
+                zoo.build(name, jobs=jobs)
+            if clock is not None:
+                for run in todo:
+                    meta = json.loads((zoo.run_dir(name, run) / "run.json").read_text())
+                    clock.add(Stage(f"  └ {run}", meta["seconds"], meta.get("cpu_seconds")))
 
 
-def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
+def prepare(stems: list[str], parameters: dict[str, Any], clock: StageClock | None = None) -> None:
     """Build, before any page runs, what the pages would otherwise build inside themselves: the
     organism zoo (``02_organism``), the emergence sweep (``04_emergence``) and SmolLM2's dequantized
     weights (``01_models``' and ``07_real_model``'s default), so that their progress shows in the
@@ -105,7 +114,8 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
     if "01_models" in stems:
         if params_from(params_class("01_models"), parameters).model.strip().lower() == SMOLLM2_SPEC:
             smollm2_dir()
-    build_zoos(stems, [parameters])
+    clock = clock or StageClock()
+    build_zoos(stems, [parameters], clock)
     if "04_emergence" in stems:  # every circuit of every checkpoint, with progress in the terminal
         p = params_from(params_class("04_emergence"), parameters)
         from thinking_sparks.emergence.trace import trace_runs  # torch loads only when the sweep runs
@@ -114,7 +124,8 @@ def prepare(stems: list[str], parameters: dict[str, Any]) -> None:
         from thinking_sparks.emergence.device import use_device
 
         use_device(p.device)
-        trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
+        with clock.stage(f"emergence sweep ({len(p.runs)} runs)"):
+            trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
     if "07_real_model" in stems:
         # only the start model's weights: the page trains its SFT run in a worker process on the
@@ -141,7 +152,7 @@ def _page_durations(root: Path) -> dict[str, float]:
 
 
 def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
-                           seconds: dict[str, float] | None = None) -> Path:
+                           seconds: dict[str, float] | None = None, stages: pd.DataFrame | None = None) -> Path:
     """``book/pages/environment.md``: the versions, machine and page times this book was built with."""
     lock = root / doctor.LOCK_FILE
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "no lock file"
@@ -160,6 +171,12 @@ def write_environment_page(root: Path, parameters: dict[str, Any] | None = None,
     if seconds:
         lines += ["", "| page | papermill wall time (s) |", "|---|---|"]
         lines += [f"| {stem} | {sec:.0f} |" for stem, sec in sorted(seconds.items())]
+    if stages is not None and len(stages):
+        lines += ["", "## Where the build's time went", "",
+                  "The last `make book` on this machine, stage by stage: wall seconds, CPU seconds of "
+                  "every process of the stage, and cores used (CPU / wall; the machine's cores are the "
+                  "most a stage can use). Indented rows are parts of the stage above them.", ""]
+        lines += markdown(stages)
     out = root / ENVIRONMENT_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, "\n".join(lines) + "\n")
@@ -240,24 +257,29 @@ def plan_section() -> list[str]:
 
 
 def build_book(root: Path, parameters: dict[str, Any] | None = None,
-               sections: list[str] | None = None) -> Path:
-    """Execute the sections into ``book/pages`` and build ``book/_build/html``."""
+               sections: list[str] | None = None) -> tuple[Path, pd.DataFrame]:
+    """Execute the sections into ``book/pages`` and build ``book/_build/html``; returns the index
+    and the build's stage table (:class:`~thinking_sparks.runs.stages.StageClock`)."""
     pages = root / "book" / "pages"
     stems = sections or list(PAGES)
-    prepare(stems, parameters or {})
+    clock = StageClock()
+    clock.add(install_stage(Path(sys.prefix)))
+    prepare(stems, parameters or {}, clock)
     seconds = {}
     for stem in stems:
         t0 = time.time()
-        execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
+        with clock.stage(f"page {stem}"):
+            execute(root / "notebooks" / f"{stem}.ipynb", pages / f"{stem}.ipynb", parameters)
         seconds[stem] = time.time() - t0
-    write_environment_page(root, parameters, seconds)
-    write_verdicts_page(root)
     jb = shutil.which("jupyter-book", path=os.path.dirname(sys.executable)) or "jupyter-book"
-    t0 = time.time()
-    subprocess.run([jb, "build", str(root), "--path-output", str(root / "book"), "--quiet"], check=True)
+    with clock.stage("HTML (jupyter-book)"):
+        write_environment_page(root, parameters, seconds, clock.table())  # before the HTML: it is a page
+        write_verdicts_page(root)
+        subprocess.run([jb, "build", str(root), "--path-output", str(root / "book"), "--quiet"], check=True)
     index = root / "book" / "_build" / "html" / "index.html"
-    log.info("built the book in %.1f s: %s", time.time() - t0, index)
-    return index
+    table = clock.table()
+    log.info("built the book in %.1f s: %s", clock.stages[-1].wall, index)
+    return index, table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -280,5 +302,7 @@ def main(argv: list[str] | None = None) -> None:
 
     params = {name: yaml.safe_load(value) for name, value in args.p}
     root = runtime.project_root() or Path.cwd()
-    print(build_book(root, params, args.section))
+    index, stages = build_book(root, params, args.section)
+    print("\n".join(markdown(stages)))
+    print(index)
 
