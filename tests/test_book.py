@@ -116,6 +116,14 @@ def test_book_collects_every_pages_verdicts(built_book):
     assert "GRPO adds fewer emergent heads than SFT" in text and "thinking on beats thinking off" in text
     assert "| **all pages** |" in text and "[03_circuits](03_circuits.ipynb)" in text
     assert (index.parent / "book" / "pages" / "verdicts.html").exists()
+    assert "](04_emergence.ipynb#emergent-heads-per-method-table-3" in text  # rows link to their figure
+    paper = (root / "book" / "pages" / "paper.md").read_text()
+    from thinking_sparks.runs.papermap import ITEMS
+
+    assert sum(line.startswith("| Fig ") or line.startswith("| Table ") for line in paper.splitlines()) == len(ITEMS)
+    html = (index.parent / "book" / "pages" / "04_emergence.html").read_text()
+    assert 'id="emergent-heads-per-method-table-3' in html  # the anchors the links use exist
+    assert (index.parent / "book" / "pages" / "paper.html").exists()
 
 
 def _verdicts(root, stem, text):

@@ -29,6 +29,7 @@ from thinking_sparks.emergence.modelruns import organism_names
 from thinking_sparks.models import SMOLLM2_SPEC, smollm2_dir
 from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
+from thinking_sparks.runs import papermap
 from thinking_sparks.runs.stages import Stage, StageClock, install_stage, markdown
 from thinking_sparks.verdicts import COLUMNS, OPTIONAL, VERDICTS, collect, summary
 
@@ -200,8 +201,10 @@ def _count(x: Any) -> str:
 
 def write_verdicts_page(root: Path) -> Path:
     """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
-    :func:`thinking_sparks.verdicts.show`), one section per page in book order, and the count of
-    verdicts by kind, per page and in all. Written atomically."""
+    :func:`thinking_sparks.verdicts.show`), one section per page in book order, each row linked to
+    the section that draws the figure or table it cites, and the count of verdicts by kind, per page
+    and in all; and beside it the "Paper and book" page (:mod:`thinking_sparks.runs.papermap`).
+    Written atomically."""
     pages = root / "book" / "pages"
     tables = {stem: collect(pages / f"{stem}.ipynb") for stem in PAGES if (pages / f"{stem}.ipynb").exists()}
     found = {stem: t for stem, t in tables.items() if t is not None}
@@ -225,8 +228,9 @@ def write_verdicts_page(root: Path) -> Path:
         if t.empty:
             continue
         columns = list(COLUMNS) + [c for c in OPTIONAL if c in t.columns and t[c].notna().any()]
-        lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
-        lines += ["| " + " | ".join(_count(r[c]) if c in OPTIONAL else _cell(r[c]) for c in columns) + " |"
+        lines += ["| " + " | ".join(columns) + " | figure |", "|---" * (len(columns) + 1) + "|"]
+        lines += ["| " + " | ".join(_count(r[c]) if c in OPTIONAL else _cell(r[c]) for c in columns)
+                  + f" | {papermap.row_links(stem, str(r['paper']), pages / f'{stem}.ipynb')} |"
                   for r in t.to_dict("records")]
         lines += [""]
     none = [stem for stem in tables if stem not in found]
@@ -235,6 +239,7 @@ def write_verdicts_page(root: Path) -> Path:
                   "data failed a sanity check): "
                   + ", ".join(f"[{stem}]({stem}.ipynb)" for stem in none) + ".", ""]
     lines += plan_section()
+    papermap.write_page(root, found)
     out = root / VERDICTS_PAGE
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, "\n".join(lines))
