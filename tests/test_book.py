@@ -128,9 +128,9 @@ def test_book_collects_every_pages_verdicts(built_book):
 
 def _verdicts(root, stem, text):
     """The page's verdict table, shown (as HTML) and marked for the book's verdicts page."""
-    from thinking_sparks.verdicts import COLUMNS, VERDICTS, collect
+    from thinking_sparks.verdicts import SHOWN, VERDICTS, collect
 
-    for column in COLUMNS:
+    for column in SHOWN:
         assert f"<th>{column}</th>" in text
     table = collect(root / "book" / "pages" / f"{stem}.ipynb")
     assert table is not None, f"{stem} shows no verdict table"

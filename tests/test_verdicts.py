@@ -155,7 +155,7 @@ def test_the_book_collects_every_pages_table(tmp_path):
     assert "| [04_emergence](04_emergence.ipynb) | 1 | 0 | 1 | 0 | 2 |" in text
     assert "| **all pages** | **2** | **0** | **1** | **1** | **4** |" in text
     row = next(line for line in text.splitlines() if line.startswith("| fewer heads"))
-    assert "| – | – |" in row and row.endswith("| reproduced |")
+    assert row == "| fewer heads | §4.2 | d | -2 | value below 0 | reproduced | - |"  # no interval: the value alone
 
 
 def test_a_page_with_an_empty_table_says_so(tmp_path):
@@ -180,9 +180,10 @@ def test_the_verdicts_page_shows_the_plan_and_the_n_to_decide(tmp_path):
                            Verdict("distillation raises accuracy", "§2", "hard pass@1", 0.05, 0.01, 0.09)])
     executed(pages / "02_organism.ipynb", with_n_to_decide(table, 100))
     text = write_verdicts_page(tmp_path).read_text()
-    assert "| claim | paper | statistic | value | ci_low | ci_high | criterion | verdict | n_to_decide |" in text
+    assert "| claim | paper | statistic | value [95% CI] | criterion | verdict | n to decide | figure |" in text
     rows = [line for line in text.splitlines() if line.startswith(("| SFT raises", "| distillation raises"))]
-    assert rows[0].endswith("| inconclusive | 400 |") and rows[1].endswith("| reproduced | – |")
+    assert rows[0].endswith("| inconclusive | 400 | - |") and rows[1].endswith("| reproduced | – | - |")
+    assert "| 0.05 [0.01, 0.09] |" in rows[1]  # value and interval in one cell, as a paper prints them
     assert "## Analysis plan" in text and text.index("## Analysis plan") > text.index("| SFT raises")
     for entry, value, reason in plan.table().itertuples(index=False):
         shown = f"{value:.3g}" if isinstance(value, float) else value  # floats at 3 significant digits

@@ -172,9 +172,45 @@ def summary(table: pd.DataFrame) -> str:
     return f"Of {len(table)} checks: " + ", ".join(parts) + "."
 
 
+def number(x: float | None) -> str:
+    """2-3 significant digits, as a paper prints them: ``0.31415 -> 0.314``, ``12.34 -> 12.3``,
+    ``1282.4 -> 1,282``, whole numbers whole; "–" for a missing value."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e6:
+        return f"{int(x):,}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def interval(value: float | None, low: float | None, high: float | None) -> str:
+    """``0.31 [0.23, 0.39]``; the value alone when the interval is missing."""
+    if _nan(low) or _nan(high):
+        return number(value)
+    return f"{number(value)} [{number(low)}, {number(high)}]"
+
+
+#: the columns a verdict table is shown with (value and interval in one cell; no index)
+SHOWN = ("claim", "paper", "statistic", "value [95% CI]", "criterion", "verdict")
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """A verdict table as a page shows it: :data:`SHOWN` (plus ``n to decide`` where a row has one),
+    numbers at 2-3 significant digits, strings only."""
+    out = pd.DataFrame({
+        "claim": table["claim"], "paper": table["paper"], "statistic": table["statistic"],
+        "value [95% CI]": [interval(v, lo, hi) for v, lo, hi in zip(table["value"], table["ci_low"], table["ci_high"])],
+        "criterion": table["criterion"], "verdict": table["verdict"]})
+    if "n_to_decide" in table.columns and table["n_to_decide"].notna().any():
+        out["n to decide"] = [number(x) if not pd.isna(x) else "–" for x in table["n_to_decide"]]
+    return out.reset_index(drop=True)
+
+
 def show(table: pd.DataFrame) -> None:
-    """Display a page's verdict table (HTML, as a DataFrame shows) with a JSON copy under
-    :data:`MIME`, which marks it as the page's verdicts for :func:`collect`."""
+    """Display a page's verdict table (:func:`readable`, as HTML without an index) with a JSON copy
+    of the full table under :data:`MIME`, which marks it as the page's verdicts for :func:`collect`."""
     from IPython.display import display  # deferred: IPython is heavy or optional, loaded only here
 
     missing = [c for c in COLUMNS if c not in table.columns]
@@ -182,7 +218,9 @@ def show(table: pd.DataFrame) -> None:
         raise ValueError(f"not a verdict table: missing columns {missing}")
     keep = list(COLUMNS) + [c for c in OPTIONAL if c in table.columns]
     records = json.loads(table[keep].to_json(orient="records"))  # NaN -> null
-    display({"text/html": table._repr_html_() or table.to_html(), "text/plain": repr(table), MIME: records}, raw=True)
+    shown = readable(table)
+    html = shown.to_html(index=False, classes="sparks-verdicts", border=0)
+    display({"text/html": html, "text/plain": shown.to_string(index=False), MIME: records}, raw=True)
 
 
 def collect(notebook: Path) -> pd.DataFrame | None:

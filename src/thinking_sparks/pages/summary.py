@@ -13,34 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
 from typing import Any
 
 import pandas as pd
 
-from thinking_sparks.verdicts import VERDICTS
+from thinking_sparks.verdicts import VERDICTS, interval, number
 
 #: Params fields that say what a page ran, in the order the box lists them, with their labels
 RAN_FIELDS = (("model", "model"), ("run", "run"), ("runs", "runs"), ("dataset", "question set"),
               ("n_questions", "questions per circuit"), ("n_problems", "problems"), ("profile", "profile"))
-
-
-def number(x: float) -> str:
-    """2-3 significant digits: ``0.314 -> 0.314``, ``12.34 -> 12.3``, ``1234.5 -> 1,234``."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if float(x).is_integer() and abs(x) < 1e6:
-        return f"{int(x):,}"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-
-def interval(value: float, low: float, high: float) -> str:
-    """``0.31 [0.23, 0.39]``; the value alone when the interval is missing."""
-    if low is None or high is None or any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
-        return number(value)
-    return f"{number(value)} [{number(low)}, {number(high)}]"
 
 
 def seconds_of(result: Any) -> float | None:

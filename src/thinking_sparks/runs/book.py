@@ -31,7 +31,7 @@ from thinking_sparks.pages import PAGES, params_class, title
 from thinking_sparks.pages.params import emergence_settings, params_from
 from thinking_sparks.runs import papermap
 from thinking_sparks.runs.stages import Stage, StageClock, install_stage, markdown
-from thinking_sparks.verdicts import COLUMNS, OPTIONAL, VERDICTS, collect, summary
+from thinking_sparks.verdicts import VERDICTS, collect, readable, summary
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +194,6 @@ def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
-def _count(x: Any) -> str:
-    """A whole number (``n_to_decide``) as a Markdown table cell, "–" when missing."""
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
-
-
 def write_verdicts_page(root: Path) -> Path:
     """``book/pages/verdicts.md``: every executed page's verdict table (as the page shows it with
     :func:`thinking_sparks.verdicts.show`), one section per page in book order, each row linked to
@@ -227,11 +222,10 @@ def write_verdicts_page(root: Path) -> Path:
         lines += [f"## {title(stem)}", "", f"From [{stem}]({stem}.ipynb). {summary(t)}", ""]
         if t.empty:
             continue
-        columns = list(COLUMNS) + [c for c in OPTIONAL if c in t.columns and t[c].notna().any()]
-        lines += ["| " + " | ".join(columns) + " | figure |", "|---" * (len(columns) + 1) + "|"]
-        lines += ["| " + " | ".join(_count(r[c]) if c in OPTIONAL else _cell(r[c]) for c in columns)
-                  + f" | {papermap.row_links(stem, str(r['paper']), pages / f'{stem}.ipynb')} |"
-                  for r in t.to_dict("records")]
+        shown = readable(t)
+        shown["figure"] = [papermap.row_links(stem, str(p), pages / f"{stem}.ipynb") for p in t["paper"]]
+        lines += ["| " + " | ".join(shown.columns) + " |", "|---" * len(shown.columns) + "|"]
+        lines += ["| " + " | ".join(_cell(x) for x in row) + " |" for row in shown.itertuples(index=False)]
         lines += [""]
     none = [stem for stem in tables if stem not in found]
     if none:
