@@ -57,6 +57,9 @@ def test_source_notebooks_are_clean():
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name} needs exactly one parameters cell"
+        shown = [c.source[:60] for c in nb.cells if c.cell_type == "code"
+                 and not {"hide-input", "remove-input", "remove-cell"} & set(c.get("metadata", {}).get("tags", []))]
+        assert not shown, f"{path.name}: code cells not collapsed (tag them hide-input): {shown}"
 
 
 def test_papermill_page_has_outputs(built_book):
@@ -99,6 +102,12 @@ def test_book_records_its_environment(built_book):
     assert cells[row + 1] == metadata.version("transformers")  # the installed version, as built
     assert "01_models" in page and "papermill wall time" in page
     assert "Where the build" in page and "page 01_models" in page  # the stage table
+    import nbformat
+
+    for executed in sorted((root / "book" / "pages").glob("0*.ipynb")):  # papermill's cell is collapsed too
+        nb = nbformat.read(executed, as_version=4)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and all("hide-input" in c.metadata.tags for c in injected), executed.name
     _, _, stages = built_book
     pages = stages[stages.stage.str.startswith("page ")]
     assert len(pages) == len(list((REPO / "notebooks").glob("*.ipynb")))

@@ -71,9 +71,22 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any] | None = None,
             tmp.replace(failed)
         tmp.unlink(missing_ok=True)
         raise
+    _collapse_injected(tmp)
     tmp.replace(out)
     log.info("executed %s in %.1f s -> %s", notebook.name, time.time() - t0, out)
     return out
+
+
+def _collapse_injected(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input`` (its code would show in the book)."""
+    import nbformat  # deferred: nbformat is heavy or optional, loaded only here
+
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    for cell in cells:
+        cell.metadata["tags"] = [*cell.metadata["tags"], "hide-input"]
+    if cells:
+        nbformat.write(nb, str(path))
 
 
 def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]], clock: StageClock | None = None) -> None:
