@@ -108,6 +108,9 @@ def test_book_records_its_environment(built_book):
         nb = nbformat.read(executed, as_version=4)
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and all("hide-input" in c.metadata.tags for c in injected), executed.name
+        boxes = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if "sparks-summary" in o.get("data", {}).get("text/html", "")]
+        assert len(boxes) == 1 and "Verdicts:" in boxes[0]["data"]["text/html"], executed.name  # the summary box
     _, _, stages = built_book
     pages = stages[stages.stage.str.startswith("page ")]
     assert len(pages) == len(list((REPO / "notebooks").glob("*.ipynb")))
