@@ -24,7 +24,7 @@ TEST_PARAMS = {"prompts": ["what is 3 + 4 ?"], "profile": "tiny", "n": 2, "limit
                "hard_n": 32, "curve_n": 2, "curve_limit": 3,
                "curve_runs": ["sft", "grpo-hard"],
                # circuits (03, 04): few questions, small IG step counts, enough edges for a 2 x 4 model
-               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20, "n_splits": 10,
+               "n_questions": 8, "steps": 2, "ig_steps": [2, 5, 10], "top_n": 20, "n_boot": 20,
                # thinking modes (06): a few samples for the k curves
                "n_k": 8, "k_limit": 3,
                # real model (07): the tiny model post-trained for two steps, both checkpoints traced

@@ -61,3 +61,16 @@ def test_table_reads_statuses_from_the_pages_verdicts(tmp_path):
     assert len(t) == len(papermap.ITEMS)
     links = papermap.row_links("05_interventions", "Tables 4 and 5", notebooks["05_interventions"])
     assert links == "[Table 4, Table 5](05_interventions.ipynb#tables-4-and-5-scaling-heads-in-the-base-model)"
+
+
+def test_the_page_links_sections_and_names_pages_not_built(tmp_path):
+    pages = tmp_path / "book" / "pages"
+    pages.mkdir(parents=True)
+    (pages / "05_interventions.ipynb").write_text((REPO / "notebooks" / "05_interventions.ipynb").read_text())
+    verdicts = {"05_interventions": pd.DataFrame({"paper": ["Table 1"], "verdict": ["reproduced"]})}
+    text = papermap.write_page(tmp_path, verdicts).read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| Table 1 |"))
+    assert row.startswith("| Table 1 | Table 2 | head ablation") and row.endswith("| 1 | reproduced |")
+    assert "(05_interventions.ipynb#table-1-ablation-in-the-distilled-model)" in row
+    assert "| Fig 1 | Fig 1 | overview schematic (no data) | - | 0 |" in text
+    assert "04_emergence (not in this build)" in text

@@ -161,9 +161,9 @@ def write_page(root: Path, verdicts: dict[str, pd.DataFrame]) -> Path:
              "when none is decided.", "",
              "| paper (v2) | v1 | content | where in this book | verdict rows | status |", "|---|---|---|---|---:|---|"]
     for r in t.itertuples():
-        if r.page is None:
+        if not isinstance(r.page, str):
             where = "-"
-        elif r.section:
+        elif isinstance(r.section, str):
             where = f"[{r.page}: {r.section}]({r.page}.ipynb#{anchor(r.section)})"
         elif r.page in notebooks:
             where = f"[{r.page}]({r.page}.ipynb)"
