@@ -27,7 +27,8 @@ SELECTION = "head_pick"
 QUESTION = "question_pick"
 CLASSES = ["emergent", "retained", "base-only", "inactive"]
 CLASS_COLOURS = ["#d62728", "#9467bd", "#1f77b4", "#e0e0e0"]
-WIDTH = 540  # the content column (about 700 px) less the legends' margin
+CELL = 10_000  # a packed attention cell is query * CELL + key
+WIDTH = 600  # the content column (about 700 px) less the axes' margins; legends go below the views
 
 
 def _grid(grid: pd.DataFrame, pick: alt.Parameter, title: str) -> alt.Chart:
@@ -55,17 +56,24 @@ def _ablation(effects: pd.DataFrame, pick: alt.Parameter, width: int) -> alt.Cha
     return (bars + rules).properties(width=width, height=120)
 
 
-def _lines(lines: pd.DataFrame, pick: alt.Parameter, measure: str, width: int) -> alt.Chart:
-    data = lines[lines["measure"] == measure]
-    return (alt.Chart(data, title=f"{measure} at every checkpoint (base dashed)").mark_line(point=True)
-            .encode(x=alt.X("step:Q", title="checkpoint step", axis=alt.Axis(format="d", tickMinStep=1)),
+def _pack_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per (head, run, measure, circuit), its steps and values as arrays (flattened in the spec)."""
+    return (lines.groupby(["head", "run", "measure", "circuit"], sort=False)
+            .agg(steps=("step", list), values=("value", lambda v: [float(f"{x:.3g}") for x in v])).reset_index())
+
+
+def _lines(packed: pd.DataFrame, pick: alt.Parameter, measure: str, width: int) -> alt.Chart:
+    return (alt.Chart(packed, title=f"{measure} at every checkpoint (base dashed)").mark_line(point=True)
+            .transform_filter(pick).transform_filter(alt.datum.measure == measure)
+            .transform_flatten(["steps", "values"], as_=["step", "value"])
+            .encode(x=alt.X("step:O", title="checkpoint step", axis=alt.Axis(labelAngle=0)),
                     y=alt.Y("value:Q", title=measure),
                     color=alt.Color("run:N", title="run"),
                     strokeDash=alt.StrokeDash("circuit:N", title="circuit",
                                               scale=alt.Scale(domain=["checkpoint", "base"], range=[[1, 0], [4, 3]])),
                     detail="circuit:N",
-                    tooltip=["run:N", "circuit:N", "step:Q", alt.Tooltip("value:Q", format=".3g")])
-            .transform_filter(pick).properties(width=width, height=150))
+                    tooltip=["run:N", "circuit:N", "step:O", alt.Tooltip("value:Q", format=".3g")])
+            .properties(width=width, height=150))
 
 
 def _classes(classes: pd.DataFrame, pick: alt.Parameter, width: int) -> alt.Chart:
@@ -90,17 +98,21 @@ def _tokens(attention: pd.DataFrame) -> pd.DataFrame:
 
 
 def _attention(attention: pd.DataFrame, ask: alt.Parameter, pick: alt.Parameter, width: int) -> alt.Chart:
-    """Stored compactly (one row per model, question and head, its cells as three arrays, flattened
-    once the selection has kept the head's rows; token labels looked up), so that every head's
-    pattern fits in the page."""
-    packed = (attention.groupby(["model", "sequence", "head"], sort=False)
-              .agg(qs=("query", list), ks=("key", list), ws=("weight", lambda w: [round(float(x), 3) for x in w]))
+    """Stored compactly (one row per model, question and head; its cells as two arrays, ``query *
+    CELL + key`` and the weight in thousandths, flattened once the selection has kept the head's rows;
+    token labels looked up), so that every head's pattern fits in the page."""
+    if len(attention) and int(attention[["query", "key"]].to_numpy().max()) >= CELL:
+        raise ValueError(f"sequences of {CELL} tokens or more do not fit the packed attention cells")
+    packed = (attention.assign(cell=attention["query"] * CELL + attention["key"]).groupby(["model", "sequence", "head"], sort=False)
+              .agg(cs=("cell", list), ws=("weight", lambda w: [round(1000 * float(x)) for x in w]))
               .reset_index())
     labels = alt.LookupData(_tokens(attention), key="at", fields=["label"])
     at = "datum.model + '|' + datum.sequence + '|' + "
     panel = (alt.Chart(packed, name="attention").mark_rect()
              .transform_filter(pick).transform_filter(alt.datum.sequence == ask)
-             .transform_flatten(["qs", "ks", "ws"], as_=["query", "key", "weight"])
+             .transform_flatten(["cs", "ws"], as_=["cell", "w"])
+             .transform_calculate(weight="datum.w / 1000", query=f"floor(datum.cell / {CELL})",
+                                  key=f"datum.cell % {CELL}")
              .transform_calculate(q_at=at + "datum.query", k_at=at + "datum.key")
              .transform_lookup(lookup="q_at", from_=labels, as_=["q"])
              .transform_lookup(lookup="k_at", from_=labels, as_=["k"])
@@ -109,7 +121,7 @@ def _attention(attention: pd.DataFrame, ask: alt.Parameter, pick: alt.Parameter,
                      color=alt.Color("weight:Q", scale=alt.Scale(scheme="greys", domain=[0, 1]), title="weight"),
                      tooltip=["model:N", alt.Tooltip("q:N", title="query"), alt.Tooltip("k:N", title="key"),
                               alt.Tooltip("weight:Q", format=".3f")])
-             .properties(width=width // 2 - 40, height=width // 2 - 40))
+             .properties(width=width // 2 - 90, height=width // 2 - 90))
     return (panel.facet(column=alt.Column("model:N", title=None, sort=["base", "post-trained"]),
                         title="attention pattern (weights below the page's min_weight left blank)")
             .resolve_scale(x="independent", y="independent"))
@@ -145,9 +157,10 @@ def head_explorer(grid: pd.DataFrame, lines: pd.DataFrame, classes: pd.DataFrame
     half = WIDTH // 2 - 40
     ask = alt.param(name=QUESTION, value=0, bind=alt.binding_select(options=list(range(len(questions))),
                                                                      labels=questions, name="question "))
-    return alt.vconcat(top, alt.hconcat(_lines(lines, pick, "importance", half), _lines(lines, pick, "inclusion", half)),
+    packed = _pack_lines(lines)
+    return alt.vconcat(top, alt.hconcat(_lines(packed, pick, "importance", half), _lines(packed, pick, "inclusion", half)),
                        _classes(classes, pick, WIDTH), _attention(attention, ask, pick, WIDTH),
-                       _edges(edges, pick, WIDTH), title=title).resolve_scale(color="independent").add_params(ask)
+                       _edges(edges, pick, WIDTH), title=title).resolve_scale(color="independent").add_params(ask).configure_legend(orient="bottom")
 
 
 __all__ = ["CLASSES", "QUESTION", "SELECTION", "head_explorer"]

@@ -67,7 +67,7 @@ class Params(emergence.Params):
     checkpoint: int | None = None
     head: str | None = None
     attention_questions: int = 3
-    min_weight: float = 0.01
+    min_weight: float = 0.02
     top_edges: int = 5
     eval_set: str = "organism/easy"
     n: int = PLAN.sizes.head_k
@@ -237,8 +237,9 @@ def _edges(edges: pd.DataFrame, top: int) -> pd.DataFrame:
     heads = sorted({n for n in (*edges["src"], *edges["dst"]) if n.startswith("L")}, key=parse_head)
     frames = []
     for h in heads:
-        out = edges[edges["src"] == h].assign(direction="out", edge=lambda d: f"{h} → " + d["dst"])
-        inn = edges[edges["dst"] == h].assign(direction="in", edge=lambda d: d["src"] + f" → {h}")
+        out, inn = edges[edges["src"] == h], edges[edges["dst"] == h]
+        out = out.assign(direction="out", edge=f"{h} → " + out["dst"])
+        inn = inn.assign(direction="in", edge=inn["src"] + f" → {h}")
         for part in (inn, out):
             frames.append(part.loc[part["score"].abs().sort_values(ascending=False).index[:top]].assign(head=h))
     cols = ["head", "direction", "edge", "score"]
