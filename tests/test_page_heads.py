@@ -3,6 +3,7 @@ vega-lite spec (one click selection driving the detail views) and, in Chromium, 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -163,3 +164,46 @@ def test_click_on_the_grid_changes_the_detail_views(page, tmp_path):
     assert width <= 700  # fits the book's content column
     assert "L0H1 → logits" in before and "L0H1 → logits" not in after
     assert errors == []
+
+
+def test_bad_head_run_is_one_line():
+    from thinking_sparks.pages.params import make_params
+
+    with pytest.raises(ValueError, match="^head_run 'teacher' is not one of the page's runs: sft, grpo-easy"):
+        make_params("09_heads", {"profile": "tiny", "head_run": "teacher", "build": False})
+    with pytest.raises(ValueError, match="not a head name: 'L1'"):
+        make_params("09_heads", {"profile": "tiny", "head": "L1", "build": False})
+
+
+def test_attention_rows_sum_to_one_and_sdpa_comes_back(tiny_model_dir):
+    from thinking_sparks.heads.attention import attention_table
+    from thinking_sparks.models import load_model
+
+    lm = load_model(str(tiny_model_dir))
+    before = lm.hf_model.config._attn_implementation
+    ids = lm.encode(lm.chat("what is 3 + 4 ?"))[0].tolist()
+    table = attention_table(lm, [ids], [len(ids) - 2], min_weight=0.0)
+    assert lm.hf_model.config._attn_implementation == before
+    n = len(ids)
+    assert len(table) == lm.n_layers * lm.n_heads * n * (n + 1) // 2  # every causal cell
+    sums = table.groupby(["head", "query"])["weight"].sum()
+    assert sums.min() == pytest.approx(1.0, abs=2e-3) and sums.max() == pytest.approx(1.0, abs=2e-3)
+    assert table[table["query"] >= n - 2]["query_answer"].all() and not table[table["query"] < n - 2]["query_answer"].any()
+
+
+def test_single_head_effects_and_class_difference_on_known_samples():
+    import pandas as pd
+
+    from thinking_sparks.interventions.single import class_difference, drops_by_problem, head_effects
+
+    # 4 problems, 1 sample each: unmodified solves all; L0H0 zeroed loses p0, p1; L0H1 loses p0; L1H0 loses none
+    lost = {"no ablation": [], "L0H0": ["p0", "p1"], "L0H1": ["p0"], "L1H0": []}
+    samples = pd.DataFrame([{"condition": c, "problem_id": p, "difficulty": "easy", "sample_index": 0,
+                             "correct": p not in gone} for c, gone in lost.items() for p in ("p0", "p1", "p2", "p3")])
+    eff = head_effects(samples, n_resamples=200, seed=0)
+    assert list(eff["head"]) == ["L0H0", "L0H1", "L1H0"]
+    assert list(eff["effect"]) == [0.5, 0.25, 0.0] and list(eff["pass@1"]) == [0.5, 0.75, 1.0]
+    assert drops_by_problem(samples).loc["p0"].to_dict() == {"L0H0": 1.0, "L0H1": 1.0, "L1H0": 0.0}
+    value, lo, hi = class_difference(samples, ["L0H0"], ["L0H1", "L1H0"], n_resamples=200, seed=0)
+    assert value == pytest.approx(0.5 - 0.125) and lo <= value <= hi
+    assert all(map(math.isnan, class_difference(samples, ["L0H0"], [], n_resamples=200, seed=0)))

@@ -67,7 +67,8 @@ def attention_table(lm: Any, sequences: Sequence[Sequence[int]], answer_starts: 
     for i, (ids, start) in enumerate(zip(sequences, answer_starts, strict=True)):
         w = attention_weights(lm, ids)  # [n_layers, n_heads, T, T]
         tokens = [lm.tokenizer.decode([t]) for t in ids] if lm.tokenizer is not None else [str(t) for t in ids]
-        layer, head, q, k = torch.nonzero(w >= min_weight, as_tuple=True)
+        causal = torch.ones(w.shape[-2:], dtype=torch.bool).tril()  # [T, T]: key <= query
+        layer, head, q, k = torch.nonzero((w >= min_weight) & causal, as_tuple=True)
         names = [head_name(int(a), int(b)) for a, b in zip(layer.tolist(), head.tolist(), strict=True)]
         qs, ks = q.tolist(), k.tolist()
         frames.append(pd.DataFrame({
