@@ -50,8 +50,8 @@ class Params(emergence.Params):
     """Parameters of ``09_heads`` (besides page 04's, :class:`~thinking_sparks.pages.emergence.Params`).
 
     Attributes:
-        head_run: the run explored (one of ``runs``): its checkpoint's circuit colours the grid, its
-            final model is ablated head by head.
+        head_run: the run explored (one of ``runs``; None: the first): its checkpoint's circuit
+            colours the grid, its final model is ablated head by head.
         checkpoint: the step of ``head_run`` whose circuit and attention are shown (None: the last).
         head: the head selected when the page opens (None: the run's emergent head with the largest
             ablation effect, else the head with the largest effect).
@@ -63,7 +63,7 @@ class Params(emergence.Params):
             samples each, the paper's sampling as on page 05).
     """
 
-    head_run: str = "sft"
+    head_run: str | None = None
     checkpoint: int | None = None
     head: str | None = None
     attention_questions: int = 3
@@ -80,6 +80,8 @@ class Params(emergence.Params):
     def __post_init__(self):
         super().__post_init__()
         labels = list(self.runs) if not isinstance(self.runs, dict) else list(self.runs.keys())
+        if self.head_run is None:
+            self.head_run = labels[0]
         if self.head_run not in labels:
             raise ValueError(f"head_run {self.head_run!r} is not one of the page's runs: {', '.join(labels)}")
         if self.head is not None:

@@ -16,7 +16,7 @@ import typer
 def head_command(
     head: str = typer.Argument(..., help="The head, L<layer>H<head> (0-indexed), e.g. L5H1."),
     model: str = typer.Option("full", "--model", "-m", help="Organism profile whose zoo is read (full | tiny)."),
-    run: Optional[str] = typer.Option(None, "--run", "-r", help="The run explored (default: the page's, sft)."),
+    run: Optional[str] = typer.Option(None, "--run", "-r", help="The run explored (default: the first of the page's runs, sft)."),
     checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step of the run shown (default: the last)."),
     build: bool = typer.Option(False, "--build/--no-build", help="Build missing zoo runs first."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="Another page parameter, NAME=VALUE "
@@ -41,6 +41,6 @@ def head_command(
         values[name.strip()] = yaml.safe_load(text)
     result = heads.run(make_params("09_heads", values))
     facts = heads.head_facts(result, head)
-    typer.echo(f"{head} ({result.n_layers} layers x {result.n_heads} heads); class at {result.run}'s final circuit "
-               f"per run; ablation on {result.final}")
+    typer.echo(f"{head} ({result.n_layers} layers x {result.n_heads} heads): its class, importance and inclusion "
+               f"in each run's final circuit; zeroed alone in {result.final}")
     typer.echo(facts.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
