@@ -123,7 +123,7 @@ def test_book_collects_every_pages_verdicts(built_book):
 
     root, index, _ = built_book
     text = (root / "book" / "pages" / "verdicts.md").read_text()
-    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model"):
+    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model", "09_heads"):
         assert f"## {title(stem)}" in text, stem
     assert "GRPO adds fewer emergent heads than SFT" in text and "thinking on beats thinking off" in text
     assert "| **all pages** |" in text and "[03_circuits](03_circuits.ipynb)" in text
@@ -297,6 +297,36 @@ def test_chart_is_interactive_offline_in_chromium(built_book):
     assert fallbacks == 0  # all five organism charts drawn by vega, offline
     assert errors == []
     assert outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it)")
+def test_head_explorer_click_changes_the_detail_views_in_the_book(built_book):
+    """Page 09 in the built book: the explorer is drawn by vega offline, fits the content column, and a
+    click on head L1H0's cell replaces the first head's edges by L1H0's (tests/test_page_heads.py does
+    the same on the chart alone)."""
+    from playwright.sync_api import sync_playwright
+
+    _, index = built_book
+    errors, outside = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_context(offline=True).new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else outside.append(r.url))
+        page.goto((index.parent / "book" / "pages" / "09_heads.html").as_uri())
+        page.wait_for_selector(".sparks-chart svg.marks", timeout=30_000)
+        fits = page.evaluate("(() => { const c = document.querySelector('.sparks-chart');"
+                             " return c.querySelector('svg.marks').getBoundingClientRect().width"
+                             " <= c.parentElement.getBoundingClientRect().width + 1; })()")
+        before = page.locator(".sparks-chart svg.marks").text_content()
+        page.locator('.sparks-chart svg.marks path[aria-roledescription="rect mark"]').nth(4).click(force=True)
+        page.wait_for_function("document.querySelector('.sparks-chart svg.marks').textContent.includes('input → L1H0')",
+                               timeout=10_000)
+        browser.close()
+    assert "input → L1H0" not in before and fits
+    assert errors == [] and outside == []
 
 
 def test_prepare_checks_parameters_before_any_page_runs(tmp_path, monkeypatch):

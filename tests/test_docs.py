@@ -145,6 +145,8 @@ EXPENSIVE = {
     r"^\.venv/bin/papermill notebooks/04_emergence\.ipynb .*Qwen/": "a real model's checkpoints and data set "
                                                                    "(tests/test_page_models.py runs the page)",
     r"^for g in examples/grids/paper_": "the paper's models, data and GPUs (tests/test_batch.py checks the grids)",
+    r"^\.venv/bin/sparks head L5H1 --model full": "64 single-head ablations of the full organism (hours on a CPU); "
+                                                   "tests/test_page_heads.py runs it on the tiny profile",
 }
 #: cheap commands: how each is run here (tiny model for SPEC / hub paths, tiny organism profile,
 #: small limits where the README's sizes would take minutes); None = exactly as written

@@ -123,6 +123,11 @@ from thinking_sparks.emergence.cli import heads_command, trace_command  # noqa: 
 app.command("heads")(friendly_errors(heads_command))
 app.command("trace")(friendly_errors(trace_command))
 
+# pages: `sparks head L5H1` (page 09's facts about one head)
+from thinking_sparks.pages.heads_cli import head_command  # noqa: E402
+
+app.command("head")(friendly_errors(head_command))
+
 # organism room: sparks zoo build / list
 from thinking_sparks.organism.cli import zoo_app  # noqa: E402
 
