@@ -107,3 +107,22 @@ def test_premise_checks_leave_out_the_figure_runs():
     claims = list(premises.claims(samples, rewards).claim)
     assert "grpo-hard raises hard-set pass@1 over base" in claims and "GRPO accuracy reward rises (grpo-hard)" in claims
     assert not [c for c in claims if HIGH in c]
+
+
+def test_reward_steps_reads_each_runs_log_and_smooths_it(tmp_path):
+    import json
+
+    from thinking_sparks.emergence.modelruns import ModelRun
+
+    runs = {}
+    for name, acc in (("a", [0.1, 0.3, 0.2]), ("b", [0.0, 0.0, 0.6])):
+        final = tmp_path / name
+        final.mkdir()
+        history = [{"step": s + 1, "rewards/accuracy_reward/mean": v, "loss": 0.1} for s, v in enumerate(acc)]
+        (final / "trainer_state.json").write_text(json.dumps({"log_history": history[::-1]}))
+        runs[name] = ModelRun(name, "base", (str(final),), str(final), kind="grpo")
+    got = fig8.reward_steps(runs, ("a", "b", "absent"), window=2)
+    assert list(got.columns) == fig8.REWARD_COLUMNS
+    assert got.run.tolist() == ["a"] * 3 + ["b"] * 3 and got.step.tolist() == [1, 2, 3] * 2
+    assert got.smoothed.tolist() == pytest.approx([0.1, 0.2, 0.25, 0.0, 0.0, 0.3])
+    assert fig8.reward_steps(runs, ("absent",)).empty

@@ -7,7 +7,8 @@ the higher rate. The organism's :data:`RUN` (``grpo-hard-lr20``) trains ``grpo-h
 :data:`LR_RATIO` times its learning rate (``organism.config``).
 
 * :func:`comparison` — per checkpoint of both runs: emergent heads (in the checkpoint's circuit, not
-  the base's), retained base heads and the accuracy reward (Fig 3B's per-checkpoint mean).
+  the base's), retained base heads and the accuracy reward (Fig 3B's per-checkpoint mean);
+  :func:`reward_steps` the reward at every training step.
 * :func:`switch_draws`, :func:`contrasts` — each run's switching statistic
   (:func:`~.claimstats.switch_difference`) and final emergent count, and the 20x run minus the main
   run with an interval from the two runs' independent bootstrap draws. Shown, not decided: the paper
@@ -28,17 +29,19 @@ import pandas as pd
 
 from thinking_sparks.emergence.claims import _reward_row, _switch_row, switching
 from thinking_sparks.emergence.claimstats import independent_difference, switch_difference
+from thinking_sparks.emergence.modelruns import reward_curve
 from thinking_sparks.plan import PLAN, Plan
 from thinking_sparks.verdicts import Verdict, verdict_table
 
-__all__ = ["COMPARISON_COLUMNS", "CONTRAST_COLUMNS", "LR_RATIO", "PAPER", "RUN", "comparison", "contrasts",
-           "fig8_verdicts", "switch_draws"]
+__all__ = ["COMPARISON_COLUMNS", "CONTRAST_COLUMNS", "LR_RATIO", "PAPER", "REWARD_COLUMNS", "RUN", "comparison",
+           "contrasts", "fig8_verdicts", "reward_steps", "switch_draws"]
 
 #: the organism's Fig 8 run, and its learning rate over the main GRPO run's (the paper's 2e-5 / 1e-6)
 RUN = "grpo-hard-lr20"
 LR_RATIO = 20
 PAPER = "v2 Fig 8, §A.4: GRPO on OpenR1 at lr 2e-5 (20x the main run's 1e-6), drawn as Fig 3"
 COMPARISON_COLUMNS = ["run", "step", "emergent", "retained", "reward"]
+REWARD_COLUMNS = ["run", "step", "accuracy", "smoothed"]
 CONTRAST_COLUMNS = ["statistic", "main", "main_low", "main_high", "high", "high_low", "high_high",
                     "difference", "ci_low", "ci_high"]
 
@@ -57,6 +60,22 @@ def comparison(traces: Mapping, rewards: Mapping, runs: tuple[str, ...]) -> pd.D
     if not frames:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     return pd.concat(frames, ignore_index=True)[COMPARISON_COLUMNS]
+
+
+def reward_steps(models: Mapping, runs: tuple[str, ...], window: int = 10) -> pd.DataFrame:
+    """``run, step, accuracy, smoothed``: the accuracy reward at every training step of ``runs`` (those with
+    a reward log, :func:`~.modelruns.reward_curve`), ``smoothed`` its trailing mean over ``window`` steps:
+    the whole curve, where a divergence between two checkpoints shows."""
+    frames = []
+    for run in (r for r in runs if r in models):
+        curve = reward_curve(models[run])
+        if curve is not None:
+            curve = curve.sort_values("step")[["step", "accuracy"]].assign(run=run)
+            curve["smoothed"] = curve.accuracy.rolling(window, min_periods=1).mean()
+            frames.append(curve)
+    if not frames:
+        return pd.DataFrame(columns=REWARD_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[REWARD_COLUMNS]
 
 
 def switch_draws(counts: pd.DataFrame | None, plan: Plan = PLAN) -> np.ndarray:
