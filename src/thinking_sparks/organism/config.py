@@ -239,6 +239,8 @@ def _full() -> list[RunSpec]:
         RunSpec("grpo-hard-lr", "grpo", dataclasses.replace(grpo_hard, learning_rate=grpo_hard.learning_rate * 1.5),
                 parent="base"),
         # Fig 8's ratio: the paper's comparison lr is 20x its main GRPO lr (2e-5 vs 1e-6); same recipe otherwise.
+        # At 1.6e-3 the run collapses: accuracy reward 0.078 at step 1 -> 0 by step 20 (last 25 steps 0.021),
+        # completions 17 -> 6 tokens (the format reward alone); 206 s, 80 cpu-s on a loaded 2-core machine.
         RunSpec("grpo-hard-lr20", "grpo", dataclasses.replace(grpo_hard, learning_rate=grpo_hard.learning_rate * 20),
                 parent="base"),
         RunSpec("distill", "distill", DistillRecipe(teacher=teacher, n_traces=8000, student=sft), parent="base",
