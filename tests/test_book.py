@@ -179,11 +179,13 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     root, _, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
-    # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
-    # ... attribution vs exact patching along training, the counts against their same-size floors, Fig 14
-    assert len(charts) == 6 + 3 + 1 + 1 + 1
+    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, effect maps, method map,
+    # SFT vs GRPO circuits ... attribution vs exact patching along training, the counts against their same-size
+    # floors, Fig 14
+    assert len(charts) == 7 + 1 + 3 + 1 + 1 + 1
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
+    assert "GRPO at 20x the learning rate still switches" in text and "Mean accuracy reward over the first and the last" in text
     assert "building them took" in text
     assert "the exact effects with Spearman" in text and "exact_emergent" in text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()

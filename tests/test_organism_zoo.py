@@ -226,7 +226,7 @@ def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
     first_half = full.sort_values("step").value.iloc[:(len(full) + 1) // 2]
     assert base.value.iloc[0] == pytest.approx(first_half.mean())
     curves = zoo_curves.grpo_curves("tiny", window=2)
-    assert set(curves.run) == {"grpo-easy", "grpo-hard", "grpo-hard-lr"}
+    assert set(curves.run) == {"grpo-easy", "grpo-hard", "grpo-hard-lr", "grpo-hard-lr20"}
     one = curves[(curves.run == "grpo-hard") & (curves.term == "accuracy")].sort_values("step")
     assert len(one) == 3 and one.smoothed.iloc[1] == pytest.approx(one.value.iloc[:2].mean())
     rewards = zoo_curves.reward_summary("tiny", window=25)

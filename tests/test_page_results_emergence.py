@@ -12,7 +12,11 @@ import pytest
 from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_params
 from thinking_sparks.plan import PLAN
 
-RUNS = ("sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill", "hybrid")
+RUNS = ("sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "grpo-hard-lr20", "distill", "hybrid")
+#: the runs the stored results hold: Fig 8's run (``emergence.fig8.RUN``) came later, and the others' numbers
+#: must not move with it (the cross-method map and the premise row's mean over runs are checked without it)
+FIG8 = "grpo-hard-lr20"
+STORED = tuple(r for r in RUNS if r != FIG8)
 #: the §4 rows whose rules changed on purpose (issue 21): each cites the paper's v2 section and figure or
 #: table, and GRPO's switching is measured against the same-checkpoint null (not measured on this page
 #: yet: no value). Every verdict is as before (tests/test_claims4.py tests the new rules).
@@ -44,14 +48,21 @@ def page(tiny_zoo):
 
 
 def _check(result):
-    for name in ("summary", "effects", "methods"):
-        assert_same_frame(getattr(result, name), "04_emergence", name)
+    from thinking_sparks.emergence.tables import cross_method_frame
+
+    for name in ("summary", "effects"):
+        frame = getattr(result, name)
+        assert_same_frame(frame[frame.run != FIG8], "04_emergence", name)
+    assert_same_frame(cross_method_frame({r: result.traces[r] for r in STORED}), "04_emergence", "methods")
     # Table 3's counts are the plan's rule on a paired bootstrap now (tests/test_headstats.py)
-    assert_same_frame(result.table, "04_emergence", "table", columns=["method", "circuit_heads", "faithfulness"])
+    table = result.table
+    assert_same_frame(table[table.method != FIG8], "04_emergence", "table",
+                      columns=["method", "circuit_heads", "faithfulness"])
     _check_counts(result)
-    no_signal = result.summary[result.summary.pairs < 2]
+    _check_fig8(result)
+    no_signal = result.summary[(result.summary.pairs < 2) & (result.summary.run != FIG8)]
     assert_same_frame(no_signal, "04_emergence", "no_signal")
-    for run in RUNS:
+    for run in STORED:
         for name in ("bands", "counts", "frequency", "heads", "summary"):
             assert_same_frame(getattr(result.traces[run], name), "04_emergence", f"traces[{run}].{name}")
     stored = before("04_emergence")["values"]
@@ -63,6 +74,17 @@ def _check(result):
     assert [tr.run for tr in result.runs] == list(RUNS)  # the page's order, also from the cache
     assert [d.name for d in result.drawings] == ["sft", "grpo-hard"]
     assert [(d.nodes.shape, d.edges.shape) for d in result.drawings] == [((10, 5), (18, 7)), ((11, 5), (19, 7))]
+
+
+def _check_fig8(result):
+    """Fig 8's run on the tiny zoo: its first two checkpoints answer every question as the base does (no
+    circuit); the third's circuit holds 5 heads, one of them new (L0H2, new to the cross-method map)."""
+    s = result.summary[result.summary.run == FIG8]
+    assert s.step.tolist() == [-1, 1, 2, 3] and s.pairs.tolist() == [8, 0, 0, 8] and s.heads.tolist() == [7, 0, 0, 5]
+    assert result.traces[FIG8].counts.emergent.tolist() == [1]  # the checkpoints with signal
+    m = result.methods
+    assert m[m.method == FIG8]["head"].tolist() == ["L0H2"] and set(result.effects.run) == set(RUNS)
+    assert result.rewards[FIG8].n == 1 and result.table.set_index("method").loc[FIG8, "circuit_heads"] == 5
 
 
 def _check_counts(result):
@@ -81,16 +103,31 @@ def _check_counts(result):
     assert t.emergent.tolist() == final.emergent.tolist() and t.floor_q95.tolist() == final.floor_q95.tolist()
 
 
+def _split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The verdict table without Fig 8's rows (the §4 rows and the patching premise), and Fig 8's rows."""
+    from thinking_sparks.emergence import fig8
+
+    is_fig8 = table.paper.str.startswith(fig8.PAPER)
+    return table[~is_fig8].reset_index(drop=True), table[is_fig8].reset_index(drop=True)
+
+
 def test_results_as_before(page):
     _check(page[2])
 
 
 def test_verdicts_as_before(page):
     emergence, _, result = page
-    table = emergence.verdicts(result)
+    table, fig8_rows = _split(emergence.verdicts(result))
     # the §4 rows, then the patching premise; Table 3's counts and retained share (and the rows reading
     # them) are the plan's rule now
     assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    # Fig 8's rows close the table: on the tiny zoo its run has one circuit with signal and no head passes the
+    # rule, so nothing is decided
+    assert fig8_rows.claim.str.split(" ").str[:4].str.join(" ").tolist() == [
+        "GRPO at 20x the", "GRPO at 20x the", "At 20x the learning"]
+    assert (fig8_rows.verdict == "inconclusive").all()
+    assert fig8_rows.value.iloc[1] == 0 and (fig8_rows.ci_low.iloc[1], fig8_rows.ci_high.iloc[1]) == (-1, 1)
+    assert "needs 2 heads, 0 here" in fig8_rows.criterion.iloc[0] and "1 checkpoint(s)" in fig8_rows.criterion.iloc[2]
     rows = table.set_index("claim")
     sft = rows.loc["SFT adds many emergent heads"]
     floor = result.table.set_index("method").loc["sft", "floor_q95"]
@@ -127,7 +164,7 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    assert_same_verdicts(emergence.verdicts(again).iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    assert_same_verdicts(_split(emergence.verdicts(again))[0].iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

@@ -155,7 +155,8 @@ def train_command(
                                    "required unless --show."),
     teacher: str | None = typer.Option(None, "--teacher", help="Teacher model spec (distill only)."),
     like: str = typer.Option("grpo-hard", "--like", help="Zoo run (full profile) whose recipe is the starting "
-                             "point for grpo (grpo-easy, grpo-hard, grpo-hard-lr); other recipes use their run."),
+                             "point for grpo (grpo-easy, grpo-hard, grpo-hard-lr, grpo-hard-lr20); other recipes "
+                             "use their run."),
     sets: list[str] | None = typer.Option(None, "--set", help="Override a recipe field, e.g. --set learning_rate=1e-6 "
                                           "--set device=cuda --set bf16=true (nested: --set student.max_steps=500)."),
     show: bool = typer.Option(False, "--show", help="Print the resolved recipe as JSON and stop."),

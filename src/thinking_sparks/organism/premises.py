@@ -29,6 +29,7 @@ import math
 from typing import TYPE_CHECKING
 
 from thinking_sparks.evaluation.metrics import paired_difference
+from thinking_sparks.organism.config import FIGURE_RUNS
 from thinking_sparks.plan import PLAN
 from thinking_sparks.verdicts import Verdict, verdict_table
 
@@ -138,14 +139,14 @@ def claims(samples: pd.DataFrame, rewards: pd.DataFrame, difficulty: str = "hard
                                 f"(n={_samples_per_problem(samples, other)}; {PAPER['think']})", *d,
                                 criterion=_CI_RULE))
     rows.extend(_teacher_row(samples, difficulty, k, diff))
-    for row in rewards[rewards.term == "accuracy"].itertuples() if len(rewards) else []:
+    for row in rewards[(rewards.term == "accuracy") & ~rewards.run.isin(FIGURE_RUNS)].itertuples() if len(rewards) else []:
         rows.append(Verdict(f"GRPO accuracy reward rises ({row.run})", "§5.4, Fig 3B",
                             f"mean accuracy reward, last {row.window} minus first {row.window} steps "
                             "(paper: the reward curve rises, Fig 3B; no number)",
                             row.change, row.ci_low, row.ci_high,
                             criterion="95% CI of the change (BCa bootstrap of the two windows) above 0"))
     for run in dict.fromkeys(samples["run"]):
-        if run in ("base", "teacher", "hybrid") or run.startswith(("sft", "distill")):
+        if run in ("base", "teacher", "hybrid", *FIGURE_RUNS) or run.startswith(("sft", "distill")):
             continue
         add(f"{run} raises {difficulty}-set pass@1 over base", "§2 premise; Fig 4", (run, "default"),
             ("base", "default"), f"{run} minus base", PAPER["grpo"])

@@ -21,6 +21,7 @@ from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
+from thinking_sparks.emergence.fig8 import fig8_verdicts
 from thinking_sparks.emergence.fig14 import SORTS
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
@@ -64,7 +65,8 @@ class Params(CircuitInputs):
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
-                                                                      "grpo-hard-lr", "distill", "hybrid"])
+                                                                      "grpo-hard-lr", "grpo-hard-lr20", "distill",
+                                                                      "hybrid"])
     reasoning_side: str = "own"
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
@@ -250,13 +252,16 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result."""
+    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result, then
+    Fig 8's (:func:`~thinking_sparks.emergence.fig8.fig8_verdicts`, when its run is traced)."""
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
     section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
-    return pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+    fig8 = fig8_verdicts(result.traces, result.table, result.boots, rewards, sft=result.roles["sft"])
+    return pd.concat([section4, verdict_table([emergent_sets_row(result)])] + ([fig8] if len(fig8) else []),
+                     ignore_index=True)
 
 
 def emergent_sets_row(result: Result):
