@@ -17,7 +17,7 @@ import pandas as pd
 from thinking_sparks.cache import cached
 from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.circuits.config import CircuitConfig
-from thinking_sparks.emergence import modelruns
+from thinking_sparks.emergence import modelruns, secondset
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
@@ -38,7 +38,7 @@ from thinking_sparks.emergence.tables import (
     table3,
 )
 from thinking_sparks.emergence.trace import TraceTables, trace_models
-from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
+from thinking_sparks.pages.params import CircuitInputs, _check_positive, circuit_dataset, emergence_settings
 from thinking_sparks.plan import PLAN, SIZE_RULES, CircuitPlan
 from thinking_sparks.verdicts import verdict_table
 
@@ -61,6 +61,9 @@ class Params(CircuitInputs):
             :func:`other_size` gives the verdicts at the other size.
         fig14_sort: how Fig 14's cumulative map places its cells (paper ambiguity 20; display only:
             :data:`~thinking_sparks.emergence.fig14.SORTS`, :mod:`~thinking_sparks.emergence.fig14`).
+        second_set: the second circuit question set, the paper's AMC circuits (Figs 6 and 9: the SFT and
+            main GRPO runs traced on it, :mod:`~thinking_sparks.emergence.secondset`; the plan's
+            ``second_set.question_set``); None: the first set only.
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
@@ -69,6 +72,7 @@ class Params(CircuitInputs):
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
     fig14_sort: str = "within_layer"
+    second_set: str | None = PLAN.second_set.question_set
 
     def __post_init__(self):
         super().__post_init__()
@@ -80,6 +84,8 @@ class Params(CircuitInputs):
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
         _check_positive(self, "n_boot")
+        if self.second_set is not None and (not isinstance(self.second_set, str) or self.second_set == circuit_dataset(self)):
+            raise ValueError(f"second_set must be a question set other than the circuit set, or None; got {self.second_set!r}")
 
     def run_values(self) -> list:
         return [self.runs]
@@ -114,6 +120,8 @@ class Result:
 
     Run order lives in lists (the results cache stores a dict's keys sorted).
         seconds: compute seconds of the analysis (the circuits' own times are in ``summary``).
+        second: the second circuit question set's sweeps, Figs 6 and 9, and its agreement rows
+            (:class:`~thinking_sparks.emergence.secondset.SecondSet`; None without ``second_set``).
     """
 
     runs: list[TraceTables]
@@ -133,6 +141,7 @@ class Result:
     exact_sets: pd.DataFrame
     jaccard_boot: pd.DataFrame
     seconds: float = 0.0
+    second: secondset.SecondSet | None = None
 
     @property
     def below_bar(self) -> pd.DataFrame:
@@ -155,7 +164,11 @@ def run(params: Params) -> Result:
         modelruns.build_organism(params.profile, params.runs)
     models = modelruns.resolve_runs(params.runs, params.profile)
     pairs, config = emergence_settings(params)
-    return _emergence(models, pairs, sized_config(params.size, models, pairs, config), params.n_boot)
+    config = sized_config(params.size, models, pairs, config)
+    result = _emergence(models, pairs, config, params.n_boot)
+    if params.second_set is not None:  # its own cache entry: the first set's tables are not recomputed for it
+        result.second = secondset.second_set(models, pairs, config, params.n_boot, params.second_set)
+    return result
 
 
 @dataclass
@@ -256,7 +269,8 @@ def verdicts(result: Result) -> pd.DataFrame:
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
     section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
-    return pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+    second = secondset.agreement_verdicts(result.second) if result.second is not None else []
+    return pd.concat([section4, verdict_table([emergent_sets_row(result), *second])], ignore_index=True)
 
 
 def emergent_sets_row(result: Result):
