@@ -87,9 +87,10 @@ def test_results_as_before(page):
 
 def test_verdicts_as_before(page):
     emergence, _, result = page
-    table = emergence.verdicts(result)
     # the §4 rows, then the patching premise; Table 3's counts and retained share (and the rows reading
-    # them) are the plan's rule now
+    # them) are the plan's rule now; the second circuit set's agreement rows (issue 24) come last
+    # (tests/test_second_set.py)
+    table = emergence.verdicts(result).iloc[:-len(result.second.agreement)]
     assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
     rows = table.set_index("claim")
     sft = rows.loc["SFT adds many emergent heads"]
@@ -127,7 +128,8 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    assert_same_verdicts(emergence.verdicts(again).iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    assert_same_verdicts(emergence.verdicts(again).iloc[:-1 - len(again.second.agreement)], "04_emergence", CHANGED,
+                         renewed=RENEWED)
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

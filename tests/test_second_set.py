@@ -79,7 +79,7 @@ def test_the_page_has_figs_6_and_9_and_their_agreement_rows(page):
     for tr in s.runs:  # every checkpoint of the run, on the second set, with its cohorts and frequencies
         assert tr.steps == first[tr.run].steps and len(tr.results) == len(first[tr.run].results)
         assert len(tr.nulls) == len(tr.results) and tr.base_null is not None  # the same two samples
-        assert set(tr.frequency.head) == set(first[tr.run].frequency.head)
+        assert set(tr.frequency["head"]) == set(first[tr.run].frequency["head"])
         assert {"step", "cohort", "n_active"} <= set(tr.bands.columns)
     a = s.agreement.set_index("run")
     assert list(a.index) == ["sft", "grpo-hard"] and list(a.figure) == ["Fig 6", "Fig 9"]

@@ -163,10 +163,16 @@ def run(params: Params) -> Result:
     if params.build:
         modelruns.build_organism(params.profile, params.runs)
     models = modelruns.resolve_runs(params.runs, params.profile)
+    return _sized(params, models, params.size)
+
+
+def _sized(params: Params, models: dict[str, ModelRun], rule: str) -> Result:
+    """The page at size ``rule``, with the second circuit set's sweeps and agreement (their own cache entry:
+    the first set's tables are not recomputed for them)."""
     pairs, config = emergence_settings(params)
-    config = sized_config(params.size, models, pairs, config)
+    config = sized_config(rule, models, pairs, config)
     result = _emergence(models, pairs, config, params.n_boot)
-    if params.second_set is not None:  # its own cache entry: the first set's tables are not recomputed for it
+    if params.second_set is not None:
         result.second = secondset.second_set(models, pairs, config, params.n_boot, params.second_set)
     return result
 
@@ -195,14 +201,13 @@ class SizeComparison:
 
 def other_size(params: Params) -> SizeComparison | None:
     """The page at both sizes (the other size's circuits reuse the default-size circuits' scores:
-    no new attribution) and their verdicts side by side; None when ``params.top_n`` is set by hand."""
+    no new attribution; the second circuit set's too) and their verdicts side by side; None when
+    ``params.top_n`` is set by hand."""
     if params.top_n is not None:
         return None
     use_device(params.device)
     models = modelruns.resolve_runs(params.runs, params.profile)
-    pairs, config = emergence_settings(params)
-    results = {rule: _emergence(models, pairs, sized_config(rule, models, pairs, config), params.n_boot)
-               for rule in SIZE_RULES}
+    results = {rule: _sized(params, models, rule) for rule in SIZE_RULES}
     other = next(r for r in SIZE_RULES if r != params.size)
     a, b = (verdicts(results[r]).reset_index(drop=True) for r in (params.size, other))
     if len(a) == len(b) and a.claim.equals(b.claim):  # the same rows (a statistic may name a size's counts)

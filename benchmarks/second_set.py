@@ -1,0 +1,83 @@
+"""What page 04's second circuit question set (the paper's AMC circuits, Figs 6 and 9) adds.
+
+In the current results cache (``SPARKS_CACHE``, the zoo linked in read-only), for the runs the plan
+traces on the second set (``plan.PLAN.second_set.roles``: SFT and the main GRPO run): builds every
+circuit of their sweep on the second set (both question samples, the base circuits), then the
+agreement with the first set (its sweep read from the cache, or built first when absent: its time is
+printed apart), as page 04 does with its default parameters.
+
+Prints the wall and CPU seconds of the second set's sweep, the per-circuit seconds of both sets'
+circuits as each cache entry recorded them (the first set's may come from another machine load:
+compare the circuits of the two sets built in this run where there are any), the seconds of the
+agreement, and the agreement rows.
+
+Usage::
+
+    SPARKS_CACHE=<cache holding organism/full> PYTHONPATH=src .venv/bin/python benchmarks/second_set.py [--profile full]
+
+Last line: ``second_set_wall=<s> second_set_cpu=<s> circuits=<n> agreement=<s>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="full")
+    args = ap.parse_args()
+
+    import dataclasses
+
+    import pandas as pd
+
+    from thinking_sparks import runtime
+    from thinking_sparks.emergence import modelruns, secondset
+    from thinking_sparks.emergence.sizing import sized_config
+    from thinking_sparks.emergence.sweep import circuit_for
+    from thinking_sparks.emergence.trace import _warm, sweep_jobs
+    from thinking_sparks.pages.emergence import Params
+    from thinking_sparks.pages.params import emergence_settings
+    from thinking_sparks.verdicts import verdict_table
+
+    runtime.setup(threads=1, level=logging.WARNING)
+    params = Params(profile=args.profile, build=False)
+    models = modelruns.resolve_runs(params.runs, params.profile)
+    chosen = secondset.chosen_runs(models)
+    models = {label: models[label] for label in chosen}
+    pairs, config = emergence_settings(params)
+    config = sized_config(params.size, models, pairs, config)
+    second = dataclasses.replace(pairs, dataset=params.second_set)
+    print(f"runs {list(chosen)} ({list(chosen.values())}); first set {pairs.dataset}, second {second.dataset}, "
+          f"{pairs.n_questions} questions per circuit")
+    jobs = {name: sweep_jobs(models, pp) for name, pp in (("first", pairs), ("second", second))}
+    t0 = time.perf_counter()
+    _warm(jobs["first"], config)
+    print(f"first set's sweep (cached or built): {time.perf_counter() - t0:.1f} s")
+    cpu0, t0 = runtime.cpu_seconds(), time.perf_counter()
+    _warm(jobs["second"], config)
+    wall, cpu = time.perf_counter() - t0, runtime.cpu_seconds() - cpu0
+    rows = []
+    for name, todo in jobs.items():
+        for model, clean, corr, pp in todo:
+            r = circuit_for(model, clean, corr, pp, config)
+            rows.append({"set": name, "model": model, "sample": pp.sample, "pairs": r.n_pairs,
+                         "seconds": float(r.seconds.get("total_s", 0.0))})
+    per = pd.DataFrame(rows)
+    print("per-circuit seconds as recorded, by set:", per.groupby("set").seconds.agg(["count", "sum", "median"])
+          .round(1).to_dict("index"))
+    t0 = time.perf_counter()
+    result = secondset.second_set(models, pairs, config, params.n_boot, params.second_set)
+    agree = time.perf_counter() - t0
+    pd.set_option("display.width", 200)
+    print(result.agreement.round(3).to_string(index=False))
+    print(verdict_table(secondset.agreement_verdicts(result))[["statistic", "value", "ci_low", "ci_high", "criterion",
+                                                                "verdict"]].to_string(index=False))
+    print(f"second_set_wall={wall:.1f} second_set_cpu={cpu:.1f} circuits={len(jobs['second'])} agreement={agree:.1f}")
+
+
+if __name__ == "__main__":
+    main()
