@@ -153,9 +153,11 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     root, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
-    # a cohort/heatmap row per run (6), effect maps, method map, SFT vs GRPO circuits
-    # ... attribution vs exact patching along training, the counts against their same-size floors, Fig 14
-    assert len(charts) == 6 + 3 + 1 + 1 + 1
+    # a cohort/heatmap row per run (6), Figs 6 and 9 beside their first-set versions (2), effect maps, method
+    # map, SFT vs GRPO circuits ... attribution vs exact patching along training, the counts against their
+    # same-size floors, Fig 14
+    assert len(charts) == 6 + 2 + 3 + 1 + 1 + 1
+    assert "within_first" in text and "on organism/circuit2" in text  # the second circuit set (issue 24)
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
     assert "building them took" in text
