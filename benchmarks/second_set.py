@@ -76,9 +76,11 @@ def main() -> None:
         each.append(runtime.cpu_seconds() - c0)
         print(f"  {job[0]} sample {job[3].sample}: cpu {each[-1]:.1f} s", flush=True)
     wall, cpu = time.perf_counter() - t0, runtime.cpu_seconds() - cpu0
-    if full_jobs:
-        print(f"whole second-set sweep of these runs: {full_jobs} circuits, about {full_jobs * cpu / len(each):.0f} "
-              f"CPU-s (mean {cpu / len(each):.1f} CPU-s per circuit, built ones only)")
+    built = [c for c in each if c > 1.0]  # a circuit read from the cache loads no model: well under 1 CPU-s
+    if full_jobs and built:
+        mean = sum(built) / len(built)
+        print(f"whole second-set sweep of these runs: {full_jobs} circuits, about {full_jobs * mean:.0f} CPU-s "
+              f"(mean {mean:.1f} CPU-s over the {len(built)} circuits built here)")
     rows = []
     for name, todo in jobs.items():
         for model, clean, corr, pp in todo:
