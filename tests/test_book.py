@@ -179,10 +179,11 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     root, _, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
-    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, effect maps, method map,
-    # SFT vs GRPO circuits ... attribution vs exact patching along training, the counts against their same-size
-    # floors, Fig 14
-    assert len(charts) == 7 + 1 + 3 + 1 + 1 + 1
+    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, Figs 6 and 9 beside their
+    # first-set versions (2), effect maps, method map, SFT vs GRPO circuits ... attribution vs exact patching along
+    # training, the counts against their same-size floors, Fig 14
+    assert len(charts) == 7 + 1 + 2 + 3 + 1 + 1 + 1
+    assert "within_first" in text and "on organism/circuit2" in text  # the second circuit set (issue 24)
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
     assert "GRPO at 20x the learning rate still switches" in text and "Mean accuracy reward over the first and the last" in text

@@ -119,7 +119,9 @@ def test_verdicts_as_before(page):
     emergence, _, result = page
     table, fig8_rows = _split(emergence.verdicts(result))
     # the §4 rows, then the patching premise; Table 3's counts and retained share (and the rows reading
-    # them) are the plan's rule now
+    # them) are the plan's rule now; the second circuit set's agreement rows (issue 24) come last
+    # (tests/test_second_set.py)
+    table = table.iloc[:len(table) - len(result.second.agreement)]
     assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
     # Fig 8's rows close the table: on the tiny zoo its run has one circuit with signal and no head passes the
     # rule, so nothing is decided
@@ -164,7 +166,9 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    assert_same_verdicts(_split(emergence.verdicts(again))[0].iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    table = _split(emergence.verdicts(again))[0]
+    assert_same_verdicts(table.iloc[:len(table) - len(again.second.agreement) - 1], "04_emergence", CHANGED,
+                         renewed=RENEWED)
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

@@ -24,6 +24,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`CircuitSizePlan` — how a circuit's size (its top-n edges) is chosen: the paper's edge fraction
   or the paper's share of heads.
 * :class:`Fig15Plan` — Fig 15's simplification threshold and how the student answers without thinking.
+* :class:`SecondSetPlan` — the second circuit question set (the paper's AMC circuits, Figs 6 and 9): its
+  name, the runs traced on it and the quantile of the within-set null its agreement row is held to.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -40,7 +42,7 @@ from typing import Any
 from thinking_sparks.plan_reasons import REASONS
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
-           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
+           "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,8 @@ class LevelsPlan:
         calibrated: levels of the ``calibrated`` eval set, where the premise checks are decided.
         premise_set: the eval set on which page 02's premise checks are decided.
         circuit: levels of the circuit question set (``organism/circuit``).
+        second_circuit: levels of the second circuit question set (``organism/circuit2``, the paper's
+            AMC circuits: :class:`SecondSetPlan`).
         min_distinct: a circuit level must have at least this share of problems on which every
             post-trained model's first answer differs from the base's (a pair needs two prefixes).
         pilot_date: the day of the pilot run the two choices rest on.
@@ -227,6 +231,7 @@ class LevelsPlan:
     calibrated: tuple[int, ...] = (2,)
     premise_set: str = "calibrated"
     circuit: tuple[int, ...] = (2,)
+    second_circuit: tuple[int, ...] = (3,)
     min_distinct: float = 0.5
     pilot_date: str = "2026-12-03"
 
@@ -266,6 +271,28 @@ class Fig15Plan:
     no_think_mode: str = "template_no_think"
 
 
+# ------------------------------------------------------------------ the second circuit set (issue 24)
+@dataclass(frozen=True)
+class SecondSetPlan:
+    """The paper builds every analysis on AIME'24 and again on AMC questions (Figs 6 and 9 beside
+    Figs 2 and 3); the organism's second circuit question set plays AMC's role.
+
+    Attributes:
+        question_set: the generated second set (``organism/circuit2``: ``circuits.n_questions *
+            circuits.n_samples`` problems of ``levels.second_circuit``, drawn like ``organism/circuit``
+            and disjoint from it and from every eval set); the same samples, null and sizes as the first.
+        roles: the page's claim roles traced on it (``emergence.modelruns.claim_roles``): ``sft`` (Fig 6)
+            and ``grpo`` (Fig 9, GRPO on the main data: ``grpo-hard``, OpenR1's role).
+        null_quantile: the two sets agree unless the cross-set Jaccard of the final emergent sets lies
+            wholly at or below this quantile of the within-set null (the Jaccard between two question
+            samples of one set), and are said to agree when its whole interval lies above it.
+    """
+
+    question_set: str = "organism/circuit2"
+    roles: tuple[str, ...] = ("sft", "grpo")
+    null_quantile: float = 0.05
+
+
 @dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
@@ -279,6 +306,7 @@ class Plan:
     levels: LevelsPlan = field(default_factory=LevelsPlan)
     size: CircuitSizePlan = field(default_factory=CircuitSizePlan)
     fig15: Fig15Plan = field(default_factory=Fig15Plan)
+    second_set: SecondSetPlan = field(default_factory=SecondSetPlan)
 
 
 #: the plan in force

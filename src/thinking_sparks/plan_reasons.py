@@ -145,3 +145,29 @@ REASONS.update({
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
 })
+
+# the second circuit set (issue 24: the paper's AMC circuits, Figs 6 and 9)
+REASONS.update({
+    "levels.second_circuit": "The paper's second circuit set (AMC) differs from AIME'24 in difficulty; the organism's "
+                             "only level with room for a second disjoint 512 x 2 is level 3: level 1's 76 eval-split "
+                             "problems are all in the easy set (sizes.easy_size), level 2's about 2,400 hold the "
+                             "calibrated set (1,230), the first circuit set (1,024) and the easy set's 76, and at "
+                             "levels 4-5 every student is at 0-5 % (pilot, levels.calibrated). At level 3 the pilot "
+                             "has sft .11, distill .06, grpo-easy .06, grpo-hard .05, base .06, and each "
+                             "post-trained model's first answer differs from the base's on most problems "
+                             "(levels.min_distinct holds at every level), so pairs survive. Level 3 is harder than "
+                             "level 2 where AMC is easier than AIME: no easier level is left, so the organism keeps "
+                             "the paper's difference of difficulty, not its direction.",
+    "second_set.question_set": "Generated as organism/circuit (eval split, seed stats.seed, every eval set's and the "
+                               "first circuit set's problems excluded), so head sets are never measured on problems "
+                               "that are scored or that built the first set's circuits.",
+    "second_set.roles": "The paper's AMC figures are Fig 6 (SFT) and Fig 9 (GRPO on OpenR1, its main data); the "
+                        "organism's SFT run and its hard-data GRPO run (OpenR1's role, emergence.modelruns."
+                        "ROLE_DEFAULTS) play them. The paper draws no AMC figure for the other runs, and each run "
+                        "costs 2 x (checkpoints + 1) more circuits.",
+    "second_set.null_quantile": "The one-sided 5 % of circuits.floor_quantile, mirrored: the null is the Jaccard of the "
+                                "final emergent sets of two independent question samples of one set (both sets, "
+                                "bootstrapped as the cross-set Jaccard is), so a cross-set Jaccard wholly in its "
+                                "lowest 5 % means the question set changes the heads beyond question sampling. The "
+                                "paper gives no number for how alike its AIME and AMC heads are.",
+})

@@ -20,6 +20,8 @@ circuit as post-training proceeds.  Modules:
 - :mod:`.tables` — per-checkpoint counts and Table 3 with CIs and same-size floors, effect and cross-method maps, reward tracking,
   sweep summaries over several runs.
 - :mod:`.drawing` — a circuit as nodes and edges for drawing.
+- :mod:`.secondset` — the second circuit question set (the paper's AMC circuits, Figs 6 and 9) and
+  whether its final emergent heads agree with the first set's.
 - :mod:`.claims` — the §4 verdict table.
 - :mod:`.cli` — ``sparks heads`` and ``sparks trace``.
 

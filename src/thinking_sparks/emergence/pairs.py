@@ -95,7 +95,7 @@ class PairParams:
 
     Attributes:
         dataset: circuit question set: ``organism/circuit`` (the analysis plan's, AIME'24's role),
-            ``organism/hard`` or a JSONL path.
+            ``organism/circuit2`` (its second, AMC's role), ``organism/hard`` or a JSONL path.
         n_questions: questions per circuit.
         sample: which block of ``n_questions`` questions of the set: questions ``[sample * n,
             (sample + 1) * n)`` (independent samples of one size: 0 is the comparison, 1 its

@@ -6,7 +6,8 @@ Optional fields: ``id`` (or ``unique_id``) and ``difficulty`` (or ``level``).
 
 Named sets come from the rooms that make them, through :data:`EVAL_SETS`: ``organism/easy``,
 ``organism/medium``, ``organism/hard`` (the roles of GSM8K, MATH-500 and AIME/AMC in the paper;
-:func:`thinking_sparks.organism.task.eval_problems`) and ``words/...`` (the same asked in chat
+:func:`thinking_sparks.organism.task.eval_problems`; ``organism/circuit`` and ``organism/circuit2`` are the
+circuit question sets, AIME'24's and AMC's roles) and ``words/...`` (the same asked in chat
 English, :func:`thinking_sparks.realmodel.runs.words_set`).
 """
 

@@ -50,7 +50,7 @@ from thinking_sparks.organism.chat import (  # re-exported
 )
 from thinking_sparks.plan import PLAN
 
-__all__ = ["EVAL_SEEDS", "CIRCUIT_SET", "EVAL_SETS", "LEVELS", "LevelSpec", "Problem", "circuit_problems",
+__all__ = ["EVAL_SEEDS", "CIRCUIT_SET", "CIRCUIT_SETS", "EVAL_SETS", "LEVELS", "LevelSpec", "Problem", "circuit_problems",
            "circuit_set", "NO_THINK_FLAG", "THINK_FLAG", "direct_reply", "flagged", "eval_set",
            "generate_problem", "make_dataset", "make_problems", "messages", "pilot_problems", "role_expressions",
            "split_of", "think_reply"]
@@ -338,18 +338,21 @@ def pilot_problems(level: int, n: int, seed: int, exclude: set[str] | None = Non
     return out
 
 
-#: the generated circuit question set (``organism/circuit``; size, levels and seed from ``plan.PLAN``)
+#: the generated circuit question sets, ``organism/<name>`` -> levels (size and seed from ``plan.PLAN``):
+#: ``circuit`` (AIME'24's role) and ``circuit2`` (AMC's, ``plan.PLAN.second_set``; none of ``circuit``'s problems)
 CIRCUIT_SET = "circuit"
+CIRCUIT_SETS: dict[str, tuple[int, ...]] = {CIRCUIT_SET: PLAN.levels.circuit, "circuit2": PLAN.levels.second_circuit}
 
 
 @functools.lru_cache(maxsize=8)
-def circuit_problems(size: int, levels: tuple[int, ...], seed: int) -> tuple[Problem, ...]:
+def circuit_problems(size: int, levels: tuple[int, ...], seed: int,
+                     exclude: frozenset[str] = frozenset()) -> tuple[Problem, ...]:
     """``size`` distinct problems of ``levels`` (cycled: level ``levels[i % len(levels)]`` at position
     ``i``) from the eval split, none with the expression of a problem of an eval set
-    (:data:`EVAL_SETS`): the questions circuits are built on, never those pass@1 is scored on."""
+    (:data:`EVAL_SETS`) or in ``exclude``: the questions circuits are built on, never those pass@1 is scored on."""
     if size < 1:
         raise ValueError(f"circuit question set size must be >= 1, got {size}")
-    taken = {e for name in EVAL_SETS for e in eval_set(name)["expression"]}  # as the sets are drawn
+    taken = {e for name in EVAL_SETS for e in eval_set(name)["expression"]} | set(exclude)  # as the sets are drawn
     rng = random.Random(f"circuit-{seed}-{tuple(levels)}")
     out: list[Problem] = []
     for _ in range(50 * size + 1000):
@@ -364,26 +367,29 @@ def circuit_problems(size: int, levels: tuple[int, ...], seed: int) -> tuple[Pro
     raise ValueError(f"cannot draw {size} distinct circuit problems of levels {levels}")
 
 
-def circuit_set():
-    """The circuit question set of the analysis plan (``plan.PLAN.circuits``: ``n_questions *
-    n_samples`` problems of its ``levels``, seed ``plan.PLAN.stats.seed``) as a ``datasets.Dataset``."""
+def circuit_set(name: str = CIRCUIT_SET):
+    """A circuit question set of the analysis plan (:data:`CIRCUIT_SETS`; ``plan.PLAN.circuits``: ``n_questions *
+    n_samples`` problems, seed ``plan.PLAN.stats.seed``) as a ``datasets.Dataset``."""
     from datasets import Dataset  # deferred: datasets is heavy or optional, loaded only here
 
-    return Dataset.from_list([to_record(p) for p in _plan_circuit_problems()])
+    return Dataset.from_list([to_record(p) for p in _plan_circuit_problems(name)])
 
 
 def eval_problems(name: str) -> list[EvalProblem]:
     """The fixed eval set ``name`` (``easy | medium | hard | calibrated``) as evaluation problems: what
     ``organism/<name>`` loads (``evaluation.datasets.EVAL_SETS``, entry point ``organism``); ``circuit``
-    is the analysis plan's circuit question set (:func:`circuit_set`)."""
-    if name == CIRCUIT_SET:
-        return [EvalProblem(id=p.id, question=p.question, answer=gold_from_answer(str(p.answer)), difficulty="circuit")
-                for p in _plan_circuit_problems()]
+    and ``circuit2`` are the analysis plan's circuit question sets (:func:`circuit_set`)."""
+    if name in CIRCUIT_SETS:
+        return [EvalProblem(id=p.id, question=p.question, answer=gold_from_answer(str(p.answer)), difficulty=name)
+                for p in _plan_circuit_problems(name)]
     return [EvalProblem(id=str(item.get("id", f"organism-{name}-{i:05d}")), question=str(item["question"]),
                     answer=gold_from_answer(item["answer"]), difficulty=str(item.get("difficulty", name)))
             for i, item in enumerate(eval_set(name))]
 
 
-def _plan_circuit_problems() -> tuple[Problem, ...]:
-    c = PLAN.circuits
-    return circuit_problems(c.n_questions * c.n_samples, tuple(PLAN.levels.circuit), PLAN.stats.seed)
+def _plan_circuit_problems(name: str = CIRCUIT_SET) -> tuple[Problem, ...]:
+    size, seed = PLAN.circuits.n_questions * PLAN.circuits.n_samples, PLAN.stats.seed
+    first = circuit_problems(size, tuple(PLAN.levels.circuit), seed)
+    if name == CIRCUIT_SET:
+        return first
+    return circuit_problems(size, tuple(CIRCUIT_SETS[name]), seed, frozenset(p.expression for p in first))

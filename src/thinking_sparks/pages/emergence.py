@@ -17,7 +17,7 @@ import pandas as pd
 from thinking_sparks.cache import cached
 from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.circuits.config import CircuitConfig
-from thinking_sparks.emergence import modelruns
+from thinking_sparks.emergence import modelruns, secondset
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
@@ -39,7 +39,7 @@ from thinking_sparks.emergence.tables import (
     table3,
 )
 from thinking_sparks.emergence.trace import TraceTables, trace_models
-from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
+from thinking_sparks.pages.params import CircuitInputs, _check_positive, circuit_dataset, emergence_settings
 from thinking_sparks.plan import PLAN, SIZE_RULES, CircuitPlan
 from thinking_sparks.verdicts import verdict_table
 
@@ -62,6 +62,9 @@ class Params(CircuitInputs):
             :func:`other_size` gives the verdicts at the other size.
         fig14_sort: how Fig 14's cumulative map places its cells (paper ambiguity 20; display only:
             :data:`~thinking_sparks.emergence.fig14.SORTS`, :mod:`~thinking_sparks.emergence.fig14`).
+        second_set: the second circuit question set, the paper's AMC circuits (Figs 6 and 9: the SFT and
+            main GRPO runs traced on it, :mod:`~thinking_sparks.emergence.secondset`; the plan's
+            ``second_set.question_set``); None: the first set only.
     """
 
     runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-easy", "grpo-hard",
@@ -71,6 +74,7 @@ class Params(CircuitInputs):
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
     fig14_sort: str = "within_layer"
+    second_set: str | None = PLAN.second_set.question_set
 
     def __post_init__(self):
         super().__post_init__()
@@ -82,6 +86,8 @@ class Params(CircuitInputs):
         if self.reasoning_side not in REASONING_SIDES:
             raise ValueError(f"reasoning_side must be one of {', '.join(REASONING_SIDES)}, got {self.reasoning_side!r}")
         _check_positive(self, "n_boot")
+        if self.second_set is not None and (not isinstance(self.second_set, str) or self.second_set == circuit_dataset(self)):
+            raise ValueError(f"second_set must be a question set other than the circuit set, or None; got {self.second_set!r}")
 
     def run_values(self) -> list:
         return [self.runs]
@@ -116,6 +122,8 @@ class Result:
 
     Run order lives in lists (the results cache stores a dict's keys sorted).
         seconds: compute seconds of the analysis (the circuits' own times are in ``summary``).
+        second: the second circuit question set's sweeps, Figs 6 and 9, and its agreement rows
+            (:class:`~thinking_sparks.emergence.secondset.SecondSet`; None without ``second_set``).
     """
 
     runs: list[TraceTables]
@@ -135,6 +143,7 @@ class Result:
     exact_sets: pd.DataFrame
     jaccard_boot: pd.DataFrame
     seconds: float = 0.0
+    second: secondset.SecondSet | None = None
 
     @property
     def below_bar(self) -> pd.DataFrame:
@@ -156,8 +165,18 @@ def run(params: Params) -> Result:
     if params.build:
         modelruns.build_organism(params.profile, params.runs)
     models = modelruns.resolve_runs(params.runs, params.profile)
+    return _sized(params, models, params.size)
+
+
+def _sized(params: Params, models: dict[str, ModelRun], rule: str) -> Result:
+    """The page at size ``rule``, with the second circuit set's sweeps and agreement (their own cache entry:
+    the first set's tables are not recomputed for them)."""
     pairs, config = emergence_settings(params)
-    return _emergence(models, pairs, sized_config(params.size, models, pairs, config), params.n_boot)
+    config = sized_config(rule, models, pairs, config)
+    result = _emergence(models, pairs, config, params.n_boot)
+    if params.second_set is not None:
+        result.second = secondset.second_set(models, pairs, config, params.n_boot, params.second_set)
+    return result
 
 
 @dataclass
@@ -184,14 +203,13 @@ class SizeComparison:
 
 def other_size(params: Params) -> SizeComparison | None:
     """The page at both sizes (the other size's circuits reuse the default-size circuits' scores:
-    no new attribution) and their verdicts side by side; None when ``params.top_n`` is set by hand."""
+    no new attribution; the second circuit set's too) and their verdicts side by side; None when
+    ``params.top_n`` is set by hand."""
     if params.top_n is not None:
         return None
     use_device(params.device)
     models = modelruns.resolve_runs(params.runs, params.profile)
-    pairs, config = emergence_settings(params)
-    results = {rule: _emergence(models, pairs, sized_config(rule, models, pairs, config), params.n_boot)
-               for rule in SIZE_RULES}
+    results = {rule: _sized(params, models, rule) for rule in SIZE_RULES}
     other = next(r for r in SIZE_RULES if r != params.size)
     a, b = (verdicts(results[r]).reset_index(drop=True) for r in (params.size, other))
     if len(a) == len(b) and a.claim.equals(b.claim):  # the same rows (a statistic may name a size's counts)
@@ -260,8 +278,13 @@ def verdicts(result: Result) -> pd.DataFrame:
     section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
     fig8 = fig8_verdicts(result.traces, result.table, result.boots, rewards, sft=result.roles["sft"])
-    return pd.concat([section4, verdict_table([emergent_sets_row(result)])] + ([fig8] if len(fig8) else []),
-                     ignore_index=True)
+    second = secondset.agreement_verdicts(result.second) if result.second is not None else []
+    parts = [section4, verdict_table([emergent_sets_row(result)])]
+    if len(fig8):
+        parts.append(fig8)
+    if second:
+        parts.append(verdict_table(second))
+    return pd.concat(parts, ignore_index=True)
 
 
 def emergent_sets_row(result: Result):
