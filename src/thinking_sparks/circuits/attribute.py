@@ -35,11 +35,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from thinking_sparks.circuits.forward import CircuitModel, Patch
+from thinking_sparks.circuits.forward import CircuitModel, Patch, RunOutput
 from thinking_sparks.circuits.grads import DstGradAccumulator
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.metrics import check_metric, loss
 from thinking_sparks.circuits.pairs import Pair, PairBatch, collate
+from thinking_sparks.circuits.prefixed import SharedPrefix
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +122,41 @@ def _batches(pairs: list[Pair], batch_size: int) -> list[PairBatch]:
 class _Runner:
     """Per-batch state shared by the methods."""
 
-    def __init__(self, cm: CircuitModel, batch: PairBatch, metric: str, need_corrupted: bool = True) -> None:
+    def __init__(self, cm: CircuitModel, batch: PairBatch, metric: str, need_corrupted: bool = True,
+                 shared_prefix: bool = False) -> None:
         self.cm, self.metric = cm, metric
         self.batch = batch.to(cm.device)
         self.cols = self.batch.cols
         self.emb_clean = cm.embed(self.batch.clean)
         self.emb_corr = cm.embed(self.batch.corrupted)
+        self.valid = self.batch.valid
+        self.prefix: SharedPrefix | None = None
         with torch.no_grad():
-            clean = cm.run(self.emb_clean, record=True, positions=self.cols)
+            clean = self._clean_run(shared_prefix)
         self.clean_logprobs = torch.log_softmax(clean.logits.float(), -1) if metric == "kl" else None
         self.src_clean = clean.sources
         self.clean_loss = self.loss(clean.logits)
         self.src_corr = self.delta = None
         if need_corrupted:
             with torch.no_grad():
-                self._set_corrupted(cm.run(self.emb_corr, record=True, positions=self.cols).sources)
+                self._set_corrupted(self._run(self.emb_corr, record=True).sources)
+
+    def _clean_run(self, shared_prefix: bool) -> RunOutput:
+        """The clean run (no grad), recording every source; ``shared_prefix``: later runs start at
+        the batch's first differing position (:mod:`.prefixed`), sources and inputs kept from there."""
+        if not shared_prefix:
+            return self.cm.run(self.emb_clean, record=True, positions=self.cols)
+        b = self.batch
+        self.prefix, out = SharedPrefix.clean_run(self.cm, self.emb_clean, b.clean, b.corrupted, self.cols)
+        s = self.prefix.s
+        self.valid, self.emb_clean, self.emb_corr = self.valid[:, s:], self.emb_clean[:, s:], self.emb_corr[:, s:]
+        return RunOutput(out.logits, out.sources[:, s:])
+
+    def _run(self, emb: Tensor, **kw) -> RunOutput:
+        """A run from embeddings ``emb`` with logits at the metric columns."""
+        if self.prefix is not None:
+            return self.prefix.run(self.cm, emb, **kw)
+        return self.cm.run(emb, positions=self.cols, **kw)
 
     def _set_corrupted(self, sources: Tensor) -> None:
         self.src_corr = sources
@@ -143,8 +164,8 @@ class _Runner:
         # delta laid out [b, S, p, D] (contiguous) for the batched matmuls in `contract`
         delta = torch.empty(b, S, p, D, device=sources.device, dtype=torch.float32)
         torch.sub(sources.permute(0, 2, 1, 3), self.src_clean.permute(0, 2, 1, 3), out=delta)
-        if not bool(self.batch.valid.all()):
-            delta *= self.batch.valid[:, None, :, None]
+        if not bool(self.valid.all()):
+            delta *= self.valid[:, None, :, None]
         self.delta = delta
     def loss(self, logits: Tensor) -> Tensor:
         return loss(self.metric, logits, self.batch, self.clean_logprobs)
@@ -153,7 +174,7 @@ class _Runner:
         """Add the destination-input gradients of the summed loss at embeddings ``emb`` to ``acc``."""
         e = emb.detach().requires_grad_(True)
         with torch.enable_grad():
-            out = self.cm.run(e, capture=True, override=override, record=record, positions=self.cols)
+            out = self._run(e, capture=True, override=override, record=record)
             total = self.loss(out.logits).sum()
             inputs = acc.inputs(out.captured)
             g = torch.autograd.grad(total, inputs, allow_unused=True)
@@ -202,7 +223,7 @@ class _Runner:
                 self.grads(acc, self.emb_corr + alpha * d, weight)
         if self.src_corr is None:
             with torch.no_grad():
-                self._set_corrupted(self.cm.run(self.emb_corr, record=True, positions=self.cols).sources)
+                self._set_corrupted(self._run(self.emb_corr, record=True).sources)
         return self.contract(acc)
 
     def _interp(self, alpha: float):
@@ -265,6 +286,7 @@ def attribute(
     progress: bool = True,
     circuit_model: CircuitModel | None = None,
     keep_per_example: bool = False,
+    shared_prefix: bool = True,
 ) -> Attribution:
     """Score every edge of the graph on ``pairs``.
 
@@ -278,6 +300,9 @@ def attribute(
         batch_size: examples per batch; default from the memory planner.
         keep_per_example: also return every example's scores (for per-example circuits and
             head importance, paper §A.6); ``n x n_src x n_dst`` float32 on the CPU.
+        shared_prefix: ``eap``, ``eap-ig-inputs``, ``clean-corrupted``: run the gradient passes
+            only from the batch's first position where clean and corrupted differ (the same
+            scores, :mod:`.prefixed`); False runs every position (the reference).
     """
     check_method(method)
     riemann_alphas(steps, rule)  # validates
@@ -292,6 +317,7 @@ def attribute(
 
         batch_size = plan_batch_size(cm, max(len(p.clean_ids) for p in pairs), method, n_examples=len(pairs),
                                      steps=steps if method.startswith("eap-ig") else 2)
+    prefix = shared_prefix and method in ("eap", "eap-ig-inputs", "clean-corrupted")
     g = cm.graph
     total = torch.zeros(g.n_src, g.n_dst)
     total_abs = torch.zeros(g.n_src, g.n_dst)
@@ -300,7 +326,7 @@ def attribute(
     for batch in tqdm(_batches(pairs, batch_size), desc=f"{method} {metric}", disable=not progress):
         check_metric(metric, batch)
         zero_first = method in ("clean-corrupted", "eap-ig-inputs") and 0.0 in [a for a, _ in _Runner.points(method, steps, rule)]
-        r = _Runner(cm, batch, metric, need_corrupted=not zero_first)
+        r = _Runner(cm, batch, metric, need_corrupted=not zero_first, shared_prefix=prefix)
         per_ex = r.exact_scores() if method == "exact" else r.gradient_scores(method, steps, rule)
         total += per_ex.sum(0).cpu()
         total_abs += per_ex.abs().sum(0).cpu()

@@ -190,8 +190,11 @@ class CircuitModel:
         h = rms_norm(resid, self.final_norm, self.final_eps)
         return torch.nn.functional.linear(h, self.lm_head, self.lm_bias)
 
-    def _attention(self, lw: LayerWeights, q: Tensor, k: Tensor, v: Tensor, cos, sin) -> Tensor:
+    def _attention(self, lw: LayerWeights, q: Tensor, k: Tensor, v: Tensor, cos, sin,
+                   past: tuple[Tensor, Tensor] | None = None, kv_out: list | None = None) -> Tensor:
         """q, k, v: pre-norm projections ``[batch, pos, H, dh]`` (k, v already per query head).
+        ``past``: keys (normed, rotated) and values ``[batch, s, H, dh]`` of ``s`` earlier positions
+        the queries also attend to; ``kv_out``: gets this layer's (keys, values) appended.
         Returns z ``[batch, pos, H, dh]``."""
         if lw.q_norm is not None:
             q = rms_norm(q, *lw.q_norm)
@@ -199,10 +202,14 @@ class CircuitModel:
             k = rms_norm(k, *lw.k_norm)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        if kv_out is not None:
+            kv_out.append((k.detach(), v.detach()))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=1), torch.cat([past[1], v], dim=1)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [b, H, p, dh]
         scores = torch.matmul(q, k.transpose(-1, -2)) * self.scaling
-        p = scores.shape[-1]
-        causal = torch.ones(p, p, dtype=torch.bool, device=q.device).triu(1)
+        pq, p = scores.shape[-2:]
+        causal = torch.ones(pq, p, dtype=torch.bool, device=q.device).triu(p - pq + 1)
         scores = scores.masked_fill(causal, torch.finfo(scores.dtype).min)
         pattern = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
         return torch.matmul(pattern, v).transpose(1, 2)  # [b, p, H, dh]
@@ -232,8 +239,16 @@ class CircuitModel:
         patch: Patch | None = None,
         override=None,
         positions: Tensor | None = None,
+        start: int = 0,
+        past: list[tuple[Tensor, Tensor]] | None = None,
+        kv_out: list | None = None,
     ) -> RunOutput:
         """Forward from input embeddings ``emb`` [batch, pos, d_model].
+
+        ``start``, ``past``: ``emb`` holds positions ``start ..`` of the inputs, whose first
+        ``start`` positions' per-layer keys and values ``past`` (from ``kv_out`` of an earlier run)
+        are attended to as they are (no patch or override then); ``kv_out``: a list that gets each
+        layer's keys (normed, rotated) and values ``[batch, pos, H, dh]``.
 
         ``override(start, outs)`` (optional) maps the source outputs ``outs`` [b, p, n, D] with
         source indices ``start..start+n-1`` to the values actually written into the residual
@@ -242,12 +257,16 @@ class CircuitModel:
         """
         g = self.graph
         b, p, _ = emb.shape
-        if self.window is not None and p > self.window:
+        if self.window is not None and start + p > self.window:
             raise ValueError(f"input of {p} positions is longer than the model's sliding attention window "
                              f"({self.window}); the circuit engine computes full causal attention, which equals "
                              "the model's only within the window: use shorter pairs")
+        if start and (past is None or patch is not None or override is not None):
+            raise ValueError("a run from position start > 0 needs past keys and values, and no patch or override")
         H, G = self.n_heads, self.n_kv_heads
-        cos, sin = self.rope(emb, p)
+        cos, sin = self.rope(emb, start + p)
+        if start:
+            cos, sin = cos[:, start:], sin[:, start:]
         need_sources = record or patch is not None or override is not None
         split_heads = patch is not None or override is not None  # residual built from per-head outputs
         sources: list[Tensor] = []
@@ -296,7 +315,7 @@ class CircuitModel:
                     qkv_h = torch.cat([q, k, v], dim=2)
                     captured["qkv"].append(qkv_h)
                     q, k, v = qkv_h.split([H, H, H], dim=2)
-            z = self._attention(lw, q, k, v, cos, sin)
+            z = self._attention(lw, q, k, v, cos, sin, None if past is None else past[li], kv_out)
             if split_heads:
                 attn_out = push(g.head_src(li, 0), self.head_outputs(lw, z)).sum(2)
             elif record and not capture:  # no-grad record: the per-head writes sum to o_proj's output

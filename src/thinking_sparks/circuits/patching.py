@@ -157,7 +157,8 @@ def patch_nodes(model, pairs: list[Pair], *, nodes: list[str] | dict[str, list[s
     with torch.no_grad():
         for batch in tqdm(_batches(pairs, batch_size), desc=f"patch nodes ({direction})", disable=not progress):
             check_metric(metric, batch)
-            base = _Base(_Runner(cm, batch, metric), direction)
+            # heads only: the patched values come from the traced runs, the corrupted sources are not read
+            base = _Base(_Runner(cm, batch, metric, need_corrupted=by_layer is None), direction)
             clean_sum += float(base.r.clean_loss.sum())
             corr_sum += float(base.corrupted_loss.sum())
             b, p = batch.clean.shape

@@ -46,6 +46,7 @@ from thinking_sparks.circuits.forward import CircuitModel
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.circuits.patching import NodePatching, agreement, patch_nodes
 from thinking_sparks.emergence.device import load_kept
+from thinking_sparks.emergence.headstats import memberships
 from thinking_sparks.emergence.pairs import (
     SPAN_RULE,
     PairParams,
@@ -58,7 +59,7 @@ from thinking_sparks.emergence.pairs import (
     sample_prefixes,
     side_fingerprint,
 )
-from thinking_sparks.heads import parse_head, sort_heads
+from thinking_sparks.heads import sort_heads
 from thinking_sparks.models import checkpoint_steps, fingerprint, resolve_spec
 from thinking_sparks.organism import config, zoo
 from thinking_sparks.plan import PLAN
@@ -141,16 +142,14 @@ def circuit_heads(per_example: torch.Tensor, graph, n: int, rows=None, aggregati
 def inclusion(per_example: torch.Tensor, graph, n: int, n_boot: int, seed: int = 0,
               aggregation: str = "mean") -> np.ndarray:
     """``[n_layers, n_heads]`` share of ``n_boot`` circuits on resampled pairs holding each head
-    (deterministic by ``seed``)."""
+    (deterministic by ``seed``). The resamples' circuits are built at once
+    (:func:`~.headstats.memberships`: the circuits of :func:`circuit_heads`, batched)."""
     g = torch.Generator().manual_seed(seed)
-    counts = np.zeros((graph.n_layers, graph.n_heads), dtype=np.float32)
     k = per_example.shape[0]
-    for _ in range(n_boot):
-        rows = torch.randint(0, k, (k,), generator=g)
-        for name in circuit_heads(per_example, graph, n, rows, aggregation):
-            layer, h = parse_head(name)
-            counts[layer, h] += 1
-    return counts / max(n_boot, 1)
+    rows = [torch.randint(0, k, (k,), generator=g) for _ in range(n_boot)]  # one draw per resample, in turn
+    weights = torch.stack([torch.bincount(r, minlength=k) for r in rows]).float() if rows else torch.zeros(0, k)
+    counts = memberships(per_example, weights, graph, n, aggregation).float().sum(0)
+    return (counts.reshape(graph.n_layers, graph.n_heads) / max(n_boot, 1)).numpy().astype(np.float32)
 
 
 #: the exact patching every sweep circuit is checked against (part of the cache key): every head

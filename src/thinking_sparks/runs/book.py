@@ -119,6 +119,10 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]], clock: St
                     clock.add(Stage(f"  └ {run}", meta["seconds"], meta.get("cpu_seconds")))
 
 
+#: processes of the emergence sweep (:func:`~thinking_sparks.emergence.trace.warm_sweep`)
+SWEEP_JOBS = 2
+
+
 def prepare(stems: list[str], parameters: dict[str, Any], clock: StageClock | None = None) -> None:
     """Build, before any page runs, what the pages would otherwise build inside themselves: the
     organism zoo (``02_organism``), the emergence sweep (``04_emergence``) and SmolLM2's dequantized
@@ -138,8 +142,9 @@ def prepare(stems: list[str], parameters: dict[str, Any], clock: StageClock | No
         from thinking_sparks.emergence.device import use_device
 
         use_device(p.device)
-        with clock.stage(f"emergence sweep ({len(p.runs)} runs)"):
-            trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True)
+        # both cores: the circuits are built by two one-thread processes (the same cached circuits)
+        with clock.stage(f"emergence sweep ({len(p.runs)} runs, {SWEEP_JOBS} processes)"):
+            trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True, jobs=SWEEP_JOBS)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
     if "07_real_model" in stems:
         # only the start model's weights: the page trains its SFT run in a worker process on the
