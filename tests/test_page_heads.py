@@ -16,7 +16,7 @@ from tests.page_expect import tiny_page_params
 
 #: sft's final tiny circuit against its base (page 04's set membership), grid order L0H0 .. L1H3
 SFT_CLASSES = ["inactive", "emergent", "retained", "retained", "retained", "base-only", "emergent", "retained"]
-RUNS = ["sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "distill", "hybrid"]
+RUNS = ["sft", "grpo-easy", "grpo-hard", "grpo-hard-lr", "grpo-hard-lr20", "distill", "hybrid"]
 #: the tiny profile's circuit and sampling settings (``test_book.TEST_PARAMS``), as ``sparks head`` options
 TINY = ["-p", "n_questions=8", "-p", "steps=2", "-p", "top_n=20", "-p", "n_boot=20", "-p", "n=2", "-p", "limit=3"]
 
@@ -38,10 +38,10 @@ def test_run_gives_every_head_every_view(page):
     # every head ablated alone on the easy set's first 3 problems, 2 samples each, plus the unmodified model
     assert list(r.effects["head"]) == list(r.grid["head"]) and set(r.effects["n_problems"]) == {3}
     assert r.samples.groupby("condition").size().to_dict() == {c: 6 for c in ["no ablation", *r.grid["head"]]}
-    # lines: 6 runs x 3 checkpoints x 8 heads x (importance, inclusion) x (checkpoint, base)
-    assert len(r.lines) == 6 * 3 * 8 * 4 and list(r.lines["run"].unique()) == RUNS
+    # lines: 7 runs x 3 checkpoints x 8 heads x (importance, inclusion) x (checkpoint, base)
+    assert len(r.lines) == 7 * 3 * 8 * 4 and list(r.lines["run"].unique()) == RUNS
     assert set(r.lines["measure"]) == {"importance", "inclusion"} and set(r.lines["circuit"]) == {"checkpoint", "base"}
-    assert len(r.classes) == 6 * 8
+    assert len(r.classes) == 7 * 8
     assert set(r.attention["model"]) == {"base", "post-trained"} and len(r.questions) == params.attention_questions
     assert set(r.attention["sequence"]) == {0, 1, 2} and (r.attention["weight"] >= params.min_weight).all()
     assert (r.attention["query"] >= r.attention["key"]).all()  # causal
