@@ -131,7 +131,7 @@ class SizePlan:
     premise_k: int = 1
     curve_problems: int = 100
     curve_k: int = 4
-    head_problems: int = 200
+    head_problems: int = 2135
     head_k: int = 1
     k_curve_problems: int = 30
     k_curve_samples: int = 64

@@ -131,11 +131,15 @@ REASONS.update({
     "sizes.curve_problems": "The checkpoint curves are descriptive (no verdict): 100 problems, as before, so "
                             "the curves cost what they did.",
     "sizes.curve_k": "4 samples per problem for the curves, as before (no verdict reads them).",
-    "sizes.head_problems": "Affordable, not the calculation's 2,135: pages 05 and 06 evaluate tens of "
-                           "intervention cells per set, and 2,135 x 1 per cell is 10.7x the samples of the 50 x 4 "
-                           "before (time scales with samples, benchmarks/eval_cost.py), over the book's 30-min "
-                           "budget; 200 x 1 costs what 50 x 4 did and reaches a half-width of "
-                           "1.96 sqrt(0.5) / sqrt(200) = 0.098 under the bound of sizes.hard_size.",
+    "sizes.head_problems": f"2,135 problems of each eval set (every problem sizes.medium_size and sizes.hard_size "
+                           f"hold; the easy set gives its 152): {_BOUND}. The compared conditions of pages 05 and 06 "
+                           "are ablations and scalings of the organism's models on the medium and hard sets, where "
+                           "no pilot gives sd_d, so the worst-case bound sizes them, as it sizes those sets. Cost "
+                           "(full profile, 2026-12-03, loaded 2-core machine): page 05 evaluates each problem of a "
+                           "set in 27 cells (Table 1's 9, Table 5's 7, Fig 4's 11) at about 8 ms a sample "
+                           "(125.6 s for 14,904 samples at 200 problems), so 2,135 problems add about 0.23 s a "
+                           "problem, roughly 1,000 s for the page; the 200 of before (half-width 0.098) were "
+                           "chosen for cost alone.",
     "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
     "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
                               "1,920 samples per curve (affordable); a pass@1 difference there is known to "
