@@ -54,8 +54,6 @@ REASONS: dict[str, str] = {
     "rules.hard_difficulty": "Table 5 reads AIME'24 as the hard set; the organism's eval sets carry their "
                              "difficulty in the data, and 'hard' is the AIME'24 role.",
     "rules.easy_difficulty": "Table 5 reads MATH(-500) as the easiest set; 'easy' is its role in the organism.",
-    "rules.null_splits": "Same as the emergence page's noise floor: 50 half-splits put the 95th percentile's "
-                         "Monte-Carlo error below one head.",
     "levels.band": "A pass@1 near 0 or 1 hides differences (floor/ceiling: at the hard set's 1-4 % every "
                    "student looked alike); the paper's benchmarks sit at 30-66 %, inside 20-80 %.",
     "levels.pilot_seed": "A seed no fixed set uses, and pilot problems equal to a fixed set's are skipped, so "
