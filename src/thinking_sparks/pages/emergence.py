@@ -19,6 +19,7 @@ from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
+from thinking_sparks.emergence.decide import with_n_to_decide
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.fig14 import SORTS
@@ -250,13 +251,16 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result."""
+    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result, with
+    ``n_to_decide`` (:mod:`~thinking_sparks.emergence.decide`: questions per circuit, heads or checkpoint
+    changes, as each row's interval resamples)."""
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
     section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
-    return pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+    table = pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+    return with_n_to_decide(table, result.traces, result.roles, result.table)
 
 
 def emergent_sets_row(result: Result):
