@@ -132,12 +132,12 @@ REASONS.update({
     "sizes.head_problems": f"2,135 problems of each eval set (every problem sizes.medium_size and sizes.hard_size "
                            f"hold; the easy set gives its 152): {_BOUND}. The compared conditions of pages 05 and 06 "
                            "are ablations and scalings of the organism's models on the medium and hard sets, where "
-                           "no pilot gives sd_d, so the worst-case bound sizes them, as it sizes those sets. Cost "
-                           "(full profile, 2026-12-03, loaded 2-core machine): page 05 evaluates each problem of a "
-                           "set in 27 cells (Table 1's 9, Table 5's 7, Fig 4's 11) at about 8 ms a sample "
-                           "(125.6 s for 14,904 samples at 200 problems), so 2,135 problems add about 0.23 s a "
-                           "problem, roughly 1,000 s for the page; the 200 of before (half-width 0.098) were "
-                           "chosen for cost alone.",
+                           "no pilot gives sd_d, so the worst-case bound sizes them, as it sizes those sets; the 200 "
+                           "of before (half-width 0.098) were chosen for cost alone. Cost (full profile, 2026-12-03, "
+                           "2 cores at load 15, nice 10): one cell of 2,135 problems x 1 sample took 323-325 s "
+                           "(34 new tokens an answer), and page 05 evaluates 27 cells per set (Table 1's 9, "
+                           "Table 5's 7, Fig 4's 11): time scales with problems, so the page's evaluations cost 8.0x "
+                           "those at 200 (4,422 problems a cell against 552).",
     "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
     "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
                               "1,920 samples per curve (affordable); a pass@1 difference there is known to "
