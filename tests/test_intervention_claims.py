@@ -65,7 +65,8 @@ def test_scaling_and_think_verdicts():
     v = claims.think_verdicts(["L0H1"], ["L0H1", "L1H0"], pd.concat([off, abl]), boot=boot, null=np.array([1.0, 2.0]),
                               n_boot=200)
     assert list(v["verdict"]) == ["reproduced"] * 4
-    assert v["criterion"].iloc[1] == "CI below the 95% quantile of the same-mode null (1.95)"
+    assert v["criterion"].iloc[1] == ("CI at or below the 95% quantile of the same-mode null (1.95; not reproduced "
+                                      "when wholly above it)")
     assert list(v["value"]) == [1.0, 0.0, 0.5, -0.5]
     v = claims.think_verdicts(["L0H1", "L2H2"], ["L0H1"], pd.concat([off, abl.assign(correct=even)]),
                               boot=boot.assign(n_b=0, only_a=3), null=np.array([1.0]), n_boot=200)

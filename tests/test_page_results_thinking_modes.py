@@ -3,6 +3,7 @@ a second run read whole from the page cache."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from tests.page_expect import assert_same_frame, assert_same_verdicts, before, tiny_page_params
@@ -44,9 +45,14 @@ def test_circuits_and_verdicts_are_those_of_the_notebook(page_run):
     # the head counts are rows now, with paired-bootstrap intervals (before: no rows without think-off-only heads)
     counts = page.verdicts(result).iloc[:2]
     assert [tuple(r) for r in counts[["value", "ci_low", "ci_high", "verdict"]].itertuples(index=False)] == [
-        (-2.0, -3.0, 1.0, "inconclusive"), (2.0, 1.0, 3.0, "not reproduced")]
-    assert list(counts.criterion) == ["CI above 0", "CI below the 95% quantile of the same-mode null (1)"]
-    assert len(result.count_boot) == 200 and len(result.on_null) == 50
+        (-2.0, -3.0, 1.0, "inconclusive"), (2.0, 1.0, 3.0, "inconclusive")]
+    # the null: the think-on circuit on sample 0 against sample 1 (an independent question sample of the same
+    # size), 200 resamples (before: 50 half-splits of sample 0, whose 95% quantile was 1 head)
+    assert list(counts.criterion) == ["CI above 0", "CI at or below the 95% quantile of the same-mode null (2; not reproduced when wholly above it)"]
+    assert len(result.count_boot) == 200 and len(result.on_null) == 200
+    # n_to_decide: 5 pairs per circuit; the first row's CI [-3, 1] is 2 from 0 with half-width 2 (needs more than 5);
+    # the second's estimate sits on the null's quantile (2): no n decides it
+    assert counts["n_to_decide"].tolist() == [6, pd.NA]
 
 
 def test_a_second_run_is_read_from_the_page_cache(page_run, monkeypatch):

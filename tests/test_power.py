@@ -54,6 +54,7 @@ def test_n_to_decide_on_literal_rows():
     assert power.n_to_decide(_row(0.05, 0.01, 0.09, verdict="reproduced"), 100) is None
     assert power.n_to_decide(_row(0.0, -0.01, 0.01), 100) is None  # on the bound: no n decides it
     assert power.n_to_decide(_row(0.01, float("nan"), float("nan")), 100) is None
+    assert power.n_to_decide(_row(4, 2, 6, "CI above 2"), 497) == 498  # ends on its bound: undecided at n itself
     v = Verdict("c", "p", "s", 0.3, 0.1, 0.5, above=0.2)
     assert v.verdict == "inconclusive"
     assert power.n_to_decide({**v.row(), "above": v.above, "below": v.below}, 10) == 40  # w 0.2, d 0.1
@@ -76,7 +77,7 @@ def test_every_plan_entry_has_a_reason_and_the_sizes_follow_the_calculation():
     sizes = plan.PLAN.sizes
     n = power.problems_needed(power.sd_bound(), plan.PLAN.stats.half_width, plan.PLAN.stats.confidence)
     assert n == 2135 and sizes.hard_size == n and sizes.medium_size == n and sizes.premise_k == 1
-    assert power.half_width_at(power.sd_bound(), sizes.head_problems) < 0.1  # the affordable size, as stated
+    assert sizes.head_problems == n  # pages 05/06 at the calculation's n (the easy set gives what it holds)
 
 
 def test_the_easy_set_holds_every_problem_its_levels_give():

@@ -133,7 +133,7 @@ class SizePlan:
     premise_k: int = 1
     curve_problems: int = 100
     curve_k: int = 4
-    head_problems: int = 200
+    head_problems: int = 2135
     head_k: int = 1
     k_curve_problems: int = 30
     k_curve_samples: int = 64
@@ -191,14 +191,11 @@ class RulesPlan:
         interval_method: ``scipy.stats.bootstrap`` method of every mean / paired-difference interval.
         hard_difficulty, easy_difficulty: the ``difficulty`` labels (the eval set's own column) that
             play Table 5's hardest set (AIME'24) and easiest set (MATH-500).
-        null_splits: random half-splits of one circuit's pairs in the same-mode null of a head count
-            (:func:`thinking_sparks.interventions.counts.halves_null`).
     """
 
     interval_method: str = "BCa"
     hard_difficulty: str = "hard"
     easy_difficulty: str = "easy"
-    null_splits: int = 50
 
 
 @dataclass(frozen=True)

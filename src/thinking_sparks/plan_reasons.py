@@ -54,8 +54,6 @@ REASONS: dict[str, str] = {
     "rules.hard_difficulty": "Table 5 reads AIME'24 as the hard set; the organism's eval sets carry their "
                              "difficulty in the data, and 'hard' is the AIME'24 role.",
     "rules.easy_difficulty": "Table 5 reads MATH(-500) as the easiest set; 'easy' is its role in the organism.",
-    "rules.null_splits": "Same as the emergence page's noise floor: 50 half-splits put the 95th percentile's "
-                         "Monte-Carlo error below one head.",
     "levels.band": "A pass@1 near 0 or 1 hides differences (floor/ceiling: at the hard set's 1-4 % every "
                    "student looked alike); the paper's benchmarks sit at 30-66 %, inside 20-80 %.",
     "levels.pilot_seed": "A seed no fixed set uses, and pilot problems equal to a fixed set's are skipped, so "
@@ -131,11 +129,15 @@ REASONS.update({
     "sizes.curve_problems": "The checkpoint curves are descriptive (no verdict): 100 problems, as before, so "
                             "the curves cost what they did.",
     "sizes.curve_k": "4 samples per problem for the curves, as before (no verdict reads them).",
-    "sizes.head_problems": "Affordable, not the calculation's 2,135: pages 05 and 06 evaluate tens of "
-                           "intervention cells per set, and 2,135 x 1 per cell is 10.7x the samples of the 50 x 4 "
-                           "before (time scales with samples, benchmarks/eval_cost.py), over the book's 30-min "
-                           "budget; 200 x 1 costs what 50 x 4 did and reaches a half-width of "
-                           "1.96 sqrt(0.5) / sqrt(200) = 0.098 under the bound of sizes.hard_size.",
+    "sizes.head_problems": f"2,135 problems of each eval set (every problem sizes.medium_size and sizes.hard_size "
+                           f"hold; the easy set gives its 152): {_BOUND}. The compared conditions of pages 05 and 06 "
+                           "are ablations and scalings of the organism's models on the medium and hard sets, where "
+                           "no pilot gives sd_d, so the worst-case bound sizes them, as it sizes those sets; the 200 "
+                           "of before (half-width 0.098) were chosen for cost alone. Cost (full profile, 2026-12-03, "
+                           "2 cores at load 15, nice 10): one cell of 2,135 problems x 1 sample took 323-325 s "
+                           "(34 new tokens an answer), and page 05 evaluates 27 cells per set (Table 1's 9, "
+                           "Table 5's 7, Fig 4's 11): time scales with problems, so the page's evaluations cost 8.0x "
+                           "those at 200 (4,422 problems a cell against 552).",
     "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
     "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
                               "1,920 samples per curve (affordable); a pass@1 difference there is known to "

@@ -132,7 +132,8 @@ def n_to_decide(row: Mapping[str, Any], n: int) -> int | None:
     """The sample size at which an inconclusive row's interval would exclude the rule's bound.
 
     With half-width ``w = (ci_high - ci_low) / 2`` at sample size ``n`` and distance ``d`` from the
-    point estimate to the nearest bound the interval straddles, ``ceil(n (w / d)^2)``. None when the
+    point estimate to the nearest bound the interval straddles, ``ceil(n (w / d)^2)``, and at least
+    ``n + 1`` (an interval that ends on its bound is undecided at ``n``). None when the
     row is decided, has no interval or no bound is read, or its estimate sits on the bound (d = 0).
     """
     if row.get("verdict") not in (None, "inconclusive"):
@@ -151,7 +152,7 @@ def n_to_decide(row: Mapping[str, Any], n: int) -> int | None:
     if d == 0:
         return None
     w = (hi - lo) / 2
-    return max(int(n), math.ceil(n * (w / d) ** 2 - 1e-9))
+    return max(int(n) + 1, math.ceil(n * (w / d) ** 2 - 1e-9))  # an interval ending on its bound needs more than n
 
 
 def with_n_to_decide(table, n: int | Sequence[int | None]):

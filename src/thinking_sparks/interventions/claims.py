@@ -156,7 +156,11 @@ def count_rows(n_on: float, n_off: float, on_only: float, diff_ci: tuple[float, 
     "No think-only heads" (§6) is a claim of absence. A percentile interval of an integer count lies
     below 0.5 only as the zero-width ``[0, 0]``, which a count at its floor gives on almost every
     resample: the old rule "CI below 0.5" could be met by that degenerate interval alone. The bound is
-    now what two circuits of the *same* mode differ by (a measured null), not 0.5.
+    what two circuits of the *same* mode differ by on two independent question samples of the
+    comparison's size (a measured null, :func:`~thinking_sparks.interventions.counts.same_size_null`), not 0.5;
+    a count is within the null when it is at or below the null's quantile (the mirror of page 04's "above
+    the floor": a count equal to the null's quantile is no evidence of think-only heads, and two
+    circuits that share every head, 0 against a null of 0, reproduce the absence).
     """
     q = PLAN.circuits.floor_quantile
     null_why = "" if why or not math.isnan(null_bound) else "; the same-mode null was not measured"
@@ -166,9 +170,10 @@ def count_rows(n_on: float, n_off: float, on_only: float, diff_ci: tuple[float, 
                 "the paper gives no count)", n_off - n_on, *diff_ci, above=0.0, criterion="CI above 0" + why),
         Verdict("Think-on heads are (almost) all in the think-off circuit: no think-only heads", "§6",
                 f"{on} heads missing from the {off} circuit (paired bootstrap over question pairs)", on_only,
-                *on_only_ci, below=null_bound,
-                criterion=f"CI below the {q:.0%} quantile of the same-mode null "
-                          f"({'n/a' if math.isnan(null_bound) else f'{null_bound:g}'})" + why + null_why),
+                *on_only_ci, below=math.nextafter(null_bound, math.inf),
+                criterion=f"CI at or below the {q:.0%} quantile of the same-mode null "
+                          f"({'n/a' if math.isnan(null_bound) else f'{null_bound:g}'}; not reproduced when wholly "
+                          "above it)" + why + null_why),
     ]
 
 

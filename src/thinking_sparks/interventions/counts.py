@@ -6,14 +6,17 @@ are restricted to the questions kept in both (:func:`aligned`). :func:`think_cou
 
 * ``boot``: :func:`~thinking_sparks.emergence.stats.overlap_bootstrap` of (think-on, think-off) on
   those rows, ``PLAN.circuits.n_boot`` resamples: the interval of every head count;
-* ``null``: :func:`halves_null` of the think-on circuit (two
-  circuits of the *same* mode on disjoint halves of its pairs, ``PLAN.rules.null_splits`` splits):
-  how many heads two circuits differ by with nothing changed, the bound of the "no think-only
-  heads" claim.
+* ``null``: :func:`same_size_null` of the think-on circuit on sample 0 (the comparison's questions)
+  and on sample 1 (an independent question sample of the same size, ``PairParams.sample``, with its
+  own sampled answer prefixes; :func:`null_circuit`): how many heads two circuits of the *same*
+  mode differ by with nothing changed but the questions, at the comparison's sample size, the bound
+  of the "no think-only heads" claim. Without a sample-1 circuit (a question set too small for two
+  samples) the null is not measured and the claim stays inconclusive.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -22,13 +25,15 @@ import pandas as pd
 import torch
 
 from thinking_sparks.emergence.drawing import edge_graph
+from thinking_sparks.emergence.pairs import Side
 from thinking_sparks.emergence.stats import overlap_bootstrap
-from thinking_sparks.emergence.sweep import circuit_heads
+from thinking_sparks.emergence.sweep import circuit_for, circuit_heads
+from thinking_sparks.emergence.trace import THINK_MODES, available_samples
 from thinking_sparks.plan import PLAN
 
 log = logging.getLogger(__name__)
 
-__all__ = ["aligned", "think_counts"]
+__all__ = ["aligned", "null_circuit", "same_size_null", "think_counts"]
 
 
 def aligned(on: Any, off: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,11 +47,45 @@ def aligned(on: Any, off: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return pa[ia], pb[ib]
 
 
-def think_counts(on: Any, off: Any, settings: Any, seed: int | None = None,
-                 n_boot: int | None = None) -> tuple[pd.DataFrame | None, np.ndarray | None]:
-    """``(boot, null)`` for two mode circuits (:class:`~thinking_sparks.emergence.sweep.CircuitResult`);
-    ``(None, None)`` when either has no signal, ``null`` None with fewer than 4 pairs. ``seed``,
-    ``n_boot``: None takes the plan's."""
+def null_circuit(model: str, pairs: Any, settings: Any, switch: str = "flags", on: str | None = None,
+                 off: str | None = None) -> Any | None:
+    """The think-on circuit of ``model`` (mode ``on``, corrupted by mode ``off``; default: the
+    ``switch``'s modes) on the next independent question sample of ``pairs`` (``pairs.sample + 1``,
+    the same size); None when the question set cannot hold a second sample."""
+    if available_samples(pairs, 2) < 2:
+        log.info("%s: no second question sample of %d: the same-mode null is not measured", pairs.dataset,
+                 pairs.n_questions)
+        return None
+    on, off = (on, off) if on is not None else THINK_MODES[switch]
+    return circuit_for(model, Side(model, on), Side(model, off), dataclasses.replace(pairs, sample=pairs.sample + 1),
+                       settings)
+
+
+def same_size_null(sample0: torch.Tensor, sample1: torch.Tensor, graph, n: int, n_boot: int, seed: int = 0,
+                   aggregation: str = "mean") -> np.ndarray:
+    """``[n_boot]`` one-sided head counts, heads of the ``sample0`` circuit missing from the ``sample1``
+    circuit (the direction of the compared count: think-on heads missing from think-off), between
+    top-``n`` circuits of two *independent* question samples of one mode (``sample0`` ``[k0, n_src,
+    n_dst]``, ``sample1`` ``[k1, ...]`` per-example scores), each resampled with replacement at its
+    own size per draw (independent samples: no pairing); deterministic by ``seed``."""
+    k0, k1 = sample0.shape[0], sample1.shape[0]
+    if min(k0, k1) < 2:
+        raise ValueError(f"the same-size null needs at least 2 pairs in each sample, got {k0} and {k1}")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_boot):
+        a = circuit_heads(sample0, graph, n, torch.randint(0, k0, (k0,), generator=g), aggregation)
+        b = circuit_heads(sample1, graph, n, torch.randint(0, k1, (k1,), generator=g), aggregation)
+        out.append(len(a - b))
+    return np.asarray(out, dtype=float)
+
+
+def think_counts(on: Any, off: Any, settings: Any, seed: int | None = None, n_boot: int | None = None,
+                 on_null: Any | None = None) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """``(boot, null)`` for two mode circuits (:class:`~thinking_sparks.emergence.sweep.CircuitResult`)
+    and ``on_null``, the think-on circuit on an independent question sample of the same size
+    (:func:`null_circuit`). ``(None, None)`` when either mode circuit has no signal; ``null`` None
+    without ``on_null`` or when it has no signal. ``seed``, ``n_boot``: None takes the plan's."""
     if not (on.has_signal and off.has_signal):
         return None, None
     seed = PLAN.stats.seed if seed is None else seed
@@ -56,28 +95,9 @@ def think_counts(on: Any, off: Any, settings: Any, seed: int | None = None,
     graph = edge_graph(on, settings)
     n_boot = PLAN.circuits.n_boot if n_boot is None else n_boot
     boot = overlap_bootstrap(pa, pb, graph, on.top_n, n_boot, seed, settings.aggregation)
-    null = (halves_null(pa, graph, on.top_n, PLAN.rules.null_splits, seed, settings.aggregation)
-            if pa.shape[0] >= 4 else None)
+    measured = on_null is not None and on_null.has_signal and on_null.n_pairs >= 2
+    null = (same_size_null(on.per_example(), on_null.per_example(), graph, on.top_n, n_boot, seed,
+                           settings.aggregation) if measured else None)
     log.info("mode circuits: %d paired questions, %d resamples, null %s", pa.shape[0], len(boot),
-             "measured" if null is not None else "not measured (fewer than 4 pairs)")
+             f"on a second sample of {on_null.n_pairs} pairs" if measured else "not measured (no second sample)")
     return boot, null
-
-
-def halves_null(per_example: torch.Tensor, graph, n: int, n_splits: int = 50, seed: int = 0,
-                aggregation: str = "mean") -> np.ndarray:
-    """``[n_splits]`` counts of heads in one half's circuit and not the other's (both directions
-    averaged), for random disjoint halves of one mode circuit's pairs (deterministic by ``seed``).
-
-    Halves hold half the questions of the comparison, so this null is wider than a same-size one
-    (a count below its 95th percentile is, if anything, a conservative "no think-only heads")."""
-    k = per_example.shape[0]
-    if k < 4:
-        raise ValueError(f"the halves null needs at least 4 pairs, got {k}")
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n_splits):
-        perm = torch.randperm(k, generator=g)
-        a = circuit_heads(per_example, graph, n, perm[: k // 2], aggregation)
-        b = circuit_heads(per_example, graph, n, perm[k // 2 : 2 * (k // 2)], aggregation)
-        out.append((len(a - b) + len(b - a)) / 2)
-    return np.asarray(out, dtype=float)

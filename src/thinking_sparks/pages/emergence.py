@@ -19,6 +19,7 @@ from thinking_sparks.circuits.claims import SPEARMAN_BAR, emergent_sets_verdict
 from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence import modelruns, secondset
 from thinking_sparks.emergence.claims import section4_verdicts
+from thinking_sparks.emergence.decide import with_n_to_decide
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.fig8 import fig8_verdicts
@@ -270,8 +271,10 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result, then
-    Fig 8's (:func:`~thinking_sparks.emergence.fig8.fig8_verdicts`, when its run is traced)."""
+    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result, with
+    ``n_to_decide`` (:mod:`~thinking_sparks.emergence.decide`: questions per circuit, heads or checkpoint
+    changes, as each row's interval resamples), then Fig 8's (:func:`~thinking_sparks.emergence.fig8.fig8_verdicts`,
+    when its run is traced) and the second circuit set's agreement rows."""
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
@@ -279,7 +282,8 @@ def verdicts(result: Result) -> pd.DataFrame:
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
     fig8 = fig8_verdicts(result.traces, result.table, result.boots, rewards, sft=result.roles["sft"])
     second = secondset.agreement_verdicts(result.second) if result.second is not None else []
-    parts = [section4, verdict_table([emergent_sets_row(result)])]
+    table = pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
+    parts = [with_n_to_decide(table, result.traces, result.roles, result.table)]
     if len(fig8):
         parts.append(fig8)
     if second:

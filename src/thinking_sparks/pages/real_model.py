@@ -168,8 +168,8 @@ def _where(params: Params) -> dict[str, Any]:
 
 
 def _style_key(params: Params) -> dict[str, Any]:
-    # the style overlap's same-style null (its splits and quantile) is part of the numbers
-    null = {"splits": PLAN.rules.null_splits, "quantile": PLAN.circuits.floor_quantile}
+    # the style overlap's same-style null (a second question sample, its resamples and quantile) is part of the numbers
+    null = {"sample": 1, "n_boot": PLAN.circuits.n_boot, "quantile": PLAN.circuits.floor_quantile}
     return {"params": {f: getattr(params, f) for f in _STYLE_FIELDS}, **_where(params),
             "model": model_fingerprint(params.model), "null": null}
 

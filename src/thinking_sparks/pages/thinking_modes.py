@@ -28,10 +28,11 @@ from thinking_sparks.interventions import experiments as ex
 from thinking_sparks.interventions import tables
 from thinking_sparks.interventions.choose import think_heads
 from thinking_sparks.interventions.claims import think_verdicts
-from thinking_sparks.interventions.counts import think_counts
+from thinking_sparks.interventions.counts import null_circuit, think_counts
 from thinking_sparks.pages.interventions import Timing, bare, mark_cached, model_fingerprints, set_fingerprints
 from thinking_sparks.pages.params import HeadPageParams, _check_positive, circuit_dataset, emergence_settings
 from thinking_sparks.plan import PLAN
+from thinking_sparks.power import n_to_decide
 from thinking_sparks.verdicts import verdict_table
 
 #: how a hybrid model's two modes are asked for (``thinking_sparks.emergence.pairs.MODES``)
@@ -138,7 +139,9 @@ class Result:
             complexity (:mod:`thinking_sparks.emergence.fig15`).
         count_boot: the two circuits' head counts over paired resamples of the questions
             (:func:`~thinking_sparks.interventions.counts.think_counts`; None without signal);
-            ``on_null``: the same-mode null of a one-sided count (empty: not measured).
+            ``on_null``: the same-mode null of a one-sided count, the think-on circuit on sample 0 against
+            sample 1 (an independent question sample of the same size), one value per resample
+            (:func:`~thinking_sparks.interventions.counts.same_size_null`; empty: not measured).
     """
 
     hybrid: ModelRun
@@ -185,7 +188,7 @@ def _key(params: Params, hybrid: ModelRun, distill: ModelRun | None) -> dict[str
             "sets": set_fingerprints(params.eval_sets, params.limit),
             "k_set": set_fingerprints([params.k_dataset], params.k_limit),
             "questions": set_fingerprints([circuit_dataset(params)], None), "dtype": analysis_dtype(),
-            "distill": distill, "plan": PLAN.fig15,
+            "distill": distill, "plan": PLAN.fig15, "null": "think-on circuit on sample 1",
             "distill_models": model_fingerprints([distill.base, distill.final]) if distill is not None else []}
 
 
@@ -203,7 +206,8 @@ def _compute(params: Params, hybrid: ModelRun, distill: ModelRun | None) -> Resu
     th = think_heads(hybrid.final, pairs, settings, params.k, switch)
     cmp = th["comparison"]
     on, off = _circuit("think on", cmp.base, settings), _circuit("think off", cmp.model, settings)
-    count_boot, on_null = think_counts(cmp.base, cmp.model, settings)
+    count_boot, on_null = think_counts(cmp.base, cmp.model, settings,
+                                       on_null=null_circuit(hybrid.final, pairs, settings, switch))
     fig = fig15(distill.base, distill.final, pairs, settings) if distill is not None else None
     heads_s, t0 = time.perf_counter() - t0, time.perf_counter()
 
@@ -232,11 +236,22 @@ def _at_k(curves: pd.DataFrame, n_k: int) -> pd.DataFrame:
 
 def verdicts(result: Result) -> pd.DataFrame:
     """§6's claims: the head counts of the two circuits (always, with paired-bootstrap intervals) and,
-    when there are think-off-only heads to intervene on, Fig 5's success@1 up and pass@n_k down."""
+    when there are think-off-only heads to intervene on, Fig 5's success@1 up and pass@n_k down; with
+    ``n_to_decide`` (``thinking_sparks.power``): for the count rows the question pairs per circuit (the
+    bootstrap resamples pairs; the null's quantile held where it is), for Fig 5's the problems."""
     k_samples = result.curves.samples if result.off_only else None
-    return think_verdicts(result.think_on.heads, result.think_off.heads, k_samples, boot=result.count_boot,
-                          null=np.asarray(result.on_null) if result.on_null else None, low_k=1,
-                          high_k=result.n_k, n_boot=result.n_boot)
+    null = np.asarray(result.on_null) if result.on_null else None
+    table = think_verdicts(result.think_on.heads, result.think_off.heads, k_samples, boot=result.count_boot,
+                           null=null, low_k=1, high_k=result.n_k, n_boot=result.n_boot)
+    pairs = min(result.think_on.n_pairs, result.think_off.n_pairs)
+    problems = int(k_samples["problem_id"].nunique()) if k_samples is not None else None
+    bound = float(np.quantile(null, PLAN.circuits.floor_quantile)) if null is not None else None
+    rows = table.to_dict("records")
+    if len(rows) >= 2:
+        rows[1]["below"] = bound  # its criterion words the null's quantile: not read back from it
+    sizes = [pairs, pairs if bound is not None else None] + [problems] * (len(rows) - 2)
+    return table.assign(n_to_decide=pd.array([None if n is None or n < 2 else n_to_decide(r, n)
+                                              for r, n in zip(rows, sizes)], dtype="Int64"))
 
 
 def fig15_verdicts(result: Result) -> pd.DataFrame:

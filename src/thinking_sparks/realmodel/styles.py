@@ -28,7 +28,7 @@ from thinking_sparks.emergence.pairs import PairParams, PairSet, Side, build_pai
 from thinking_sparks.emergence.trace import think_circuits
 from thinking_sparks.evaluation.datasets import Problem
 from thinking_sparks.evaluation.generation import SamplingConfig
-from thinking_sparks.interventions.counts import think_counts
+from thinking_sparks.interventions.counts import null_circuit, think_counts
 from thinking_sparks.interventions.experiments import head_overlap
 from thinking_sparks.plan import PLAN
 from thinking_sparks.realmodel.runs import STYLES
@@ -103,12 +103,14 @@ def style_heads(model: str, pair_params: PairParams, settings: CircuitConfig, k:
     """The step-by-step (think-on) and direct (think-off) circuits of ``model`` from its own answers
     on ``pair_params.dataset`` (bare questions, e.g. ``words/easy-bare``): ``comparison`` (the
     :class:`~thinking_sparks.emergence.trace.Comparison`: ``model`` the direct circuit, ``base`` the
-    step-by-step one), ``on`` / ``off`` (their heads), ``overlap`` (counts and Jaccard), ``off_only``
+    step-by-step one), ``on_null`` (the step-by-step circuit on the set's next question sample of the
+    same size: the same-style null; None when the set holds one sample), ``on`` / ``off`` (their heads), ``overlap`` (counts and Jaccard), ``off_only``
     (the top ``k`` direct-only heads by the direct circuit's score), ``n_off_only``, ``on_only`` and
     ``on_only_top`` (the top ``k`` step-by-step-only heads)."""
     cmp = think_circuits(model, pair_params, settings, on=STYLE_MODES["think"], off=STYLE_MODES["direct"])
     on, off = list(cmp.base.heads), list(cmp.model.heads)
-    return {"comparison": cmp, "on": on, "off": off, "overlap": head_overlap(on, off),
+    on_null = null_circuit(model, pair_params, settings, on=STYLE_MODES["think"], off=STYLE_MODES["direct"])
+    return {"comparison": cmp, "on_null": on_null, "on": on, "off": off, "overlap": head_overlap(on, off),
             "off_only": list(cmp.sets.emergent[:k]), "n_off_only": len(cmp.sets.emergent),
             "on_only": list(cmp.sets.base_only), "on_only_top": list(cmp.sets.base_only[:k])}
 
@@ -124,7 +126,7 @@ def overlap(th: dict[str, Any], settings: CircuitConfig, n_boot: int | None = No
     out = {"jaccard": point["jaccard"], "on_only": point["only_a"], "off_only": point["only_b"],
            "n_on": point["n_a"], "n_off": point["n_b"]}
     nan = float("nan")
-    boot, null = think_counts(cmp.base, cmp.model, settings, seed, n_boot)
+    boot, null = think_counts(cmp.base, cmp.model, settings, seed, n_boot, on_null=th.get("on_null"))
     out["on_only_null"] = float(np.quantile(null, PLAN.circuits.floor_quantile)) if null is not None else nan
     if boot is None:
         return out | {f"{c}_{e}": nan for c in ("jaccard", "on_only", "off_only", "diff") for e in ("low", "high")}

@@ -224,8 +224,12 @@ def write_verdicts_page(root: Path) -> Path:
     lines = ["# Verdicts", "",
              "Every claim of the paper that a page of this book tests, with the verdict computed on that page "
              "from its data: *reproduced* when the whole 95% interval meets the criterion, *not reproduced* "
-             "when it misses it, *inconclusive* when it straddles it (or was not measured), *partly* as the "
-             "page's criterion says. Each section is the table at the end of its page.", ""]
+             "when the whole interval lies beyond the criterion's bound, *inconclusive* when it straddles the "
+             "bound or was not measured (no interval, no measured null), *partly* only for a claim checked in "
+             "parts, some reproduced and the rest not. Every bound is the paper's number, the direction the "
+             "paper states, or a quantile of a measured null at the comparison's own sample size. An "
+             "*inconclusive* row says the data cannot tell, not that the claim fails; `n_to_decide` says how "
+             "much more data would tell. Each section is the table at the end of its page.", ""]
     if found:
         counts = pd.DataFrame({stem: t["verdict"].value_counts() for stem, t in found.items()}).T
         counts = counts.reindex(columns=list(VERDICTS)).fillna(0).astype(int)
@@ -265,8 +269,12 @@ def plan_section() -> list[str]:
     lines = ["## Analysis plan", "",
              "Every size, threshold and seed the verdicts above use, fixed before the results with the argument "
              "beside it (`thinking_sparks.plan`). Where a row is *inconclusive*, `n_to_decide` is the sample "
-             "size (problems) at which its interval would exclude the rule's bound if its estimate stayed put "
-             "(`thinking_sparks.power`).", "",
+             "size at which its interval would exclude the rule's bound if its estimate stayed put and its "
+             "half-width shrank as 1/sqrt(n) (`thinking_sparks.power`), counted in what the row's interval "
+             "resamples: problems for accuracies (pages 02, 05, 06's Fig 5), question pairs per circuit for "
+             "head counts (pages 04, 06), heads or checkpoint changes for page 04's head-level rows "
+             "(`thinking_sparks.emergence.decide`). It is a projection, not a promise: the estimate moves as "
+             "data come in, and it may then decide the other way.", "",
              f"Plan last changed by commit {changed}." if changed else "Plan's last change: not under git.", "",
              "| entry | value | reason |", "|---|---|---|"]
     lines += [f"| {r['entry']} | {_cell(r['value'])} | {_cell(r['reason'])} |" for r in plan.table().to_dict("records")]
