@@ -25,6 +25,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref-pairs", type=int, default=3, help="pairs of the with / without comparison (0: skip it)")
     ap.add_argument("--no-agreement", action="store_true", help="time the patching only (no circuits built)")
+    ap.add_argument("--agreement-only", action="store_true",
+                    help="only the circuits' agreement (each circuit times its own patching of all heads)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
@@ -47,11 +49,14 @@ def main() -> None:
         b = collate(pairs)
         print(f"{name}: {len(pairs)} pairs, {b.clean.shape[1]} positions, shared prefix "
               f"{shared_prefix(b.clean, b.corrupted, b.cols)}, reads {int(b.cols.min())}..{int(b.cols.max())}")
+    if args.agreement_only:
+        args.ref_pairs = 0
     pairs = pair_set(think, direct, style).pairs
     t1, c1 = time.perf_counter(), runtime.cpu_seconds()
-    full = patch_nodes(lm, pairs, metric=settings.metric, direction="denoise", batch_size=8)
-    print(f"think, all {len(pairs)} pairs, 270 heads, denoise: {time.perf_counter() - t1:.1f} s, "
-          f"{runtime.cpu_seconds() - c1:.1f} CPU-s")
+    full = None if args.agreement_only else patch_nodes(lm, pairs, metric=settings.metric, direction="denoise", batch_size=8)
+    if full is not None:
+        print(f"think, all {len(pairs)} pairs, 270 heads, denoise: {time.perf_counter() - t1:.1f} s, "
+              f"{runtime.cpu_seconds() - c1:.1f} CPU-s")
     if args.ref_pairs:
         few = pairs[: args.ref_pairs]
         out = {}

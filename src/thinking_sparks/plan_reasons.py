@@ -144,4 +144,9 @@ REASONS.update({
     "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
+    "agreement.edge_sample": "The issue's floor: at least 1,000 edges beyond the circuit's top-n; all ~6,600 edges of "
+                             "the organism's graph cost about 450 s per circuit on 2 busy cores (measured on sft's "
+                             "final circuit before this entry), 1,000 + top-n about 80 s.",
+    "agreement.edge_strata": "Ten equal bins of the attribution rank, so weak edges are as represented as strong ones "
+                             "and a Spearman over edges is not just the top edges' ranking.",
 })

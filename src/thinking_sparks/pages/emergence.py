@@ -21,6 +21,7 @@ from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
+from thinking_sparks.emergence.edgecheck import final_checks
 from thinking_sparks.emergence.fig14 import SORTS
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import REASONING_SIDES, PairParams, Side, side_fingerprint
@@ -156,6 +157,15 @@ def run(params: Params) -> Result:
     models = modelruns.resolve_runs(params.runs, params.profile)
     pairs, config = emergence_settings(params)
     return _emergence(models, pairs, sized_config(params.size, models, pairs, config), params.n_boot)
+
+
+def edge_agreement(params: Params) -> pd.DataFrame:
+    """Each run's final circuit against exact *edge* patching (and heads, on the same pairs): one
+    row per run (:func:`~thinking_sparks.emergence.edgecheck.final_checks`; cached per circuit)."""
+    use_device(params.device)
+    models = modelruns.resolve_runs(params.runs, params.profile)
+    pairs, config = emergence_settings(params)
+    return final_checks(models, pairs, sized_config(params.size, models, pairs, config))
 
 
 @dataclass
