@@ -23,7 +23,9 @@ sets with a bootstrap CI, and the exact-patching seconds per circuit.
 plan's question set and sizes: ``--profile`` only), each run's final checkpoint against exact *edge*
 patching (:func:`thinking_sparks.emergence.edgecheck.final_checks`: the top-n edges and the plan's
 stratified sample, denoising, on the circuit's patched pairs) with the head-level agreement on the
-same pairs and the exact-patching seconds; cached per circuit.
+same pairs and the exact-patching seconds; cached per circuit. Measured (``--edge-runs sft grpo-easy
+grpo-hard grpo-hard-lr distill hybrid``, load 13-17 on 2 cores, 1,244 s wall): see
+:mod:`thinking_sparks.emergence.edgecheck`.
 
 Measured (full profile, 32 questions, 24 answer tokens, m = 5, 2 busy CPU cores; ``--runs sft
 grpo-easy grpo-hard grpo-hard-lr distill hybrid``): head Spearman against denoising 0.72-0.81

@@ -145,8 +145,9 @@ REASONS.update({
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
     "agreement.edge_sample": "The issue's floor: at least 1,000 edges beyond the circuit's top-n; all ~6,600 edges of "
-                             "the organism's graph cost about 450 s per circuit on 2 busy cores (measured on sft's "
-                             "final circuit before this entry), 1,000 + top-n about 80 s.",
+                             "the organism's graph cost 450 s per circuit on 2 cores under a light load (measured on "
+                             "sft's final circuit, 200 edges, before this entry) and several times that on the "
+                             "shared machine, 1,000 + top-n about a sixth.",
     "agreement.edge_strata": "Ten equal bins of the attribution rank, so weak edges are as represented as strong ones "
                              "and a Spearman over edges is not just the top edges' ranking.",
 })
