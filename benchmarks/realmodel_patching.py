@@ -10,6 +10,12 @@ top-k recall with bootstrap intervals over pairs
 (:func:`~thinking_sparks.realmodel.agreement.style_agreement`).
 
 Usage: ``SPARKS_CACHE=... PYTHONPATH=src .venv/bin/python benchmarks/realmodel_patching.py``
+(``--agreement-only``: skip the timing runs; each circuit times its own patching of every head).
+
+Measured (page 07's defaults, shared-prefix resume, ``--agreement-only``, load 12-14 on 2 cores):
+think circuit (12 pairs, 204 of 270 heads in the circuit) head Spearman 0.635 [0.577, 0.691],
+top-204 recall 0.84; exact denoising of all 270 heads 907 s wall, attribution 417 s, the whole
+circuit 1,795 s (CPU 14 min in 38 min of wall for the process so far).
 """
 
 from __future__ import annotations
