@@ -14,8 +14,10 @@ Usage: ``SPARKS_CACHE=... PYTHONPATH=src .venv/bin/python benchmarks/realmodel_p
 
 Measured (page 07's defaults, shared-prefix resume, ``--agreement-only``, load 12-14 on 2 cores):
 think circuit (12 pairs, 204 of 270 heads in the circuit) head Spearman 0.635 [0.577, 0.691],
-top-204 recall 0.84; exact denoising of all 270 heads 907 s wall, attribution 417 s, the whole
-circuit 1,795 s (CPU 14 min in 38 min of wall for the process so far).
+top-204 recall 0.84 [0.81, 0.86], top-27 recall 0.63; exact denoising of all 270 heads 907 s wall,
+attribution 417 s, the circuit 1,795 s. Direct circuit (12 pairs, 220 heads): Spearman 0.802
+[0.754, 0.836], top-220 recall 0.87 [0.85, 0.90], top-27 recall 0.74; all heads 526 s, the
+circuit 818 s. Both circuits 2,633 s wall, 1,237 CPU-s.
 """
 
 from __future__ import annotations
