@@ -19,6 +19,14 @@ denoising patches, top-k recall (k = the circuit's heads), the emergent / base-o
 counts of EAP-IG and of exact-patching head sets of the same sizes, the Jaccard of the two emergent
 sets with a bootstrap CI, and the exact-patching seconds per circuit.
 
+``--edge-runs sft grpo-easy ...``: instead, page 04's circuits as the page builds them (the analysis
+plan's question set and sizes: ``--profile`` only), each run's final checkpoint against exact *edge*
+patching (:func:`thinking_sparks.emergence.edgecheck.final_checks`: the top-n edges and the plan's
+stratified sample, denoising, on the circuit's patched pairs) with the head-level agreement on the
+same pairs and the exact-patching seconds; cached per circuit. Measured (``--edge-runs sft grpo-easy
+grpo-hard grpo-hard-lr distill hybrid``, load 13-17 on 2 cores, 1,244 s wall): see
+:mod:`thinking_sparks.emergence.edgecheck`.
+
 Measured (full profile, 32 questions, 24 answer tokens, m = 5, 2 busy CPU cores; ``--runs sft
 grpo-easy grpo-hard grpo-hard-lr distill hybrid``): head Spearman against denoising 0.72-0.81
 (noising 0.17-0.47), top-k recall 0.72-0.86 (noising 0.55-0.78), base circuits 0.81-0.88; EAP-IG
@@ -105,6 +113,26 @@ def runs_table(runs: list[str], profile: str, questions: int, answer_tokens: int
     return pd.DataFrame(rows)
 
 
+def edge_table(runs: list[str], profile: str, csv: str | None) -> None:
+    """Page 04's edge-level table (see module docstring), printed (and written to ``csv``)."""
+    import pandas as pd
+
+    from thinking_sparks.pages.emergence import Params, edge_agreement
+
+    t0 = time.perf_counter()
+    table = edge_agreement(Params(profile=profile, runs=runs))
+    cols = ["run", "pairs", "graph_edges", "edges", "top_n", "edge_spearman", "edge_spearman_abs", "edge_recall",
+            "edge_spearman_circuit", "heads", "head_spearman", "head_spearman_abs", "head_recall", "head_patch_s",
+            "edge_patch_s", "all_edges_s"]
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(table[cols].round(3).to_string(index=False))
+    print(f"wall {time.perf_counter() - t0:.0f} s")
+    if csv:
+        from thinking_sparks.atomic import write_text
+
+        write_text(csv, table.to_csv(index=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="organism/sft@final")
@@ -115,10 +143,14 @@ def main() -> None:
     ap.add_argument("--csv", default=None, help="also write the table here")
     ap.add_argument("--save-pairs", default=None, help="also write the page-03 pairs here (JSONL, for sparks patch)")
     ap.add_argument("--runs", nargs="*", default=None, help="page-04 mode: these runs' final checkpoints vs base")
+    ap.add_argument("--edge-runs", nargs="*", default=None, help="page-04 edge check of these runs' final circuits")
     ap.add_argument("--profile", default="full")
     ap.add_argument("--n-boot", type=int, default=200)
     args = ap.parse_args()
-    runtime.setup(threads=None, level=logging.WARNING)
+    runtime.setup(threads=None, level=logging.INFO if args.edge_runs else logging.WARNING)
+    if args.edge_runs:
+        edge_table(args.edge_runs, args.profile, args.csv)
+        return
     if args.runs:
         import pandas as pd
 

@@ -170,6 +170,7 @@ def test_circuits_page_measures_its_choices(built_book):
     assert "The smallest step count whose head ranking agrees with m = 10" in text
     assert "Spearman between attribution and exact patching over 8 heads" in text
     assert "against denoising patches (the ground truth here)" in text and "single-head noising effects sum to" in text
+    assert "Over 110 of the graph's 110 edges" in text and "edge Spearman" in text  # exact edge patching
     _verdicts(root, "03_circuits", text)  # the method's premise (§3)
     assert "clean prefix" in text and "&lt;think&gt;" in text  # the pairs, as text
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "03_circuits.html").exists()
@@ -189,6 +190,7 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     assert "GRPO at 20x the learning rate still switches" in text and "Mean accuracy reward over the first and the last" in text
     assert "building them took" in text
     assert "the exact effects with Spearman" in text and "exact_emergent" in text
+    assert "edge_spearman_circuit" in text and "all_edges_s" in text  # each run's final circuit, exact edges
     assert (root / "book" / "_build" / "html" / "book" / "pages" / "04_emergence.html").exists()
 
 

@@ -86,3 +86,19 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     for name in ("agreement", "boot", "exact"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(result, name))
     assert (again.spearman_denoise, again.noise_sum, again.k) == (result.spearman_denoise, result.noise_sum, result.k)
+
+
+def test_edge_agreement_of_the_page_circuit(page):
+    """The page's circuit against exact edge patching: the tiny graph (110 edges) is patched whole;
+    with every pair patched, the heads' same-pair agreement is the page's own denoising Spearman."""
+    circuits, params, result = page
+    table = circuits.edge_agreement(params)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row.graph_edges, row.edges, row.top_n) == (110, 110, 20) and row.pairs == result.n_pairs
+    assert row.heads == len(result.heads)
+    assert row.head_spearman == pytest.approx(result.spearman_denoise, abs=1e-6)
+    assert row.edge_spearman == pytest.approx(row.edge_spearman_circuit, abs=1e-9)  # the same pairs
+    assert -1 <= row.edge_spearman <= 1 and 0 <= row.edge_recall <= 1 and row.edge_patch_s > 0
+    assert row.all_edges_s == pytest.approx(row.edge_patch_s, abs=0.1)  # every edge was patched
+    assert circuits.edge_agreement(params).equals(table)  # cached

@@ -172,3 +172,21 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)
+
+
+def test_edge_agreement_per_run(page):
+    """Each run's final circuit against exact edge patching: one row per run in the page's order; the
+    tiny graph (110 edges) is patched whole, and with every pair patched the heads' same-pair
+    Spearman is the sweep's own (the summary's ``patch_spearman``)."""
+    emergence, params, result = page
+    table = emergence.edge_agreement(params)
+    assert list(table.run) == list(RUNS)
+    final = result.summary.groupby("run").tail(1).set_index("run")
+    for _, row in table.iterrows():
+        if final.loc[row.run, "pairs"] < 2:  # no signal: nothing patched
+            assert row.edges == 0 and math.isnan(row.edge_spearman)
+            continue
+        assert (row.graph_edges, row.edges, row.top_n, row.heads) == (110, 110, 20, final.loc[row.run, "heads"])
+        assert row.pairs == final.loc[row.run, "pairs"] <= PLAN.circuits.patch_pairs
+        assert row.head_spearman == pytest.approx(final.loc[row.run, "patch_spearman"], abs=1e-6)
+        assert -1 <= row.edge_spearman <= 1 and 0 <= row.edge_recall <= 1 and row.edge_patch_s > 0

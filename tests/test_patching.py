@@ -162,6 +162,39 @@ def test_agreement_on_a_known_case():
         agreement(attributed, exact, k=5)
 
 
+def test_agreement_on_a_model_with_one_live_head(tiny_qwen2, pairs):
+    """A hand-built model whose only head writing into the residual is L1H2 (every other head's
+    slice of o_proj zeroed): exact denoising patches and EAP-IG node scores are both exactly 0 on
+    the 7 silent heads, so both rank L1H2 first: Spearman 1, top-1 recall 1; attributions of the
+    wrong sign give Spearman -1 with recall still 1 (recall reads |values|)."""
+    from thinking_sparks.circuits.agreement import head_scores
+    from thinking_sparks.circuits.forward import CircuitModel
+
+    hf = copy.deepcopy(tiny_qwen2.hf_model)
+    H, L = hf.config.num_attention_heads, hf.config.num_hidden_layers
+    dh = hf.config.hidden_size // H
+    with torch.no_grad():
+        for layer in range(L):
+            for h in range(H):
+                if (layer, h) != (1, 2):
+                    hf.model.layers[layer].self_attn.o_proj.weight[:, h * dh : (h + 1) * dh] = 0.0
+    cm = CircuitModel(hf)
+    exact = patch_nodes(hf, pairs, metric="kl", direction="denoise", circuit_model=cm).effects
+    attributed = head_scores(attribute(hf, pairs, steps=20, circuit_model=cm, progress=False), "node")
+    live = 1 * H + 2
+    assert exact[live] > 1e-4 and attributed[live] > 1e-4
+    silent = [i for i in range(L * H) if i != live]
+    assert exact[silent].abs().max() < 1e-6 and attributed[silent].abs().max() < 1e-6
+
+    def silent_zero(v):  # float dust (the patched forward sums the heads one by one) set to 0
+        return torch.where(v.abs() < 1e-6, torch.zeros_like(v), v)
+
+    a = agreement(silent_zero(attributed), silent_zero(exact), k=1)
+    assert (a.spearman, a.spearman_abs, a.recall, a.n) == (pytest.approx(1.0), pytest.approx(1.0), 1.0, 8)
+    flipped = agreement(-silent_zero(attributed), silent_zero(exact), k=1)
+    assert (flipped.spearman, flipped.recall) == (pytest.approx(-1.0), 1.0)
+
+
 # ---------------------------------------------------------------- sparks patch
 
 

@@ -26,6 +26,7 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`Fig15Plan` — Fig 15's simplification threshold and how the student answers without thinking.
 * :class:`SecondSetPlan` — the second circuit question set (the paper's AMC circuits, Figs 6 and 9): its
   name, the runs traced on it and the quantile of the within-set null its agreement row is held to.
+* :class:`AgreementPlan` — how many edges the edge-level check of attribution against exact patching patches.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -42,7 +43,8 @@ from typing import Any
 from thinking_sparks.plan_reasons import REASONS
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
-           "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
+           "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "AgreementPlan",
+           "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,19 @@ class SecondSetPlan:
 
 
 @dataclass(frozen=True)
+class AgreementPlan:
+    """The edge-level check of EAP-IG against exact edge patching (:mod:`thinking_sparks.emergence.edgecheck`).
+
+    Attributes:
+        edge_sample: edges patched beyond a circuit's top-n (all of which are patched) ...
+        edge_strata: ... drawn evenly from this many bins of the attribution rank.
+    """
+
+    edge_sample: int = 1000
+    edge_strata: int = 10
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -304,6 +319,7 @@ class Plan:
     size: CircuitSizePlan = field(default_factory=CircuitSizePlan)
     fig15: Fig15Plan = field(default_factory=Fig15Plan)
     second_set: SecondSetPlan = field(default_factory=SecondSetPlan)
+    agreement: AgreementPlan = field(default_factory=AgreementPlan)
 
 
 #: the plan in force

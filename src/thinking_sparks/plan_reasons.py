@@ -146,6 +146,12 @@ REASONS.update({
     "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
+    "agreement.edge_sample": "The issue's floor: at least 1,000 edges beyond the circuit's top-n; all ~6,600 edges of "
+                             "the organism's graph cost 450 s per circuit on 2 cores under a light load (measured on "
+                             "sft's final circuit, 200 edges, before this entry) and several times that on the "
+                             "shared machine, 1,000 + top-n about a sixth.",
+    "agreement.edge_strata": "Ten equal bins of the attribution rank, so weak edges are as represented as strong ones "
+                             "and a Spearman over edges is not just the top edges' ranking.",
 })
 
 # the second circuit set (issue 24: the paper's AMC circuits, Figs 6 and 9)

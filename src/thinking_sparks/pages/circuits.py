@@ -38,6 +38,7 @@ from thinking_sparks.circuits.patching import DIRECTIONS, agreement, patch_nodes
 from thinking_sparks.emergence import modelruns
 from thinking_sparks.emergence.device import load_kept, use_device
 from thinking_sparks.emergence.drawing import circuit_graph
+from thinking_sparks.emergence.edgecheck import edge_check
 from thinking_sparks.emergence.modelruns import check_value
 from thinking_sparks.emergence.pairs import PairParams, Side, pairs_frame, side_fingerprint
 from thinking_sparks.emergence.stats import attribution_vs_exact, ig_steps_check, topn_scaling, topn_sizes
@@ -157,6 +158,16 @@ def run(params: Params) -> Result:
     pairs, config = emergence_settings(params)
     return _circuit(analysed.checkpoint(params.step), analysed.base, analysed.label, pairs, config,
                     list(params.ig_steps), params.patch_direction)
+
+
+def edge_agreement(params: Params) -> pd.DataFrame:
+    """The page's circuit (the sweep's, drawn above) against exact *edge* patching and, on the same
+    pairs, exact head patching: one row (:func:`~thinking_sparks.emergence.edgecheck.edge_check`, cached)."""
+    use_device(params.device)
+    analysed = modelruns.resolve_roles(params.profile, model=params.run)["model"]
+    pairs, config = emergence_settings(params)
+    model = analysed.checkpoint(params.step)
+    return pd.DataFrame([edge_check(model, Side(model), Side(analysed.base), pairs, config).row()])
 
 
 #: the Spearman at which a smaller IG step count agrees with the largest

@@ -22,6 +22,7 @@ from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.decide import with_n_to_decide
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
+from thinking_sparks.emergence.edgecheck import final_checks
 from thinking_sparks.emergence.fig8 import fig8_verdicts
 from thinking_sparks.emergence.fig14 import SORTS
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
@@ -178,6 +179,15 @@ def _sized(params: Params, models: dict[str, ModelRun], rule: str) -> Result:
     if params.second_set is not None:
         result.second = secondset.second_set(models, pairs, config, params.n_boot, params.second_set)
     return result
+
+
+def edge_agreement(params: Params) -> pd.DataFrame:
+    """Each run's final circuit against exact *edge* patching (and heads, on the same pairs): one
+    row per run (:func:`~thinking_sparks.emergence.edgecheck.final_checks`; cached per circuit)."""
+    use_device(params.device)
+    models = modelruns.resolve_runs(params.runs, params.profile)
+    pairs, config = emergence_settings(params)
+    return final_checks(models, pairs, sized_config(params.size, models, pairs, config))
 
 
 @dataclass
