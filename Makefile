@@ -26,7 +26,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 INSTALL_LOCK := $(if $(GPU),$(GPU_LOCK),$(LOCK))
 STAMP  := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
 
-.PHONY: book test browser lock clean-cache clean
+.PHONY: book publish test browser lock clean-cache clean
 
 # One shell for the whole install, so that bash's `times` (CPU seconds of its children) covers it:
 # the book's stage table reads <venv>/.install-times (thinking_sparks.runs.stages).
@@ -60,6 +60,15 @@ MAKE_T0 := $(shell date +%s)
 book: $(STAMP)
 	SPARKS_MAKE_T0=$(MAKE_T0) $(PY) -m thinking_sparks.runs book $(BOOK_ARGS)
 	@echo "book: $(CURDIR)/book/_build/html/index.html"
+
+# Publish the built book to GitHub Pages: ghp-import (pinned in requirements.lock) commits
+# book/_build/html to the gh-pages branch (with .nojekyll: Sphinx's _static folders) and pushes it to
+# $(REMOTE). Build first with `make book`; .github/workflows/book.yml runs both on a runner.
+REMOTE ?= origin
+publish: $(STAMP)
+	@test -f book/_build/html/index.html || { echo "publish: no book/_build/html/index.html; run make book first" >&2; exit 2; }
+	$(PY) -m ghp_import --no-jekyll --push --force --remote $(REMOTE) --branch gh-pages \
+	  --message "book from $$(git rev-parse --short HEAD)" book/_build/html
 
 # Debian's chromium for the browser test (no browser download: playwright drives the system one).
 browser:
