@@ -24,6 +24,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`CircuitSizePlan` — how a circuit's size (its top-n edges) is chosen: the paper's edge fraction
   or the paper's share of heads.
 * :class:`Fig15Plan` — Fig 15's simplification threshold and how the student answers without thinking.
+* :class:`GeneralisationPlan` — page 08's Llama claims (Figs 10, 11): which checkpoint "the first
+  checkpoints" of a GRPO run are.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -40,7 +42,7 @@ from typing import Any
 from thinking_sparks.plan_reasons import REASONS
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
-           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "Fig15Plan", "last_change", "table"]
+           "RulesPlan", "Section4Plan", "SizePlan", "StatsPlan", "Fig15Plan", "GeneralisationPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,19 @@ class Fig15Plan:
 
 
 @dataclass(frozen=True)
+class GeneralisationPlan:
+    """Page 08's claims on the Llama organism (paper v2 Figs 10, 11, 18).
+
+    Attributes:
+        early_share: "GRPO adds heads after its first checkpoints" compares the final checkpoint's
+            emergent count with that of the last checkpoint at or before this share of the run's
+            steps (the first checkpoint when none is that early).
+    """
+
+    early_share: float = 0.2
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -279,6 +294,7 @@ class Plan:
     levels: LevelsPlan = field(default_factory=LevelsPlan)
     size: CircuitSizePlan = field(default_factory=CircuitSizePlan)
     fig15: Fig15Plan = field(default_factory=Fig15Plan)
+    generalisation: GeneralisationPlan = field(default_factory=GeneralisationPlan)
 
 
 #: the plan in force

@@ -145,3 +145,9 @@ REASONS.update({
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
 })
+
+REASONS.update({  # page 08 (the Llama organism)
+    "generalisation.early_share": "The paper's Llama GRPO run 'activates many more heads after checkpoint 500' (Fig "
+                                  "11) of about 2,500 steps (its GRPO runs reach step 2500, digest §2): a fifth of "
+                                  "the run.",
+})
