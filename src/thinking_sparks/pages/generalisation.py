@@ -39,16 +39,17 @@ class Params(CircuitInputs):
     """Parameters of ``08_generalisation``.
 
     Attributes (besides :class:`CircuitInputs`'):
-        runs: the second family's post-training runs, each traced at every checkpoint against its
-            base (organism run names, or ``label -> {base, checkpoints, kind}`` as on page 04).
-        compare: the first family's SFT and GRPO runs, traced at their final checkpoints, for the
+        llama_runs: the second family's post-training runs, each traced at every checkpoint against
+            its base (organism run names, or ``label -> {base, checkpoints, kind}`` as page 04's
+            ``runs``; not named ``runs``, so that a book-wide ``-p runs`` meant for page 04 leaves it be).
+        qwen_runs: the first family's SFT and GRPO runs, traced at their final checkpoints, for the
             row that compares the families (page 04's SFT and hard-data GRPO runs).
         n_boot: paired-bootstrap resamples of the inclusion probabilities (the plan's).
         size: how circuits are sized when ``top_n`` is None (as page 04).
     """
 
-    runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["llama-sft", "llama-grpo"])
-    compare: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-hard"])
+    llama_runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["llama-sft", "llama-grpo"])
+    qwen_runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-hard"])
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
 
@@ -56,12 +57,12 @@ class Params(CircuitInputs):
         super().__post_init__()
         if self.size not in SIZE_RULES:
             raise ValueError(f"size must be one of {', '.join(SIZE_RULES)}, got {self.size!r}")
-        check_values(self.runs, "runs", self.profile, need_base=True)
-        check_values(self.compare, "compare", self.profile, need_base=True)
+        check_values(self.llama_runs, "llama_runs", self.profile, need_base=True)
+        check_values(self.qwen_runs, "qwen_runs", self.profile, need_base=True)
         _check_positive(self, "n_boot")
 
     def run_values(self) -> list:
-        return [self.runs, self.compare]
+        return [self.llama_runs, self.qwen_runs]
 
 
 @dataclass
@@ -117,11 +118,11 @@ def run(params: Params) -> Result:
     (cached: a warm rebuild loads no model and recomputes nothing)."""
     use_device(params.device)
     if params.build:
-        modelruns.build_organism(params.profile, params.runs, params.compare)
-    models = modelruns.resolve_runs(params.runs, params.profile)
-    compare = {label: _final_only(m) for label, m in modelruns.resolve_runs(params.compare, params.profile).items()}
+        modelruns.build_organism(params.profile, params.llama_runs, params.qwen_runs)
+    models = modelruns.resolve_runs(params.llama_runs, params.profile)
+    compare = {label: _final_only(m) for label, m in modelruns.resolve_runs(params.qwen_runs, params.profile).items()}
     pairs, config = emergence_settings(params)
-    zoo = runs_table(params.profile, "llama") if modelruns.organism_names(params.runs) else pd.DataFrame()
+    zoo = runs_table(params.profile, "llama") if modelruns.organism_names(params.llama_runs) else pd.DataFrame()
     return _generalisation(models, compare, pairs, sized_config(params.size, models, pairs, config),
                            sized_config(params.size, compare, pairs, config), params.n_boot, zoo)
 
