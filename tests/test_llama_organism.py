@@ -155,7 +155,7 @@ def test_page_08_runs_on_the_tiny_profile(tiny_zoo):
 
     params = tiny_page_params(generalisation)
     result = generalisation.run(params)
-    assert list(result.zoo.run) == LLAMA and result.zoo.shape.str.contains("Llama").all()
+    assert list(result.zoo.run) == LLAMA and result.zoo["shape"].str.contains("Llama").all()
     assert [tr.run for tr in result.runs] == ["llama-sft", "llama-grpo"]
     assert result.roles == {"sft": "llama-sft", "distill": "", "grpo": "llama-grpo"}
     assert list(result.counts.run) == ["llama-sft", "llama-grpo"] and "emergent_heads" in result.counts
