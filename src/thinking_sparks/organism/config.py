@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from thinking_sparks.plan import PLAN
 
@@ -53,6 +53,7 @@ class ModelShape:
     max_positions: int = 256   #: max_position_embeddings
     rope_theta: float = 10000.0  #: RoPE base
     tie_embeddings: bool = True  #: share input embedding and unembedding
+    family: ClassVar[str] = "qwen2"  #: architecture family (a class constant: not in the config's hash)
 
     def hf_config(self, tokenizer):
         """A ``transformers.Qwen2Config`` of this shape for ``tokenizer``'s vocabulary."""
@@ -71,11 +72,6 @@ class ModelShape:
             use_sliding_window=False, attention_dropout=0.0, **extra,
         )
 
-    @property
-    def family(self) -> str:
-        """The architecture family of models of this shape (``qwen2``)."""
-        return "qwen2"
-
     def causal_lm(self, tokenizer):
         """A freshly initialised causal LM of this shape (seed torch first)."""
         from transformers import Qwen2ForCausalLM  # deferred: transformers is heavy or optional, loaded only here
@@ -85,28 +81,22 @@ class ModelShape:
 
 @dataclass
 class LlamaShape(ModelShape):
-    """Llama architecture hyper-parameters of an organism model (the second family, paper v2 Figs 10, 11, 18).
-
-    The same grid of heads as the Qwen students (8 layers x 8 query heads, 2 KV heads, head_dim 16),
-    so head maps compare cell by cell; what differs is Llama's: no q/k/v biases, the MLP at 4 x
-    d_model (Llama-3.2-1B: 8192 = 4 x 2048; the Qwen students run at 2 x), RoPE base 500,000 and
-    RMSNorm eps 1e-5. Llama 3's long-context RoPE rescaling (``rope_type: llama3``) is left out: it
-    only moves the frequencies for contexts beyond the pretraining length, and the organism never
-    leaves it (transformers also requires its original length below ``max_positions``).
-    """
+    """Llama hyper-parameters (the second family, paper v2 Figs 10, 11, 18): the Qwen students' grid of
+    heads (maps compare cell by cell) with Llama's no q/k/v biases, MLP at 4 x d_model (Llama-3.2-1B:
+    8192 = 4 x 2048), RoPE base 500,000, RMSNorm eps 1e-5. Llama 3's long-context RoPE rescaling is
+    left out: it acts beyond the pretraining length, which the organism never leaves."""
 
     d_ff: int = 256              #: MLP intermediate size (4 x d_model, Llama's ratio)
     rope_theta: float = 500000.0  #: RoPE base (Llama 3)
     rms_norm_eps: float = 1e-5   #: RMSNorm epsilon (Llama 3)
     arch: str = "llama"          #: architecture tag (keeps this shape's hash apart from a Qwen2 shape's)
+    family: ClassVar[str] = "llama"
 
     def hf_config(self, tokenizer):
         """A ``transformers.LlamaConfig`` of this shape for ``tokenizer``'s vocabulary."""
         from transformers import LlamaConfig  # deferred: transformers is heavy or optional, loaded only here
 
-        if self.n_heads % self.n_kv_heads or (self.head_dim is None and self.d_model % self.n_heads):
-            raise ValueError(f"bad shape {self}: n_heads must divide d_model (or head_dim be set) and be a "
-                             "multiple of n_kv_heads")
+        super().hf_config(tokenizer)  # the shape's checks
         return LlamaConfig(
             vocab_size=len(tokenizer), hidden_size=self.d_model, intermediate_size=self.d_ff,
             num_hidden_layers=self.n_layers, num_attention_heads=self.n_heads,
@@ -116,10 +106,6 @@ class LlamaShape(ModelShape):
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
             attention_dropout=0.0,
         )
-
-    @property
-    def family(self) -> str:
-        return "llama"
 
     def causal_lm(self, tokenizer):
         from transformers import LlamaForCausalLM  # deferred: transformers is heavy or optional, loaded only here
