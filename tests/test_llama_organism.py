@@ -162,6 +162,8 @@ def test_page_08_runs_on_the_tiny_profile(tiny_zoo):
     assert list(result.compare_table.method)[1:] == ["sft", "grpo-hard"]
     assert {"llama-sft", "llama-grpo"} == set(result.layers.run) and len(result.layers) % 2 == 0
     assert "llama-grpo" in result.rewards
+    assert list(result.accuracy.run) == ["base of llama-sft", "llama-sft", "llama-grpo"]
+    assert set(result.accuracy.difficulty) == {"calibrated"} and result.accuracy["pass@1"].between(0, 1).all()
     table = generalisation.verdicts(result)
     assert list(table.claim) == [
         "Llama: emergent heads accumulate under SFT",

@@ -28,6 +28,7 @@ from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
 from thinking_sparks.emergence.sizing import sized_config
 from thinking_sparks.emergence.tables import RewardTrack, checkpoint_counts, head_grid, reward_frames, table3
 from thinking_sparks.emergence.trace import TraceTables, trace_models
+from thinking_sparks.organism.scores import accuracy_table
 from thinking_sparks.organism.shapes import runs_table
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, emergence_settings
 from thinking_sparks.plan import PLAN, SIZE_RULES
@@ -46,12 +47,16 @@ class Params(CircuitInputs):
             row that compares the families (page 04's SFT and hard-data GRPO runs).
         n_boot: paired-bootstrap resamples of the inclusion probabilities (the plan's).
         size: how circuits are sized when ``top_n`` is None (as page 04).
+        n, limit: samples per problem and problems (None: all) of the pass@1 of each Llama run's
+            base and final checkpoint on the plan's calibrated set (page 02's premise set and sizes).
     """
 
     llama_runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["llama-sft", "llama-grpo"])
     qwen_runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["sft", "grpo-hard"])
     n_boot: int = PLAN.circuits.n_boot
     size: str = PLAN.size.rule
+    n: int = PLAN.sizes.premise_k
+    limit: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -59,7 +64,7 @@ class Params(CircuitInputs):
             raise ValueError(f"size must be one of {', '.join(SIZE_RULES)}, got {self.size!r}")
         check_values(self.llama_runs, "llama_runs", self.profile, need_base=True)
         check_values(self.qwen_runs, "qwen_runs", self.profile, need_base=True)
-        _check_positive(self, "n_boot")
+        _check_positive(self, "n_boot", "n", optional=("limit",))
 
     def run_values(self) -> list:
         return [self.llama_runs, self.qwen_runs]
@@ -86,6 +91,8 @@ class Result:
         drawings: the final SFT and GRPO circuits with signal (Fig 18).
         compare_table, compare_boots: Table 3 of the first family's runs (final checkpoints only).
         seconds: compute seconds of the analysis.
+        accuracy: pass@1 of each run's base and final checkpoint on the plan's calibrated set
+            (``organism.scores.accuracy_table`` columns and ``run``; each cell cached on its own).
     """
 
     runs: list[TraceTables]
@@ -107,6 +114,7 @@ class Result:
     compare_table: pd.DataFrame
     compare_boots: dict[str, pd.DataFrame]
     seconds: float = 0.0
+    accuracy: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def traces(self) -> dict[str, TraceTables]:
@@ -123,8 +131,21 @@ def run(params: Params) -> Result:
     compare = {label: _final_only(m) for label, m in modelruns.resolve_runs(params.qwen_runs, params.profile).items()}
     pairs, config = emergence_settings(params)
     zoo = runs_table(params.profile, "llama") if modelruns.organism_names(params.llama_runs) else pd.DataFrame()
-    return _generalisation(models, compare, pairs, sized_config(params.size, models, pairs, config),
-                           sized_config(params.size, compare, pairs, config), params.n_boot, zoo)
+    result = _generalisation(models, compare, pairs, sized_config(params.size, models, pairs, config),
+                             sized_config(params.size, compare, pairs, config), params.n_boot, zoo)
+    return dataclasses.replace(result, accuracy=calibrated_accuracy(models, params.n, params.limit))
+
+
+def calibrated_accuracy(models: dict[str, ModelRun], n: int, limit: int | None) -> pd.DataFrame:
+    """pass@1 on the plan's calibrated set (``plan.PLAN.levels.premise_set``) of every run's base
+    (first) and final checkpoint, as page 02 measures the Qwen runs."""
+    specs: dict[str, str] = {}
+    for label, m in models.items():  # a base shared by several runs is named after the first
+        if m.base:
+            specs.setdefault(m.base, f"base of {label}")
+    specs |= {m.final: label for label, m in models.items()}
+    table = accuracy_table(list(specs), n=n, limit=limit, sets=(PLAN.levels.premise_set,))
+    return table.assign(run=table.model.map(specs))
 
 
 def _final_only(m: ModelRun) -> ModelRun:
