@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from thinking_sparks.organism import config, zoo
+from thinking_sparks.plan import PLAN
 
 #: every run's fingerprint before the Llama family was added (commit eb60fca)
 QWEN_FINGERPRINTS = {
@@ -176,3 +177,23 @@ def test_page_08_runs_on_the_tiny_profile(tiny_zoo):
     again = generalisation.run(params)  # the results cache
     assert again.seconds == result.seconds and generalisation.verdicts(again).equals(table)
     np.testing.assert_array_equal(again.table.emergent.to_numpy(), result.table.emergent.to_numpy())
+
+
+@pytest.mark.slow
+def test_early_count_of_a_tiny_llama_run_with_two_live_checkpoints(tiny_zoo):
+    """The early checkpoint's count on real traces (cached circuits): llama-sft's first checkpoint has
+    no pairs, so its early checkpoint is the first live one, step 2 (step 3 is the final)."""
+    from tests.page_expect import tiny_page_params
+    from thinking_sparks.emergence import generalise, modelruns
+    from thinking_sparks.emergence.trace import trace_models
+    from thinking_sparks.pages import generalisation
+    from thinking_sparks.pages.params import emergence_settings
+
+    params = tiny_page_params(generalisation)
+    pairs, settings = emergence_settings(params)
+    traces = trace_models(modelruns.resolve_runs(["llama-sft"], "tiny"), pairs, settings)
+    assert [r.has_signal for r in traces["llama-sft"].results] == [False, True, True]
+    early, boots = generalise.early_counts(traces, ["llama-sft"], settings)
+    row = early.iloc[0]
+    assert (row.run, row.step, row.emergent, row.retained, row.null) == ("llama-sft", 2, 0, 2, "sample 1")
+    assert list(boots) == ["llama-sft@2"] and len(boots["llama-sft@2"]) == PLAN.circuits.n_outer == 100
