@@ -123,9 +123,11 @@ def test_book_collects_every_pages_verdicts(built_book):
 
     root, index, _ = built_book
     text = (root / "book" / "pages" / "verdicts.md").read_text()
-    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model", "09_heads"):
+    for stem in ("02_organism", "04_emergence", "05_interventions", "06_thinking_modes", "07_real_model",
+                 "08_generalisation", "09_heads"):
         assert f"## {title(stem)}" in text, stem
     assert "GRPO adds fewer emergent heads than SFT" in text and "thinking on beats thinking off" in text
+    assert "Qwen and Llama organisms agree on which training adds more emergent heads" in text
     assert "| **all pages** |" in text and "[03_circuits](03_circuits.ipynb)" in text
     assert (index.parent / "book" / "pages" / "verdicts.html").exists()
     assert "](04_emergence.ipynb#emergent-heads-per-method-table-3" in text  # rows link to their figure

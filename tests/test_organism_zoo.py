@@ -11,6 +11,8 @@ from safetensors.torch import load_file
 from thinking_sparks.organism import config, grpo, zoo
 
 ALL_RUNS = list(config.profile("tiny"))
+#: the Qwen organism's runs (pages 02-07; the Llama family is page 08's: tests/test_llama_organism.py)
+QWEN_RUNS = list(config.family_table("tiny"))
 
 
 @pytest.mark.slow
@@ -130,7 +132,7 @@ def test_full_profile_students_are_big_enough_and_the_teacher_bigger():
     assert student.n_layers >= 8 and student.n_layers * student.n_heads >= 64
     assert student.n_kv_heads < student.n_heads  # GQA, as Qwen2
     assert _n_params(teacher) > _n_params(student)
-    assert all(full[r].parent == "base" for r in full if r not in ("base", "teacher"))
+    assert all(full[r].parent == "base" for r in config.family_table("full") if r not in ("base", "teacher"))
     tiny_shape = tiny["base"].config.shape
     assert tiny_shape.n_layers * tiny_shape.n_heads <= 8 and _n_params(tiny_shape) < _n_params(student) / 4
 
@@ -200,7 +202,7 @@ def test_zoo_report_table(tiny_zoo, tmp_path):
                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out)
-    runs = list(config.profile("tiny"))
+    runs = QWEN_RUNS
     assert set(table["run"]) == set(runs)
     assert len(table) == 4 * (len(runs) + 1)  # four sets per run (calibrated too); hybrid twice (think, no_think)
     assert set(table[table.run == "hybrid"]["mode"]) == {"think", "no_think"}
@@ -217,7 +219,7 @@ def test_report_curves_rewards_and_checkpoint_accuracy(tiny_zoo):
     from thinking_sparks.organism import scores
 
     logs = zoo_curves.training_log("tiny")
-    assert list(dict.fromkeys(logs.run)) == ALL_RUNS
+    assert list(dict.fromkeys(logs.run)) == QWEN_RUNS
     assert set(logs[logs.kind != "grpo"].metric) >= {"loss"}
     full = logs[(logs.run == "base") & (logs.metric == "loss")]
     binned = zoo_curves.loss_curves("tiny", points=2)
@@ -278,10 +280,10 @@ def test_runs_table_gives_shape_and_cpu_seconds(tiny_zoo):
     from thinking_sparks.organism import shapes
 
     runs = shapes.runs_table("tiny").set_index("run")
-    assert list(runs.index) == ALL_RUNS
+    assert list(runs.index) == QWEN_RUNS
     shape = config.profile("tiny")["base"].config.shape
     assert runs.loc["sft", "shape"] == runs.loc["base", "shape"] == (
         f"{shape.n_layers} x {shape.n_heads} heads ({shape.n_kv_heads} KV), d_model {shape.d_model}")
     assert runs.loc["teacher", "shape"] != runs.loc["base", "shape"]
-    assert runs["checkpoints"].tolist() == [3] * len(ALL_RUNS)  # the tiny profile saves 3 per run
+    assert runs["checkpoints"].tolist() == [3] * len(QWEN_RUNS)  # the tiny profile saves 3 per run
     assert (runs["cpu seconds"] > 0).all()  # measured, so only its sign is known

@@ -27,6 +27,8 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`SecondSetPlan` — the second circuit question set (the paper's AMC circuits, Figs 6 and 9): its
   name, the runs traced on it and the quantile of the within-set null its agreement row is held to.
 * :class:`AgreementPlan` — how many edges the edge-level check of attribution against exact patching patches.
+* :class:`GeneralisationPlan` — page 08's Llama claims (Figs 10, 11): which checkpoint "the first
+  checkpoints" of a GRPO run are.
 
 :data:`PLAN` is the plan in force; :data:`REASONS` holds one sentence of argument per entry
 (``section.field``), which :func:`table` shows beside the value.
@@ -44,7 +46,7 @@ from thinking_sparks.plan_reasons import REASONS
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
            "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "AgreementPlan",
-           "last_change", "table"]
+           "GeneralisationPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,19 @@ class AgreementPlan:
 
 
 @dataclass(frozen=True)
+class GeneralisationPlan:
+    """Page 08's claims on the Llama organism (paper v2 Figs 10, 11, 18).
+
+    Attributes:
+        early_share: "GRPO adds heads after its first checkpoints" compares the final checkpoint's
+            emergent count with that of the last checkpoint at or before this share of the run's
+            steps (the first checkpoint when none is that early).
+    """
+
+    early_share: float = 0.2
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
 
@@ -320,6 +335,7 @@ class Plan:
     fig15: Fig15Plan = field(default_factory=Fig15Plan)
     second_set: SecondSetPlan = field(default_factory=SecondSetPlan)
     agreement: AgreementPlan = field(default_factory=AgreementPlan)
+    generalisation: GeneralisationPlan = field(default_factory=GeneralisationPlan)
 
 
 #: the plan in force

@@ -179,3 +179,9 @@ REASONS.update({
                                 "lowest 5 % means the question set changes the heads beyond question sampling. The "
                                 "paper gives no number for how alike its AIME and AMC heads are.",
 })
+
+REASONS.update({  # page 08 (the Llama organism)
+    "generalisation.early_share": "The paper's Llama GRPO run 'activates many more heads after checkpoint 500' (Fig "
+                                  "11) of about 2,500 steps (its GRPO runs reach step 2500, digest §2): a fifth of "
+                                  "the run.",
+})

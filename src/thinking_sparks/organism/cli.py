@@ -57,7 +57,7 @@ def list_command(
             steps = ",".join(map(str, r.steps)) if r.steps else "-"
             took = f"{r.seconds:.0f}s" if r.seconds is not None else "-"
             status = "built" if r.built else "missing"
-            typer.echo(f"{r.profile:5s} {r.name:13s} {r.kind:9s} from={r.parent or '-':5s} {status:8s} "
+            typer.echo(f"{r.profile:5s} {r.family:6s} {r.name:13s} {r.kind:9s} from={r.parent or '-':10s} {status:8s} "
                        f"{took:>6s} steps={steps}")
 
     _run()

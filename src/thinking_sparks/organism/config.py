@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from thinking_sparks.plan import PLAN
 
@@ -25,12 +25,15 @@ __all__ = [
     "DistillRecipe",
     "GRPORecipe",
     "HybridRecipe",
+    "LlamaShape",
     "ModelShape",
     "PretrainConfig",
     "RunSpec",
     "SFTRecipe",
     "TrainCommon",
     "config_hash",
+    "family",
+    "family_table",
     "override",
     "profile",
 ]
@@ -54,6 +57,7 @@ class ModelShape:
     max_positions: int = 256   #: max_position_embeddings
     rope_theta: float = 10000.0  #: RoPE base
     tie_embeddings: bool = True  #: share input embedding and unembedding
+    family: ClassVar[str] = "qwen2"  #: architecture family (a class constant: not in the config's hash)
 
     def hf_config(self, tokenizer):
         """A ``transformers.Qwen2Config`` of this shape for ``tokenizer``'s vocabulary."""
@@ -71,6 +75,46 @@ class ModelShape:
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
             use_sliding_window=False, attention_dropout=0.0, **extra,
         )
+
+    def causal_lm(self, tokenizer):
+        """A freshly initialised causal LM of this shape (seed torch first)."""
+        from transformers import Qwen2ForCausalLM  # deferred: transformers is heavy or optional, loaded only here
+
+        return Qwen2ForCausalLM(self.hf_config(tokenizer))
+
+
+@dataclass
+class LlamaShape(ModelShape):
+    """Llama hyper-parameters (the second family, paper v2 Figs 10, 11, 18): the Qwen students' grid of
+    heads (maps compare cell by cell) with Llama's no q/k/v biases, MLP at 4 x d_model (Llama-3.2-1B:
+    8192 = 4 x 2048), RoPE base 500,000, RMSNorm eps 1e-5. Llama 3's long-context RoPE rescaling is
+    left out: it acts beyond the pretraining length, which the organism never leaves."""
+
+    d_ff: int = 256              #: MLP intermediate size (4 x d_model, Llama's ratio)
+    rope_theta: float = 500000.0  #: RoPE base (Llama 3)
+    rms_norm_eps: float = 1e-5   #: RMSNorm epsilon (Llama 3)
+    arch: str = "llama"          #: architecture tag (keeps this shape's hash apart from a Qwen2 shape's)
+    family: ClassVar[str] = "llama"
+
+    def hf_config(self, tokenizer):
+        """A ``transformers.LlamaConfig`` of this shape for ``tokenizer``'s vocabulary."""
+        from transformers import LlamaConfig  # deferred: transformers is heavy or optional, loaded only here
+
+        super().hf_config(tokenizer)  # the shape's checks
+        return LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=self.d_model, intermediate_size=self.d_ff,
+            num_hidden_layers=self.n_layers, num_attention_heads=self.n_heads,
+            num_key_value_heads=self.n_kv_heads, head_dim=self.head_dim or self.d_model // self.n_heads,
+            max_position_embeddings=self.max_positions, rope_theta=self.rope_theta, rms_norm_eps=self.rms_norm_eps,
+            tie_word_embeddings=self.tie_embeddings, attention_bias=False, mlp_bias=False,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+            attention_dropout=0.0,
+        )
+
+    def causal_lm(self, tokenizer):
+        from transformers import LlamaForCausalLM  # deferred: transformers is heavy or optional, loaded only here
+
+        return LlamaForCausalLM(self.hf_config(tokenizer))
 
 
 @dataclass
@@ -247,7 +291,16 @@ def _full() -> list[RunSpec]:
                 teacher="teacher"),
         # the share of thinking examples is the analysis plan's (plan.PLAN.organism.think_share, an even mix)
         RunSpec("hybrid", "hybrid", HybridRecipe(sft=sft), parent="base"),
+        *_llama(base, LlamaShape(), sft, grpo_hard),
     ]
+
+
+def _llama(base: PretrainConfig, shape: LlamaShape, sft: SFTRecipe, grpo: GRPORecipe) -> list[RunSpec]:
+    """The Llama family: its own base (``shape``) pretrained on the Qwen base's corpus with its recipe,
+    then SFT and GRPO (hard data, the paper's OpenR1 runs) with the Qwen runs' recipes and spacing."""
+    return [RunSpec("llama-base", "pretrain", dataclasses.replace(base, shape=shape)),
+            RunSpec("llama-sft", "sft", sft, parent="llama-base"),
+            RunSpec("llama-grpo", "grpo", grpo, parent="llama-base")]
 
 
 def _tiny() -> list[RunSpec]:
@@ -271,7 +324,24 @@ def _tiny() -> list[RunSpec]:
         RunSpec("distill", "distill", DistillRecipe(teacher=teacher, n_traces=16, max_new_tokens=16, student=sft),
                 parent="base", teacher="teacher"),
         RunSpec("hybrid", "hybrid", HybridRecipe(sft=sft), parent="base"),
+        *_llama(base, LlamaShape(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=None, d_ff=128,
+                                 max_positions=160), sft, grpo),
     ]
+
+
+def family(table: dict[str, RunSpec], name: str) -> str:
+    """The architecture family of run ``name`` (``qwen2`` or ``llama``): its pretraining run's shape."""
+    spec = table[name]
+    while spec.kind != "pretrain":
+        spec = table[spec.parent]
+    return spec.config.shape.family
+
+
+def family_table(name: str, family_name: str = "qwen2") -> dict[str, RunSpec]:
+    """The runs of profile ``name`` of one architecture family, in build order (``qwen2``: the organism
+    of pages 02-07; ``llama``: the generalisation family of page 08)."""
+    table = profile(name)
+    return {run: spec for run, spec in table.items() if family(table, run) == family_name}
 
 
 def profile(name: str) -> dict[str, RunSpec]:

@@ -25,7 +25,7 @@ def grpo_runs(profile_name: str | None = None) -> list[tuple[str, pd.DataFrame]]
     """``(run, reward curve sorted by step)`` for every GRPO run of the profile (``grpo.reward_curve``)."""
     name = zoo.default_profile(profile_name)
     return [(run, grpo.reward_curve(zoo.run_dir(name, run) / "log.csv").sort_values("step"))
-            for run, spec in config.profile(name).items() if spec.kind == "grpo"]
+            for run, spec in config.family_table(name).items() if spec.kind == "grpo"]
 
 
 def training_log(profile_name: str | None = None, runs: Sequence[str] | None = None) -> pd.DataFrame:
@@ -37,7 +37,7 @@ def training_log(profile_name: str | None = None, runs: Sequence[str] | None = N
     name = zoo.default_profile(profile_name)
     table = config.profile(name)
     frames = []
-    for run in runs or list(table):
+    for run in runs or list(config.family_table(name)):
         path = zoo.run_dir(name, run) / "log.csv"
         if not path.exists():
             raise FileNotFoundError(f"organism/{name}/{run} has no training log at {path}; build it with "

@@ -98,7 +98,7 @@ def pilot(profile_name: str | None = None, levels: Sequence[int] | None = None, 
     n_problems, k = n_problems or plan.pilot_problems, k or plan.pilot_samples
     seed = plan.pilot_seed if seed is None else seed
     table = config.profile(name)
-    runs = list(runs or table)
+    runs = list(runs or config.family_table(name))
     unknown = [r for r in runs if r not in table]
     if unknown:
         raise ValueError(f"unknown runs {unknown} in profile {name!r}; runs: {', '.join(table)}")

@@ -69,11 +69,9 @@ class PackedCollator:
 
 
 def init_model(cfg: PretrainConfig, tokenizer):
-    """A freshly initialised Qwen2 causal LM of ``cfg.shape`` (seeded)."""
-    from transformers import Qwen2ForCausalLM  # deferred: transformers is heavy or optional, loaded only here
-
+    """A freshly initialised causal LM of ``cfg.shape`` (Qwen2, or Llama for a ``LlamaShape``; seeded)."""
     torch.manual_seed(cfg.seed)
-    return Qwen2ForCausalLM(cfg.shape.hf_config(tokenizer))
+    return cfg.shape.causal_lm(tokenizer)
 
 
 def pretrain(cfg: PretrainConfig, run_dir: Path | str, run_name: str = "base") -> Path:

@@ -128,7 +128,7 @@ def zoo_evaluation(profile_name: str | None = None, n: int = 4, limit: int | Non
     """
     name = zoo.default_profile(profile_name)
     tables, samples = [], []
-    for run in config.profile(name):
+    for run in config.family_table(name):  # the Qwen organism (the Llama family: page 08)
         spec = f"organism/{name}/{run}@final"
         modes = ("think", "no_think") if run == "hybrid" else ("default",)
         table, sampled = _evaluate([spec], modes, n, hard_n, temperature, 128, limit, "cpu", progress, SETS)

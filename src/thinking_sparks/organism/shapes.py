@@ -25,7 +25,8 @@ def run_shape(profile_name: str | None, run: str) -> str:
     while spec.kind != "pretrain":
         spec = table[spec.parent]
     s = spec.config.shape
-    return f"{s.n_layers} x {s.n_heads} heads ({s.n_kv_heads} KV), d_model {s.d_model}"
+    arch = f", Llama (d_ff {s.d_ff}, RoPE base {s.rope_theta:g})" if s.family == "llama" else ""
+    return f"{s.n_layers} x {s.n_heads} heads ({s.n_kv_heads} KV), d_model {s.d_model}{arch}"
 
 
 def n_parameters(profile_name: str | None, run: str) -> int:
@@ -89,12 +90,12 @@ def shapes_sentence(profile_name: str | None = None) -> str:
     return zoo_shapes(profile_name).sentence()
 
 
-def runs_table(profile_name: str | None = None) -> pd.DataFrame:
-    """One row per run of the profile: recipe, parent, shape, parameters, checkpoints, wall and CPU
-    seconds of its build."""
+def runs_table(profile_name: str | None = None, family: str = "qwen2") -> pd.DataFrame:
+    """One row per run of the profile's ``family`` (``config.family_table``): recipe, parent, shape,
+    parameters, checkpoints, wall and CPU seconds of its build."""
     name = zoo.default_profile(profile_name)
     rows = []
-    for r in zoo.list_runs(name):
+    for r in (r for r in zoo.list_runs(name) if r.family == family):
         meta = json.loads((r.path / "run.json").read_text()) if (r.path / "run.json").exists() else {}
         rows.append({"run": r.name, "recipe": r.kind, "starts from": r.parent or "scratch",
                      "shape": run_shape(name, r.name),

@@ -27,7 +27,7 @@ from pathlib import Path
 from thinking_sparks import atomic, runtime
 from thinking_sparks.models import checkpoint_steps
 from thinking_sparks.organism import distill, grpo, hybrid, pretrain, sft
-from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, profile
+from thinking_sparks.organism.config import PROFILES, RunSpec, config_hash, family, profile
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class RunStatus:
     steps: list[int]
     seconds: float | None
     path: Path
+    family: str = "qwen2"  #: architecture family (``config.family``: ``qwen2`` or ``llama``)
 
 
 def default_profile(profile_name: str | None = None) -> str:
@@ -217,7 +218,7 @@ def list_runs(profile_name: str | None = None) -> list[RunStatus]:
             path = run_dir(prof, name)
             meta = _read_meta(path) or {}
             out.append(RunStatus(prof, name, spec.kind, spec.parent, is_built(prof, name, table),
-                                 checkpoint_steps(path), meta.get("seconds"), path))
+                                 checkpoint_steps(path), meta.get("seconds"), path, family(table, name)))
     return out
 
 

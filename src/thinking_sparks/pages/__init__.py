@@ -24,6 +24,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "05_interventions": ("interventions", "Ablating and scaling heads"),
     "06_thinking_modes": ("thinking_modes", "Thinking on and off"),
     "07_real_model": ("real_model", "A real model: SmolLM2-135M post-trained and traced"),
+    "08_generalisation": ("generalisation", "Beyond Qwen: the Llama organism"),
     "09_heads": ("heads", "One head at a time"),
 }
 

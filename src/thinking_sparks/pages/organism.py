@@ -134,7 +134,7 @@ def run(params: Params) -> Result:
     """Build what is missing of the zoo (when ``params.build``), then the page's results (cached)."""
     use_device(params.device)
     if params.build:  # trains what is missing in worker processes; their output goes to log files
-        zoo.build(params.profile, jobs=params.jobs, quiet=True)
+        zoo.build(params.profile, runs=list(config.family_table(params.profile)), jobs=params.jobs, quiet=True)
     return _compute(params, zoo_fingerprints(params.profile, params.curve_runs), analysis_dtype())
 
 
@@ -146,7 +146,7 @@ def zoo_fingerprints(profile_name: str, curve_runs: list[str]) -> dict[str, dict
         ModelNotFound: a run is not built (build it, or pass ``build=True``).
     """
     out = {}
-    for run in config.profile(profile_name):
+    for run in config.family_table(profile_name):  # the Qwen organism (the Llama family: page 08)
         specs = [("final", f"organism/{profile_name}/{run}@final")]
         if run in curve_runs:
             specs += [(str(step), spec) for step, spec in scores.checkpoint_specs(profile_name, run)]

@@ -101,7 +101,8 @@ def build_zoos(stems: list[str], parameter_sets: list[dict[str, Any]], clock: St
             organism = params_from(params_class("02_organism"), parameters)
             if organism.build:
                 builds[organism.profile] = max(builds.get(organism.profile, 1), organism.jobs)
-        for stem in ("03_circuits", "04_emergence", "05_interventions", "06_thinking_modes", "09_heads"):
+        for stem in ("03_circuits", "04_emergence", "05_interventions", "06_thinking_modes", "08_generalisation",
+                     "09_heads"):
             if stem in stems:
                 p = params_from(params_class(stem), parameters)
                 if p.build and organism_names(*p.run_values()):  # models of the user's own: nothing to build

@@ -6,7 +6,7 @@ the page and section heading of this book that reproduce it. :func:`status` read
 verdict rows that cite the item in their ``paper`` column (``"§4.1, Figs 2B/14"`` cites Figs 2
 and 14): every row reproduced, none, a mix (``partly``), or all open (``inconclusive``); an item
 drawn without a verdict row is ``shown``; one whose page is not in this build, ``not in this
-build``. :func:`write_page` writes the page in Markdown, each item linked to its section.
+build``; one its page does not draw yet (``heading`` None), ``not built yet``. :func:`write_page` writes the page in Markdown, each item linked to its section.
 """
 
 from __future__ import annotations
@@ -45,15 +45,15 @@ ITEMS: tuple[Item, ...] = (
     Item("Fig 7", "Fig 7", "GRPO on GSM8K (the organism's easy data)", "04_emergence", "Cohorts and activation"),
     Item("Fig 8", "Fig 8", "GRPO at a 20x learning rate", "04_emergence", "Cohorts and activation"),
     Item("Fig 9", "Fig 9", "GRPO, AMC circuits", "04_emergence", "Cohorts and activation"),
-    Item("Fig 10", "-", "Llama-3.2-1B after SFT", "08_generalisation", None),
-    Item("Fig 11", "-", "Llama-3.2-1B after GRPO", "08_generalisation", None),
+    Item("Fig 10", "-", "Llama-3.2-1B after SFT", "08_generalisation", "Figs 10, 11"),
+    Item("Fig 11", "-", "Llama-3.2-1B after GRPO", "08_generalisation", "Figs 10, 11"),
     Item("Fig 12", "-", "sparse-feature (SAE) component shift", "08_generalisation", None),
     Item("Fig 13", "-", "head importance and effect maps", "04_emergence", "Fig 13"),
     Item("Fig 14", "Fig 10", "emergent-head maps across methods", "04_emergence", "Fig 14"),
     Item("Fig 15", "Fig 11", "simplified circuits with and without thinking", "06_thinking_modes", "Fig 15"),
     Item("Fig 16", "Fig 12", "circuits after SFT and after GRPO", "04_emergence", "Fig 16"),
     Item("Fig 17", "Fig 13", "think-on and think-off circuits", "06_thinking_modes", "Fig 17"),
-    Item("Fig 18", "-", "Llama-3.2-1B circuits after SFT and GRPO", "08_generalisation", None),
+    Item("Fig 18", "-", "Llama-3.2-1B circuits after SFT and GRPO", "08_generalisation", "Fig 18"),
     Item("Table 1", "Table 2", "head ablation in the distilled model", "05_interventions", "Table 1"),
     Item("Table 2", "Table 3", "think on/off interventions", "06_thinking_modes", "Table 2"),
     Item("Table 3", "Table 1", "emergent heads per method", "04_emergence", "Table 3"),
@@ -119,6 +119,8 @@ def table(verdicts: dict[str, pd.DataFrame], notebooks: dict[str, Path]) -> pd.D
             state = "not reproduced: no data to redraw"
         elif item.page not in notebooks:
             state = "not in this build"
+        elif item.heading is None:
+            state = "not built yet"
         else:
             found = [h for h in headings(notebooks[item.page]) if item.heading and item.heading in h]
             section = found[0] if found else None
