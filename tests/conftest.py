@@ -123,3 +123,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         terminalreporter.write_line(f"  {n} x {reason}")
     return result
+
+
+def attribution_pool(model, n_pairs: int):
+    """Per-example EAP-IG scores of ``model`` on ``n_pairs`` seeded random pairs (9 tokens, the last 5
+    corrupted, targets at positions 5-7): ``(per_example [n_pairs, n_src, n_dst], graph)``; the pool
+    that the head-set rules' null and planted-effect tests resample."""
+    import torch
+
+    from thinking_sparks.circuits.attribute import attribute
+    from thinking_sparks.circuits.pairs import Pair
+
+    g = torch.Generator().manual_seed(0)
+    pairs = []
+    for _ in range(n_pairs):
+        clean = torch.randint(10, 50, (9,), generator=g)
+        corr = clean.clone()
+        corr[4:] = torch.randint(10, 50, (5,), generator=g)
+        pairs.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), target_pos=(5, 6, 7)))
+    a = attribute(model, pairs, method="eap-ig-inputs", metric="kl", steps=2, keep_per_example=True, progress=False)
+    return a.per_example, a.graph

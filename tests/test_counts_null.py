@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import attribution_pool
 from thinking_sparks.emergence.stats import overlap_bootstrap
 from thinking_sparks.emergence.sweep import circuit_heads
 from thinking_sparks.interventions.claims import count_verdicts
@@ -22,19 +23,7 @@ def _heads(g, pe: torch.Tensor, n: int = TOP_N) -> list[str]:
 @pytest.fixture(scope="module")
 def pool(tiny_qwen2):
     """Per-example scores of the tiny model on ``POOL`` random pairs (as tests/test_headstats.py)."""
-    from thinking_sparks.circuits.attribute import attribute
-    from thinking_sparks.circuits.pairs import Pair
-
-    g = torch.Generator().manual_seed(0)
-    pairs = []
-    for _ in range(POOL):
-        clean = torch.randint(10, 50, (9,), generator=g)
-        corr = clean.clone()
-        corr[4:] = torch.randint(10, 50, (5,), generator=g)
-        pairs.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), target_pos=(5, 6, 7)))
-    a = attribute(tiny_qwen2, pairs, method="eap-ig-inputs", metric="kl", steps=2, keep_per_example=True,
-                  progress=False)
-    return a.per_example, a.graph
+    return attribution_pool(tiny_qwen2, POOL)
 
 
 def _row(pe: torch.Tensor, graph, seed: int, planted: bool) -> str:

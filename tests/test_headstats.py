@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import attribution_pool
 from thinking_sparks.circuits.graph import Graph
 from thinking_sparks.emergence.headstats import Scores, head_stats, memberships, null_stats, paired_weights, rule
 from thinking_sparks.emergence.sweep import circuit_heads
@@ -79,19 +80,7 @@ N_OUTER = 50
 
 @pytest.fixture(scope="module")
 def pool(tiny_qwen2):
-    from thinking_sparks.circuits.attribute import attribute
-    from thinking_sparks.circuits.pairs import Pair
-
-    g = torch.Generator().manual_seed(0)
-    pairs = []
-    for _ in range(POOL):
-        clean = torch.randint(10, 50, (9,), generator=g)
-        corr = clean.clone()
-        corr[4:] = torch.randint(10, 50, (5,), generator=g)
-        pairs.append(Pair(tuple(clean.tolist()), tuple(corr.tolist()), target_pos=(5, 6, 7)))
-    a = attribute(tiny_qwen2, pairs, method="eap-ig-inputs", metric="kl", steps=2, keep_per_example=True,
-                  progress=False)
-    return a.per_example, a.graph
+    return attribution_pool(tiny_qwen2, POOL)
 
 
 def _verdict(model: Scores, base: Scores, null1: Scores, graph, seed: int) -> bool:
