@@ -19,10 +19,12 @@ from thinking_sparks.plan import PLAN
 #: every run's fingerprint before the Llama family was added (commit eb60fca)
 QWEN_FINGERPRINTS = {
     "full": {"base": "260fb7968242", "teacher": "a58401640c22", "sft": "2ab2aa42f945", "grpo-easy": "c6dc1e2ba267",
-             "grpo-hard": "f2502eddc266", "grpo-hard-lr": "496b7939b7e8", "distill": "78b35b7d83d5",
+             "grpo-hard": "f2502eddc266", "grpo-hard-lr": "496b7939b7e8", "grpo-hard-lr20": "52ca22f9db89",
+             "distill": "78b35b7d83d5",
              "hybrid": "90801619a009"},
     "tiny": {"base": "664fc33c5e04", "teacher": "f51a2c886c85", "sft": "ff748f6b976d", "grpo-easy": "7d6c2e070473",
-             "grpo-hard": "e20417a706d6", "grpo-hard-lr": "ee5b4f803783", "distill": "e87f44c9a10f",
+             "grpo-hard": "e20417a706d6", "grpo-hard-lr": "ee5b4f803783", "grpo-hard-lr20": "3265c3ff9fe1",
+             "distill": "e87f44c9a10f",
              "hybrid": "1c975a3e23c2"},
 }
 LLAMA = ["llama-base", "llama-sft", "llama-grpo"]

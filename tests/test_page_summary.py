@@ -26,7 +26,7 @@ class _Timing:
 
 @dataclass
 class _Result:
-    seconds: float = 0.0
+    seconds: float | dict = 0.0
     timing: _Timing | None = None
 
 
@@ -58,6 +58,7 @@ def test_the_box_says_what_ran_the_headline_and_the_counts():
 def test_a_page_without_claims_gets_its_own_headline_and_timing_parts_add_up():
     result = _Result(timing=_Timing(heads_s=30.0, eval_s=60.0, generation_s=50.0))
     assert seconds_of(result) == 90.0  # generation is inside the evaluations, not added again
+    assert seconds_of(_Result(seconds={"emergence": 0.5, "ablation": 1.5})) == 2.0  # seconds per part
     b = box(_Params(runs=(), n_questions=None), result, None, headline="the loudest head writes 3.1x the median")
     assert b.headline == "the loudest head writes 3.1x the median" and b.verdicts == "no verdict rows"
     assert b.ran.endswith("computed in 90 s")

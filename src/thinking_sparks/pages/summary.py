@@ -26,8 +26,11 @@ RAN_FIELDS = (("model", "model"), ("run", "run"), ("runs", "runs"), ("dataset", 
 
 def seconds_of(result: Any) -> float | None:
     """Compute seconds a page's result took when it was computed, where it records them."""
-    if getattr(result, "seconds", None):
-        return float(result.seconds)
+    seconds = getattr(result, "seconds", None)
+    if isinstance(seconds, dict):  # seconds per part (page 09)
+        return float(sum(seconds.values())) if seconds else None
+    if seconds:
+        return float(seconds)
     timing = getattr(result, "timing", None)
     if timing is not None:
         parts = [v for k, v in dataclasses.asdict(timing).items() if k.endswith("_s") and k != "generation_s"]
