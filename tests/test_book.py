@@ -314,7 +314,7 @@ def test_head_explorer_click_changes_the_detail_views_in_the_book(built_book):
     the same on the chart alone)."""
     from playwright.sync_api import sync_playwright
 
-    _, index = built_book
+    _, index, _ = built_book
     errors, outside = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
@@ -334,6 +334,46 @@ def test_head_explorer_click_changes_the_detail_views_in_the_book(built_book):
         browser.close()
     assert "input → L1H0" not in before and fits
     assert errors == [] and outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it)")
+def test_every_page_fits_the_column_at_two_widths(built_book, tmp_path):
+    """Every page of the built book, in windows 1280 and 1920 pixels wide: no horizontal scrolling of
+    the page, and every chart (drawn by vega, offline) inside the content column. Screenshots of each
+    page at both widths are written (full page) so that a failure can be looked at."""
+    from playwright.sync_api import sync_playwright
+
+    _, index, _ = built_book
+    pages = sorted((index.parent / "book" / "pages").glob("*.html"))
+    assert len(pages) >= 10
+    measure = """() => {
+        const col = document.querySelector('article.bd-article') || document.querySelector('main');
+        const right = col.getBoundingClientRect().right + 1;
+        const wide = [...document.querySelectorAll('.sparks-chart svg.marks')]
+            .filter(svg => svg.getBoundingClientRect().right > right).length;
+        return {page: document.documentElement.scrollWidth - window.innerWidth, wide: wide,
+                charts: document.querySelectorAll('.sparks-chart').length,
+                drawn: document.querySelectorAll('.sparks-chart svg.marks').length};
+    }"""
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        for width in (1280, 1920):
+            page = browser.new_context(offline=True, viewport={"width": width, "height": 900}).new_page()
+            for html in pages:
+                page.goto(html.as_uri())
+                charts = page.locator(".sparks-chart").count()
+                if charts:
+                    page.wait_for_function(f"document.querySelectorAll('.sparks-chart svg.marks').length >= {charts}",
+                                           timeout=60_000)
+                m = page.evaluate(measure)
+                page.screenshot(path=str(tmp_path / f"{html.stem}-{width}.png"), full_page=True)
+                if m["page"] > 0 or m["wide"]:
+                    problems.append((html.stem, width, m))
+        browser.close()
+    assert problems == [], problems
+    assert len(list(tmp_path.glob("*.png"))) == 2 * len(pages)
 
 
 def test_prepare_checks_parameters_before_any_page_runs(tmp_path, monkeypatch):

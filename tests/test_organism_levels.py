@@ -106,7 +106,7 @@ def test_plan_levels_have_reasons():
     rows = shown[shown.entry.str.startswith("levels.")]
     assert rows.entry.tolist() == ["levels.band", "levels.pilot_seed", "levels.pilot_problems",
                                    "levels.pilot_samples", "levels.calibrated", "levels.premise_set", "levels.circuit",
-                                   "levels.min_distinct", "levels.pilot_date"]
+                                   "levels.second_circuit", "levels.min_distinct", "levels.pilot_date"]
     assert set(PLAN.levels.calibrated) <= set(task.LEVELS) and set(PLAN.levels.circuit) <= set(task.LEVELS)
 
 

@@ -63,3 +63,5 @@ def test_a_page_without_claims_gets_its_own_headline_and_timing_parts_add_up():
     assert b.headline == "the loudest head writes 3.1x the median" and b.verdicts == "no verdict rows"
     assert b.ran.endswith("computed in 90 s")
     assert box(_Params(), _Result(), pd.DataFrame(columns=["verdict"])).ran.endswith("not recorded")
+    runs = box(_Params(runs={"sft": "/models/sft", "base": "/models/base"}), _Result(seconds=5.0), None).ran
+    assert "runs `sft=/models/sft, base=/models/base`" in runs  # runs given as model specs

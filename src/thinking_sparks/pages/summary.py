@@ -51,9 +51,12 @@ def ran_line(params: Any, result: Any) -> str:
         value = getattr(params, name, None)
         if value in (None, "", [], ()):
             continue
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, dict):  # runs given as {name: model spec}
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
-        parts.append(f"{label} `{value}`" if isinstance(value, str) else f"{number(value)} {label}")
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        parts.append(f"{number(value)} {label}" if numeric else f"{label} `{value}`")
     parts.append(f"computed in {duration(seconds_of(result))}")
     return "; ".join(parts)
 
