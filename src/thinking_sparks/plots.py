@@ -128,8 +128,8 @@ def grouped_bars(df: pd.DataFrame, group: str, bar: str, value: str, title: str,
             column=alt.Column(f"{group}:N", title=None, sort=list(dict.fromkeys(df[group]))),
             tooltip=[alt.Tooltip(f"{group}:N"), alt.Tooltip(f"{bar}:N"), alt.Tooltip(f"{value}:Q", format=".3f")],
         )
-        # the groups share a budget of 520 px (the legend beside them): the chart stays in the content column
-        .properties(width=max(40, min(18 * len(order), 520 // max(1, df[group].nunique()))), height=180)
+        # the groups share a budget of 440 px (the legend beside them): the chart stays in the content column
+        .properties(width=max(40, min(18 * len(order), 440 // max(1, df[group].nunique()))), height=180)
     )
 
 
