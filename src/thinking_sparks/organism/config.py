@@ -19,24 +19,9 @@ from typing import Any, ClassVar
 
 from thinking_sparks.plan import PLAN
 
-__all__ = [
-    "FIGURE_RUNS",
-    "PROFILES",
-    "DistillRecipe",
-    "GRPORecipe",
-    "HybridRecipe",
-    "LlamaShape",
-    "ModelShape",
-    "PretrainConfig",
-    "RunSpec",
-    "SFTRecipe",
-    "TrainCommon",
-    "config_hash",
-    "family",
-    "family_table",
-    "override",
-    "profile",
-]
+__all__ = ["FIGURE_RUNS", "PROFILES", "DistillRecipe", "GRPORecipe", "HybridRecipe", "LlamaShape", "ModelShape",
+           "PretrainConfig", "RunSpec", "SFTRecipe", "TrainCommon", "config_hash", "family", "family_table", "override",
+           "profile"]
 
 PROFILES = ("full", "tiny")
 #: runs trained for one figure's comparison, not as a premise of the organism: page 02 lists, evaluates and
