@@ -276,15 +276,19 @@ def circuit_drawing(nodes: pd.DataFrame, edges: pd.DataFrame, title: str, width:
 
 
 def scatter(df: pd.DataFrame, x: str, y: str, title: str, label: str | None = None, width: int = 320,
-            height: int = 240) -> alt.Chart:
-    """Points of ``y`` against ``x`` (hover shows ``label``, x and y)."""
+            height: int = 240, facet: str | None = None) -> alt.Chart:
+    """Points of ``y`` against ``x`` (hover shows ``label``, x and y); one panel per ``facet`` value,
+    whose header is cut to the panel's width (a long value, e.g. a model path, would widen the panel)."""
     missing = {c for c in (x, y, label) if c} - set(df.columns)
     if missing:
         raise ValueError(f"scatter: missing columns {sorted(missing)}")
     tooltip = ([alt.Tooltip(f"{label}:N")] if label else []) + [alt.Tooltip(f"{x}:Q", format=".4g"),
                                                                alt.Tooltip(f"{y}:Q", format=".4g")]
-    return alt.Chart(df, title=title).mark_circle(size=60).encode(
+    chart = alt.Chart(df).mark_circle(size=60).encode(
         x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y), tooltip=tooltip).properties(width=width, height=height)
+    if facet is None:
+        return chart.properties(title=title)
+    return chart.facet(column=alt.Column(f"{facet}:N", header=alt.Header(labelLimit=width)), title=title)
 
 
 def count_chart(counts: pd.DataFrame, title: str, columns: int = 3, width: int = 200, height: int = 140) -> alt.Chart:
