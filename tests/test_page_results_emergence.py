@@ -122,7 +122,10 @@ def test_verdicts_as_before(page):
     # them) are the plan's rule now; the second circuit set's agreement rows (issue 24) come last
     # (tests/test_second_set.py)
     table = table.iloc[:len(table) - len(result.second.agreement)]
-    assert_same_verdicts(table.iloc[:-1], "04_emergence", CHANGED, renewed=RENEWED)
+    # the §4 claims are decided on the second set (tests/test_second_set.py); the first set's rows are the pilot
+    pilot = emergence.pilot_verdicts(result)
+    assert len(table) == len(pilot) + 1 and list(table.claim.iloc[:-1]) == list(pilot.claim)
+    assert_same_verdicts(pilot, "04_emergence", CHANGED, renewed=RENEWED)
     # Fig 8's rows close the table: on the tiny zoo its run has one circuit with signal and no head passes the
     # rule, so nothing is decided
     assert fig8_rows.claim.str.split(" ").str[:4].str.join(" ").tolist() == [
@@ -130,7 +133,7 @@ def test_verdicts_as_before(page):
     assert (fig8_rows.verdict == "inconclusive").all()
     assert fig8_rows.value.iloc[1] == 0 and (fig8_rows.ci_low.iloc[1], fig8_rows.ci_high.iloc[1]) == (-1, 1)
     assert "needs 2 heads, 0 here" in fig8_rows.criterion.iloc[0] and "1 checkpoint(s)" in fig8_rows.criterion.iloc[2]
-    rows = table.set_index("claim")
+    rows = pilot.set_index("claim")
     sft = rows.loc["SFT adds many emergent heads"]
     floor = result.table.set_index("method").loc["sft", "floor_q95"]
     assert sft.value == 0 and sft.ci_low == 0 and floor == 0  # tiny: no head passes the rule, nor in the null
@@ -166,9 +169,8 @@ def test_second_run_reads_the_cache(page, monkeypatch):
     monkeypatch.setattr(emergence, "trace_models", boom)
     again = emergence.run(params)
     _check(again)
-    table = _split(emergence.verdicts(again))[0]
-    assert_same_verdicts(table.iloc[:len(table) - len(again.second.agreement) - 1], "04_emergence", CHANGED,
-                         renewed=RENEWED)
+    assert_same_verdicts(emergence.pilot_verdicts(again), "04_emergence", CHANGED, renewed=RENEWED)
+    pd.testing.assert_frame_equal(emergence.verdicts(again), emergence.verdicts(page[2]))
     pd.testing.assert_frame_equal(again.exact_sets, page[2].exact_sets)
     pd.testing.assert_frame_equal(again.jaccard_boot, page[2].jaccard_boot)
     assert again.summary.patch_spearman.equals(page[2].summary.patch_spearman)

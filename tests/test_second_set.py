@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 
 from tests.page_expect import tiny_params
+from thinking_sparks.plan import PLAN
 
 
 def test_second_set_is_disjoint_from_the_first_and_every_eval_set():
     from thinking_sparks.evaluation.datasets import load_eval_set
     from thinking_sparks.organism import task
-    from thinking_sparks.plan import PLAN
 
     second = task._plan_circuit_problems("circuit2")
     first = task._plan_circuit_problems("circuit")
     assert PLAN.second_set.question_set == "organism/circuit2"
-    assert len(second) == 1024 == len({p.expression for p in second})
+    assert len(second) == 1024 * PLAN.second_set.question_scale == len({p.expression for p in second})
     assert {p.level for p in second} == {3} and {p.level for p in first} == {2}  # plan.PLAN.levels
     evals = {e for name in task.EVAL_SETS for e in task.eval_set(name)["expression"]}
     assert not evals & {p.expression for p in second}
@@ -74,7 +74,8 @@ def test_the_page_has_figs_6_and_9_and_their_agreement_rows(page):
     s = result.second
     assert params.second_set == "organism/circuit2" and s.dataset == "organism/circuit2"
     assert s.first_dataset == "organism/hard"  # the tiny profile's circuit set
-    assert [tr.run for tr in s.runs] == ["sft", "grpo-hard"] and s.figures == ["Fig 6", "Fig 9"]
+    assert [tr.run for tr in s.runs] == ["sft", "grpo-hard", "distill"] and s.figures == ["Fig 6", "Fig 9", "Fig 14"]
+    assert s.n_questions == params.n_questions * PLAN.second_set.question_scale  # the confirmatory sample's size
     first = result.traces
     for tr in s.runs:  # every checkpoint of the run, on the second set, with its cohorts and frequencies
         assert tr.steps == first[tr.run].steps and len(tr.results) == len(first[tr.run].results)
@@ -82,16 +83,16 @@ def test_the_page_has_figs_6_and_9_and_their_agreement_rows(page):
         assert set(tr.frequency["head"]) == set(first[tr.run].frequency["head"])
         assert {"step", "cohort", "n_active"} <= set(tr.bands.columns)
     a = s.agreement.set_index("run")
-    assert list(a.index) == ["sft", "grpo-hard"] and list(a.figure) == ["Fig 6", "Fig 9"]
-    assert list(a.first_figure) == ["Fig 2", "Fig 3"] and (a.n_boot == params.n_boot).all()
+    assert list(a.index) == ["sft", "grpo-hard", "distill"] and list(a.figure) == ["Fig 6", "Fig 9", "Fig 14"]
+    assert list(a.first_figure) == ["Fig 2", "Fig 3", "Fig 14"] and (a.n_boot == params.n_boot).all()
     for run, tr in s.traces.items():  # the point sets are the cohort panels' final emergent sets
         e2, e1 = tr.sets().emergent, first[run].sets().emergent
         assert a.loc[run, "emergent_second"] == len(e2) and a.loc[run, "emergent_first"] == len(e1)
         assert a.loc[run, "shared"] == len(set(e1) & set(e2))
-    assert len(s.boot) == 2 * params.n_boot and set(s.boot.run) == {"sft", "grpo-hard"}
+    assert len(s.boot) == 3 * params.n_boot and set(s.boot.run) == {"sft", "grpo-hard", "distill"}
     table = emergence.verdicts(result)
     rows = table[table.claim.str.startswith("the emergent heads do not depend on the circuit question set")]
-    assert len(rows) == 2 and list(table.index[-2:]) == list(rows.index)  # after the premise row
+    assert len(rows) == 3 and list(table.index[-3:]) == list(rows.index)  # after the premise row
     assert list(rows.value.round(3)) == list(a.jaccard.round(3))
     assert rows.verdict.isin(["reproduced", "not reproduced", "inconclusive"]).all()
 
@@ -120,3 +121,20 @@ def test_null_data_is_not_called_a_disagreement(tiny_zoo):
     v = secondset.agreement_verdicts(result)[0]
     assert not math.isnan(row["null_q"]) and v.verdict != "not reproduced"
     assert row["ci_low"] <= row["ci_high"]
+
+
+def test_the_section4_claims_are_decided_on_the_second_set(page):
+    """Stage 2 of the plan's two-stage design: the §4 rows of the verdict table are computed on the second
+    set's traces and Table 3 (not the first set's pilot), and name the set and its size."""
+    emergence, params, result = page
+    s = result.second
+    table = emergence.verdicts(result)
+    pilot = emergence.pilot_verdicts(result)
+    confirm = table.iloc[:len(pilot)]
+    assert list(confirm.claim) == list(pilot.claim)  # the same claims, once each
+    where = f"{s.dataset}, {s.n_questions:,} questions per circuit: "
+    assert confirm.statistic.str.startswith(where).all() and not pilot.statistic.str.startswith(where).any()
+    t2 = s.table.set_index("method")
+    row = confirm[confirm.claim == "SFT adds many emergent heads"].iloc[0]
+    assert row.value == t2.loc["sft", "emergent"] and row.ci_low == t2.loc["sft", "ci_low"]
+    assert (table.claim == "SFT adds many emergent heads").sum() == 1

@@ -282,16 +282,21 @@ class SecondSetPlan:
         question_set: the generated second set (``organism/circuit2``: ``circuits.n_questions *
             circuits.n_samples`` problems of ``levels.second_circuit``, drawn like ``organism/circuit``
             and disjoint from it and from every eval set); the same samples, null and sizes as the first.
-        roles: the page's claim roles traced on it (``emergence.modelruns.claim_roles``): ``sft`` (Fig 6)
-            and ``grpo`` (Fig 9, GRPO on the main data: ``grpo-hard``, OpenR1's role).
+        roles: the page's claim roles traced on it (``emergence.modelruns.claim_roles``): ``sft`` (Fig 6),
+            ``grpo`` (Fig 9, GRPO on the main data: ``grpo-hard``, OpenR1's role) and ``distill`` (Fig 14
+            pools both sets per method).
+        question_scale: the second set's questions per circuit, as a multiple of the first set's
+            (``circuits.n_questions``): the second set is the confirmatory sample on which page 04's
+            §4 claims are decided (the first set, at ``circuits.n_questions``, is their pilot).
         null_quantile: the two sets agree unless the cross-set Jaccard of the final emergent sets lies
             wholly at or below this quantile of the within-set null (the Jaccard between two question
             samples of one set), and are said to agree when its whole interval lies above it.
     """
 
     question_set: str = "organism/circuit2"
-    roles: tuple[str, ...] = ("sft", "grpo")
+    roles: tuple[str, ...] = ("sft", "grpo", "distill")
     null_quantile: float = 0.05
+    question_scale: int = 4
 
 
 @dataclass(frozen=True)

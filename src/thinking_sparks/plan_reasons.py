@@ -171,8 +171,20 @@ REASONS.update({
                                "that are scored or that built the first set's circuits.",
     "second_set.roles": "The paper's AMC figures are Fig 6 (SFT) and Fig 9 (GRPO on OpenR1, its main data); the "
                         "organism's SFT run and its hard-data GRPO run (OpenR1's role, emergence.modelruns."
-                        "ROLE_DEFAULTS) play them. The paper draws no AMC figure for the other runs, and each run "
-                        "costs 2 x (checkpoints + 1) more circuits.",
+                        "ROLE_DEFAULTS) play them. Distillation is added (plan change of 2026-12-03, with "
+                        "question_scale) because the §4 claims decided on this set compare SFT, GRPO and "
+                        "distillation, and the paper's Fig 14 pools both circuit sets for every method. The other "
+                        "runs are left out: each costs 2 x (checkpoints + 1) more circuits.",
+    "second_set.question_scale": "A two-stage design (plan change of 2026-12-03). Stage 1, the pilot: the first set at "
+                                 "circuits.n_questions decided 3 of page 04's 9 claims; its power calculation "
+                                 "(emergence.decide, n_to_decide) asked 498 questions per circuit for SFT's count, "
+                                 "4,473 for GRPO minus SFT. Level 2 has no questions left for a larger first set "
+                                 "(see levels.second_circuit), so stage 2 is the second set, level 3 (the paper "
+                                 "makes every §4 claim on its AMC circuits too), at 4 x 512 = 2,048 questions per "
+                                 "sample: above the 498, and 2 x 2,048 per checkpoint is the most the cold build "
+                                 "affords (about 2,000 CPU-s for three runs). The claims are decided on stage 2 "
+                                 "alone, on questions the pilot never saw, so each claim has one test at 5 %; the "
+                                 "pilot's rows are shown beside it and decide nothing.",
     "second_set.null_quantile": "The one-sided 5 % of circuits.floor_quantile, mirrored: the null is the Jaccard of the "
                                 "final emergent sets of two independent question samples of one set (both sets, "
                                 "bootstrapped as the cross-set Jaccard is), so a cross-set Jaccard wholly in its "

@@ -22,36 +22,19 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from thinking_sparks.evaluation import intervals
 from thinking_sparks.heads import parse_head
 from thinking_sparks.plan import PLAN, Plan
 
 NAN3 = (math.nan, math.nan, math.nan)
 
 
-def _binom_tail_ge(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p)."""
-    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
-
-
-def _bisect(f, lo: float = 0.0, hi: float = 1.0, steps: int = 60) -> float:
-    """The root of an increasing ``f`` on ``[lo, hi]`` by bisection (60 halvings: below 1e-17)."""
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-    return (lo + hi) / 2
-
-
 def proportion_ci(k: int, n: int, plan: Plan = PLAN) -> tuple[float, float]:
-    """Clopper-Pearson interval of ``k / n`` at ``plan.stats.confidence`` (what
-    ``scipy.stats.binomtest(k, n).proportion_ci()`` gives; NaNs when ``n == 0``)."""
-    if n == 0:
-        return math.nan, math.nan
-    if not 0 <= k <= n:
+    """Clopper-Pearson interval of ``k / n`` at ``plan.stats.confidence``
+    (:func:`thinking_sparks.evaluation.intervals.proportion_ci`: ``scipy.stats.binomtest``; NaNs when ``n == 0``)."""
+    if not 0 <= k <= n and n:
         raise ValueError(f"proportion_ci: k={k} is not between 0 and n={n}")
-    a = (1 - plan.stats.confidence) / 2
-    lo = 0.0 if k == 0 else _bisect(lambda p: _binom_tail_ge(k, n, p) - a)
-    hi = 1.0 if k == n else _bisect(lambda p: a - (1 - _binom_tail_ge(k + 1, n, p)))
-    return lo, hi
+    return intervals.proportion_ci(k, n, plan.stats.confidence)
 
 
 def switch_counts(checkpoints: Sequence[Iterable[str]], nulls: Sequence[Iterable[str] | None],

@@ -35,20 +35,23 @@ import torch
 
 from thinking_sparks.cache import cached
 from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence.claims import section4_verdicts
+from thinking_sparks.emergence.decide import with_n_to_decide
 from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.headstats import Scores, memberships, paired_weights
 from thinking_sparks.emergence.modelruns import ModelRun, claim_roles
 from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
-from thinking_sparks.emergence.tables import sweep_summary
+from thinking_sparks.emergence.tables import RewardTrack, checkpoint_counts, reward_frames, sweep_summary, table3
 from thinking_sparks.emergence.trace import Trace, TraceTables, trace_models
 from thinking_sparks.plan import PLAN, SecondSetPlan, StatsPlan
 from thinking_sparks.verdicts import Verdict
 
-__all__ = ["AGREEMENT_COLUMNS", "FIGURES", "SecondSet", "agreement", "agreement_verdicts", "emergent_boot",
-           "second_set"]
+__all__ = ["AGREEMENT_COLUMNS", "FIGURES", "SecondSet", "agreement", "agreement_verdicts", "confirmatory_verdicts",
+           "emergent_boot", "second_pairs", "second_set"]
 
-#: claim role -> (the paper's figure on the AMC circuits, its AIME'24 counterpart)
-FIGURES = {"sft": ("Fig 6", "Fig 2"), "grpo": ("Fig 9", "Fig 3")}
+#: claim role -> (the paper's figure on the AMC circuits, its AIME'24 counterpart); distillation has no
+#: figure of its own on either set: Fig 14 pools both sets per method
+FIGURES = {"sft": ("Fig 6", "Fig 2"), "grpo": ("Fig 9", "Fig 3"), "distill": ("Fig 14", "Fig 14")}
 #: one row per run of :attr:`SecondSet.agreement`: the final emergent sets' sizes on each set (sample 0),
 #: their shared heads and Jaccard with its interval, each set's within-set Jaccard (sample 0 vs 1) and the
 #: null's quantile the interval is held to (``null_q``; NaN without a second sample on either set)
@@ -69,6 +72,11 @@ class SecondSet:
         boot: one row per resample and run: ``run, cross, within_first, within_second`` (Jaccards).
         summary: the second set's per-checkpoint summaries (:func:`~.tables.sweep_summary`).
         seconds: compute seconds of the comparison (the circuits' own times are in ``summary``).
+        n_questions: questions per circuit on the second set (``plan.second_set.question_scale`` times
+            the first set's).
+        table, boots, rewards: Table 3, its rule counts per resample and the GRPO runs' reward tracking on
+            the second set (:func:`~.tables.table3`, :func:`~.tables.reward_frames`): what the §4 claims
+            are decided on (:func:`confirmatory_verdicts`).
     """
 
     dataset: str
@@ -80,6 +88,10 @@ class SecondSet:
                                                                              "within_second"]))
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: float = 0.0
+    n_questions: int = 0
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    boots: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rewards: dict[str, RewardTrack] = field(default_factory=dict)
 
     @property
     def traces(self) -> dict[str, TraceTables]:
@@ -103,7 +115,12 @@ def second_set(models: Mapping[str, ModelRun], pairs: PairParams, config: Circui
     if not chosen:
         return SecondSet(dataset, pairs.dataset)
     return _second({label: models[label] for label in chosen}, list(chosen.values()), pairs,
-                   dataclasses.replace(pairs, dataset=dataset), config, n_boot)
+                   second_pairs(pairs, dataset), config, n_boot)
+
+
+def second_pairs(pairs: PairParams, dataset: str, plan: SecondSetPlan = PLAN.second_set) -> PairParams:
+    """The first set's pair params on ``dataset`` at ``plan.question_scale`` times its questions per circuit."""
+    return dataclasses.replace(pairs, dataset=dataset, n_questions=pairs.n_questions * plan.question_scale)
 
 
 def _key(models: dict[str, ModelRun], roles: list[str], first: PairParams, second: PairParams, config: CircuitConfig,
@@ -119,16 +136,21 @@ def _second(models: dict[str, ModelRun], roles: list[str], first: PairParams, se
             config: CircuitConfig, n_boot: int) -> SecondSet:
     b = trace_models(models, second, config)
     t0 = time.perf_counter()
+    plan = dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
+    counts = checkpoint_counts(b, config, plan, final_only=PLAN.circuits.count_checkpoints == "final")
+    table = table3(b, config, counts=counts)
+    boots = table.attrs.pop("boot", {})
+    rewards = {r: RewardTrack(**d) for r, d in reward_frames(b, models).items()}
     a = trace_models(models, first, config)  # the page's own sweep: read from the cache
-    rows, boots = [], []
+    rows, agree = [], []
     for (label, tr_a), role in zip(a.items(), roles, strict=True):
         row, boot = agreement(tr_a, b[label], config, n_boot)
         rows.append({"run": label, "figure": FIGURES[role][0], "first_figure": FIGURES[role][1]} | row)
-        boots.append(boot.assign(run=label))
+        agree.append(boot.assign(run=label))
     return SecondSet(second.dataset, first.dataset, [tr.tables() for tr in b.values()],
                      [FIGURES[r][0] for r in roles], pd.DataFrame(rows).reindex(columns=AGREEMENT_COLUMNS),
-                     pd.concat(boots, ignore_index=True)[["run", "cross", "within_first", "within_second"]],
-                     sweep_summary(b), round(time.perf_counter() - t0, 3))
+                     pd.concat(agree, ignore_index=True)[["run", "cross", "within_first", "within_second"]],
+                     sweep_summary(b), round(time.perf_counter() - t0, 3), second.n_questions, table, boots, rewards)
 
 
 # ------------------------------------------------------------------ the statistic
@@ -204,3 +226,22 @@ def agreement_verdicts(result: SecondSet, plan: SecondSetPlan = PLAN.second_set)
                            f"Jaccard of final emergent sets, {result.first_dataset} vs {result.dataset} ({r.run})",
                            r.jaccard, r.ci_low, r.ci_high, above=r.null_q, criterion=f"CI above {null}"))
     return out
+
+
+def confirmatory_verdicts(result: SecondSet) -> pd.DataFrame:
+    """Page 04's §4 claims (:func:`~.claims.section4_verdicts`, with ``n_to_decide``) decided on the second
+    set: stage 2 of the analysis plan's two-stage design (``plan.second_set.question_scale``), on
+    questions the first set's pilot never saw. Each row's statistic names the set and its size; an
+    empty frame when the second set traced no run."""
+    if result.table.empty:
+        return pd.DataFrame()
+    by_figure = {fig: role for role, (fig, _) in FIGURES.items()}
+    roles = {"sft": "", "distill": "", "grpo": ""} | {by_figure[f]: tr.run for tr, f in zip(result.runs, result.figures,
+                                                                                          strict=True)}
+    table = result.table.copy()
+    table.attrs["boot"] = result.boots
+    rows = section4_verdicts(result.traces, table, {r: t.as_dict() for r, t in result.rewards.items()},
+                             sft=roles["sft"], distill=roles["distill"], grpo=roles["grpo"])
+    rows = with_n_to_decide(rows, result.traces, roles, result.table)
+    where = f"{result.dataset}, {result.n_questions:,} questions per circuit: "
+    return rows.assign(statistic=where + rows["statistic"].astype(str))

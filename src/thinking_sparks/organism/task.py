@@ -392,4 +392,5 @@ def _plan_circuit_problems(name: str = CIRCUIT_SET) -> tuple[Problem, ...]:
     first = circuit_problems(size, tuple(PLAN.levels.circuit), seed)
     if name == CIRCUIT_SET:
         return first
-    return circuit_problems(size, tuple(CIRCUIT_SETS[name]), seed, frozenset(p.expression for p in first))
+    return circuit_problems(size * PLAN.second_set.question_scale, tuple(CIRCUIT_SETS[name]), seed,
+                            frozenset(p.expression for p in first))

@@ -281,24 +281,34 @@ def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitCo
 
 
 def verdicts(result: Result) -> pd.DataFrame:
-    """The §4 verdicts (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) of the result, with
-    ``n_to_decide`` (:mod:`~thinking_sparks.emergence.decide`: questions per circuit, heads or checkpoint
-    changes, as each row's interval resamples), then Fig 8's (:func:`~thinking_sparks.emergence.fig8.fig8_verdicts`,
-    when its run is traced) and the second circuit set's agreement rows."""
+    """The §4 verdicts, then Fig 8's (:func:`~thinking_sparks.emergence.fig8.fig8_verdicts`, when its run is
+    traced) and the second circuit set's agreement rows.
+
+    The §4 claims are decided once, on the second circuit set when the page traces one (stage 2 of the
+    analysis plan's two-stage design: :func:`~thinking_sparks.emergence.secondset.confirmatory_verdicts`),
+    else on the first (:func:`pilot_verdicts`); the row on EAP-IG against exact patching is the first
+    set's (exact patching is not a question sample). Rows carry ``n_to_decide``
+    (:mod:`~thinking_sparks.emergence.decide`)."""
+    confirm = secondset.confirmatory_verdicts(result.second) if result.second is not None else pd.DataFrame()
+    section4 = confirm if len(confirm) else pilot_verdicts(result)
+    exact = verdict_table([emergent_sets_row(result)]).assign(n_to_decide=pd.array([None], dtype="Int64"))
+    rewards = {r: t.as_dict() for r, t in result.rewards.items()}
+    fig8 = fig8_verdicts(result.traces, result.table, result.boots, rewards, sft=result.roles["sft"])
+    second = secondset.agreement_verdicts(result.second) if result.second is not None else []
+    parts = [section4, exact] + ([fig8] if len(fig8) else []) + ([verdict_table(second)] if second else [])
+    return pd.concat(parts, ignore_index=True)
+
+
+def pilot_verdicts(result: Result) -> pd.DataFrame:
+    """The §4 claims (:func:`~thinking_sparks.emergence.claims.section4_verdicts`) on the first circuit set,
+    with ``n_to_decide``: the pilot, whose power calculation sized the second set; with a second set
+    they decide nothing (:func:`verdicts`)."""
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rewards = {r: t.as_dict() for r, t in result.rewards.items()}
     section4 = section4_verdicts(result.traces, table, rewards, sft=result.roles["sft"],
                                  distill=result.roles["distill"], grpo=result.roles["grpo"])
-    fig8 = fig8_verdicts(result.traces, result.table, result.boots, rewards, sft=result.roles["sft"])
-    second = secondset.agreement_verdicts(result.second) if result.second is not None else []
-    table = pd.concat([section4, verdict_table([emergent_sets_row(result)])], ignore_index=True)
-    parts = [with_n_to_decide(table, result.traces, result.roles, result.table)]
-    if len(fig8):
-        parts.append(fig8)
-    if second:
-        parts.append(verdict_table(second))
-    return pd.concat(parts, ignore_index=True)
+    return with_n_to_decide(section4, result.traces, result.roles, result.table)
 
 
 def emergent_sets_row(result: Result):

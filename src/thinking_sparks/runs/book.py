@@ -146,6 +146,16 @@ def prepare(stems: list[str], parameters: dict[str, Any], clock: StageClock | No
         # both cores: the circuits are built by two one-thread processes (the same cached circuits)
         with clock.stage(f"emergence sweep ({len(p.runs)} runs, {SWEEP_JOBS} processes)"):
             trace_runs(p.runs, p.profile, *emergence_settings(p), progress=True, jobs=SWEEP_JOBS)
+        if p.second_set is not None:  # the confirmatory set's circuits (page 04's §4 claims are decided there)
+            from thinking_sparks.emergence import secondset
+            from thinking_sparks.emergence.modelruns import resolve_runs
+            from thinking_sparks.emergence.trace import trace_models
+
+            models = resolve_runs(p.runs, p.profile)
+            chosen = {label: models[label] for label in secondset.chosen_runs(models)}
+            pairs, config = emergence_settings(p)
+            with clock.stage(f"emergence sweep, second set ({len(chosen)} runs, {SWEEP_JOBS} processes)"):
+                trace_models(chosen, secondset.second_pairs(pairs, p.second_set), config, progress=True, jobs=SWEEP_JOBS)
         log.info("emergence sweep (%d runs) ready in %.1f s", len(p.runs), time.time() - t0)
     if "07_real_model" in stems:
         # only the start model's weights: the page trains its SFT run in a worker process on the
