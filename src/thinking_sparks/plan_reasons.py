@@ -148,7 +148,10 @@ REASONS.update({
                               "the worst-case bound sizes it: n = 2,135, more than level 2 holds beside the circuit "
                               "sets (sizes.calibrated_size's reason); at 1,230 its half-width under the bound is "
                               "1.96 sqrt(0.5) / sqrt(1,230) = 0.040, so an inconclusive pass@64 row states its "
-                              "n_to_decide. The 30 of before (half-width 0.25) were chosen for cost alone.",
+                              "n_to_decide. The 30 of before (half-width 0.25) were chosen for cost alone. Cost (full profile, "
+                              "2026-12-03, 2 shared cores at load 4-5, nice 10): the three think-off conditions' "
+                              "1,230 x 64 samples took 169, 92 and 119 s (short direct answers); page 06 cold took "
+                              "704 s wall, 391 s CPU in all, so the cap is the set, not the cost.",
     "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
