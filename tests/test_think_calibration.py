@@ -66,3 +66,14 @@ def test_the_rows_quote_the_paper_and_pair_over_sampling_seeds():
                                        "... but lowers pass@8"]
     assert "Table 2, AIME'24 pass@1 36.6 − 30.0" in rows[0].statistic and "sampling seeds" in rows[1].statistic
     assert (rows[0].above, rows[0].below, rows[1].above, rows[1].below) == (0.0, None, None, 0.0)
+
+
+def test_success_at_1_has_an_interval_when_the_conditions_agree_on_every_problem():
+    """Every problem answered alike (the 30-problem hard-set curves of before, all 0): no bootstrap
+    interval, but 0 discordant problems of 300 bound the difference by the exact upper end 1 - 0.025^(1/300)."""
+    same = draws(3, 0.0)
+    same.loc[same["condition"] == "think off + ablation", "correct"] = same.loc[
+        same["condition"] == "think off", "correct"].to_numpy()
+    row = fig5_verdicts(same, low_k=1, high_k=N_SAMPLES, n_boot=N_BOOT, seed=0)[0]
+    assert (row.value, round(row.ci_low, 6), round(row.ci_high, 6), row.verdict) == (0.0, -0.012221, 0.012221,
+                                                                                    "inconclusive")
