@@ -27,6 +27,7 @@ Sections (frozen dataclasses, so that a section can enter a cache key as it is):
 * :class:`SecondSetPlan` — the second circuit question set (the paper's AMC circuits, Figs 6 and 9): its
   name, the runs traced on it and the quantile of the within-set null its agreement row is held to.
 * :class:`AgreementPlan` — how many edges the edge-level check of attribution against exact patching patches.
+* :class:`ThinkPlan` — page 06's Fig 5 rows: the set their pass@k / success@k curves are drawn on.
 * :class:`GeneralisationPlan` — page 08's Llama claims (Figs 10, 11): which checkpoint "the first
   checkpoints" of a GRPO run are.
 
@@ -46,7 +47,7 @@ from thinking_sparks.plan_reasons import REASONS
 
 __all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
            "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "AgreementPlan",
-           "GeneralisationPlan", "last_change", "table"]
+           "GeneralisationPlan", "ThinkPlan", "last_change", "table"]
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class SizePlan:
     curve_k: int = 4
     head_problems: int = 2135
     head_k: int = 1
-    k_curve_problems: int = 30
+    k_curve_problems: int = 1230
     k_curve_samples: int = 64
 
     def levels(self, name: str) -> tuple[int, ...]:
@@ -325,6 +326,20 @@ class GeneralisationPlan:
     early_share: float = 0.2
 
 
+# ------------------------------------------------------------------ page 06's Fig 5 rows (issue 21)
+@dataclass(frozen=True)
+class ThinkPlan:
+    """Page 06's Fig 5 claims (success@1 up, pass@64 down when the think-off-only heads are zeroed).
+
+    Attributes:
+        k_curve_set: the eval set of Fig 5's curves (the paper's AIME'24): ``sizes.k_curve_problems``
+            of its problems, ``sizes.k_curve_samples`` samples each, the same problems and sampling
+            seeds in every condition.
+    """
+
+    k_curve_set: str = "organism/calibrated"
+
+
 @dataclass(frozen=True)
 class Plan:
     """The whole plan: one field per section."""
@@ -341,6 +356,7 @@ class Plan:
     second_set: SecondSetPlan = field(default_factory=SecondSetPlan)
     agreement: AgreementPlan = field(default_factory=AgreementPlan)
     generalisation: GeneralisationPlan = field(default_factory=GeneralisationPlan)
+    think: ThinkPlan = field(default_factory=ThinkPlan)
 
 
 #: the plan in force

@@ -139,10 +139,19 @@ REASONS.update({
                            "Table 5's 7, Fig 4's 11): time scales with problems, so the page's evaluations cost 8.0x "
                            "those at 200 (4,422 problems a cell against 552).",
     "sizes.head_k": "1 sample per problem, as sizes.premise_k: at a fixed cost more problems beat more samples.",
-    "sizes.k_curve_problems": "Fig 5's curves need many samples of few problems; 30 problems x 64 samples is "
-                              "1,920 samples per curve (affordable); a pass@1 difference there is known to "
-                              "about 1.96 sqrt(0.5) / sqrt(30) = 0.25 under the bound, so Fig 5's rows are weak "
-                              "evidence by design.",
+    "sizes.k_curve_problems": "1,230 problems, every problem of think.k_curve_set (sizes.calibrated_size), capped by "
+                              "the set: Fig 5's two rows are paired differences (ablated - think off, the same "
+                              "problems and sampling seeds). success@1 reads the first sample, a 0/1 per problem: "
+                              "with the pilot's hybrid no_think pass@1 of .06 at level 2 (levels.calibrated's reason) "
+                              "in both conditions, sd_d = sqrt(2 x .06 x .94) = 0.336 and n = (1.96 x 0.336 / 0.03)^2 "
+                              "= 482, which the set holds (half-width 0.019 at 1,230). pass@64 has no pilot value, so "
+                              "the worst-case bound sizes it: n = 2,135, more than level 2 holds beside the circuit "
+                              "sets (sizes.calibrated_size's reason); at 1,230 its half-width under the bound is "
+                              "1.96 sqrt(0.5) / sqrt(1,230) = 0.040, so an inconclusive pass@64 row states its "
+                              "n_to_decide. The 30 of before (half-width 0.25) were chosen for cost alone. Cost (full profile, "
+                              "2026-12-03, 2 shared cores at load 4-5, nice 10): the three think-off conditions' "
+                              "1,230 x 64 samples took 169, 92 and 119 s (short direct answers); page 06 cold took "
+                              "704 s wall, 391 s CPU in all, so the cap is the set, not the cost.",
     "sizes.k_curve_samples": "64: the paper's Fig 5 reaches k = 64.",
     "organism.think_share": "An even mix (0.5): neither mode is favoured in training, and the paper does not "
                             "give Qwen3's mix; the 0.75 used before was picked after measuring the think gain.",
@@ -196,4 +205,16 @@ REASONS.update({  # page 08 (the Llama organism)
     "generalisation.early_share": "The paper's Llama GRPO run 'activates many more heads after checkpoint 500' (Fig "
                                   "11) of about 2,500 steps (its GRPO runs reach step 2500, digest §2): a fifth of "
                                   "the run.",
+})
+
+REASONS.update({  # page 06's Fig 5 rows (issue 21)
+    "think.k_curve_set": "The paper draws Fig 5 on AIME'24, where Qwen3-8B think-off answers 30 % (Table 2). On the "
+                         "hard set the organism's hybrid answers 1 % without thinking (the 30-problem curves of "
+                         "2026-12-03: pass@1 .011-.016), so every success@1 difference was 0 on every problem and "
+                         "its row had no interval. The pilot (levels.calibrated's reason) puts hybrid no_think at "
+                         ".19 at level 1 (76 distinct problems: too few), .06 at level 2 and 0 at levels 3-5: no "
+                         "level holding enough problems puts think-off inside levels.band, and level 2, the "
+                         "calibrated set, is the nearest (pass@64, the other row's statistic, rises with k from "
+                         "there). So the curves are drawn on the calibrated set, chosen from the pilot before "
+                         "any curve on it; the page states the think-off pass@1 and pass@64 measured there.",
 })

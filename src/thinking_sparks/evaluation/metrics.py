@@ -72,22 +72,28 @@ def per_problem(samples: pd.DataFrame, ks: Sequence[int] | None = None) -> pd.Da
         raise ValueError(f"samples table lacks columns {sorted(missing)}")
     if samples.empty:
         raise ValueError("samples table is empty")
-    rows = []
     ordered = samples.sort_values(["problem_id", "sample_index"], kind="stable")
-    groups = list(ordered.groupby("problem_id", sort=False))
-    n_min = min(len(g) for _, g in groups)
+    codes, _ = pd.factorize(ordered["problem_id"], sort=False)  # problems in sorted order, contiguous
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(codes)])
+    n_min = int(sizes.min())
     ks = list(ks) if ks is not None else default_ks(n_min)
     for k in ks:
         if not 1 <= k <= n_min:
             raise ValueError(f"k={k} must lie in [1, n={n_min}] (the fewest samples of any problem)")
-    for pid, g in groups:
-        correct = g["correct"].astype(bool).tolist()
-        n, c = len(correct), int(sum(correct))
-        row = {"problem_id": pid, "difficulty": g["difficulty"].iloc[0], "n": n, "c": c}
-        row.update({f"pass@{k}": pass_at_k(n, c, k) for k in ks})
-        row.update({f"success@{k}": success_at_k(correct, k) for k in ks})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    correct = ordered["correct"].astype(bool).to_numpy()
+    counts = np.add.reduceat(correct.astype(np.int64), starts)
+    rank = np.arange(len(codes)) - np.repeat(starts, sizes)  # a sample's place in its problem's generation order
+    out = {"problem_id": ordered["problem_id"].iloc[starts].tolist(),
+           "difficulty": ordered["difficulty"].iloc[starts].tolist(),
+           "n": [int(x) for x in sizes], "c": [int(x) for x in counts]}
+    pairs = {nc: None for nc in zip(out["n"], out["c"])}
+    for k in ks:
+        at = {nc: pass_at_k(nc[0], nc[1], k) for nc in pairs}
+        out[f"pass@{k}"] = [at[nc] for nc in zip(out["n"], out["c"])]
+    for k in ks:
+        out[f"success@{k}"] = (np.add.reduceat((correct & (rank < k)).astype(np.int64), starts) > 0).astype(float).tolist()
+    return pd.DataFrame(out)
 
 
 def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, alpha: float = 0.05,

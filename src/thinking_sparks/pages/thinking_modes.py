@@ -53,7 +53,7 @@ class Params(HeadPageParams):
             and the template's empty think block for off), ``template`` (the chat template's
             ``enable_thinking`` True / False alone, as Qwen3's own template), or ``auto``
             (``flags`` for an organism run, else ``template``).
-        k_dataset: the set of Fig 5's pass@k / success@k curves.
+        k_dataset: the set of Fig 5's pass@k / success@k curves (the plan's ``think.k_curve_set``).
         n_k, k_limit: samples per problem and problems (first of ``k_dataset``) for Fig 5's curves (the
             plan's ``sizes.k_curve_samples``, ``sizes.k_curve_problems``).
         distill_run: the distilled student of Fig 15 (DeepSeek-R1-Distill's role): an organism run of
@@ -63,7 +63,7 @@ class Params(HeadPageParams):
 
     hybrid_run: str | dict[str, Any] = "hybrid"
     think_switch: str = "auto"
-    k_dataset: str = "organism/hard"
+    k_dataset: str = PLAN.think.k_curve_set
     n_k: int = PLAN.sizes.k_curve_samples
     k_limit: int = PLAN.sizes.k_curve_problems
     distill_run: str | dict[str, Any] | None = "distill"
@@ -256,5 +256,18 @@ def verdicts(result: Result) -> pd.DataFrame:
 
 def fig15_verdicts(result: Result) -> pd.DataFrame:
     """Fig 15's claim (the student's circuit without thinking is more complex than with its own answer):
-    :func:`~thinking_sparks.emergence.fig15.fig15_verdict`, as a verdict table."""
-    return verdict_table([fig15_verdict(result.fig15.complexity)] if result.fig15 is not None else [])
+    :func:`~thinking_sparks.emergence.fig15.fig15_verdict`, as a verdict table, with ``n_to_decide``: the
+    circuit questions at which both parts (nodes, edges; each "CI of (C) − (B) above 0") would be decided,
+    the larger of the two parts' :func:`~thinking_sparks.power.n_to_decide` (the bootstrap resamples the
+    questions); empty when the row is decided or no part's interval straddles 0."""
+    if result.fig15 is None:
+        return verdict_table([])
+    row = fig15_verdict(result.fig15.complexity)
+    table = verdict_table([row])
+    need = None
+    if row.verdict == "inconclusive":
+        parts = result.fig15.complexity.set_index("measure")
+        sizes = [n_to_decide({"value": r.difference, "ci_low": r.ci_low, "ci_high": r.ci_high, "above": 0.0},
+                             int(r.questions)) if int(r.questions) >= 2 else None for r in parts.itertuples()]
+        need = max((n for n in sizes if n is not None), default=None)
+    return table.assign(n_to_decide=pd.array([need], dtype="Int64"))
