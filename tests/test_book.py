@@ -182,11 +182,13 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     root, _, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
-    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, Figs 6 and 9 beside their
-    # first-set versions (2), effect maps, method map, SFT vs GRPO circuits ... attribution vs exact patching along
-    # training, the counts against their same-size floors, Fig 14
-    assert len(charts) == 7 + 1 + 2 + 3 + 1 + 1 + 1
+    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, Figs 6 and 9 and
+    # distillation's second-set sweep beside their first-set versions (3), effect maps, method map, SFT vs GRPO
+    # circuits ... attribution vs exact patching along training, the counts against their same-size floors, Fig 14
+    assert len(charts) == 7 + 1 + 3 + 3 + 1 + 1 + 1
     assert "within_first" in text and "on organism/circuit2" in text  # the second circuit set (issue 24)
+    # the §4 claims are decided on the second set; the first set's rows follow as the pilot (issue 21)
+    assert "questions per circuit: emergent heads" in text and text.count("GRPO switches emergent heads on and off") >= 2
     _verdicts(root, "04_emergence", text)
     assert "GRPO adds fewer emergent heads than SFT" in text and "floor_q95" in text
     assert "GRPO at 20x the learning rate still switches" in text and "Mean accuracy reward over the first and the last" in text
