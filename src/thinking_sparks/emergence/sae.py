@@ -155,7 +155,7 @@ def residuals(hf, seqs: list[list[int]], batch: int) -> list[Tensor]:
     dev = next(hf.parameters()).device
     for ids, valid in _batches(seqs, batch):
         store: dict[int, Tensor] = {}
-        hooks = [m.register_forward_hook(lambda _m, _i, o, li=li: store.__setitem__(li, _out(o)))
+        hooks = [m.register_forward_hook(lambda _m, _i, o, li=li, s=store: s.__setitem__(li, _out(o)))
                  for li, m in enumerate(layers)]
         try:
             hf(input_ids=ids.to(dev))

@@ -33,11 +33,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from thinking_sparks.cache import cached
 from thinking_sparks.circuits.attribute import riemann_alphas
+from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.circuits.metrics import loss
 from thinking_sparks.circuits.pairs import Pair, collate
-from thinking_sparks.cache import cached
-from thinking_sparks.circuits.config import CircuitConfig
 from thinking_sparks.emergence.device import load_kept
 from thinking_sparks.emergence.pairs import PairParams, Side, key_params, side_fingerprint, swap
 from thinking_sparks.emergence.sae import Sae, SaeSet, decode, decoder_layers, encode, layer_saes
@@ -45,7 +45,8 @@ from thinking_sparks.emergence.sweep import pair_set
 from thinking_sparks.plan import PLAN, Plan
 from thinking_sparks.verdicts import Verdict
 
-__all__ = ["CLAIMS", "COMPONENTS", "SaeCircuits", "claim_rows", "sae_circuits", "effect", "effect_frame", "importance", "node_importance"]
+__all__ = ["CLAIMS", "COMPONENTS", "SaeCircuits", "claim_rows", "effect", "effect_frame", "importance", "node_importance",
+           "sae_circuits"]
 
 COMPONENTS = ("RESID", "ATTN", "MLP")
 EPS = 1e-6
