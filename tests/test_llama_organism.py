@@ -177,6 +177,7 @@ def test_page_08_runs_on_the_tiny_profile(tiny_zoo):
         "SAE circuits: Layer-0 attention gains importance strongly in the distilled model",
         "SAE circuits: Residual features strengthen in mid-late layers",
         "SAE circuits: MLPs gain importance in late layers",
+        "SAE circuits: MLPs gain less than the residual stream",
     ]
     sae = result.sae  # Fig 12: one SAE per layer of the tiny base, both models attributed on the same pairs
     assert list(sae.quality.layer) == [0, 1] and sae.quality.fve.between(0, 1).all()

@@ -16,7 +16,7 @@ mean grad``. A feature's gradient is the residual's gradient through the decoder
 Per question, layer and component ``c`` in (RESID, ATTN, MLP): ``I(l, c) = sum |attribution|``
 over the component's nodes at the question's real positions (:func:`node_importance`). Over a
 question set, :func:`importance` sums the questions and normalises globally (the total is 1) and
-:func:`effect` is Eq. 5, ``E = (I_post - I_pre) / (I_post + I_pre + eps)``. The three Fig 12
+:func:`effect` is Eq. 5, ``E = (I_post - I_pre) / (I_post + I_pre + eps)``. The Fig 12
 claims (:data:`CLAIMS`) are statistics of E, with percentile CIs from a bootstrap over questions
 paired between the two models, against the 95 % quantile of the same statistic between two
 disjoint random halves of the base's questions (:func:`claim_rows`).
@@ -152,15 +152,17 @@ def _stat(name: str, e: np.ndarray, plan: Plan) -> float:
     n = e.shape[0]
     if name == "attn0":
         return float(e[0, 1])
-    if name == "resid":
-        return float(e[_layers_from(n, plan.sae.mid_late_from), 0].mean())
-    return float(e[_layers_from(n, plan.sae.late_from), 2].mean())
+    resid = float(e[_layers_from(n, plan.sae.mid_late_from), 0].mean())
+    mlp = float(e[_layers_from(n, plan.sae.late_from), 2].mean())
+    return {"resid": resid, "mlp": mlp, "less": resid - mlp}[name]
 
 
-#: Fig 12's three findings: (statistic name, claim, what the statistic is)
+#: Fig 12's findings (the MLP one split in two: 'gain late', 'but less'): (statistic name, claim, what the statistic is)
 CLAIMS = (("attn0", "Layer-0 attention gains importance strongly in the distilled model", "E(layer 0, ATTN)"),
           ("resid", "Residual features strengthen in mid-late layers", "mean E over RESID of the upper two thirds"),
-          ("mlp", "MLPs gain importance in late layers", "mean E over MLP of the upper third"))
+          ("mlp", "MLPs gain importance in late layers", "mean E over MLP of the upper third"),
+          ("less", "MLPs gain less than the residual stream",
+           "mean E over RESID of the upper two thirds minus mean E over MLP of the upper third"))
 
 
 def effect_frame(pre: np.ndarray, post: np.ndarray, plan: Plan = PLAN) -> pd.DataFrame:
@@ -202,7 +204,7 @@ def null_values(base: np.ndarray, name: str, plan: Plan = PLAN) -> np.ndarray:
 
 def claim_rows(pre: np.ndarray, post: np.ndarray, pre_label: str, post_label: str,
                plan: Plan = PLAN) -> list[Verdict]:
-    """Fig 12's three claims on per-question importances ``pre``/``post`` ``[n, L, 3]`` (same
+    """Fig 12's claims on per-question importances ``pre``/``post`` ``[n, L, 3]`` (same
     questions in the same order): the statistic, its paired-bootstrap CI, and the criterion "CI
     above the base-vs-base null's quantile" (:func:`null_values` on ``pre``)."""
     rows = []

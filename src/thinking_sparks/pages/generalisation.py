@@ -8,7 +8,7 @@ cell; :func:`run` traces every checkpoint of every Llama run against its base wi
 Qwen runs' final checkpoints for the family comparison, into a :class:`Result`; :func:`verdicts`
 decides Figs 10 and 11's claims (:mod:`~thinking_sparks.emergence.generalise`). Fig 12 (§A.3):
 residual SAEs on the Qwen base and node attributions of the base and the distilled student
-(:mod:`~thinking_sparks.emergence.saeattr`), with its three claims.
+(:mod:`~thinking_sparks.emergence.saeattr`), with its claims.
 """
 
 from __future__ import annotations
