@@ -98,7 +98,7 @@ def node_importance(hf, pairs: list[Pair], saes: list[Sae | None], metric: str =
         b = collate(pairs[i:i + batch]).to(dev)
         valid = b.valid.float()[..., None]  # [b, p, 1]
         with torch.no_grad():
-            e_c, e_r = emb_layer(b.clean).float(), emb_layer(b.corrupted).float()
+            e_c, e_r = emb_layer(b.clean), emb_layer(b.corrupted)  # the model's dtype
             logits_c, act_c = _forward(hf, e_c)
             _, act_r = _forward(hf, e_r)
             clean_lp = torch.log_softmax(logits_c.float(), -1)
