@@ -49,7 +49,8 @@ def main() -> None:
     print(saeattr.effect_frame(r.pre_importance, r.post_importance, plan).round(4).to_string())
     print("error-node share of RESID importance per layer: base", r.pre_error.mean(0).round(3),
           "distill", r.post_error.mean(0).round(3))
-    table = verdict_table(saeattr.claim_rows(r.pre_importance, r.post_importance, "base", "distill", plan))
+    table = verdict_table(saeattr.claim_rows(r.pre_importance, r.post_importance, "base", "distill", r.pre_null_importance,
+                                                     plan))
     print(table[["claim", "value", "ci_low", "ci_high", "criterion", "verdict"]].to_string())
 
 

@@ -55,8 +55,9 @@ def test_claim_reproduced_on_a_real_shift():
     rng = np.random.default_rng(0)
     pre = rng.gamma(5.0, 1.0, (40, 6, 3))
     post = rng.gamma(5.0, 1.0, (40, 6, 3))
+    pre_null = rng.gamma(5.0, 1.0, (40, 6, 3))  # the base on 40 more questions
     post[:, 0, 1] *= 4
-    rows = {r.claim: r for r in saeattr.claim_rows(pre, post, "base", "student")}
+    rows = {r.claim: r for r in saeattr.claim_rows(pre, post, "base", "student", pre_null)}
     row = rows["SAE circuits: Layer-0 attention gains importance strongly in the distilled model"]
     assert row.verdict == "reproduced"
 
@@ -67,8 +68,21 @@ def test_claims_not_made_on_null_data(seed):
     scale = rng.gamma(2.0, 1.0, (6, 3))  # one model's importance profile, questions drawn twice
     pre = rng.gamma(5.0, 1.0, (40, 6, 3)) * scale
     post = rng.gamma(5.0, 1.0, (40, 6, 3)) * scale
-    for row in saeattr.claim_rows(pre, post, "base", "base"):
+    pre_null = rng.gamma(5.0, 1.0, (40, 6, 3)) * scale
+    for row in saeattr.claim_rows(pre, post, "base", "base", pre_null):
         assert row.verdict != "reproduced", row
+
+
+def test_the_null_has_the_comparisons_size():
+    """The base-vs-base null compares two samples as large as the comparison's (not halves), and without
+    the base's second sample no row is decided."""
+    rng = np.random.default_rng(0)
+    pre, post = rng.gamma(5.0, 1.0, (2, 10, 4, 3))
+    with pytest.raises(ValueError, match="needs 20 base questions"):
+        saeattr.null_values(pre, 10, "attn0")
+    assert len(saeattr.null_values(np.concatenate([pre, post]), 10, "attn0")) == PLAN.sae.null_splits
+    rows = saeattr.claim_rows(pre, post, "base", "student", pre[:5])
+    assert all(r.verdict == "inconclusive" and "as many more" in r.criterion for r in rows)
 
 
 def _tiny_lm():

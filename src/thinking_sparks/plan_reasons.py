@@ -206,16 +206,18 @@ REASONS.update({  # page 08's sparse-feature circuits (Fig 12, §A.3)
                         "zeroed): an SAE below 0.9 loses more than a tenth of what its layer carries for the next "
                         "token and is treated as changing the model's answers. Fixed before any SAE was trained.",
     "sae.n_questions": "A quarter of circuits.n_questions (page 04's pairs, sample 0's first questions): each question "
-                       "costs both models (ig_steps + 2) forward/backward passes at every node; the null's halves "
-                       "then hold 64 questions each. Fixed before any result.",
+                       "costs both models (ig_steps + 2) forward/backward passes at every node. The base is "
+                       "attributed on twice as many (the next 128 pairs), so that its null compares two samples of "
+                       "128, the comparison's size (plan change of 2026-12-03: the first null used halves of 64).",
     "sae.ig_steps": "circuits' EAP-IG default (CircuitInputs.steps, the reference library's).",
     "sae.attr_batch": "Cost only: pairs per attribution batch.",
-    "sae.null_splits": "Random halvings of the base's questions, each giving one base-vs-base statistic; 200 place "
+    "sae.null_splits": "Random splits of the base's 2 x n_questions into two samples of n_questions, each giving one "
+                       "base-vs-base statistic; 200 place "
                        "the 95 % quantile within a few resamples.",
     "sae.null_quantile": "The paper gives no size for 'gains strongly'; a claim is reproduced when its whole CI lies "
-                         "above the 95 % quantile of the same statistic between two disjoint question halves of the "
-                         "base (the one-sided 5 % level of stats.confidence's intervals). The halves hold half the "
-                         "questions, so this null is, if anything, wider than the comparison's.",
+                         "above the 95 % quantile of the same statistic between two disjoint question samples of the "
+                         "base, each of the comparison's size (the one-sided 5 % level of stats.confidence's "
+                         "intervals).",
     "sae.mid_late_from": "Depth split into thirds: 'mid-late layers' (Fig 12's residual claim) are the upper two "
                          "thirds.",
     "sae.late_from": "Depth split into thirds: 'late layers' (Fig 12's MLP claim) are the upper third.",

@@ -25,7 +25,7 @@ class SaePlan:
         n_questions: circuit questions attributed (page 04's pairs, sample 0's first n).
         ig_steps: integrated-gradient steps of the node attribution.
         attr_batch: pairs per attribution batch.
-        null_splits: random halvings of the questions for the base-vs-base null.
+        null_splits: random splits of the base's 2 x n_questions into two samples of n_questions (the same-size null).
         null_quantile: a claim needs its CI above this quantile of the statistic's null.
         mid_late_from, late_from: relative depth (layer / (L - 1)) where "mid-late" and "late" start.
     """

@@ -19,11 +19,13 @@ question set, :func:`importance` sums the questions and normalises globally (the
 :func:`effect` is Eq. 5, ``E = (I_post - I_pre) / (I_post + I_pre + eps)``. The Fig 12
 claims (:data:`CLAIMS`) are statistics of E, with percentile CIs from a bootstrap over questions
 paired between the two models, against the 95 % quantile of the same statistic between two
-disjoint random halves of the base's questions (:func:`claim_rows`).
+disjoint random samples of the base's questions, each as large as the comparison's (the base is
+attributed on twice the comparison's questions: :func:`null_values`, :func:`claim_rows`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -50,6 +52,7 @@ __all__ = ["CLAIMS", "COMPONENTS", "SaeCircuits", "claim_rows", "effect", "effec
 
 COMPONENTS = ("RESID", "ATTN", "MLP")
 EPS = 1e-6
+log = logging.getLogger(__name__)
 FIG12 = "v2 Fig 12 (Llama-3.1-8B -> R1-Distill-Llama-8B, SAE circuits)"
 
 
@@ -191,10 +194,12 @@ def _boot(pre: np.ndarray, post: np.ndarray, fn, plan: Plan) -> np.ndarray:
     return np.array([fn(effect(importance(pre[i]), importance(post[i]))) for i in idx])
 
 
-def null_values(base: np.ndarray, name: str, plan: Plan = PLAN) -> np.ndarray:
-    """The statistic ``name`` between two disjoint random halves of ``base``'s questions, per split."""
+def null_values(base: np.ndarray, n: int, name: str, plan: Plan = PLAN) -> np.ndarray:
+    """The statistic ``name`` between two disjoint random samples of ``n`` of ``base``'s questions
+    (``base``: ``[m, L, 3]`` with ``m >= 2 n``), one value per split: the same-size null."""
+    if base.shape[0] < 2 * n:
+        raise ValueError(f"a same-size null of {n} questions needs {2 * n} base questions, got {base.shape[0]}")
     rng = np.random.default_rng(plan.stats.seed + 1)
-    n = base.shape[0] // 2
     out = []
     for _ in range(plan.sae.null_splits):
         perm = rng.permutation(base.shape[0])
@@ -202,26 +207,30 @@ def null_values(base: np.ndarray, name: str, plan: Plan = PLAN) -> np.ndarray:
     return np.array(out)
 
 
-def claim_rows(pre: np.ndarray, post: np.ndarray, pre_label: str, post_label: str,
+def claim_rows(pre: np.ndarray, post: np.ndarray, pre_label: str, post_label: str, pre_null: np.ndarray,
                plan: Plan = PLAN) -> list[Verdict]:
     """Fig 12's claims on per-question importances ``pre``/``post`` ``[n, L, 3]`` (same
     questions in the same order): the statistic, its paired-bootstrap CI, and the criterion "CI
-    above the base-vs-base null's quantile" (:func:`null_values` on ``pre``)."""
+    above the base-vs-base null's quantile" (:func:`null_values` on ``pre`` and ``pre_null``, the base
+    on ``n`` more questions: two samples of ``n`` drawn from the ``2 n``)."""
     rows = []
-    if pre.shape != post.shape or pre.shape[0] < 4:
-        return [Verdict(claim, FIG12, what, math.nan, math.nan, math.nan, criterion="needs 4 questions on both sides")
+    if pre.shape != post.shape or pre.shape[0] < 4 or pre_null.shape != pre.shape:
+        return [Verdict(f"SAE circuits: {claim}", FIG12, what, math.nan, math.nan, math.nan,
+                        criterion="needs 4 questions on both sides and as many more for the base's null")
                 for _, claim, what in CLAIMS]
+    both = np.concatenate([pre, pre_null])
     e = effect(importance(pre), importance(post))
     for name, claim, what in CLAIMS:
         boot = _boot(pre, post, lambda x, name=name: _stat(name, x, plan), plan)
         lo, hi = _q(boot[:, None], plan)
-        thr = float(np.quantile(null_values(pre, name, plan), plan.sae.null_quantile))
+        thr = float(np.quantile(null_values(both, pre.shape[0], name, plan), plan.sae.null_quantile))
         rows.append(Verdict(f"SAE circuits: {claim}", FIG12,
                             f"{what}, {post_label} vs {pre_label} ({pre.shape[0]} questions; bootstrap over "
                             "questions paired between the models)",
                             _stat(name, e, plan), float(lo[0]), float(hi[0]), above=thr,
                             criterion=f"CI above {thr:.3f}, the {plan.sae.null_quantile:.0%} quantile of the same "
-                                      "statistic between two disjoint halves of the base's questions"))
+                                      f"statistic between two disjoint samples of {pre.shape[0]} of the base's "
+                                      "questions (the same-size null)"))
     return rows
 
 
@@ -234,6 +243,8 @@ class SaeCircuits:
         quality: the base's SAEs per layer (:class:`~.sae.SaeSet` ``quality``).
         pre_importance, post_importance: ``[n_questions, L, 3]`` per-question importances
             (:func:`node_importance`, columns :data:`COMPONENTS`), questions in the same order.
+        pre_null_importance: ``[n_questions, L, 3]`` the base on the next ``n_questions`` pairs: with
+            ``pre_importance``, the same-size null's questions (:func:`claim_rows`).
         pre_error, post_error: ``[n_questions, L]`` the error nodes' share of the residual importance.
         question_index: each row's question (position in the circuit question list).
         train_tokens: tokens the SAEs were trained on; seconds: ``sae`` (training, 0 when cached) and
@@ -250,29 +261,34 @@ class SaeCircuits:
     question_index: list[int]
     train_tokens: int
     seconds: dict[str, float]
+    pre_null_importance: np.ndarray | None = None
 
 
 def _key(pre: str, post: str, pairs: PairParams, config: CircuitConfig, plan: Plan = PLAN) -> dict:
     return {"pre": side_fingerprint(Side(pre)), "post": side_fingerprint(Side(post)), "pairs": key_params(pairs),
             "metric": config.metric, "rule": config.rule, "sae": asdict(plan.sae), "stats": asdict(plan.stats),
-            "version": "node-eap-ig-v1"}
+            "version": "node-eap-ig-v2"}
 
 
 @cached("sae-circuits", key=_key)
 def sae_circuits(pre: str, post: str, pairs: PairParams, config: CircuitConfig, plan: Plan = PLAN) -> SaeCircuits:
     """SAEs on ``pre`` (:func:`~.sae.layer_saes`), then node importances of both models on page 04's
     pairs of ``post``'s circuit (clean = ``post``'s prefixes; ``pre`` reads them swapped), the first
-    ``plan.sae.n_questions`` pairs."""
+    ``plan.sae.n_questions`` pairs (the base on twice as many: its same-size null)."""
     t0 = time.perf_counter()
     saeset: SaeSet = layer_saes(pre, plan.sae)
     t_sae = time.perf_counter() - t0
     ps = pair_set(Side(post), Side(pre), pairs)
-    keep = ps.pairs[:plan.sae.n_questions]
+    n = min(plan.sae.n_questions, len(ps.pairs) // 2)  # the base needs as many again for its same-size null
+    if n < plan.sae.n_questions:
+        log.info("Fig 12: %d pairs of %s: %d questions compared (the plan's %d), as many for the base's null",
+                 len(ps.pairs), post, n, plan.sae.n_questions)
+    keep = ps.pairs[:n]
     saes = [s if u else None for s, u in zip(saeset.saes, saeset.used)]
     t1 = time.perf_counter()
     kw = {"metric": config.metric, "steps": plan.sae.ig_steps, "rule": config.rule, "batch": plan.sae.attr_batch}
     post_imp, post_err = node_importance(load_kept(post).hf_model, keep, saes, **kw)
-    pre_imp, pre_err = node_importance(load_kept(pre).hf_model, [swap(p) for p in keep], saes, **kw)
-    return SaeCircuits(pre, post, saeset.quality, pre_imp, post_imp, pre_err, post_err,
+    pre_imp, pre_err = node_importance(load_kept(pre).hf_model, [swap(p) for p in ps.pairs[:2 * n]], saes, **kw)
+    return SaeCircuits(pre, post, saeset.quality, pre_imp[:n], post_imp, pre_err[:n], post_err,
                        list(ps.question_index[:len(keep)]), saeset.train_tokens,
-                       {"sae": round(t_sae, 3), "attribution": round(time.perf_counter() - t1, 3)})
+                       {"sae": round(t_sae, 3), "attribution": round(time.perf_counter() - t1, 3)}, pre_imp[n:2 * n])

@@ -244,5 +244,5 @@ def verdicts(result: Result) -> pd.DataFrame:
                                           (result.compare_table, result.compare_boots, q["sft"], q["grpo"])))
     if result.sae is not None:
         rows += saeattr.claim_rows(result.sae.pre_importance, result.sae.post_importance,
-                                   result.sae.pre, result.sae.post)
+                                   result.sae.pre, result.sae.post, result.sae.pre_null_importance)
     return verdict_table(rows)
