@@ -174,7 +174,16 @@ def test_page_08_runs_on_the_tiny_profile(tiny_zoo):
         "Llama: GRPO's emergent heads sit in early-mid layers",
         "Llama: GRPO adds emergent heads after its first checkpoints",
         "Qwen and Llama organisms agree on which training adds more emergent heads",
+        "SAE circuits: Layer-0 attention gains importance strongly in the distilled model",
+        "SAE circuits: Residual features strengthen in mid-late layers",
+        "SAE circuits: MLPs gain importance in late layers",
+        "SAE circuits: MLPs gain less than the residual stream",
     ]
+    sae = result.sae  # Fig 12: one SAE per layer of the tiny base, both models attributed on the same pairs
+    assert list(sae.quality.layer) == [0, 1] and sae.quality.fve.between(0, 1).all()
+    assert sae.pre_importance.shape == sae.post_importance.shape and sae.pre_importance.shape[1:] == (2, 3)
+    effects = generalisation.sae_effects(result)
+    assert len(effects) == 6 and effects.E.between(-1, 1).all()
     assert set(table.verdict) <= {"reproduced", "not reproduced", "inconclusive", "partly"}
     again = generalisation.run(params)  # the results cache
     assert again.seconds == result.seconds and generalisation.verdicts(again).equals(table)

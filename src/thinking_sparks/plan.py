@@ -44,8 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from thinking_sparks.plan_reasons import REASONS
+from thinking_sparks.plan_sae import SaePlan
 
-__all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan",
+__all__ = ["PLAN", "REASONS", "SIZE_RULES", "CircuitPlan", "CircuitSizePlan", "LevelsPlan", "OrganismPlan", "Plan", "SaePlan",
            "RulesPlan", "Section4Plan", "SecondSetPlan", "SizePlan", "StatsPlan", "Fig15Plan", "AgreementPlan",
            "GeneralisationPlan", "ThinkPlan", "last_change", "table"]
 
@@ -357,6 +358,7 @@ class Plan:
     agreement: AgreementPlan = field(default_factory=AgreementPlan)
     generalisation: GeneralisationPlan = field(default_factory=GeneralisationPlan)
     think: ThinkPlan = field(default_factory=ThinkPlan)
+    sae: SaePlan = field(default_factory=SaePlan)
 
 
 #: the plan in force

@@ -218,3 +218,40 @@ REASONS.update({  # page 06's Fig 5 rows (issue 21)
                          "there). So the curves are drawn on the calibrated set, chosen from the pilot before "
                          "any curve on it; the page states the think-off pass@1 and pass@64 measured there.",
 })
+
+REASONS.update({  # page 08's sparse-feature circuits (Fig 12, §A.3)
+    "sae.dict_factor": "Llama Scope's residual SAEs (the paper's) use 8x and 32x expansions; 8x of our 64-dim residual "
+                       "(512 features) is its smaller setting.",
+    "sae.k": "A TopK SAE fixes L0 at k, so no L1 coefficient is tuned on results (Gao et al. 2024); Llama Scope's "
+             "TopK SAEs keep k = 50 of a 4096-dim stream, and a quarter of our 64 dimensions keeps the code sparse "
+             "while an answer token's residual can still be rebuilt.",
+    "sae.steps": "1000 steps of 512 tokens pass over the training tokens about ten times; the recorded loss curve "
+                 "(quality.final_nmse) shows whether training had levelled off.",
+    "sae.batch": "SAE batches of a few thousand tokens, scaled down to the organism's token counts and to two shared CPU cores.",
+    "sae.lr": "Adam's usual 1e-3 for SAEs of this size (the sae-lens default order of magnitude).",
+    "sae.log_every": "Descriptive only: a point of the training curve every 100 steps.",
+    "sae.train_problems": "About 50k tokens of worked problems: about 100 tokens per feature.",
+    "sae.heldout_problems": "Quality is measured on problems the SAE never saw; 400 give about 10k tokens.",
+    "sae.levels": "Every task level, so the SAEs see every kind of problem the circuit questions and answers hold.",
+    "sae.forward_batch": "Cost only: sequences per forward pass.",
+    "sae.seed": "The plan's seed (stats.seed), for the SAEs and their training problems.",
+    "sae.min_kl_score": "sae-lens's KL-divergence score (1 - KL with the reconstruction spliced / KL with the residual "
+                        "zeroed): an SAE below 0.9 loses more than a tenth of what its layer carries for the next "
+                        "token and is treated as changing the model's answers. Fixed before any SAE was trained.",
+    "sae.n_questions": "A quarter of circuits.n_questions (page 04's pairs, sample 0's first questions): each question "
+                       "costs both models (ig_steps + 2) forward/backward passes at every node. The base is "
+                       "attributed on twice as many (the next 128 pairs), so that its null compares two samples of "
+                       "128, the comparison's size (plan change of 2026-12-03: the first null used halves of 64).",
+    "sae.ig_steps": "circuits' EAP-IG default (CircuitInputs.steps, the reference library's).",
+    "sae.attr_batch": "Cost only: pairs per attribution batch.",
+    "sae.null_splits": "Random splits of the base's 2 x n_questions into two samples of n_questions, each giving one "
+                       "base-vs-base statistic; 200 place "
+                       "the 95 % quantile within a few resamples.",
+    "sae.null_quantile": "The paper gives no size for 'gains strongly'; a claim is reproduced when its whole CI lies "
+                         "above the 95 % quantile of the same statistic between two disjoint question samples of the "
+                         "base, each of the comparison's size (the one-sided 5 % level of stats.confidence's "
+                         "intervals).",
+    "sae.mid_late_from": "Depth split into thirds: 'mid-late layers' (Fig 12's residual claim) are the upper two "
+                         "thirds.",
+    "sae.late_from": "Depth split into thirds: 'late layers' (Fig 12's MLP claim) are the upper third.",
+})

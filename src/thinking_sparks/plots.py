@@ -219,6 +219,18 @@ def effect_maps(df: pd.DataFrame, title: str, facet: str = "run", columns: int =
         facet=alt.Facet(f"{facet}:N", title=None), columns=columns, title=title)
 
 
+def component_effect(df: pd.DataFrame, title: str, width: int = 240) -> alt.Chart:
+    """Fig 12: E per layer (rows) and component (``df``: saeattr.effect_frame); blue = gained importance."""
+    names = {"MLP": "MLP", "ATTN": "Attention", "RESID": "Residual"}
+    d, n_layers = df.assign(column=df.component.map(names)), int(df.layer.max()) + 1
+    return alt.Chart(d, title=title).mark_rect().encode(
+        x=alt.X("column:N", title=None, sort=list(names.values()), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("layer:O", title="layer"), color=alt.Color("E:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1])),
+        tooltip=["layer:O", "column:N", *(alt.Tooltip(f"{c}:Q", format=".3f") for c in ("E", "ci_low", "ci_high",
+                                                                                       "I_pre", "I_post"))],
+    ).properties(width=width, height=max(14, min(28, 360 // max(n_layers, 1))) * n_layers)
+
+
 def method_map(df: pd.DataFrame, title: str) -> alt.Chart:
     """Fig 14 (bottom): layer x head coloured by which methods' circuits hold the head as emergent."""
     one = df.drop_duplicates("head")

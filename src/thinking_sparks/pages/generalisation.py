@@ -6,7 +6,9 @@ and SFT and GRPO runs with the Qwen runs' recipes. :class:`Params` is the notebo
 cell; :func:`run` traces every checkpoint of every Llama run against its base with page 04's code
 (cohorts, reward tracking, the plan's rule with its same-size null, the final circuits) and the
 Qwen runs' final checkpoints for the family comparison, into a :class:`Result`; :func:`verdicts`
-decides Figs 10 and 11's claims (:mod:`~thinking_sparks.emergence.generalise`).
+decides Figs 10 and 11's claims (:mod:`~thinking_sparks.emergence.generalise`). Fig 12 (§A.3):
+residual SAEs on the Qwen base and node attributions of the base and the distilled student
+(:mod:`~thinking_sparks.emergence.saeattr`), with its claims.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 
 from thinking_sparks.cache import cached
 from thinking_sparks.circuits.config import CircuitConfig
-from thinking_sparks.emergence import generalise, modelruns
+from thinking_sparks.emergence import generalise, modelruns, saeattr
 from thinking_sparks.emergence.device import use_device
 from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
@@ -49,6 +51,8 @@ class Params(CircuitInputs):
         size: how circuits are sized when ``top_n`` is None (as page 04).
         n, limit: samples per problem and problems (None: all) of the pass@1 of each Llama run's
             base and final checkpoint on the plan's calibrated set (page 02's premise set and sizes).
+        sae_runs: Fig 12's pair of organism runs ``[base, distilled student]`` (final checkpoints):
+            SAEs trained on the first, node attributions of both (``emergence.saeattr``); [] skips it.
     """
 
     llama_runs: list[str] | dict[str, Any] = field(default_factory=lambda: ["llama-sft", "llama-grpo"])
@@ -57,6 +61,7 @@ class Params(CircuitInputs):
     size: str = PLAN.size.rule
     n: int = PLAN.sizes.premise_k
     limit: int | None = None
+    sae_runs: list[str] = field(default_factory=lambda: ["base", "distill"])
 
     def __post_init__(self):
         super().__post_init__()
@@ -65,6 +70,8 @@ class Params(CircuitInputs):
         check_values(self.llama_runs, "llama_runs", self.profile, need_base=True)
         check_values(self.qwen_runs, "qwen_runs", self.profile, need_base=True)
         _check_positive(self, "n_boot", "n", optional=("limit",))
+        if self.sae_runs and len(self.sae_runs) != 2:
+            raise ValueError(f"sae_runs must name two organism runs [base, distilled] or none, got {self.sae_runs!r}")
 
     def run_values(self) -> list:
         return [self.llama_runs, self.qwen_runs]
@@ -93,6 +100,8 @@ class Result:
         seconds: compute seconds of the analysis.
         accuracy: pass@1 of each run's base and final checkpoint on the plan's calibrated set
             (``organism.scores.accuracy_table`` columns and ``run``; each cell cached on its own).
+        sae: Fig 12's SAE quality and per-question component importances
+            (:class:`~thinking_sparks.emergence.saeattr.SaeCircuits`; None without ``sae_runs``).
     """
 
     runs: list[TraceTables]
@@ -115,6 +124,7 @@ class Result:
     compare_boots: dict[str, pd.DataFrame]
     seconds: float = 0.0
     accuracy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sae: saeattr.SaeCircuits | None = None
 
     @property
     def traces(self) -> dict[str, TraceTables]:
@@ -133,7 +143,18 @@ def run(params: Params) -> Result:
     zoo = runs_table(params.profile, "llama") if modelruns.organism_names(params.llama_runs) else pd.DataFrame()
     result = _generalisation(models, compare, pairs, sized_config(params.size, models, pairs, config),
                              sized_config(params.size, compare, pairs, config), params.n_boot, zoo)
-    return dataclasses.replace(result, accuracy=calibrated_accuracy(models, params.n, params.limit))
+    sae = None
+    if params.sae_runs:
+        pre, post = (f"organism/{params.profile}/{r}@final" for r in params.sae_runs)
+        sae = saeattr.sae_circuits(pre, post, pairs, config)
+    return dataclasses.replace(result, accuracy=calibrated_accuracy(models, params.n, params.limit), sae=sae)
+
+
+def sae_effects(result: Result) -> pd.DataFrame:
+    """Fig 12's cells (``emergence.saeattr.effect_frame``; empty without SAE circuits)."""
+    if result.sae is None:
+        return pd.DataFrame(columns=["layer", "component", "I_pre", "I_post", "E", "ci_low", "ci_high"])
+    return saeattr.effect_frame(result.sae.pre_importance, result.sae.post_importance)
 
 
 def calibrated_accuracy(models: dict[str, ModelRun], n: int, limit: int | None) -> pd.DataFrame:
@@ -221,4 +242,7 @@ def verdicts(result: Result) -> pd.DataFrame:
     if sft and grpo and q.get("sft") and q.get("grpo"):
         rows.append(generalise.family_row((result.table, result.boots, sft, grpo),
                                           (result.compare_table, result.compare_boots, q["sft"], q["grpo"])))
+    if result.sae is not None:
+        rows += saeattr.claim_rows(result.sae.pre_importance, result.sae.post_importance,
+                                   result.sae.pre, result.sae.post, result.sae.pre_null_importance)
     return verdict_table(rows)

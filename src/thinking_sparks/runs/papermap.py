@@ -47,7 +47,7 @@ ITEMS: tuple[Item, ...] = (
     Item("Fig 9", "Fig 9", "GRPO, AMC circuits", "04_emergence", "Cohorts and activation"),
     Item("Fig 10", "-", "Llama-3.2-1B after SFT", "08_generalisation", "Figs 10, 11"),
     Item("Fig 11", "-", "Llama-3.2-1B after GRPO", "08_generalisation", "Figs 10, 11"),
-    Item("Fig 12", "-", "sparse-feature (SAE) component shift", "08_generalisation", None),
+    Item("Fig 12", "-", "sparse-feature (SAE) component shift", "08_generalisation", "(Fig 12)"),
     Item("Fig 13", "-", "head importance and effect maps", "04_emergence", "Fig 13"),
     Item("Fig 14", "Fig 10", "emergent-head maps across methods", "04_emergence", "Fig 14"),
     Item("Fig 15", "Fig 11", "simplified circuits with and without thinking", "06_thinking_modes", "Fig 15"),
