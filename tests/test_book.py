@@ -182,11 +182,11 @@ def test_emergence_page_ends_with_computed_verdicts(built_book):
     root, _, _ = built_book
     charts, text, noise = _outputs(root, "04_emergence")
     assert noise == []
-    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, Figs 6 and 9 and
-    # distillation's second-set sweep beside their first-set versions (3), effect maps, method map, SFT vs GRPO
+    # a cohort/heatmap row per run (7), Fig 8's reward and new heads beside grpo-hard's, Figs 6 and 9, the GRPO pool and
+    # distillation's second-set sweeps beside their first-set versions (5), effect maps, method map, SFT vs GRPO
     # circuits ... attribution vs exact patching along training, the counts against their same-size floors, Fig 14
-    assert len(charts) == 7 + 1 + 3 + 3 + 1 + 1 + 1
-    assert "within_first" in text and "on organism/circuit2" in text  # the second circuit set (issue 24)
+    assert len(charts) == 7 + 1 + 5 + 3 + 1 + 1 + 1
+    assert "within_first" in text and "organism/circuit2" in text and ", second set" in text  # the second circuit set (issue 24)
     # the §4 claims are decided on the second set; the first set's rows follow as the pilot (issue 21)
     assert "questions per circuit: emergent heads" in text and text.count("GRPO switches emergent heads on and off") >= 2
     _verdicts(root, "04_emergence", text)

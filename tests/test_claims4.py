@@ -270,3 +270,38 @@ def test_the_plan_gives_every_section4_entry_a_reason():
     s4 = t[t.entry.str.startswith("section4.")].set_index("entry").value
     assert s4["section4.retained_share"] == pytest.approx(2 / 3) and s4["section4.persist_share"] == 0.5
     assert s4["section4.retained_contrast"] == 1.0 and s4["section4.retained_majority"] == 0.5
+
+
+# --- the GRPO claims pooled over runs (the second set's grpo_pool) ---------------------------------------
+def _per_checkpoint(heads_seq, rewards_seq):
+    return {"per_checkpoint": pd.DataFrame({"step": range(len(heads_seq)), "new_heads": heads_seq,
+                                            "reward": rewards_seq})}
+
+
+def test_pooled_reward_row_pools_each_runs_changes():
+    """Two runs whose reward moves 0.01 per new head at every change: the pooled slope is 0.01 with an
+    interval above 0 (7 + 6 = 13 changes: the permutation test can reach 95 %), while neither run's 6-7
+    changes alone ties it down as tightly; a run with a NaN reward loses only that checkpoint."""
+    rng = np.random.default_rng(1)
+    a = np.cumsum(rng.integers(-3, 4, 8)).astype(float)
+    b = np.cumsum(rng.integers(-3, 4, 7)).astype(float)
+    ra, rb = 0.3 + 0.01 * a, 0.1 + 0.01 * b
+    rows = {"x": _per_checkpoint(a, ra), "y": _per_checkpoint(np.r_[b, 5.0], np.r_[rb, np.nan])}
+    row = em.pooled_reward_row(rows)
+    assert row.value == pytest.approx(0.01) and row.ci_low > 0 and row.verdict == YES
+    assert "13 changes between 15 x + y checkpoints" in row.statistic and "levels" not in row.statistic
+
+
+def test_pooled_switch_row_counts_heads_per_run():
+    """Heads of different runs are different units even with the same name; null data (a head missing from
+    the next checkpoint exactly as often as from the same checkpoint's second circuit) claim nothing."""
+    ckpts = [["L0H0", "L1H1"], ["L0H0"], ["L0H0", "L1H1"], ["L1H1"]]
+    nulls = [["L0H0"], ["L0H0", "L1H1"], ["L1H1"], ["L1H1"]]
+    def circuit(h):
+        return SimpleNamespace(heads=h, has_signal=True)
+
+    tr = SimpleNamespace(nulls=[circuit(n) for n in nulls], results=[circuit(c) for c in ckpts],
+                         base=circuit([]), run="r")
+    row = em.pooled_switch_row({"r1": tr, "r2": tr})
+    assert "bootstrap over 4 heads" in row.statistic and row.statistic.count("r1 + r2") == 1
+    assert row.value == pytest.approx(0.0) and row.verdict != YES

@@ -74,7 +74,10 @@ def test_the_page_has_figs_6_and_9_and_their_agreement_rows(page):
     s = result.second
     assert params.second_set == "organism/circuit2" and s.dataset == "organism/circuit2"
     assert s.first_dataset == "organism/hard"  # the tiny profile's circuit set
-    assert [tr.run for tr in s.runs] == ["sft", "grpo-hard", "distill"] and s.figures == ["Fig 6", "Fig 9", "Fig 14"]
+    # the claim roles' runs, then the other GRPO runs of the pool (not Fig 8's 20x run)
+    assert [tr.run for tr in s.runs] == ["sft", "grpo-hard", "distill", "grpo-easy", "grpo-hard-lr"]
+    assert s.figures == ["Fig 6", "Fig 9", "Fig 14", "Fig 9", "Fig 9"]
+    assert s.roles == ["sft", "grpo", "distill", "grpo_pool", "grpo_pool"]
     assert s.n_questions == params.n_questions * PLAN.second_set.question_scale  # the confirmatory sample's size
     first = result.traces
     for tr in s.runs:  # every checkpoint of the run, on the second set, with its cohorts and frequencies
@@ -83,16 +86,17 @@ def test_the_page_has_figs_6_and_9_and_their_agreement_rows(page):
         assert set(tr.frequency["head"]) == set(first[tr.run].frequency["head"])
         assert {"step", "cohort", "n_active"} <= set(tr.bands.columns)
     a = s.agreement.set_index("run")
-    assert list(a.index) == ["sft", "grpo-hard", "distill"] and list(a.figure) == ["Fig 6", "Fig 9", "Fig 14"]
-    assert list(a.first_figure) == ["Fig 2", "Fig 3", "Fig 14"] and (a.n_boot == params.n_boot).all()
+    assert list(a.index) == ["sft", "grpo-hard", "distill", "grpo-easy", "grpo-hard-lr"]
+    assert list(a.first_figure) == ["Fig 2", "Fig 3", "Fig 14", "Figs 3, 7", "Figs 3, 7"]
+    assert (a.n_boot == params.n_boot).all()
     for run, tr in s.traces.items():  # the point sets are the cohort panels' final emergent sets
         e2, e1 = tr.sets().emergent, first[run].sets().emergent
         assert a.loc[run, "emergent_second"] == len(e2) and a.loc[run, "emergent_first"] == len(e1)
         assert a.loc[run, "shared"] == len(set(e1) & set(e2))
-    assert len(s.boot) == 3 * params.n_boot and set(s.boot.run) == {"sft", "grpo-hard", "distill"}
+    assert len(s.boot) == 5 * params.n_boot and set(s.boot.run) == set(a.index)
     table = emergence.verdicts(result)
     rows = table[table.claim.str.startswith("the emergent heads do not depend on the circuit question set")]
-    assert len(rows) == 3 and list(table.index[-3:]) == list(rows.index)  # after the premise row
+    assert len(rows) == 5 and list(table.index[-5:]) == list(rows.index)  # after the premise row
     assert list(rows.value.round(3)) == list(a.jaccard.round(3))
     assert rows.verdict.isin(["reproduced", "not reproduced", "inconclusive"]).all()
 
@@ -138,3 +142,22 @@ def test_the_section4_claims_are_decided_on_the_second_set(page):
     row = confirm[confirm.claim == "SFT adds many emergent heads"].iloc[0]
     assert row.value == t2.loc["sft", "emergent"] and row.ci_low == t2.loc["sft", "ci_low"]
     assert (table.claim == "SFT adds many emergent heads").sum() == 1
+
+
+def test_the_grpo_claims_pool_every_grpo_run(page):
+    """Switching and reward tracking are decided on the GRPO runs pooled: the switching row's heads are the
+    runs' heads together (each run's counted by :func:`switching` on its second-set trace), and the reward
+    row counts every run's checkpoint changes."""
+    from thinking_sparks.emergence.claims import switching
+
+    emergence, params, result = page
+    s = result.second
+    pool = ["grpo-hard", "grpo-easy", "grpo-hard-lr"]
+    table = emergence.verdicts(result).set_index("claim")
+    row = table.loc["GRPO switches emergent heads on and off"]
+    assert " + ".join(pool) in row.statistic
+    heads = sum(len(c) for r in pool if (c := switching(s.traces[r])) is not None)
+    assert f"bootstrap over {heads} heads" in row.statistic
+    changes = sum(int(s.rewards[r].per_checkpoint.reward.notna().sum()) - 1 for r in pool if r in s.rewards)
+    reward = table.loc["The number of new heads rises and falls with the accuracy reward"]
+    assert f"{changes} changes between" in reward.statistic and " + ".join(r for r in pool if r in s.rewards) in reward.statistic

@@ -290,6 +290,8 @@ class SecondSetPlan:
         question_scale: the second set's questions per circuit, as a multiple of the first set's
             (``circuits.n_questions``): the second set is the confirmatory sample on which page 04's
             §4 claims are decided (the first set, at ``circuits.n_questions``, is their pilot).
+        grpo_pool: trace every other GRPO run of the page on it too (not Fig 8's learning-rate run) and
+            decide the GRPO-method claims (switching, reward tracking) on all of them pooled.
         null_quantile: the two sets agree unless the cross-set Jaccard of the final emergent sets lies
             wholly at or below this quantile of the within-set null (the Jaccard between two question
             samples of one set), and are said to agree when its whole interval lies above it.
@@ -299,6 +301,7 @@ class SecondSetPlan:
     roles: tuple[str, ...] = ("sft", "grpo", "distill")
     null_quantile: float = 0.05
     question_scale: int = 4
+    grpo_pool: bool = True
 
 
 @dataclass(frozen=True)

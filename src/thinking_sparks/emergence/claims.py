@@ -33,8 +33,10 @@ null could not be measured gets an ``inconclusive`` row that says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from thinking_sparks.emergence.claimstats import (
@@ -44,6 +46,7 @@ from thinking_sparks.emergence.claimstats import (
     switch_counts,
     switch_difference,
 )
+from thinking_sparks.emergence.stats import slope_interval
 from thinking_sparks.emergence.trace import Trace
 from thinking_sparks.plan import PLAN, Plan
 from thinking_sparks.verdicts import Verdict, combine, decide, verdict_table
@@ -142,13 +145,15 @@ def emergent_row(run: str, what: str, r) -> Verdict:
 
 def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: dict[str, dict],
                       sft: str = "sft", distill: str = "distill", grpo: str = "grpo-hard",
-                      plan: Plan = PLAN) -> pd.DataFrame:
+                      plan: Plan = PLAN, grpo_pool: Sequence[str] = ()) -> pd.DataFrame:
     """The §4 claims on the organism (runs missing from ``traces`` are skipped).
 
     Args:
         traces: :func:`~.trace.trace_runs` (``nulls``, where present: the same-checkpoint nulls).
         table: :func:`~.tables.table3` (with its bootstrap draws in ``table.attrs["boot"]``).
         rewards: :func:`~.tables.reward_frames`.
+        grpo_pool: GRPO runs (``grpo`` first) whose switching and reward tracking are pooled
+            (:func:`pooled_switch_row`, :func:`pooled_reward_row`); fewer than two: ``grpo``'s alone.
     """
     t = table.set_index("method")
     boots = table.attrs.get("boot", {})
@@ -177,19 +182,28 @@ def section4_verdicts(traces: dict[str, Trace], table: pd.DataFrame, rewards: di
                             "paired every-with-every: independent)",
                             float(t.loc[grpo, "emergent"] - t.loc[sft, "emergent"]), lo, hi, below=0.0,
                             criterion="CI below 0"))
-    if grpo in traces:
-        rows.append(_switch_row(grpo, traces[grpo], plan))
-    if grpo in rewards:
-        rows.append(_reward_row(grpo, rewards[grpo]))
+    pool = [r for r in grpo_pool if r in traces]
+    if len(pool) > 1:
+        rows.append(pooled_switch_row({r: traces[r] for r in pool}, plan))
+        if any(r in rewards for r in pool):
+            rows.append(pooled_reward_row({r: rewards[r] for r in pool if r in rewards}, plan))
+    else:
+        if grpo in traces:
+            rows.append(_switch_row(grpo, traces[grpo], plan))
+        if grpo in rewards:
+            rows.append(_reward_row(grpo, rewards[grpo]))
     if distill in t.index:
         rows.append(_retained_row(distill, t.loc[distill], plan))
     return verdict_table(rows)
 
 
 def _switch_row(run: str, tr: Trace, plan: Plan) -> Verdict:
+    return _switch_verdict(run, switching(tr), plan)
+
+
+def _switch_verdict(run: str, counts: pd.DataFrame | None, plan: Plan) -> Verdict:
     claim, paper = ("GRPO switches emergent heads on and off",
                     "v2 §4.2, Fig 3A/C: heads 'iteratively activated, evaluated and pruned'")
-    counts = switching(tr)
     if counts is None:
         return Verdict(claim, paper, f"{run}: emergent heads gone at the next checkpoint minus gone from a "
                        "second circuit of the same checkpoint", NAN, NAN, NAN, above=0.0,
@@ -204,6 +218,33 @@ def _switch_row(run: str, tr: Trace, plan: Plan) -> Verdict:
                    + (f"; needs {plan.section4.min_heads} heads, {len(counts)} here" if few else ""))
 
 
+def pooled_switch_row(traces: Mapping[str, Trace], plan: Plan = PLAN) -> Verdict:
+    """"GRPO switches heads" over several GRPO runs: every run's :func:`switching` counts, a head being a
+    (run, head) pair (the bootstrap resamples them; runs are independent), as :func:`_switch_row` does
+    for one run. A run without same-checkpoint nulls is left out; none: the row says so."""
+    frames = [c.assign(head=run + ":" + c["head"]) for run, tr in traces.items()
+              if (c := switching(tr)) is not None]
+    label = " + ".join(traces)
+    return _switch_verdict(label, pd.concat(frames, ignore_index=True) if frames else None, plan)
+
+
+def pooled_reward_row(rewards: Mapping[str, dict], plan: Plan = PLAN) -> Verdict:
+    """"New heads track the reward" over several GRPO runs: the checkpoint-to-checkpoint changes of every
+    run (new heads and the accuracy reward of checkpoints with a reward, ``per_checkpoint``) pooled, then
+    Sen's slope and its inverted-permutation CI (:func:`~.stats.slope_interval`) as for one run; first
+    differences take each run's level out, and no change spans two runs."""
+    da, db, n = [], [], 0
+    for r in rewards.values():
+        pc = r["per_checkpoint"].dropna(subset=["reward"])
+        n += len(pc)
+        da.append(np.diff(pc["new_heads"].to_numpy(float)))
+        db.append(np.diff(pc["reward"].to_numpy(float)))
+    x, y = (np.concatenate(v) if v else np.array([]) for v in (da, db))
+    ch = slope_interval(x, y, plan=plan)
+    return _reward_row(" + ".join(rewards), {"n": n, "changes": len(x), "change_tau": ch["tau"], "change_p": ch["p"],
+                                             "slope": ch["slope"], "slope_low": ch["ci_low"],
+                                             "slope_high": ch["ci_high"], "spearman": NAN})
+
 
 def _reward_row(run: str, r: dict) -> Verdict:
     m = r.get("changes", max(r["n"] - 1, 0))
@@ -212,11 +253,12 @@ def _reward_row(run: str, r: dict) -> Verdict:
            else f"; {r['n']} checkpoint(s) with a reward: too few changes to test" if m < 2
            else "; the new-head count changes by the same amount at every checkpoint: no slope"
            if math.isnan(r.get("slope", NAN)) else "")
+    levels = "" if math.isnan(r.get("spearman", NAN)) else f"; levels: Spearman {r['spearman']:.2f}"
     return Verdict("The number of new heads rises and falls with the accuracy reward",
                    "v2 §4.2, Fig 3B (no statistic in the paper: the claim is visual)",
                    f"Sen slope of the reward change on the new-head change, {m} changes between {r['n']} "
-                   f"{run} checkpoints (Kendall tau {r.get('change_tau', NAN):.2f}, exact permutation "
-                   f"p = {r.get('change_p', NAN):.3g}; levels: Spearman {r['spearman']:.2f})",
+                   f"{run} checkpoints (Kendall tau {r.get('change_tau', NAN):.2f}, permutation "
+                   f"p = {r.get('change_p', NAN):.3g}{levels})",
                    r.get("slope", NAN), r.get("slope_low", NAN), r.get("slope_high", NAN), above=0.0,
                    criterion="CI (inverted permutation test of Kendall's tau on first differences) above 0" + why)
 

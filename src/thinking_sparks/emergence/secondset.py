@@ -35,6 +35,7 @@ import torch
 
 from thinking_sparks.cache import cached
 from thinking_sparks.circuits.config import CircuitConfig
+from thinking_sparks.emergence import fig8
 from thinking_sparks.emergence.claims import section4_verdicts
 from thinking_sparks.emergence.decide import with_n_to_decide
 from thinking_sparks.emergence.drawing import edge_graph
@@ -46,12 +47,15 @@ from thinking_sparks.emergence.trace import Trace, TraceTables, trace_models
 from thinking_sparks.plan import PLAN, SecondSetPlan, StatsPlan
 from thinking_sparks.verdicts import Verdict
 
-__all__ = ["AGREEMENT_COLUMNS", "FIGURES", "SecondSet", "agreement", "agreement_verdicts", "confirmatory_verdicts",
+__all__ = ["AGREEMENT_COLUMNS", "FIGURES", "GRPO_POOL", "SecondSet", "agreement", "agreement_verdicts", "confirmatory_verdicts",
            "emergent_boot", "second_pairs", "second_set"]
 
+#: the role of the GRPO runs traced on the second set besides the claim roles' (``plan.second_set.grpo_pool``)
+GRPO_POOL = "grpo_pool"
 #: claim role -> (the paper's figure on the AMC circuits, its AIME'24 counterpart); distillation has no
 #: figure of its own on either set: Fig 14 pools both sets per method
-FIGURES = {"sft": ("Fig 6", "Fig 2"), "grpo": ("Fig 9", "Fig 3"), "distill": ("Fig 14", "Fig 14")}
+FIGURES = {"sft": ("Fig 6", "Fig 2"), "grpo": ("Fig 9", "Fig 3"), "distill": ("Fig 14", "Fig 14"),
+           GRPO_POOL: ("Fig 9", "Figs 3, 7")}
 #: one row per run of :attr:`SecondSet.agreement`: the final emergent sets' sizes on each set (sample 0),
 #: their shared heads and Jaccard with its interval, each set's within-set Jaccard (sample 0 vs 1) and the
 #: null's quantile the interval is held to (``null_q``; NaN without a second sample on either set)
@@ -72,6 +76,7 @@ class SecondSet:
         boot: one row per resample and run: ``run, cross, within_first, within_second`` (Jaccards).
         summary: the second set's per-checkpoint summaries (:func:`~.tables.sweep_summary`).
         seconds: compute seconds of the comparison (the circuits' own times are in ``summary``).
+        roles: each traced run's role (aligned with ``runs``: a claim role or :data:`GRPO_POOL`).
         n_questions: questions per circuit on the second set (``plan.second_set.question_scale`` times
             the first set's).
         table, boots, rewards: Table 3, its rule counts per resample and the GRPO runs' reward tracking on
@@ -89,6 +94,7 @@ class SecondSet:
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: float = 0.0
     n_questions: int = 0
+    roles: list[str] = field(default_factory=list)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     boots: dict[str, pd.DataFrame] = field(default_factory=dict)
     rewards: dict[str, RewardTrack] = field(default_factory=dict)
@@ -100,9 +106,14 @@ class SecondSet:
 
 
 def chosen_runs(models: Mapping[str, ModelRun], plan: SecondSetPlan = PLAN.second_set) -> dict[str, str]:
-    """``label -> role`` of the runs traced on the second set: the plan's roles present among ``models``."""
+    """``label -> role`` of the runs traced on the second set: the plan's roles present among ``models``,
+    then (``plan.grpo_pool``) every other GRPO run but Fig 8's learning-rate run, as :data:`GRPO_POOL`."""
     roles = claim_roles(models)
-    return {roles[r]: r for r in plan.roles if roles.get(r)}
+    out = {roles[r]: r for r in plan.roles if roles.get(r)}
+    if plan.grpo_pool:
+        out |= {label: GRPO_POOL for label, m in models.items() if m.kind == "grpo" and label not in out
+                and label != fig8.RUN}
+    return out
 
 
 def second_set(models: Mapping[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int,
@@ -150,7 +161,8 @@ def _second(models: dict[str, ModelRun], roles: list[str], first: PairParams, se
     return SecondSet(second.dataset, first.dataset, [tr.tables() for tr in b.values()],
                      [FIGURES[r][0] for r in roles], pd.DataFrame(rows).reindex(columns=AGREEMENT_COLUMNS),
                      pd.concat(agree, ignore_index=True)[["run", "cross", "within_first", "within_second"]],
-                     sweep_summary(b), round(time.perf_counter() - t0, 3), second.n_questions, table, boots, rewards)
+                     sweep_summary(b), round(time.perf_counter() - t0, 3), second.n_questions, list(roles), table, boots,
+                     rewards)
 
 
 # ------------------------------------------------------------------ the statistic
@@ -235,13 +247,15 @@ def confirmatory_verdicts(result: SecondSet) -> pd.DataFrame:
     empty frame when the second set traced no run."""
     if result.table.empty:
         return pd.DataFrame()
-    by_figure = {fig: role for role, (fig, _) in FIGURES.items()}
-    roles = {"sft": "", "distill": "", "grpo": ""} | {by_figure[f]: tr.run for tr, f in zip(result.runs, result.figures,
-                                                                                          strict=True)}
+    runs = [tr.run for tr in result.runs]
+    roles = {"sft": "", "distill": "", "grpo": ""} | {role: run for run, role in zip(runs, result.roles, strict=True)
+                                                      if role != GRPO_POOL}
+    pool = [roles["grpo"]] * bool(roles["grpo"]) + [r for r, role in zip(runs, result.roles, strict=True)
+                                                    if role == GRPO_POOL]
     table = result.table.copy()
     table.attrs["boot"] = result.boots
     rows = section4_verdicts(result.traces, table, {r: t.as_dict() for r, t in result.rewards.items()},
-                             sft=roles["sft"], distill=roles["distill"], grpo=roles["grpo"])
+                             sft=roles["sft"], distill=roles["distill"], grpo=roles["grpo"], grpo_pool=pool)
     rows = with_n_to_decide(rows, result.traces, roles, result.table)
     where = f"{result.dataset}, {result.n_questions:,} questions per circuit: "
     return rows.assign(statistic=where + rows["statistic"].astype(str))

@@ -32,6 +32,7 @@ from thinking_sparks.evaluation.harness import EvalParams
 from thinking_sparks.models import fingerprint, resolve_spec
 from thinking_sparks.pages.params import _check_circuit_fields, _check_positive
 from thinking_sparks.plan import PLAN
+from thinking_sparks.power import with_n_to_decide
 from thinking_sparks.realmodel.ablations import StyleAblations, style_ablations
 from thinking_sparks.realmodel.accuracy import Accuracy, accuracy
 from thinking_sparks.realmodel.agreement import StyleAgreement, premise_rows, style_agreement
@@ -284,10 +285,33 @@ def run(params: Params) -> Result:
 
 def verdicts(result: Result) -> pd.DataFrame:
     """The page's verdict table (:func:`~thinking_sparks.realmodel.claims.real_verdicts`), then the
-    §3 premise on both style circuits (:func:`~thinking_sparks.realmodel.agreement.premise_rows`)."""
+    §3 premise on both style circuits (:func:`~thinking_sparks.realmodel.agreement.premise_rows`), with
+    ``n_to_decide`` (:func:`sample_sizes`)."""
     main = real_verdicts(result.trained.name, result.trace, result.table3, result.accuracy, result.styles.overlap,
                          result.ablations.as_dict(), n_boot=result.n_boot)
-    return pd.concat([main, verdict_table(premise_rows(result.agreement))], ignore_index=True)
+    table = pd.concat([main, verdict_table(premise_rows(result.agreement))], ignore_index=True)
+    return with_n_to_decide(table, sample_sizes(table, result))
+
+
+def sample_sizes(table: pd.DataFrame, result: Result) -> list[int | None]:
+    """Per verdict row, what its interval resamples (for :func:`thinking_sparks.power.n_to_decide`): the
+    problems of the evaluation a ``paired over problems`` row reads (the before/after accuracy, or the
+    direct-style ablations), the question pairs of the smaller style circuit for the two head-count rows
+    (``question pairs``); None for the other rows (a circuit over checkpoints, the premise)."""
+    def problems(frames) -> int | None:
+        ids = {p for f in frames if f is not None and len(f) and "problem_id" in f for p in f["problem_id"]}
+        return len(ids) or None
+
+    direct = result.ablations.direct
+    sizes = {"accuracy": problems(result.accuracy.samples.values()),
+             "direct": problems([direct.samples]) if direct is not None else None,
+             "pairs": min(result.styles.pairs.values()) if result.styles.pairs else None}
+    out = []
+    for s in table["statistic"].astype(str):
+        kind = ("pairs" if "question pairs" in s else "accuracy" if s.startswith("pass@1, final checkpoint")
+                else "direct" if "paired over problems" in s else None)
+        out.append(sizes[kind] if kind else None)
+    return out
 
 
 def closing_note(result: Result) -> str:
