@@ -139,7 +139,9 @@ def test_verdict_table_is_computed(real_page):
     from thinking_sparks.verdicts import COLUMNS, VERDICTS
 
     v = real_page["verdicts"]
-    assert list(v.columns) == list(COLUMNS) and set(v.verdict) <= set(VERDICTS)
+    assert list(v.columns) == [*COLUMNS, "n_to_decide"] and set(v.verdict) <= set(VERDICTS)
+    # n_to_decide only on inconclusive rows with a sample size (problems or question pairs)
+    assert v[v.verdict != "inconclusive"].n_to_decide.isna().all()
     claims = list(v.claim)
     assert claims[0] == "Post-training on worked solutions raises accuracy"
     assert "SFT's emergent heads sit in mid-late layers" in claims
