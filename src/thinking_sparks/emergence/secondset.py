@@ -42,7 +42,14 @@ from thinking_sparks.emergence.drawing import edge_graph
 from thinking_sparks.emergence.headstats import Scores, memberships, paired_weights
 from thinking_sparks.emergence.modelruns import ModelRun, claim_roles
 from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
-from thinking_sparks.emergence.tables import RewardTrack, checkpoint_counts, reward_frames, sweep_summary, table3
+from thinking_sparks.emergence.tables import (
+    RewardTrack,
+    checkpoint_counts,
+    resample_plan,
+    reward_frames,
+    sweep_summary,
+    table3,
+)
 from thinking_sparks.emergence.trace import Trace, TraceTables, trace_models
 from thinking_sparks.plan import PLAN, SecondSetPlan, StatsPlan
 from thinking_sparks.verdicts import Verdict
@@ -147,8 +154,7 @@ def _second(models: dict[str, ModelRun], roles: list[str], first: PairParams, se
             config: CircuitConfig, n_boot: int) -> SecondSet:
     b = trace_models(models, second, config)
     t0 = time.perf_counter()
-    plan = dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
-    counts = checkpoint_counts(b, config, plan, final_only=PLAN.circuits.count_checkpoints == "final")
+    counts = checkpoint_counts(b, config, resample_plan(n_boot), final_only=PLAN.circuits.count_checkpoints == "final")
     table = table3(b, config, counts=counts)
     boots = table.attrs.pop("boot", {})
     rewards = {r: RewardTrack(**d) for r, d in reward_frames(b, models).items()}

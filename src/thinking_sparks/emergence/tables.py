@@ -130,6 +130,11 @@ def checkpoint_counts(traces: dict[str, Trace], settings: CircuitConfig, plan: C
     return df
 
 
+def resample_plan(n_boot: int) -> CircuitPlan:
+    """The analysis plan's circuit section with a page's resamples (outer ones at most ``n_boot``)."""
+    return dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
+
+
 def table3(traces: dict[str, Trace], settings: CircuitConfig, k: int = 5, counts: pd.DataFrame | None = None,
            plan: CircuitPlan = PLAN.circuits, stats: StatsPlan = PLAN.stats, n_outer: int | None = None) -> pd.DataFrame:
     """Paper Table 3 on the organism (final checkpoints), with how sure each count is.

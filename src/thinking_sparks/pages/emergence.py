@@ -36,13 +36,14 @@ from thinking_sparks.emergence.tables import (
     exact_sets_frame,
     head_grid,
     mean_jaccard,
+    resample_plan,
     reward_frames,
     sweep_summary,
     table3,
 )
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.pages.params import CircuitInputs, _check_positive, circuit_dataset, emergence_settings
-from thinking_sparks.plan import PLAN, SIZE_RULES, CircuitPlan
+from thinking_sparks.plan import PLAN, SIZE_RULES
 from thinking_sparks.verdicts import verdict_table
 
 
@@ -241,7 +242,7 @@ def _key(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, 
     # every model's spec and weights fingerprint (and, off float32, the device's dtype)
     runs = {label: {"run": m, "base": side_fingerprint(Side(m.base)),
                     "checkpoints": [side_fingerprint(Side(c)) for c in m.checkpoints]} for label, m in models.items()}
-    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "plan": _plan(n_boot), "stats": PLAN.stats,
+    return {"runs": runs, "pairs": pairs, "circuit": config, "n_boot": n_boot, "plan": resample_plan(n_boot), "stats": PLAN.stats,
             "result": _layout(Result, TraceTables, CircuitDrawing, RewardTrack)}
 
 
@@ -250,16 +251,11 @@ def _layout(*classes: type) -> list:
     return [[c.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
 
 
-def _plan(n_boot: int) -> CircuitPlan:
-    """The analysis plan's circuit section with the page's resamples (outer ones at most ``n_boot``)."""
-    return dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
-
-
 @cached("page-emergence", key=_key)
 def _emergence(models: dict[str, ModelRun], pairs: PairParams, config: CircuitConfig, n_boot: int) -> Result:
     t0 = time.perf_counter()
     traces = trace_models(models, pairs, config)
-    counts = checkpoint_counts(traces, config, _plan(n_boot), final_only=PLAN.circuits.count_checkpoints == "final")
+    counts = checkpoint_counts(traces, config, resample_plan(n_boot), final_only=PLAN.circuits.count_checkpoints == "final")
     table = table3(traces, config, counts=counts)
     counts.attrs.clear()  # the resamples of every checkpoint: not kept (Table 3 keeps the finals')
     boots = table.attrs.pop("boot", {})

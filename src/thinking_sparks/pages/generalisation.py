@@ -28,7 +28,14 @@ from thinking_sparks.emergence.drawing import CircuitDrawing, circuit_graph
 from thinking_sparks.emergence.modelruns import ModelRun, check_values
 from thinking_sparks.emergence.pairs import PairParams, Side, side_fingerprint
 from thinking_sparks.emergence.sizing import sized_config
-from thinking_sparks.emergence.tables import RewardTrack, checkpoint_counts, head_grid, reward_frames, table3
+from thinking_sparks.emergence.tables import (
+    RewardTrack,
+    checkpoint_counts,
+    head_grid,
+    resample_plan,
+    reward_frames,
+    table3,
+)
 from thinking_sparks.emergence.trace import TraceTables, trace_models
 from thinking_sparks.organism.scores import accuracy_table
 from thinking_sparks.organism.shapes import runs_table
@@ -182,20 +189,16 @@ def _key(models: dict[str, ModelRun], compare: dict[str, ModelRun], pairs: PairP
 
     return {"runs": fp(models), "compare": fp(compare), "pairs": pairs, "circuit": config,
             "compare_circuit": compare_config, "n_boot": n_boot, "zoo": zoo.to_dict("records"),
-            "plan": [_plan(n_boot), PLAN.stats, PLAN.section4, PLAN.generalisation],
+            "plan": [resample_plan(n_boot), PLAN.stats, PLAN.section4, PLAN.generalisation],
             "result": [[c.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]]
                        for c in (Result, TraceTables, CircuitDrawing, RewardTrack)]}
-
-
-def _plan(n_boot: int):
-    return dataclasses.replace(PLAN.circuits, n_boot=n_boot, n_outer=min(PLAN.circuits.n_outer, n_boot))
 
 
 @cached("page-generalisation", key=_key)
 def _generalisation(models: dict[str, ModelRun], compare: dict[str, ModelRun], pairs: PairParams,
                     config: CircuitConfig, compare_config: CircuitConfig, n_boot: int, zoo: pd.DataFrame) -> Result:
     t0 = time.perf_counter()
-    plan = dataclasses.replace(PLAN, circuits=_plan(n_boot))
+    plan = dataclasses.replace(PLAN, circuits=resample_plan(n_boot))
     traces = trace_models(models, pairs, config)
     counts = checkpoint_counts(traces, config, plan.circuits, final_only=True)
     table = table3(traces, config, counts=counts)
